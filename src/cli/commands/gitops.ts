@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Commands of the gitops concern (filled in by the issue that builds it). */
+export function register(_program: Command): void {}

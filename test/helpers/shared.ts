@@ -1,0 +1,16 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** `../shared/` beside the repository: seeds, notes, Atmos conformance fixtures, SOPS test data. CI always has it. */
+export const sharedDir = process.env.STRATA_SHARED_DIR ?? resolve(repoRoot, '..', 'shared');
+export const hasShared = existsSync(join(sharedDir, 'conformance'));
+
+/** Pass as a test's `skip` option: skips with a reason in a user's clone, never in CI. */
+export const skipWithoutShared: false | string = hasShared ? false : 'needs ../shared/ (absent in this clone)';
+
+if (!hasShared && process.env.CI) {
+  throw new Error(`CI must have ../shared/ beside the repository (looked in ${sharedDir})`);
+}
