@@ -11,6 +11,7 @@ async function registrars(): Promise<Registrar[]> {
     import('./commands/toolchains.ts'),
     import('./commands/workflows.ts'),
     import('./commands/operator.ts'),
+    import('./commands/proxmox.ts'),
     import('./commands/secrets.ts'),
     import('./commands/controller.ts'),
     import('./commands/gitops.ts'),
