@@ -1,4 +1,253 @@
+import { isAbsolute, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
+import { describeConfig, loadConfig } from '../../config/index.ts';
+import { StrataError, UsageError } from '../../errors.ts';
+import {
+  describeComponent,
+  describeDependents,
+  describeStacks,
+  listComponents,
+  listStacks,
+  openEngine,
+  type StackEngine,
+  validateComponent,
+  validateStacks,
+} from '../../stacks/index.ts';
+import { subcommand } from '../main.ts';
+import { paint, parseFormat, render } from '../output.ts';
 
-/** describe / list / validate commands over stacks. */
-export function register(_program: Command): void {}
+interface GlobalOptions {
+  config?: string;
+  basePath?: string;
+}
+
+function globals(cmd: Command): GlobalOptions {
+  const opts = cmd.optsWithGlobals() as GlobalOptions;
+  return { config: opts.config, basePath: opts.basePath };
+}
+
+export function engineFor(
+  cmd: Command,
+  extra: { processTemplates?: boolean; processFunctions?: boolean } = {},
+): Promise<StackEngine> {
+  const g = globals(cmd);
+  return openEngine({ configPath: g.config, basePath: g.basePath, ...extra });
+}
+
+const csv = (value: string | undefined): string[] | undefined =>
+  value
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+}
+
+/** Data for printing: class instances (unevaluated functions, secret references) become their JSON form. */
+function plain(data: unknown): unknown {
+  return JSON.parse(JSON.stringify(data ?? null));
+}
+
+/** `.` or `./path` names a component by its folder, as Atmos allows from inside components/<kind>/. */
+async function resolveComponentArgument(engine: StackEngine, component: string, stack: string): Promise<string> {
+  if (!(component === '.' || component.startsWith('./') || component.startsWith('../') || isAbsolute(component)))
+    return component;
+  const dir = resolve(component);
+  const matches = (await engine.instances({ stack })).filter((i) => i.componentDir === dir);
+  if (matches.length === 0) {
+    throw new StrataError(`no component in stack '${stack}' uses the folder ${dir}`, {
+      hint: `component folders live under ${Object.values(engine.config.components)
+        .map((k) => k.basePath + sep)
+        .join(', ')}`,
+    });
+  }
+  const exact = matches.find((m) => dir.endsWith(`${sep}${m.name}`));
+  if (!exact && matches.length > 1) {
+    throw new UsageError(
+      `the folder ${dir} is used by several components in '${stack}': ${matches.map((m) => m.name).join(', ')}`,
+      {
+        hint: 'name the component instead of its folder',
+      },
+    );
+  }
+  return (exact ?? matches[0]).name;
+}
+
+export function register(program: Command): void {
+  const describe = subcommand(program, 'describe', 'Show the merged configuration of stacks, components and the CLI');
+  const list = subcommand(program, 'list', 'List stacks, components and workflows');
+  const validate = subcommand(program, 'validate', 'Validate stacks and components');
+
+  describe
+    .command('config')
+    .description('Show the effective atmos.yaml / strata.yaml (defaults, discovery and ATMOS_* overrides applied)')
+    .option('-f, --format <format>', 'json or yaml', 'json')
+    .action((opts: { format: string }, cmd: Command) => {
+      const g = globals(cmd);
+      out(
+        render(
+          plain(describeConfig(loadConfig({ configPath: g.config, basePath: g.basePath }))),
+          parseFormat(opts.format),
+        ),
+      );
+    });
+
+  describe
+    .command('component')
+    .description('Show the fully merged configuration of a component in a stack')
+    .argument('<component>', 'component name (or `.`/a path to its folder)')
+    .requiredOption('-s, --stack <stack>', 'stack name')
+    .option('-f, --format <format>', 'yaml or json', 'yaml')
+    .option('--type <kind>', 'component kind when the name exists in several (terraform, packer, ...)')
+    .option('--process-templates <bool>', 'evaluate Go templates (true|false)', 'true')
+    .option('--process-functions <bool>', 'evaluate YAML functions (true|false)', 'true')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  strata describe component k3s-cluster -s pve-prod\n  strata describe component vpc -s dev --format json',
+    )
+    .action(
+      async (
+        component: string,
+        opts: { stack: string; format: string; type?: string; processTemplates: string; processFunctions: string },
+        cmd: Command,
+      ) => {
+        const format = parseFormat(opts.format);
+        const engine = await engineFor(cmd, {
+          processTemplates: opts.processTemplates === 'false' ? false : undefined,
+          processFunctions: opts.processFunctions !== 'false',
+        });
+        const name = await resolveComponentArgument(engine, component, opts.stack);
+        const result = await describeComponent(engine, name, opts.stack, opts.type);
+        out(render(plain(result.description), format));
+      },
+    );
+
+  describe
+    .command('stacks')
+    .description('Show every stack with its components')
+    .option('-s, --stack <stack>', 'only this stack (name or manifest path)')
+    .option('--components <list>', 'only these components (comma-separated)')
+    .option('--component-types <list>', 'only these kinds (comma-separated)')
+    .option('--sections <list>', 'only these sections, e.g. vars,settings')
+    .option('--include-empty-stacks', 'also show stacks without components')
+    .option('-f, --format <format>', 'yaml or json', 'yaml')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  strata describe stacks\n  strata describe stacks -s pve-prod --sections vars --format json',
+    )
+    .action(
+      async (
+        opts: {
+          stack?: string;
+          components?: string;
+          componentTypes?: string;
+          sections?: string;
+          includeEmptyStacks?: boolean;
+          format: string;
+        },
+        cmd: Command,
+      ) => {
+        const format = parseFormat(opts.format);
+        const engine = await engineFor(cmd);
+        const result = await describeStacks(engine, {
+          stacks: opts.stack ? [opts.stack] : undefined,
+          components: csv(opts.components),
+          componentTypes: csv(opts.componentTypes),
+          sections: csv(opts.sections),
+          includeEmptyStacks: opts.includeEmptyStacks,
+        });
+        out(render(plain(result), format));
+      },
+    );
+
+  describe
+    .command('dependents')
+    .description('Show the components that depend on a component (settings.depends_on / dependencies.components)')
+    .argument('<component>')
+    .requiredOption('-s, --stack <stack>', 'stack name')
+    .option('-f, --format <format>', 'json or yaml', 'json')
+    .action(async (component: string, opts: { stack: string; format: string }, cmd: Command) => {
+      const format = parseFormat(opts.format, ['json', 'yaml']);
+      const engine = await engineFor(cmd);
+      out(render(await describeDependents(engine, component, opts.stack), format));
+    });
+
+  list
+    .command('stacks')
+    .description('List stack names')
+    .option('-c, --component <component>', 'only stacks that have this component')
+    .option('-f, --format <format>', 'text, json or yaml', 'text')
+    .action(async (opts: { component?: string; format: string }, cmd: Command) => {
+      const names = await listStacks(await engineFor(cmd, { processFunctions: false }), { component: opts.component });
+      if (opts.format === 'text') out(names.join('\n'));
+      else out(render(names, parseFormat(opts.format)));
+    });
+
+  list
+    .command('components')
+    .description('List components with their kind and the number of stacks that use them')
+    .option('-s, --stack <stack>', 'only components of this stack')
+    .option('--abstract', 'include abstract components')
+    .option('-f, --format <format>', 'text, json or yaml', 'text')
+    .action(async (opts: { stack?: string; abstract?: boolean; format: string }, cmd: Command) => {
+      const rows = await listComponents(await engineFor(cmd, { processFunctions: false }), opts);
+      if (opts.format !== 'text') return out(render(rows, parseFormat(opts.format)));
+      if (!process.stdout.isTTY) return out(rows.map((r) => `${r.component}\t${r.type}\t${r.stacks}`).join('\n'));
+      const width = Math.max(9, ...rows.map((r) => r.component.length));
+      out(
+        [
+          `${'Component'.padEnd(width)}  ${'Type'.padEnd(10)}  Stacks`,
+          ...rows.map((r) => `${r.component.padEnd(width)}  ${r.type.padEnd(10)}  ${r.stacks}`),
+        ].join('\n'),
+      );
+    });
+
+  validate
+    .command('stacks')
+    .description('Check that every manifest parses, every import resolves and every component evaluates')
+    .option('--stack <stack>', 'only this stack')
+    .option('--no-check-variables', "skip comparing vars with the components' declared variables")
+    .action(async (opts: { stack?: string; checkVariables: boolean }, cmd: Command) => {
+      const problems = await validateStacks(await engineFor(cmd), opts);
+      for (const p of problems) {
+        const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
+        const mark = p.severity === 'error' ? paint('✗', 'red', process.stderr) : paint('!', 'yellow', process.stderr);
+        process.stderr.write(`${mark} ${where}${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}\n`);
+      }
+      const errors = problems.filter((p) => p.severity === 'error').length;
+      if (errors > 0) throw new StrataError(`${errors} problem${errors === 1 ? '' : 's'} found in the stacks`);
+      process.stderr.write(`${paint('✓', 'green', process.stderr)} All stacks validated successfully\n`);
+    });
+
+  validate
+    .command('component')
+    .description("Validate a component's configuration against the JSON Schemas in settings.validation")
+    .argument('<component>')
+    .requiredOption('-s, --stack <stack>', 'stack name')
+    .option('--schema-path <path>', 'validate against this schema instead of settings.validation')
+    .option('--schema-type <type>', 'schema type for --schema-path', 'jsonschema')
+    .action(
+      async (component: string, opts: { stack: string; schemaPath?: string; schemaType: string }, cmd: Command) => {
+        const results = await validateComponent(
+          await engineFor(cmd),
+          component,
+          opts.stack,
+          opts.schemaPath ? { schemaPath: opts.schemaPath, schemaType: opts.schemaType } : undefined,
+        );
+        for (const r of results.filter((x) => x.skipped))
+          process.stderr.write(`${paint('!', 'yellow', process.stderr)} ${r.name}: ${r.skipped}\n`);
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length === 0) {
+          process.stderr.write(`${paint('✓', 'green', process.stderr)} Component validated successfully\n`);
+          return;
+        }
+        process.stderr.write(`${paint('✗', 'red', process.stderr)} Component validation failed\n`);
+        throw new StrataError(`component '${component}' in stack '${opts.stack}' failed validation`, {
+          details: failed
+            .map((f) => `${f.name} (${f.schemaPath}):\n${f.errors.map((e) => `  - ${e}`).join('\n')}`)
+            .join('\n'),
+        });
+      },
+    );
+}

@@ -1,0 +1,34 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark, prints a table and writes bench/results/<name>.json.
+ * Names: engine (stack engine vs the YAML parse floor).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchEngine, measureInChild } from './engine.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
+  engine: () => benchEngine(),
+  'engine-small': () => benchEngine({ stacks: 'small' }),
+};
+
+const args = process.argv.slice(2);
+if (args[0] === '--child') {
+  await measureInChild(args[1], args[2]);
+} else {
+  const names = args.length > 0 ? args : ['engine'];
+  for (const name of names) {
+    const run = benchmarks[name];
+    if (!run) {
+      console.error(`unknown benchmark '${name}'; available: ${Object.keys(benchmarks).join(', ')}`);
+      process.exit(2);
+    }
+    const result = await run();
+    const width = Math.max(...Object.keys(result).map((k) => k.length));
+    console.log(`\n${name}`);
+    for (const [key, value] of Object.entries(result)) console.log(`  ${key.padEnd(width)}  ${value}`);
+    mkdirSync(join(here, 'results'), { recursive: true });
+    writeFileSync(join(here, 'results', `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  }
+}

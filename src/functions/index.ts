@@ -1,0 +1,173 @@
+/**
+ * YAML functions (`!env`, `!exec`, `!template`, `!terraform.output`, `!secret`, ...) evaluated per component after
+ * templates, as Atmos does. Functions that need another concern (Terraform state, secrets) are registered by it,
+ * so the stack engine stays free of tool code.
+ */
+import { execFileSync, execSync } from 'node:child_process';
+import type { StrataConfig } from '../config/types.ts';
+import { StrataError } from '../errors.ts';
+import { isPlainMap, type PlainMap } from '../stacks/merge.ts';
+import { YamlFunction } from '../stacks/yaml.ts';
+import { renderTemplate } from '../template/index.ts';
+
+export interface FunctionContext {
+  config: StrataConfig;
+  /** The component section being evaluated (vars, env, settings, atmos_stack, ...). */
+  section: PlainMap;
+  stack: string;
+  component: string;
+  kind: string;
+}
+
+export type FunctionResolver = (fn: YamlFunction, context: FunctionContext) => unknown | Promise<unknown>;
+
+const resolvers = new Map<string, FunctionResolver>();
+
+/** Lets a concern (toolchains, secrets) provide a YAML function. The last registration wins. */
+export function registerYamlFunction(tag: string, resolver: FunctionResolver): void {
+  resolvers.set(tag, resolver);
+}
+
+/** Splits function arguments like a shell: spaces separate, single and double quotes group. */
+export function splitArgs(text: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]));
+  }
+  return out;
+}
+
+function argText(fn: YamlFunction): string {
+  return typeof fn.args === 'string' ? fn.args : fn.args.map(String).join(' ');
+}
+
+function functionError(fn: YamlFunction, context: FunctionContext, message: string, hint?: string): StrataError {
+  return new StrataError(
+    `${fn.toString()} in component '${context.component}' (stack '${context.stack}'): ${message}`,
+    {
+      location: { file: fn.file },
+      hint,
+    },
+  );
+}
+
+function parseOutput(text: string): unknown {
+  const trimmed = text.trim();
+  try {
+    return JSON.parse(trimmed);
+  } catch {
+    return trimmed;
+  }
+}
+
+const builtins: Record<string, FunctionResolver> = {
+  env(fn, context) {
+    const [name, ...rest] = splitArgs(argText(fn));
+    if (!name) throw functionError(fn, context, 'missing the variable name', 'write !env NAME [default]');
+    const env = isPlainMap(context.section.env) ? context.section.env : {};
+    if (env[name] !== undefined && env[name] !== null) return String(env[name]);
+    const value = process.env[name];
+    if (value !== undefined) return value;
+    return rest.length > 0 ? rest.join(' ') : null;
+  },
+  exec(fn, context) {
+    try {
+      const output = execSync(argText(fn), {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: context.config.basePath,
+      });
+      return parseOutput(output);
+    } catch (error) {
+      const failure = error as { status?: number; stderr?: string };
+      throw functionError(
+        fn,
+        context,
+        `command exited with code ${failure.status ?? 'unknown'}`,
+        failure.stderr?.trim().split('\n').slice(-3).join(' | '),
+      );
+    }
+  },
+  template(fn, context) {
+    const rendered = renderTemplate(argText(fn), context.section, {
+      name: `!template in ${context.component}`,
+      delimiters: context.config.templates.delimiters,
+    });
+    return parseOutput(rendered);
+  },
+  'repo-root'(_fn, context) {
+    try {
+      return execFileSync('git', ['rev-parse', '--show-toplevel'], {
+        cwd: context.config.basePath,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+    } catch {
+      return context.config.basePath;
+    }
+  },
+  cwd() {
+    return process.cwd();
+  },
+  literal(fn) {
+    return argText(fn);
+  },
+  store(fn, context) {
+    throw functionError(
+      fn,
+      context,
+      'stores are not supported by strata',
+      'use !terraform.state, !secret or !env instead',
+    );
+  },
+};
+builtins['store.get'] = builtins.store;
+
+/** Tags whose value is kept unevaluated (shown as written) when nobody registered a resolver for them. */
+const DEFERRED = new Set(['terraform.output', 'terraform.state', 'secret', 'vault']);
+
+/** True when the value contains a YAML function anywhere. */
+export function containsFunction(value: unknown): boolean {
+  if (value instanceof YamlFunction) return true;
+  if (Array.isArray(value)) return value.some(containsFunction);
+  if (isPlainMap(value)) {
+    for (const key of Object.keys(value)) if (containsFunction(value[key])) return true;
+  }
+  return false;
+}
+
+/** Evaluates every YAML function in `value`; returns `value` itself when it holds none. */
+export async function evaluateFunctions(value: unknown, context: FunctionContext): Promise<unknown> {
+  if (value instanceof YamlFunction) {
+    const resolver = resolvers.get(value.tag) ?? builtins[value.tag];
+    if (!resolver) {
+      if (DEFERRED.has(value.tag)) return value.toString();
+      throw functionError(value, context, 'unsupported YAML function');
+    }
+    return resolver(value, context);
+  }
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const next = await evaluateFunctions(value[i], context);
+      if (next !== value[i]) {
+        out ??= value.slice();
+        out[i] = next;
+      }
+    }
+    return out ?? value;
+  }
+  if (isPlainMap(value)) {
+    let out: PlainMap | undefined;
+    for (const key of Object.keys(value)) {
+      const next = await evaluateFunctions(value[key], context);
+      if (next !== value[key]) {
+        out ??= { ...value };
+        out[key] = next;
+      }
+    }
+    return out ?? value;
+  }
+  return value;
+}

@@ -1,0 +1,259 @@
+/**
+ * Turning one assembled stack document into component sections, with Atmos's precedence
+ * (notes/atmos-reference.md 2.2): global <section> ⊕ <kind>.<section> -> base components -> component -> overrides.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StrataConfig } from '../config/types.ts';
+import { StrataError } from '../errors.ts';
+import { didYouMean } from '../util/suggest.ts';
+import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from './merge.ts';
+
+/** Sections merged in four layers (global+kind, bases, component, overrides). */
+const LAYERED_SECTIONS = ['vars', 'settings', 'env', 'auth', 'providers', 'hooks', 'generate'] as const;
+/** Sections that `overrides:` may change. */
+const OVERRIDABLE = new Set(['vars', 'settings', 'env', 'providers', 'hooks', 'generate', 'command']);
+/** Metadata keys never inherited from a base (Atmos: the inheritance meta-properties themselves). */
+const NOT_INHERITED_METADATA = new Set(['inherits', 'type']);
+
+export interface RawComponent {
+  kind: string;
+  name: string;
+  section: PlainMap;
+  /** Physical component folder under components/<kind>/ (metadata.component, legacy component:, or the name). */
+  folder: string;
+  /** Bases, most derived first (Atmos's `inheritance`). */
+  inheritance: string[];
+  abstract: boolean;
+  enabled: boolean;
+  locked: boolean;
+}
+
+interface BaseAccumulator {
+  sections: Record<string, PlainMap>;
+  backendType: string;
+  remoteStateBackendType: string;
+  command: string;
+  requiredVersion: string;
+  metadata: PlainMap;
+  /** Bases in the order they were merged (least derived first). */
+  order: string[];
+}
+
+const asMap = (value: unknown): PlainMap => (isPlainMap(value) ? value : {});
+const asText = (value: unknown): string =>
+  typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
+
+function lastNonEmpty(...values: unknown[]): string {
+  let result = '';
+  for (const value of values) if (asText(value) !== '') result = asText(value);
+  return result;
+}
+
+function strategyOf(...settings: unknown[]): ListMergeStrategy | undefined {
+  let result: ListMergeStrategy | undefined;
+  for (const s of settings) {
+    const value = asMap(s).list_merge_strategy;
+    if (value === 'replace' || value === 'append' || value === 'merge') result = value;
+  }
+  return result;
+}
+
+export class ComponentBuilder {
+  readonly #config: StrataConfig;
+  readonly #doc: PlainMap;
+  readonly #manifest: string;
+
+  constructor(config: StrataConfig, doc: PlainMap, manifestPath: string) {
+    this.#config = config;
+    this.#doc = doc;
+    this.#manifest = manifestPath;
+  }
+
+  /** Every component of every kind in this stack document, in document order. */
+  build(): RawComponent[] {
+    const out: RawComponent[] = [];
+    const components = asMap(this.#doc.components);
+    for (const kind of Object.keys(components)) {
+      const byName = asMap(components[kind]);
+      for (const name of Object.keys(byName)) out.push(this.component(kind, name));
+    }
+    return out;
+  }
+
+  component(kind: string, name: string): RawComponent {
+    const all = asMap(asMap(this.#doc.components)[kind]);
+    const own = asMap(all[name]);
+    const ownMetadata = asMap(own.metadata);
+    const kindSection = asMap(this.#doc[kind]);
+    const base: BaseAccumulator = {
+      sections: {},
+      backendType: '',
+      remoteStateBackendType: '',
+      command: '',
+      requiredVersion: '',
+      metadata: {},
+      order: [],
+    };
+
+    const legacyBase = asText(own.component);
+    const metadataComponent = asText(ownMetadata.component);
+    const baseName = metadataComponent || legacyBase;
+    if (baseName && baseName !== name) this.#mergeBase(kind, all, name, baseName, base, [name], false);
+    const inherits = ownMetadata.inherits;
+    if (inherits !== undefined && !Array.isArray(inherits)) {
+      throw new StrataError(`metadata.inherits of component '${name}' must be a list`, {
+        location: { file: this.#manifest },
+      });
+    }
+    for (const parent of (inherits ?? []) as unknown[]) {
+      this.#mergeBase(kind, all, name, asText(parent), base, [name], true);
+    }
+
+    // Atmos copies atmos.yaml's integrations.github into every component's settings.integrations (lowest layer).
+    const github = asMap(asMap(this.#config.raw.integrations).github);
+    const integrations = Object.keys(github).length > 0 ? { integrations: { github } } : undefined;
+    const globalSettings = mergeLayers([integrations, this.#doc.settings, kindSection.settings]);
+    const overrides = asMap(own.overrides);
+    const strategy =
+      strategyOf(globalSettings, base.sections.settings, own.settings, overrides.settings) ??
+      this.#config.listMergeStrategy;
+
+    const section: PlainMap = {};
+    for (const key of LAYERED_SECTIONS) {
+      const globalLayer =
+        key === 'settings' ? globalSettings : mergeLayers([this.#doc[key], kindSection[key]], strategy);
+      section[key] = mergeLayers(
+        [globalLayer, base.sections[key], own[key], OVERRIDABLE.has(key) ? overrides[key] : undefined],
+        strategy,
+      );
+    }
+    for (const key of ['dependencies', 'source', 'provision', 'required_providers']) {
+      section[key] = mergeLayers([kindSection[key], base.sections[key], own[key]], strategy);
+    }
+
+    const inheritMetadata = this.#config.stacks.inheritMetadata;
+    const metadata = inheritMetadata ? mergeLayers([base.metadata, ownMetadata], strategy) : ownMetadata;
+    section.metadata = metadata;
+
+    const backendType = lastNonEmpty(kindSection.backend_type, base.backendType, own.backend_type);
+    const backends = mergeLayers([kindSection.backend, base.sections.backend, own.backend], strategy);
+    // A legacy `component:` that names no component of the stack is ignored for the folder (Atmos keeps the name).
+    const folder = metadataComponent || (legacyBase && isPlainMap(all[legacyBase]) ? legacyBase : '') || name;
+    const backend = { ...asMap(backends[backendType]) };
+    applyBackendDefaults(backendType, backend, metadata, folder, name);
+    section.backend_type = backendType;
+    section.backend = backend;
+
+    const remoteType = lastNonEmpty(
+      kindSection.remote_state_backend_type,
+      base.remoteStateBackendType,
+      own.remote_state_backend_type,
+    );
+    const remoteBackends = mergeLayers(
+      [kindSection.remote_state_backend, base.sections.remote_state_backend, own.remote_state_backend],
+      strategy,
+    );
+    const effectiveRemoteType = remoteType || (Object.keys(remoteBackends).length > 0 ? backendType : '');
+    section.remote_state_backend_type = effectiveRemoteType;
+    section.remote_state_backend =
+      effectiveRemoteType === ''
+        ? {}
+        : mergeLayers([asMap(backends[effectiveRemoteType]), asMap(remoteBackends[effectiveRemoteType])], strategy);
+
+    section.command = lastNonEmpty(
+      this.#config.components[kind]?.command,
+      kindSection.command,
+      base.command,
+      own.command,
+      overrides.command,
+    );
+    section.required_version = lastNonEmpty(kindSection.required_version, base.requiredVersion, own.required_version);
+    section.overrides = overrides;
+    section.component = folder;
+
+    const inheritance = [...new Set([...base.order].reverse())];
+    section.inheritance = inheritance;
+    return {
+      kind,
+      name,
+      section,
+      folder,
+      inheritance,
+      abstract: ownMetadata.type === 'abstract',
+      enabled: metadata.enabled !== false,
+      locked: metadata.locked === true,
+    };
+  }
+
+  /**
+   * Merges base `parent` (after its own bases) into the accumulator. `required`: bases named in metadata.inherits
+   * must exist in the stack; a metadata.component / component: that is not a stack component must be a folder.
+   */
+  #mergeBase(
+    kind: string,
+    all: PlainMap,
+    child: string,
+    parent: string,
+    acc: BaseAccumulator,
+    path: string[],
+    required: boolean,
+  ): void {
+    if (!parent || parent === child) return;
+    if (path.includes(parent)) {
+      throw new StrataError(`circular component inheritance: ${[...path, parent].join(' -> ')}`, {
+        location: { file: this.#manifest },
+        hint: 'remove one of the metadata.inherits / metadata.component links that closes the loop',
+      });
+    }
+    const parentSection = all[parent];
+    if (!isPlainMap(parentSection)) {
+      const folder = join(this.#config.components[kind]?.basePath ?? '', parent);
+      if (!required && existsSync(folder)) return;
+      if (!required) return;
+      const suggestion = didYouMean(parent, Object.keys(all));
+      throw new StrataError(
+        `component '${child}' inherits from '${parent}', but '${parent}' is not defined in the stack (${kind} components)`,
+        {
+          location: { file: this.#manifest },
+          hint: suggestion ?? 'bases must be defined (or imported) in the same stack',
+        },
+      );
+    }
+    const parentMetadata = asMap(parentSection.metadata);
+    const next = [...path, parent];
+    const grand = asText(parentMetadata.component) || asText(parentSection.component);
+    if (grand && grand !== parent) this.#mergeBase(kind, all, parent, grand, acc, next, false);
+    for (const grandParent of (Array.isArray(parentMetadata.inherits) ? parentMetadata.inherits : []) as unknown[]) {
+      this.#mergeBase(kind, all, parent, asText(grandParent), acc, next, true);
+    }
+    for (const key of [
+      ...LAYERED_SECTIONS,
+      'backend',
+      'remote_state_backend',
+      'dependencies',
+      'source',
+      'provision',
+      'required_providers',
+    ]) {
+      if (parentSection[key] !== undefined) acc.sections[key] = mergeLayers([acc.sections[key], parentSection[key]]);
+    }
+    acc.backendType = lastNonEmpty(acc.backendType, parentSection.backend_type);
+    acc.remoteStateBackendType = lastNonEmpty(acc.remoteStateBackendType, parentSection.remote_state_backend_type);
+    acc.command = lastNonEmpty(acc.command, parentSection.command);
+    acc.requiredVersion = lastNonEmpty(acc.requiredVersion, parentSection.required_version);
+    const inheritable: PlainMap = {};
+    for (const key of Object.keys(parentMetadata))
+      if (!NOT_INHERITED_METADATA.has(key)) inheritable[key] = parentMetadata[key];
+    acc.metadata = mergeLayers([acc.metadata, inheritable]);
+    acc.order.push(parent);
+  }
+}
+
+/** Backend keys Atmos fills in when absent: the state key prefix comes from the component (with / as -). */
+function applyBackendDefaults(type: string, backend: PlainMap, metadata: PlainMap, folder: string, name: string): void {
+  const prefix = (asText(metadata.name) || folder || name).replaceAll('/', '-');
+  if (type === 's3' && backend.workspace_key_prefix === undefined) backend.workspace_key_prefix = prefix;
+  if (type === 'gcs' && backend.prefix === undefined) backend.prefix = prefix;
+  if (type === 'azurerm' && backend.key === undefined) backend.key = `${prefix}.terraform.tfstate`;
+}

@@ -1,0 +1,496 @@
+/**
+ * The stack engine: configuration -> manifests -> imports -> merge -> inheritance -> evaluation -> component instances.
+ * Each manifest is assembled once per engine; parsed files are shared by every manifest that imports them.
+ */
+import { join } from 'node:path';
+import { loadConfig } from '../config/index.ts';
+import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
+import { StrataError } from '../errors.ts';
+import { containsFunction, evaluateFunctions } from '../functions/index.ts';
+import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../template/index.ts';
+import { closestNames, didYouMean } from '../util/suggest.ts';
+import { ComponentBuilder, type RawComponent } from './components.ts';
+import { findStackManifests, ManifestReader } from './manifests.ts';
+import { finalizeMarkers, isPlainMap, type PlainMap } from './merge.ts';
+import { stackTemplateFunctions } from './template-functions.ts';
+import type { ComponentDescription, ComponentInstance } from './types.ts';
+
+export interface EngineOptions extends LoadConfigOptions {
+  /** Evaluate Go templates in component sections (default: as templates.settings.enabled says). */
+  processTemplates?: boolean;
+  /** Evaluate YAML functions (default true). */
+  processFunctions?: boolean;
+}
+
+export interface InstanceFilter {
+  stack?: string;
+  kind?: string;
+  component?: string;
+}
+
+/** One top-level manifest, assembled. */
+interface StackManifest {
+  path: string;
+  key: string;
+  doc: PlainMap;
+  imports: string[];
+  raw: RawComponent[];
+  /** Canonical stack name when the manifest has no components (from its own vars). */
+  fallbackName: string;
+}
+
+/** A component in a manifest before evaluation: enough to answer name lookups without evaluating anything. */
+interface Candidate {
+  manifest: StackManifest;
+  raw: RawComponent;
+  section: PlainMap;
+  stack: string;
+}
+
+const SORTED_EMPTY_SECTIONS = [
+  'auth',
+  'backend',
+  'env',
+  'generate',
+  'hooks',
+  'metadata',
+  'overrides',
+  'providers',
+  'provision',
+];
+
+export class StackEngine {
+  readonly config: StrataConfig;
+  readonly #options: EngineOptions;
+  readonly #reader: ManifestReader;
+  #manifests: StackManifest[] | undefined;
+  #candidates: Candidate[] | undefined;
+  readonly #evaluated = new Map<Candidate, Promise<ComponentInstance>>();
+  readonly #templateFunctions: FuncMap = stackTemplateFunctions((component, stack) =>
+    this.#componentForTemplate(component, stack),
+  );
+  readonly #renderingForTemplate = new Set<string>();
+
+  constructor(config: StrataConfig, options: EngineOptions = {}) {
+    this.config = config;
+    this.#options = options;
+    this.#reader = new ManifestReader(config);
+  }
+
+  get reader(): ManifestReader {
+    return this.#reader;
+  }
+
+  /** Every top-level manifest, assembled with its imports (cached). */
+  manifests(): StackManifest[] {
+    if (this.#manifests) return this.#manifests;
+    const base = this.config.stacks.basePath;
+    this.#manifests = findStackManifests(this.config).map((rel) => {
+      const path = join(base, rel);
+      const key = this.#reader.key(path);
+      const assembled = this.#reader.assemble(path);
+      const raw = new ComponentBuilder(this.config, assembled.data, path).build();
+      return { path, key, doc: assembled.data, imports: assembled.imports, raw, fallbackName: '' };
+    });
+    for (const manifest of this.#manifests)
+      manifest.fallbackName = this.#stackName(manifest, { vars: manifest.doc.vars ?? {} }, true);
+    return this.#manifests;
+  }
+
+  #candidatesList(): Candidate[] {
+    if (this.#candidates) return this.#candidates;
+    this.#candidates = [];
+    for (const manifest of this.manifests()) {
+      for (const raw of manifest.raw) {
+        const section = this.#baseSection(manifest, raw);
+        const stack = this.#stackName(manifest, section, true);
+        this.#candidates.push({ manifest, raw, section, stack });
+      }
+    }
+    return this.#candidates;
+  }
+
+  /** Canonical stack names (sorted): stacks with at least one component. */
+  async stackNames(): Promise<string[]> {
+    return [...new Set(this.#candidatesList().map((c) => c.stack))].sort();
+  }
+
+  /** Global vars of a stack (from its manifest): presets, images and other stack-wide values. */
+  async stackVars(stack: string): Promise<PlainMap> {
+    const manifest =
+      this.manifests().find((m) => m.fallbackName === stack) ??
+      this.#candidatesList().find((c) => c.stack === stack)?.manifest;
+    if (!manifest) throw await this.#unknownStack(stack);
+    return finalizeMarkers(isPlainMap(manifest.doc.vars) ? manifest.doc.vars : {}) as PlainMap;
+  }
+
+  /** Evaluated component instances, optionally filtered by stack (name or manifest key), kind and component. */
+  async instances(filter: InstanceFilter = {}): Promise<ComponentInstance[]> {
+    const selected = this.#candidatesList().filter(
+      (c) =>
+        (!filter.stack || c.stack === filter.stack || c.manifest.key === filter.stack) &&
+        (!filter.kind || c.raw.kind === filter.kind) &&
+        (!filter.component || c.raw.name === filter.component),
+    );
+    return Promise.all(selected.map((c) => this.#evaluate(c)));
+  }
+
+  /** One component in one stack, with Atmos's single-identity rule and did-you-mean errors. */
+  async describeComponent(
+    component: string,
+    stack: string,
+    options: { kind?: string } = {},
+  ): Promise<ComponentInstance> {
+    const all = this.#candidatesList();
+    const inStack = all.filter((c) => c.stack === stack);
+    if (inStack.length === 0) throw await this.#unknownStack(stack);
+    const matches = inStack.filter((c) => c.raw.name === component && (!options.kind || c.raw.kind === options.kind));
+    if (matches.length === 0) {
+      const names = [
+        ...new Set(inStack.filter((c) => !options.kind || c.raw.kind === options.kind).map((c) => c.raw.name)),
+      ];
+      throw new StrataError(`component '${component}' not found in stack '${stack}'`, {
+        hint: didYouMean(component, names) ?? `components in '${stack}': ${names.sort().join(', ') || '(none)'}`,
+        details: 'Run `strata list components -s ' + stack + '` to see them.',
+      });
+    }
+    const distinctManifests = new Set(matches.map((m) => m.manifest.path));
+    if (distinctManifests.size > 1) {
+      const first = JSON.stringify(matches[0].section);
+      const conflicting = matches.filter((m) => JSON.stringify(m.section) !== first);
+      if (conflicting.length > 0) {
+        throw new StrataError(
+          `found duplicate config for the component '${component}' in the stack '${stack}' in the manifests: ${[...distinctManifests].map((p) => this.#reader.display(p)).join(', ')}`,
+          {
+            hint: 'a component may be defined differently in only one top-level manifest per stack; move the difference into one of them',
+          },
+        );
+      }
+    }
+    return this.#evaluate(matches[0]);
+  }
+
+  async #unknownStack(stack: string): Promise<StrataError> {
+    const candidates = this.#candidatesList();
+    const names = [...new Set(candidates.map((c) => c.stack))];
+    const byKey = candidates.find((c) => c.manifest.key === stack);
+    const suggestion = byKey ? `Did you mean '${byKey.stack}'?` : didYouMean(stack, names);
+    return new StrataError(`stack '${stack}' not found`, {
+      details: byKey
+        ? `'${stack}' is the file name of the manifest; the stack's name is '${byKey.stack}' (a stack has a single identity).`
+        : undefined,
+      hint: `${suggestion ? `${suggestion} ` : ''}Run \`strata list stacks\` to see all available stacks.`,
+    });
+  }
+
+  /** The computed section before templates and functions: what name_template and lookups see. */
+  #baseSection(manifest: StackManifest, raw: RawComponent): PlainMap {
+    const kindConfig = this.config.components[raw.kind];
+    return {
+      ...raw.section,
+      atmos_component: raw.name,
+      atmos_manifest: manifest.key,
+      atmos_stack_file: manifest.key,
+      component_info: {
+        component_path: join(kindConfig?.relativeBasePath ?? join('components', raw.kind), raw.folder),
+        component_type: raw.kind,
+      },
+    };
+  }
+
+  /**
+   * Stack name precedence: `name:` in the manifest > stacks.name_template > stacks.name_pattern > manifest path.
+   * `lenient`: a template or pattern that cannot be resolved falls back to the manifest path (as describe stacks does).
+   */
+  #stackName(manifest: StackManifest, section: PlainMap, lenient: boolean): string {
+    const explicit = manifest.doc.name;
+    if (typeof explicit === 'string' && explicit !== '') return explicit;
+    const { nameTemplate, namePattern } = this.config.stacks;
+    try {
+      if (nameTemplate) {
+        const name = renderTemplate(nameTemplate, section, { name: 'stacks.name_template', missingkey: 'error' });
+        if (name && !name.includes('<no value>')) return name;
+        throw new StrataError(`stacks.name_template rendered '${name}' for ${manifest.key}`);
+      }
+      if (namePattern) return patternName(namePattern, isPlainMap(section.vars) ? section.vars : {}, manifest.key);
+    } catch (error) {
+      if (!lenient) throw error;
+    }
+    return manifest.key;
+  }
+
+  #evaluate(candidate: Candidate): Promise<ComponentInstance> {
+    let pending = this.#evaluated.get(candidate);
+    if (!pending) {
+      pending = this.#evaluateUncached(candidate);
+      this.#evaluated.set(candidate, pending);
+    }
+    return pending;
+  }
+
+  async #evaluateUncached({ manifest, raw, section: base, stack }: Candidate): Promise<ComponentInstance> {
+    let section: PlainMap = { ...base, atmos_stack: stack, stack };
+    section.workspace = workspaceName(this.config, section, raw, stack);
+    section = finalizeMarkers(section) as PlainMap;
+    const templates = this.config.templates;
+    if ((this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0])) {
+      // Integration names Atmos computes are visible to templates (not printed unless an integration is configured).
+      const slug = `${stack}-${raw.name.replaceAll('/', '-')}`;
+      for (let pass = 0; pass < templates.evaluations; pass++) {
+        const data = { spacelift_stack: slug, atlantis_project: slug, ...section };
+        section = renderDeep(
+          section,
+          data,
+          `${stack}/${raw.name}`,
+          templates.delimiters,
+          manifest.path,
+          this.#templateFunctions,
+        ) as PlainMap;
+      }
+    }
+    if (this.#options.processFunctions !== false && containsFunction(section)) {
+      section = (await evaluateFunctions(section, {
+        config: this.config,
+        section,
+        stack,
+        component: raw.name,
+        kind: raw.kind,
+      })) as PlainMap;
+    }
+    const description = sortSection(section, manifest) as ComponentDescription;
+    const kindConfig = this.config.components[raw.kind];
+    return {
+      kind: raw.kind,
+      name: raw.name,
+      stack,
+      componentDir: join(kindConfig?.basePath ?? join(this.config.basePath, 'components', raw.kind), raw.folder),
+      abstract: raw.abstract,
+      enabled: raw.enabled,
+      locked: raw.locked,
+      description,
+    };
+  }
+
+  /**
+   * `atmos.Component` in templates: another component's section with its templates rendered (YAML functions and
+   * Terraform outputs are not evaluated here: `outputs` is empty; use !terraform.output for those).
+   */
+  #componentForTemplate(component: string, stack: string): PlainMap {
+    const key = `${component}@${stack}`;
+    if (this.#renderingForTemplate.has(key)) {
+      throw new StrataError(`atmos.Component: circular reference to '${component}' in stack '${stack}'`, {
+        hint: [...this.#renderingForTemplate, key].join(' -> '),
+      });
+    }
+    const candidate = this.#candidatesList().find((c) => c.raw.name === component && c.stack === stack);
+    if (!candidate) throw new StrataError(`atmos.Component: component '${component}' not found in stack '${stack}'`);
+    this.#renderingForTemplate.add(key);
+    try {
+      let section: PlainMap = { ...candidate.section, atmos_stack: stack, stack };
+      section.workspace = workspaceName(this.config, section, candidate.raw, stack);
+      section = finalizeMarkers(section) as PlainMap;
+      const { delimiters } = this.config.templates;
+      section = renderDeep(
+        section,
+        section,
+        key,
+        delimiters,
+        candidate.manifest.path,
+        this.#templateFunctions,
+      ) as PlainMap;
+      return { ...section, outputs: {} };
+    } finally {
+      this.#renderingForTemplate.delete(key);
+    }
+  }
+
+  /** Components whose settings.depends_on / dependencies.components name the given component (describe dependents). */
+  async dependents(component: string, stack: string): Promise<ComponentInstance[]> {
+    const target = await this.describeComponent(component, stack);
+    const out: ComponentInstance[] = [];
+    for (const instance of await this.instances()) {
+      if (instance.abstract) continue;
+      for (const dep of dependenciesOf(instance)) {
+        const depStack = dep.stack ?? matchContext(dep, target, instance);
+        if (dep.component === target.name && depStack === target.stack) {
+          out.push(instance);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Names of stacks close to `name`, for error messages elsewhere. */
+  async closestStacks(name: string): Promise<string[]> {
+    return closestNames(name, await this.stackNames());
+  }
+}
+
+export interface Dependency {
+  component: string;
+  stack?: string;
+  namespace?: string;
+  tenant?: string;
+  environment?: string;
+  stage?: string;
+}
+
+/** `dependencies.components` (current Atmos) and `settings.depends_on` (legacy map or list). */
+export function dependenciesOf(instance: ComponentInstance): Dependency[] {
+  const out: Dependency[] = [];
+  const collect = (value: unknown) => {
+    const items = Array.isArray(value) ? value : isPlainMap(value) ? Object.values(value) : [];
+    for (const item of items) {
+      if (typeof item === 'string') out.push({ component: item });
+      else if (isPlainMap(item) && typeof item.component === 'string') out.push(item as unknown as Dependency);
+    }
+  };
+  const settings = instance.description.settings;
+  collect(isPlainMap(settings) ? settings.depends_on : undefined);
+  const dependencies = instance.description.dependencies;
+  collect(isPlainMap(dependencies) ? dependencies.components : undefined);
+  return out;
+}
+
+/** Without `stack:`, a dependency is in the dependent's stack unless context keys point elsewhere. */
+function matchContext(dep: Dependency, target: ComponentInstance, dependent: ComponentInstance): string | undefined {
+  const keys = ['namespace', 'tenant', 'environment', 'stage'] as const;
+  if (!keys.some((k) => dep[k] !== undefined)) return dependent.stack;
+  const vars = target.description.vars as PlainMap;
+  const depVars = dependent.description.vars as PlainMap;
+  for (const key of keys) {
+    const wanted = dep[key] ?? depVars[key];
+    if (wanted !== undefined && vars[key] !== wanted) return undefined;
+  }
+  return target.stack;
+}
+
+/** name_pattern: only {namespace}, {tenant}, {environment}, {stage} are understood (Atmos's GetContextPrefix). */
+export function patternName(pattern: string, vars: PlainMap, manifest: string): string {
+  const parts: string[] = [];
+  for (const token of pattern.split('-')) {
+    const match = /^\{(namespace|tenant|environment|stage)\}$/.exec(token);
+    if (!match) continue;
+    const value = vars[match[1]];
+    if (value === undefined || value === null || value === '') {
+      throw new StrataError(`stack name pattern '${pattern}' needs vars.${match[1]}, which ${manifest} does not set`, {
+        hint: `set vars.${match[1]} in the manifest or a file it imports`,
+      });
+    }
+    parts.push(String(value));
+  }
+  return parts.join('-');
+}
+
+/** Atmos's BuildTerraformWorkspace (notes/atmos-reference.md 2.6). */
+function workspaceName(config: StrataConfig, section: PlainMap, raw: RawComponent, stack: string): string {
+  const terraform = config.components.terraform?.raw ?? {};
+  if (terraform.workspaces_enabled === false || section.backend_type === 'http') return 'default';
+  const metadata = isPlainMap(section.metadata) ? section.metadata : {};
+  let workspace: string;
+  if (typeof metadata.terraform_workspace_template === 'string' && metadata.terraform_workspace_template) {
+    workspace = renderTemplate(metadata.terraform_workspace_template, section, {
+      name: 'metadata.terraform_workspace_template',
+    });
+  } else if (typeof metadata.terraform_workspace_pattern === 'string' && metadata.terraform_workspace_pattern) {
+    const vars = isPlainMap(section.vars) ? section.vars : {};
+    workspace = metadata.terraform_workspace_pattern.replace(
+      /\{(namespace|tenant|environment|region|stage|attributes|component|base-component)\}/g,
+      (_m, key: string) => {
+        if (key === 'component') return raw.name;
+        if (key === 'base-component') return raw.folder;
+        return String(vars[key] ?? '');
+      },
+    );
+  } else if (typeof metadata.terraform_workspace === 'string' && metadata.terraform_workspace) {
+    workspace = metadata.terraform_workspace;
+  } else if (raw.folder === raw.name) {
+    workspace = stack;
+  } else {
+    workspace = `${stack}-${raw.name}`;
+  }
+  return workspace.replaceAll('/', '-');
+}
+
+function hasTemplatesDeep(value: unknown, left: string): boolean {
+  if (typeof value === 'string') return value.includes(left);
+  if (Array.isArray(value)) return value.some((v) => hasTemplatesDeep(v, left));
+  if (isPlainMap(value)) {
+    for (const key of Object.keys(value)) if (key.includes(left) || hasTemplatesDeep(value[key], left)) return true;
+  }
+  return false;
+}
+
+/** Renders every string (and key) holding a template, with the whole component section as data. */
+function renderDeep(
+  value: unknown,
+  data: PlainMap,
+  name: string,
+  delimiters: [string, string],
+  file: string,
+  funcs: FuncMap,
+): unknown {
+  if (typeof value === 'string') {
+    if (!hasTemplate(value, delimiters)) return value;
+    return renderIn(value, data, name, delimiters, file, funcs);
+  }
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const next = renderDeep(value[i], data, name, delimiters, file, funcs);
+      if (next !== value[i]) {
+        out ??= value.slice();
+        out[i] = next;
+      }
+    }
+    return out ?? value;
+  }
+  if (isPlainMap(value)) {
+    let out: PlainMap | undefined;
+    for (const key of Object.keys(value)) {
+      const renderedKey = hasTemplate(key, delimiters) ? renderIn(key, data, name, delimiters, file, funcs) : key;
+      const next = renderDeep(value[key], data, name, delimiters, file, funcs);
+      if (next !== value[key] || renderedKey !== key) {
+        out ??= { ...value };
+        if (renderedKey !== key) delete out[key];
+        out[renderedKey] = next;
+      }
+    }
+    return out ?? value;
+  }
+  return value;
+}
+
+/** Renders one value; a template error names the manifest the component comes from. */
+function renderIn(
+  text: string,
+  data: PlainMap,
+  name: string,
+  delimiters: [string, string],
+  file: string,
+  funcs: FuncMap,
+): string {
+  try {
+    return renderTemplate(text, data, { name, delimiters, missingkey: 'default', funcs });
+  } catch (error) {
+    if (error instanceof TemplateError && !error.location) {
+      throw new StrataError(error.message, { location: { file }, hint: error.hint, details: `Template: ${text}` });
+    }
+    throw error;
+  }
+}
+
+/** Keys in sorted order with every Atmos section present, as `describe` prints them. */
+function sortSection(section: PlainMap, manifest: StackManifest): PlainMap {
+  const full: PlainMap = { ...section };
+  for (const key of SORTED_EMPTY_SECTIONS) if (!isPlainMap(full[key])) full[key] = {};
+  full.imports = manifest.imports;
+  const out: PlainMap = {};
+  for (const key of Object.keys(full).sort()) out[key] = full[key];
+  return out;
+}
+
+export async function openEngine(options: EngineOptions = {}): Promise<StackEngine> {
+  return new StackEngine(loadConfig(options), options);
+}

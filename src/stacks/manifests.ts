@@ -1,0 +1,461 @@
+/**
+ * Reading stack manifests and assembling each top-level manifest with its imports (Atmos's
+ * processYAMLConfigFileWithContext): imports in order, each import merged first, the importing file last;
+ * `overrides` scoped to the file that declares them and the files it imports.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, relative, resolve, sep } from 'node:path';
+import { globSync } from 'tinyglobby';
+import type { StrataConfig } from '../config/types.ts';
+import { StrataError } from '../errors.ts';
+import { hasTemplate, renderTemplate } from '../template/index.ts';
+import { closestNames } from '../util/suggest.ts';
+import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from './merge.ts';
+import { IncludeRef, parseYaml } from './yaml.ts';
+
+export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
+const GLOB_CHARS = /[*?[{]/;
+
+export interface ParsedManifest {
+  path: string;
+  data: PlainMap;
+}
+
+export interface ImportSpec {
+  path: string;
+  context: PlainMap;
+  skipTemplatesProcessing: boolean;
+  ignoreMissingTemplateValues: boolean;
+  skipIfMissing: boolean;
+}
+
+/** Overrides per component kind; `*` holds the global `overrides` section. */
+type OverridesByKind = Record<string, PlainMap>;
+
+interface ProcessContext {
+  context: PlainMap;
+  inline: OverridesByKind;
+  imported: OverridesByKind;
+  chain: string[];
+  ignoreMissing: boolean;
+  skipTemplates: boolean;
+}
+
+export interface AssembledManifest {
+  /** The top-level manifest, merged with all its imports. */
+  data: PlainMap;
+  /** Every file imported (directly or not), as paths relative to the stacks folder without extension. */
+  imports: string[];
+}
+
+interface ProcessedFile {
+  merged: PlainMap;
+  exported: OverridesByKind;
+  imports: string[];
+}
+
+export function stripStackExtension(path: string): string {
+  for (const ext of ['.yaml.tmpl', '.yml.tmpl', '.yaml', '.yml'])
+    if (path.endsWith(ext)) return path.slice(0, -ext.length);
+  return path;
+}
+
+/** Top-level manifests: included_paths minus excluded_paths, relative to the stacks folder. */
+export function findStackManifests(config: StrataConfig): string[] {
+  const base = config.stacks.basePath;
+  if (!existsSync(base)) {
+    throw new StrataError(`the stacks folder ${base} does not exist`, {
+      hint: 'check stacks.base_path and base_path in atmos.yaml (or ATMOS_BASE_PATH / --base-path)',
+    });
+  }
+  const patterns = config.stacks.includedPaths.flatMap(expandExtensions);
+  if (patterns.length === 0) {
+    throw new StrataError('no stacks.included_paths configured', {
+      hint: "add e.g. included_paths: ['deploy/**/*'] under stacks: in atmos.yaml",
+    });
+  }
+  const files = globSync(patterns, { cwd: base, ignore: config.stacks.excludedPaths, onlyFiles: true, dot: false });
+  return files.filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext))).sort();
+}
+
+function expandExtensions(pattern: string): string[] {
+  if (STACK_EXTENSIONS.some((ext) => pattern.endsWith(ext)) || /\.(ya?ml)\*?$/.test(pattern)) return [pattern];
+  if (pattern.endsWith('*')) return STACK_EXTENSIONS.map((ext) => `${pattern}${ext}`);
+  return STACK_EXTENSIONS.map((ext) => `${pattern}${ext}`);
+}
+
+export class ManifestReader {
+  readonly #config: StrataConfig;
+  readonly #strategy: ListMergeStrategy;
+  readonly #sources = new Map<string, string>();
+  readonly #parsed = new Map<string, PlainMap>();
+  readonly #processed = new Map<string, ProcessedFile>();
+  #allFiles: string[] | undefined;
+
+  constructor(config: StrataConfig) {
+    this.#config = config;
+    this.#strategy = config.listMergeStrategy;
+  }
+
+  get stacksBase(): string {
+    return this.#config.stacks.basePath;
+  }
+
+  /** The manifest key Atmos uses: path relative to the stacks folder, without extension, with forward slashes. */
+  key(path: string): string {
+    return stripStackExtension(relative(this.stacksBase, path)).split(sep).join('/');
+  }
+
+  source(path: string): string {
+    let text = this.#sources.get(path);
+    if (text === undefined) {
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (error) {
+        throw new StrataError(
+          `cannot read stack manifest ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
+      }
+      this.#sources.set(path, text);
+    }
+    return text;
+  }
+
+  /** Parses a manifest once (by path) unless its text is rendered with a context first. */
+  parse(path: string, rendered?: string): PlainMap {
+    if (rendered === undefined) {
+      const cached = this.#parsed.get(path);
+      if (cached) return cached;
+    }
+    const text = rendered ?? this.source(path);
+    const parsed = parseYaml(text, path) ?? {};
+    if (!isPlainMap(parsed)) {
+      throw new StrataError(`stack manifest ${this.display(path)} must be a YAML map at the top level`, {
+        location: { file: path, line: 1 },
+      });
+    }
+    const data = text.includes('!include') ? (this.#resolveIncludes(parsed, path) as PlainMap) : parsed;
+    if (rendered === undefined) this.#parsed.set(path, data);
+    return data;
+  }
+
+  display(path: string): string {
+    return relative(this.#config.basePath, path) || path;
+  }
+
+  /** Assembles a top-level manifest with all its imports. */
+  assemble(path: string): AssembledManifest {
+    const result = this.#process(path, {
+      context: {},
+      inline: {},
+      imported: {},
+      chain: [],
+      ignoreMissing: false,
+      skipTemplates: false,
+    });
+    return { data: result.merged, imports: [...new Set(result.imports)].sort() };
+  }
+
+  #process(path: string, ctx: ProcessContext): ProcessedFile {
+    const cacheable =
+      Object.keys(ctx.context).length === 0 && isEmptyOverrides(ctx.inline) && isEmptyOverrides(ctx.imported);
+    if (cacheable) {
+      const cached = this.#processed.get(path);
+      if (cached) return cached;
+    }
+    const chain = [...ctx.chain, path];
+    const data = this.#load(path, ctx);
+    const own = ownOverrides(data);
+    const inlineForChildren = mergeOverrides(own, ctx.inline);
+    let accumulated = ctx.imported;
+    const layers: PlainMap[] = [];
+    const imports: string[] = [];
+    const importedSoFar: PlainMap[] = [];
+    for (const spec of this.#importSpecs(data, path)) {
+      const resolvedSpec = this.#renderImportPath(spec, path, importedSoFar, data);
+      for (const file of this.#resolveImport(resolvedSpec, path, chain)) {
+        const context = { ...resolvedSpec.context, ...ctx.context };
+        const child = this.#process(file, {
+          context,
+          inline: inlineForChildren,
+          imported: accumulated,
+          chain,
+          ignoreMissing: resolvedSpec.ignoreMissingTemplateValues || ctx.ignoreMissing,
+          skipTemplates: resolvedSpec.skipTemplatesProcessing,
+        });
+        layers.push(child.merged);
+        importedSoFar.push(child.merged);
+        imports.push(this.key(file), ...child.imports);
+        accumulated = mergeOverrides(accumulated, child.exported);
+      }
+    }
+    const finalOverrides = mergeOverrides(accumulated, inlineForChildren);
+    layers.push(applyOverrides(withoutImport(data), finalOverrides));
+    const result: ProcessedFile = {
+      merged: mergeLayers(layers, this.#strategy),
+      exported: mergeOverrides(accumulated, own),
+      imports,
+    };
+    if (cacheable) this.#processed.set(path, result);
+    return result;
+  }
+
+  /** Reads a manifest, rendering it first when Atmos would: a `.tmpl` file or an import with a context. */
+  #load(path: string, ctx: ProcessContext): PlainMap {
+    const templated = (path.endsWith('.tmpl') || Object.keys(ctx.context).length > 0) && !ctx.skipTemplates;
+    if (!templated) return this.parse(path);
+    const text = this.source(path);
+    if (!hasTemplate(text, this.#config.templates.delimiters)) return this.parse(path);
+    const rendered = renderTemplate(text, ctx.context, {
+      name: this.display(path),
+      delimiters: this.#config.templates.delimiters,
+      missingkey: ctx.ignoreMissing || this.#config.templates.ignoreMissingTemplateValues ? 'default' : 'error',
+    });
+    return this.parse(path, rendered);
+  }
+
+  #importSpecs(data: PlainMap, path: string): ImportSpec[] {
+    const raw = data.import;
+    if (raw === undefined || raw === null) return [];
+    const entries = Array.isArray(raw) ? raw : [raw];
+    return entries.map((entry, index) => {
+      if (typeof entry === 'string') {
+        return {
+          path: entry,
+          context: {},
+          skipTemplatesProcessing: false,
+          ignoreMissingTemplateValues: false,
+          skipIfMissing: false,
+        };
+      }
+      if (isPlainMap(entry) && typeof entry.path === 'string') {
+        return {
+          path: entry.path,
+          context: isPlainMap(entry.context) ? entry.context : {},
+          skipTemplatesProcessing: entry.skip_templates_processing === true,
+          ignoreMissingTemplateValues: entry.ignore_missing_template_values === true,
+          skipIfMissing: entry.skip_if_missing === true,
+        };
+      }
+      throw new StrataError(
+        `invalid import #${index + 1} in ${this.display(path)}: expected a path or {path, context}`,
+        {
+          location: { file: path },
+          hint: 'write `- catalog/x` or `- path: catalog/x` with optional context, skip_if_missing, skip_templates_processing',
+        },
+      );
+    });
+  }
+
+  /** Import paths may be templates over the context and the settings/vars/env of earlier imports (templates enabled). */
+  #renderImportPath(spec: ImportSpec, path: string, earlier: PlainMap[], data: PlainMap): ImportSpec {
+    const delimiters = this.#config.templates.delimiters;
+    if (!this.#config.templates.enabled || !hasTemplate(spec.path, delimiters)) return spec;
+    const scope = mergeLayers(
+      [...earlier, { settings: data.settings, vars: data.vars, env: data.env }],
+      this.#strategy,
+    );
+    const values = { settings: scope.settings ?? {}, vars: scope.vars ?? {}, env: scope.env ?? {}, ...spec.context };
+    const ignoreMissing = spec.ignoreMissingTemplateValues || this.#config.templates.ignoreMissingTemplateValues;
+    const rendered = renderTemplate(spec.path, values, {
+      name: `import path in ${this.display(path)}`,
+      delimiters,
+      missingkey: ignoreMissing ? 'default' : 'error',
+    });
+    return { ...spec, path: rendered };
+  }
+
+  #resolveImport(spec: ImportSpec, importer: string, chain: string[]): string[] {
+    const relativeToFile = spec.path.startsWith('./') || spec.path.startsWith('../');
+    const base = relativeToFile ? dirname(importer) : this.stacksBase;
+    const target = resolve(base, spec.path);
+    let files: string[];
+    if (GLOB_CHARS.test(spec.path)) {
+      const rel = relative(base, target).split(sep).join('/');
+      const patterns = hasStackExtension(rel) ? [rel] : [rel, ...STACK_EXTENSIONS.map((ext) => `${rel}${ext}`)];
+      files = globSync(patterns, { cwd: base, absolute: true, onlyFiles: true })
+        .filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext)))
+        .sort();
+    } else {
+      const file = resolveExtension(target);
+      files = file ? [file] : [];
+    }
+    if (files.length === 0) {
+      if (spec.skipIfMissing) return [];
+      throw this.#missingImport(spec.path, importer, chain);
+    }
+    for (const file of files) {
+      if (file === importer) {
+        throw new StrataError(`${this.display(importer)} imports itself (import '${spec.path}')`, {
+          location: { file: importer },
+          hint: 'remove the import, or point it at another file',
+        });
+      }
+      if (chain.includes(file)) {
+        const cycle = [...chain.slice(chain.indexOf(file)), file].map((f) => this.display(f));
+        throw new StrataError(`import cycle: ${cycle.join(' -> ')}`, {
+          location: { file: importer },
+          details: `Import chain:\n${cycle.map((f, i) => `${'  '.repeat(i)}${i === 0 ? '' : '└─ '}${f}`).join('\n')}`,
+          hint: 'break the cycle by moving the shared settings into a file both can import',
+        });
+      }
+    }
+    return files;
+  }
+
+  #missingImport(importPath: string, importer: string, chain: string[]): StrataError {
+    this.#allFiles ??= globSync(
+      STACK_EXTENSIONS.map((e) => `**/*${e}`),
+      { cwd: this.stacksBase, onlyFiles: true },
+    ).map(stripStackExtension);
+    const wanted = stripStackExtension(importPath.replace(/^\.\//, ''));
+    const near = closestNames(wanted, this.#allFiles, 3);
+    const via = chain.length > 1 ? `\nImported via: ${chain.map((f) => this.display(f)).join(' -> ')}` : '';
+    return new StrataError(`import '${importPath}' in ${this.display(importer)} not found`, {
+      location: { file: importer, line: lineOf(this.source(importer), importPath) },
+      details: `Looked for ${importPath} with extensions ${STACK_EXTENSIONS.join(', ')} under ${relativeToBase(importPath, importer, this)}${via}`,
+      hint:
+        near.length > 0
+          ? `Did you mean ${near.map((n) => `'${n}'`).join(', ')}? (or add skip_if_missing: true)`
+          : 'check the path, or add skip_if_missing: true',
+    });
+  }
+
+  #resolveIncludes(value: unknown, file: string): unknown {
+    if (value instanceof IncludeRef) return this.#include(value, file);
+    if (Array.isArray(value)) return value.map((item) => this.#resolveIncludes(item, file));
+    if (isPlainMap(value)) {
+      const out: PlainMap = {};
+      for (const key of Object.keys(value)) out[key] = this.#resolveIncludes(value[key], file);
+      return out;
+    }
+    return value;
+  }
+
+  /** `!include <path> [query]`: `./`/`../` relative to the manifest, other paths relative to base_path. */
+  #include(ref: IncludeRef, file: string): unknown {
+    const [target, ...queryParts] = ref.args.trim().split(/\s+/);
+    const query = queryParts.join(' ');
+    const base = target.startsWith('./') || target.startsWith('../') ? dirname(file) : this.#config.basePath;
+    const path = resolve(base, target);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      throw new StrataError(`!include ${target} in ${this.display(file)}: file not found`, {
+        location: { file, line: lineOf(this.source(file), target) },
+        hint: `looked for ${path}; paths starting with ./ or ../ are relative to the manifest, others to base_path`,
+      });
+    }
+    let value: unknown = text;
+    if (!ref.raw) {
+      const ext = extname(path).toLowerCase();
+      if (ext === '.json') value = JSON.parse(text);
+      else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path);
+    }
+    return query ? selectPath(value, query, `${this.display(file)}: !include ${ref.args}`) : value;
+  }
+}
+
+function hasStackExtension(path: string): boolean {
+  return STACK_EXTENSIONS.some((ext) => path.endsWith(ext)) || /\.ya?ml$/.test(path);
+}
+
+/** Explicit `x.yaml` is replaced by `x.yaml.tmpl` when that exists; no extension tries each in turn. */
+function resolveExtension(target: string): string | undefined {
+  if (hasStackExtension(target)) {
+    if (!target.endsWith('.tmpl') && isFile(`${target}.tmpl`)) return `${target}.tmpl`;
+    return isFile(target) ? target : undefined;
+  }
+  for (const ext of STACK_EXTENSIONS) if (isFile(target + ext)) return target + ext;
+  // Any other extension (e.g. `prod.defaults.tmpl`) names the file as it is, as Atmos's filepath.Ext check does.
+  return extname(target) !== '' && isFile(target) ? target : undefined;
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+}
+
+function relativeToBase(importPath: string, importer: string, reader: ManifestReader): string {
+  return importPath.startsWith('./') || importPath.startsWith('../')
+    ? `${reader.display(dirname(importer))}/`
+    : 'the stacks folder';
+}
+
+export function lineOf(source: string, needle: string): number | undefined {
+  const index = source.indexOf(needle);
+  if (index < 0) return undefined;
+  let line = 1;
+  for (let i = 0; i < index; i++) if (source.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** A minimal path query (`.a.b[0]`) for `!include` and output selection. */
+export function selectPath(value: unknown, query: string, where: string): unknown {
+  let current = value;
+  const parts = query.replace(/^\./, '').match(/[^.[\]]+|\[\d+\]/g) ?? [];
+  for (const part of parts) {
+    if (part.startsWith('[')) {
+      const index = Number(part.slice(1, -1));
+      current = Array.isArray(current) ? current[index] : undefined;
+    } else current = isPlainMap(current) ? current[part] : undefined;
+    if (current === undefined) throw new StrataError(`${where}: query '${query}' selects nothing`);
+  }
+  return current;
+}
+
+function withoutImport(data: PlainMap): PlainMap {
+  if (!('import' in data)) return data;
+  const { import: _ignored, ...rest } = data;
+  return rest;
+}
+
+function isEmptyOverrides(overrides: OverridesByKind): boolean {
+  for (const key in overrides) if (Object.keys(overrides[key]).length > 0) return false;
+  return true;
+}
+
+/**
+ * A file's own overrides per kind. Each kind's entry already holds the file's global `overrides` under it (the
+ * kind's section wins), so that between files the importing file wins whatever section the value came from.
+ */
+function ownOverrides(data: PlainMap): OverridesByKind {
+  const out: OverridesByKind = {};
+  const global = isPlainMap(data.overrides) ? data.overrides : {};
+  if (Object.keys(global).length > 0) out['*'] = global;
+  for (const key of Object.keys(data)) {
+    const section = data[key];
+    if (key === 'components' || !isPlainMap(section) || !isPlainMap(section.overrides)) continue;
+    if (Object.keys(section.overrides).length > 0) out[key] = mergeLayers([global, section.overrides]);
+  }
+  return out;
+}
+
+function mergeOverrides(lower: OverridesByKind, higher: OverridesByKind): OverridesByKind {
+  if (isEmptyOverrides(higher)) return lower;
+  if (isEmptyOverrides(lower)) return higher;
+  const out: OverridesByKind = {};
+  for (const kind of new Set([...Object.keys(lower), ...Object.keys(higher)])) {
+    out[kind] = mergeLayers([lower[kind] ?? lower['*'], higher[kind] ?? higher['*']]);
+  }
+  return out;
+}
+
+/** Writes the file-scoped overrides into every component this file defines (Atmos: componentSection["overrides"]). */
+function applyOverrides(data: PlainMap, overrides: OverridesByKind): PlainMap {
+  if (isEmptyOverrides(overrides) || !isPlainMap(data.components)) return data;
+  const components: PlainMap = { ...data.components };
+  for (const kind of Object.keys(components)) {
+    const byName = components[kind];
+    if (!isPlainMap(byName)) continue;
+    const final = overrides[kind] ?? overrides['*'];
+    if (!final || Object.keys(final).length === 0) continue;
+    const updated: PlainMap = {};
+    for (const name of Object.keys(byName)) {
+      const section = byName[name];
+      updated[name] = isPlainMap(section) ? { ...section, overrides: final } : section;
+    }
+    components[kind] = updated;
+  }
+  return { ...data, components };
+}
