@@ -4,8 +4,10 @@
  * so the stack engine stays free of tool code.
  */
 import { execFileSync, execSync } from 'node:child_process';
+import { dirname } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
 import { StrataError } from '../errors.ts';
+import { parseSecretTag, vaultSecret } from '../secrets/values.ts';
 import { isPlainMap, type PlainMap } from '../stacks/merge.ts';
 import { YamlFunction } from '../stacks/yaml.ts';
 import { renderTemplate } from '../template/index.ts';
@@ -113,6 +115,19 @@ const builtins: Record<string, FunctionResolver> = {
   literal(fn) {
     return argText(fn);
   },
+  /** `!secret <file> <key.path>` / `!secret env:NAME`: a lazy reference, decrypted only when a tool runs. */
+  secret(fn, context) {
+    try {
+      return parseSecretTag(argText(fn), [dirname(fn.file), context.config.basePath]);
+    } catch (error) {
+      if (error instanceof StrataError) throw functionError(fn, context, error.message, error.hint);
+      throw error;
+    }
+  },
+  /** Inline ansible-vault values (`!vault |`): kept encrypted until a tool runs. */
+  vault(fn) {
+    return vaultSecret(argText(fn), fn.file);
+  },
   store(fn, context) {
     throw functionError(
       fn,
@@ -125,7 +140,7 @@ const builtins: Record<string, FunctionResolver> = {
 builtins['store.get'] = builtins.store;
 
 /** Tags whose value is kept unevaluated (shown as written) when nobody registered a resolver for them. */
-const DEFERRED = new Set(['terraform.output', 'terraform.state', 'secret', 'vault']);
+const DEFERRED = new Set(['terraform.output', 'terraform.state']);
 
 /** True when the value contains a YAML function anywhere. */
 export function containsFunction(value: unknown): boolean {

@@ -8,10 +8,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { globSync } from 'tinyglobby';
 import { StrataError } from '../errors.ts';
+import { didYouMean } from '../util/suggest.ts';
 import { checkInstanceVariables } from '../validate/variables.ts';
 import type { StackEngine } from './engine.ts';
 import { STACK_EXTENSIONS } from './manifests.ts';
-import { isPlainMap, type PlainMap } from './merge.ts';
+import { finalizeMarkers, isPlainMap, type PlainMap } from './merge.ts';
 import type { ComponentInstance } from './types.ts';
 import { parseYaml } from './yaml.ts';
 
@@ -104,6 +105,22 @@ export async function describeComponent(
     component_path: instance.componentDir,
   };
   return { instance, description: sortKeys(description) };
+}
+
+/**
+ * `describe manifest <path>` (strata only): a top-level manifest merged with all its imports, before components are
+ * processed, i.e. what the stack-level sections (vars, settings, env, components, ...) add up to.
+ */
+export async function describeManifest(engine: StackEngine, manifest: string): Promise<PlainMap> {
+  const key = manifest.replace(/\.(ya?ml)(\.tmpl)?$/, '');
+  const found = engine.manifests().find((m) => m.key === key || m.fallbackName === manifest);
+  if (!found) {
+    const keys = engine.manifests().map((m) => m.key);
+    throw new StrataError(`no top-level manifest '${manifest}'`, {
+      hint: didYouMean(key, keys) ?? `manifests: ${keys.join(', ')}`,
+    });
+  }
+  return { ...(finalizeMarkers(found.doc) as PlainMap), imports: found.imports };
 }
 
 /** `list stacks [-c component]`. */

@@ -24,6 +24,8 @@ export interface RawComponent {
   folder: string;
   /** Bases, most derived first (Atmos's `inheritance`). */
   inheritance: string[];
+  /** The stack component named by metadata.component / component: when there is one (it changes the workspace). */
+  baseComponent: string;
   abstract: boolean;
   enabled: boolean;
   locked: boolean;
@@ -86,38 +88,42 @@ export class ComponentBuilder {
     const own = asMap(all[name]);
     const ownMetadata = asMap(own.metadata);
     const kindSection = asMap(this.#doc[kind]);
-    const base: BaseAccumulator = {
-      sections: {},
-      backendType: '',
-      remoteStateBackendType: '',
-      command: '',
-      requiredVersion: '',
-      metadata: {},
-      order: [],
-    };
-
     const legacyBase = asText(own.component);
     const metadataComponent = asText(ownMetadata.component);
-    const baseName = metadataComponent || legacyBase;
-    if (baseName && baseName !== name) this.#mergeBase(kind, all, name, baseName, base, [name], false);
     const inherits = ownMetadata.inherits;
     if (inherits !== undefined && !Array.isArray(inherits)) {
       throw new StrataError(`metadata.inherits of component '${name}' must be a list`, {
         location: { file: this.#manifest },
       });
     }
-    for (const parent of (inherits ?? []) as unknown[]) {
-      this.#mergeBase(kind, all, name, asText(parent), base, [name], true);
-    }
+    const accumulate = (strategy: ListMergeStrategy): BaseAccumulator => {
+      const acc: BaseAccumulator = {
+        sections: {},
+        backendType: '',
+        remoteStateBackendType: '',
+        command: '',
+        requiredVersion: '',
+        metadata: {},
+        order: [],
+      };
+      const baseName = metadataComponent || legacyBase;
+      if (baseName && baseName !== name) this.#mergeBase(kind, all, name, baseName, acc, [name], false, strategy);
+      for (const parent of (inherits ?? []) as unknown[])
+        this.#mergeBase(kind, all, name, asText(parent), acc, [name], true, strategy);
+      return acc;
+    };
 
     // Atmos copies atmos.yaml's integrations.github into every component's settings.integrations (lowest layer).
     const github = asMap(asMap(this.#config.raw.integrations).github);
     const integrations = Object.keys(github).length > 0 ? { integrations: { github } } : undefined;
     const globalSettings = mergeLayers([integrations, this.#doc.settings, kindSection.settings]);
     const overrides = asMap(own.overrides);
+    // The list strategy comes from the component's own settings chain, and it also governs how its bases merge.
+    let base = accumulate('replace');
     const strategy =
       strategyOf(globalSettings, base.sections.settings, own.settings, overrides.settings) ??
       this.#config.listMergeStrategy;
+    if (strategy !== 'replace' && base.order.length > 0) base = accumulate(strategy);
 
     const section: PlainMap = {};
     for (const key of LAYERED_SECTIONS) {
@@ -180,6 +186,7 @@ export class ComponentBuilder {
       section,
       folder,
       inheritance,
+      baseComponent: [metadataComponent, legacyBase].find((b) => b && b !== name && isPlainMap(all[b])) ?? '',
       abstract: ownMetadata.type === 'abstract',
       enabled: metadata.enabled !== false,
       locked: metadata.locked === true,
@@ -198,6 +205,7 @@ export class ComponentBuilder {
     acc: BaseAccumulator,
     path: string[],
     required: boolean,
+    strategy: ListMergeStrategy,
   ): void {
     if (!parent || parent === child) return;
     if (path.includes(parent)) {
@@ -223,9 +231,9 @@ export class ComponentBuilder {
     const parentMetadata = asMap(parentSection.metadata);
     const next = [...path, parent];
     const grand = asText(parentMetadata.component) || asText(parentSection.component);
-    if (grand && grand !== parent) this.#mergeBase(kind, all, parent, grand, acc, next, false);
+    if (grand && grand !== parent) this.#mergeBase(kind, all, parent, grand, acc, next, false, strategy);
     for (const grandParent of (Array.isArray(parentMetadata.inherits) ? parentMetadata.inherits : []) as unknown[]) {
-      this.#mergeBase(kind, all, parent, asText(grandParent), acc, next, true);
+      this.#mergeBase(kind, all, parent, asText(grandParent), acc, next, true, strategy);
     }
     for (const key of [
       ...LAYERED_SECTIONS,
@@ -236,7 +244,8 @@ export class ComponentBuilder {
       'provision',
       'required_providers',
     ]) {
-      if (parentSection[key] !== undefined) acc.sections[key] = mergeLayers([acc.sections[key], parentSection[key]]);
+      if (parentSection[key] !== undefined)
+        acc.sections[key] = mergeLayers([acc.sections[key], parentSection[key]], strategy);
     }
     acc.backendType = lastNonEmpty(acc.backendType, parentSection.backend_type);
     acc.remoteStateBackendType = lastNonEmpty(acc.remoteStateBackendType, parentSection.remote_state_backend_type);
@@ -245,7 +254,7 @@ export class ComponentBuilder {
     const inheritable: PlainMap = {};
     for (const key of Object.keys(parentMetadata))
       if (!NOT_INHERITED_METADATA.has(key)) inheritable[key] = parentMetadata[key];
-    acc.metadata = mergeLayers([acc.metadata, inheritable]);
+    acc.metadata = mergeLayers([acc.metadata, inheritable], strategy);
     acc.order.push(parent);
   }
 }

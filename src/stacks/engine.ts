@@ -10,7 +10,7 @@ import { containsFunction, evaluateFunctions } from '../functions/index.ts';
 import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../template/index.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
-import { findStackManifests, ManifestReader } from './manifests.ts';
+import { findStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
 import { finalizeMarkers, isPlainMap, type PlainMap } from './merge.ts';
 import { stackTemplateFunctions } from './template-functions.ts';
 import type { ComponentDescription, ComponentInstance } from './types.ts';
@@ -29,8 +29,10 @@ export interface InstanceFilter {
 }
 
 /** One top-level manifest, assembled. */
-interface StackManifest {
+export interface StackManifest {
   path: string;
+  /** Contributing files in merge order, for provenance. */
+  files: MergedFile[];
   key: string;
   doc: PlainMap;
   imports: string[];
@@ -90,7 +92,15 @@ export class StackEngine {
       const key = this.#reader.key(path);
       const assembled = this.#reader.assemble(path);
       const raw = new ComponentBuilder(this.config, assembled.data, path).build();
-      return { path, key, doc: assembled.data, imports: assembled.imports, raw, fallbackName: '' };
+      return {
+        path,
+        key,
+        doc: assembled.data,
+        files: assembled.files,
+        imports: assembled.imports,
+        raw,
+        fallbackName: '',
+      };
     });
     for (const manifest of this.#manifests)
       manifest.fallbackName = this.#stackName(manifest, { vars: manifest.doc.vars ?? {} }, true);
@@ -108,6 +118,14 @@ export class StackEngine {
       }
     }
     return this.#candidates;
+  }
+
+  /** The manifest and raw component an evaluated instance came from (for provenance). */
+  origin(instance: ComponentInstance): { manifest: StackManifest; raw: RawComponent } | undefined {
+    const found = this.#candidatesList().find(
+      (c) => c.stack === instance.stack && c.raw.name === instance.name && c.raw.kind === instance.kind,
+    );
+    return found ? { manifest: found.manifest, raw: found.raw } : undefined;
   }
 
   /** Canonical stack names (sorted): stacks with at least one component. */
@@ -405,7 +423,7 @@ function workspaceName(config: StrataConfig, section: PlainMap, raw: RawComponen
     );
   } else if (typeof metadata.terraform_workspace === 'string' && metadata.terraform_workspace) {
     workspace = metadata.terraform_workspace;
-  } else if (raw.folder === raw.name) {
+  } else if (!raw.baseComponent) {
     workspace = stack;
   } else {
     workspace = `${stack}-${raw.name}`;

@@ -41,15 +41,24 @@ interface ProcessContext {
   skipTemplates: boolean;
 }
 
+/** A file in merge order (lowest precedence first) with its import depth (0 = the manifest itself). */
+export interface MergedFile {
+  path: string;
+  depth: number;
+}
+
 export interface AssembledManifest {
   /** The top-level manifest, merged with all its imports. */
   data: PlainMap;
+  /** Every file that contributed, in merge order: imports before importers (for provenance). */
+  files: MergedFile[];
   /** Every file imported (directly or not), as paths relative to the stacks folder without extension. */
   imports: string[];
 }
 
 interface ProcessedFile {
   merged: PlainMap;
+  files: MergedFile[];
   exported: OverridesByKind;
   imports: string[];
 }
@@ -153,7 +162,7 @@ export class ManifestReader {
       ignoreMissing: false,
       skipTemplates: false,
     });
-    return { data: result.merged, imports: [...new Set(result.imports)].sort() };
+    return { data: result.merged, files: result.files, imports: [...new Set(result.imports)].sort() };
   }
 
   #process(path: string, ctx: ProcessContext): ProcessedFile {
@@ -169,6 +178,7 @@ export class ManifestReader {
     const inlineForChildren = mergeOverrides(own, ctx.inline);
     let accumulated = ctx.imported;
     const layers: PlainMap[] = [];
+    const files: MergedFile[] = [];
     const imports: string[] = [];
     const importedSoFar: PlainMap[] = [];
     for (const spec of this.#importSpecs(data, path)) {
@@ -184,6 +194,7 @@ export class ManifestReader {
           skipTemplates: resolvedSpec.skipTemplatesProcessing,
         });
         layers.push(child.merged);
+        for (const f of child.files) files.push({ path: f.path, depth: f.depth + 1 });
         importedSoFar.push(child.merged);
         imports.push(this.key(file), ...child.imports);
         accumulated = mergeOverrides(accumulated, child.exported);
@@ -191,8 +202,10 @@ export class ManifestReader {
     }
     const finalOverrides = mergeOverrides(accumulated, inlineForChildren);
     layers.push(applyOverrides(withoutImport(data), finalOverrides));
+    files.push({ path, depth: 0 });
     const result: ProcessedFile = {
       merged: mergeLayers(layers, this.#strategy),
+      files,
       exported: mergeOverrides(accumulated, own),
       imports,
     };

@@ -49,6 +49,7 @@ export function mergeMaps(dst: PlainMap, src: PlainMap, strategy: ListMergeStrat
   let out: PlainMap | undefined;
   for (const key of Object.keys(src)) {
     const srcValue = src[key];
+    if (srcValue === undefined) continue;
     const dstValue = dst[key];
     let merged: unknown;
     if (srcValue === UNSET) {

@@ -5,6 +5,7 @@ import { StrataError, UsageError } from '../../errors.ts';
 import {
   describeComponent,
   describeDependents,
+  describeManifest,
   describeStacks,
   listComponents,
   listStacks,
@@ -13,6 +14,7 @@ import {
   validateComponent,
   validateStacks,
 } from '../../stacks/index.ts';
+import { componentProvenance, renderWithProvenance } from '../../stacks/provenance.ts';
 import { subcommand } from '../main.ts';
 import { paint, parseFormat, render } from '../output.ts';
 
@@ -100,6 +102,7 @@ export function register(program: Command): void {
     .requiredOption('-s, --stack <stack>', 'stack name')
     .option('-f, --format <format>', 'yaml or json', 'yaml')
     .option('--type <kind>', 'component kind when the name exists in several (terraform, packer, ...)')
+    .option('--provenance', 'show which file and line set each value')
     .option('--process-templates <bool>', 'evaluate Go templates (true|false)', 'true')
     .option('--process-functions <bool>', 'evaluate YAML functions (true|false)', 'true')
     .addHelpText(
@@ -109,7 +112,14 @@ export function register(program: Command): void {
     .action(
       async (
         component: string,
-        opts: { stack: string; format: string; type?: string; processTemplates: string; processFunctions: string },
+        opts: {
+          stack: string;
+          format: string;
+          type?: string;
+          provenance?: boolean;
+          processTemplates: string;
+          processFunctions: string;
+        },
         cmd: Command,
       ) => {
         const format = parseFormat(opts.format);
@@ -119,7 +129,14 @@ export function register(program: Command): void {
         });
         const name = await resolveComponentArgument(engine, component, opts.stack);
         const result = await describeComponent(engine, name, opts.stack, opts.type);
-        out(render(plain(result.description), format));
+        if (!opts.provenance) return out(render(plain(result.description), format));
+        const provenance = componentProvenance(engine, result.instance);
+        if (format === 'json') {
+          const origins = Object.fromEntries([...provenance].map(([path, o]) => [path, `${o.file}:${o.line}`]));
+          return out(render(plain({ ...result.description, provenance: origins }), format));
+        }
+        const manifest = engine.origin(result.instance)?.manifest;
+        out(renderWithProvenance(plain(result.description) as Record<string, unknown>, provenance, manifest));
       },
     );
 
@@ -160,6 +177,19 @@ export function register(program: Command): void {
         out(render(plain(result), format));
       },
     );
+
+  describe
+    .command('manifest')
+    .description(
+      'Show a top-level stack manifest merged with all its imports (strata only; before components are processed)',
+    )
+    .argument('<manifest>', 'manifest path relative to the stacks folder (extension optional) or stack name')
+    .option('-f, --format <format>', 'yaml or json', 'yaml')
+    .addHelpText('after', '\nExample:\n  strata describe manifest deploy/pve-prod --format json')
+    .action(async (manifest: string, opts: { format: string }, cmd: Command) => {
+      const format = parseFormat(opts.format);
+      out(render(plain(await describeManifest(await engineFor(cmd), manifest)), format));
+    });
 
   describe
     .command('dependents')
