@@ -5,21 +5,46 @@ import { paint } from './output.ts';
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
 type Registrar = (program: Command) => void;
 
-async function registrars(): Promise<Registrar[]> {
-  const modules = await Promise.all([
-    import('./commands/stacks.ts'),
-    import('./commands/toolchains.ts'),
-    import('./commands/workflows.ts'),
-    import('./commands/operator.ts'),
-    import('./commands/proxmox.ts'),
-    import('./commands/secrets.ts'),
-    import('./commands/controller.ts'),
-    import('./commands/gitops.ts'),
-  ]);
+const MODULES = {
+  stacks: () => import('./commands/stacks.ts'),
+  toolchains: () => import('./commands/toolchains.ts'),
+  workflows: () => import('./commands/workflows.ts'),
+  operator: () => import('./commands/operator.ts'),
+  proxmox: () => import('./commands/proxmox.ts'),
+  secrets: () => import('./commands/secrets.ts'),
+  controller: () => import('./commands/controller.ts'),
+  gitops: () => import('./commands/gitops.ts'),
+} as const;
+type ModuleName = keyof typeof MODULES;
+
+/**
+ * Which modules define each top-level command, so a run loads only what it needs (start-up time is a feature).
+ * A command missing here still works: unknown first words load every module.
+ */
+const COMMAND_MODULES: Record<string, ModuleName[]> = {
+  describe: ['stacks', 'workflows', 'gitops'],
+  list: ['stacks', 'workflows'],
+  validate: ['stacks'],
+  workflow: ['workflows'],
+  terraform: ['toolchains'],
+  packer: ['toolchains'],
+  kubernetes: ['toolchains'],
+  ansible: ['toolchains'],
+  manifest: ['operator'],
+  preflight: ['operator'],
+  'pve-sim': ['proxmox'],
+  secrets: ['secrets'],
+  serve: ['controller'],
+};
+
+async function registrars(argv: string[]): Promise<Registrar[]> {
+  const first = argv.find((arg) => !arg.startsWith('-'));
+  const wanted = (first && COMMAND_MODULES[first]) || (Object.keys(MODULES) as ModuleName[]);
+  const modules = await Promise.all(wanted.map((name) => MODULES[name]()));
   return modules.map((m) => m.register);
 }
 
-export async function buildProgram(): Promise<Command> {
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('strata')
     .description(
       'Orchestrate infrastructure as code: Atmos-compatible stacks, Terraform/OpenTofu, Packer, Kubernetes, Ansible, workflows and a Proxmox operator.',
@@ -33,7 +58,7 @@ export async function buildProgram(): Promise<Command> {
   program.hook('preAction', (cmd) => {
     if (cmd.opts().color === false) process.env.NO_COLOR = '1';
   });
-  for (const register of await registrars()) register(program);
+  for (const register of await registrars(argv)) register(program);
   program.configureHelp({ sortSubcommands: true });
   return program;
 }
@@ -47,7 +72,7 @@ export function subcommand(program: Command, name: string, description: string):
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 user error or failed run, 2 usage error. */
 export async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -28,9 +28,6 @@ export interface DescribeStacksOptions {
 
 export type StacksDescription = Record<string, { components: Record<string, Record<string, PlainMap>> }>;
 
-/** Keys describe component adds that describe stacks does not show. */
-const DESCRIBE_COMPONENT_ONLY = new Set(['imports']);
-
 /** `describe stacks`: every stack with its components, keyed by canonical stack name. */
 export async function describeStacks(
   engine: StackEngine,
@@ -66,12 +63,9 @@ export async function describeStacks(
 }
 
 function selectSections(description: PlainMap, sections: string[] | undefined): PlainMap {
+  if (!sections?.length) return description;
   const out: PlainMap = {};
-  for (const key of Object.keys(description)) {
-    if (DESCRIBE_COMPONENT_ONLY.has(key)) continue;
-    if (sections?.length && !sections.includes(key)) continue;
-    out[key] = description[key];
-  }
+  for (const key of Object.keys(description)) if (sections.includes(key)) out[key] = description[key];
   return out;
 }
 
@@ -95,8 +89,9 @@ export async function describeComponent(
   kind?: string,
 ): Promise<DescribeComponentResult> {
   const instance = await engine.describeComponent(component, stack, { kind });
-  const description: PlainMap = { ...instance.description };
-  const deps = [...(instance.description.imports as string[]), String(instance.description.atmos_manifest)].sort();
+  const imports = engine.origin(instance)?.manifest.imports ?? [];
+  const description: PlainMap = { ...instance.description, imports };
+  const deps = [...imports, String(instance.description.atmos_manifest)].sort();
   description.component_type = instance.kind;
   description.deps = deps;
   description.deps_all = deps;
@@ -175,6 +170,7 @@ export async function describeDependents(
   stack: string,
 ): Promise<DependentItem[]> {
   const dependents = await engine.dependents(component, stack);
+  dependents.sort((a, b) => a.stack.localeCompare(b.stack) || a.name.localeCompare(b.name));
   return dependents.map((d) => {
     const vars = d.description.vars as PlainMap;
     const item: DependentItem = {

@@ -107,7 +107,11 @@ export class ComponentBuilder {
         order: [],
       };
       const baseName = metadataComponent || legacyBase;
-      if (baseName && baseName !== name) this.#mergeBase(kind, all, name, baseName, acc, [name], false, strategy);
+      // `vpc/defaults` with metadata.component `vpc`, where `vpc` inherits `vpc/defaults`, is Atmos's usual pattern:
+      // there metadata.component only names the folder and must not turn the link around.
+      if (baseName && baseName !== name && !this.#inheritsFrom(all, baseName, name)) {
+        this.#mergeBase(kind, all, name, baseName, acc, [name], false, strategy);
+      }
       for (const parent of (inherits ?? []) as unknown[])
         this.#mergeBase(kind, all, name, asText(parent), acc, [name], true, strategy);
       return acc;
@@ -127,8 +131,7 @@ export class ComponentBuilder {
 
     const section: PlainMap = {};
     for (const key of LAYERED_SECTIONS) {
-      const globalLayer =
-        key === 'settings' ? globalSettings : mergeLayers([this.#doc[key], kindSection[key]], strategy);
+      const globalLayer = key === 'settings' ? globalSettings : this.#globalLayer(kind, key, strategy);
       section[key] = mergeLayers(
         [globalLayer, base.sections[key], own[key], OVERRIDABLE.has(key) ? overrides[key] : undefined],
         strategy,
@@ -193,6 +196,40 @@ export class ComponentBuilder {
     };
   }
 
+  readonly #globalLayers = new Map<string, PlainMap>();
+
+  /** `<section>` ⊕ `<kind>.<section>` of the stack: the same for every component of a kind, so computed once. */
+  #globalLayer(kind: string, key: string, strategy: ListMergeStrategy): PlainMap {
+    const cacheKey = `${kind}\u0000${key}\u0000${strategy}`;
+    let layer = this.#globalLayers.get(cacheKey);
+    if (!layer) {
+      layer = mergeLayers([this.#doc[key], asMap(this.#doc[kind])[key]], strategy);
+      this.#globalLayers.set(cacheKey, layer);
+    }
+    return layer;
+  }
+
+  /** Whether `component` inherits (through metadata.inherits or component:, at any depth) from `ancestor`. */
+  #inheritsFrom(all: PlainMap, component: string, ancestor: string): boolean {
+    const seen = new Set<string>();
+    const queue = [component];
+    while (queue.length > 0) {
+      const current = queue.pop() as string;
+      if (seen.has(current)) continue;
+      seen.add(current);
+      const section = asMap(all[current]);
+      const parents = [
+        asText(section.component),
+        ...((asMap(section.metadata).inherits ?? []) as unknown[]).map(asText),
+      ];
+      for (const parent of parents) {
+        if (parent === ancestor) return true;
+        if (parent) queue.push(parent);
+      }
+    }
+    return false;
+  }
+
   /**
    * Merges base `parent` (after its own bases) into the accumulator. `required`: bases named in metadata.inherits
    * must exist in the stack; a metadata.component / component: that is not a stack component must be a folder.
@@ -230,7 +267,8 @@ export class ComponentBuilder {
     }
     const parentMetadata = asMap(parentSection.metadata);
     const next = [...path, parent];
-    const grand = asText(parentMetadata.component) || asText(parentSection.component);
+    // A base's own metadata.component only names its folder; Atmos follows the legacy `component:` and inherits.
+    const grand = asText(parentSection.component);
     if (grand && grand !== parent) this.#mergeBase(kind, all, parent, grand, acc, next, false, strategy);
     for (const grandParent of (Array.isArray(parentMetadata.inherits) ? parentMetadata.inherits : []) as unknown[]) {
       this.#mergeBase(kind, all, parent, asText(grandParent), acc, next, true, strategy);

@@ -60,6 +60,7 @@ const SORTED_EMPTY_SECTIONS = [
   'providers',
   'provision',
 ];
+const SORTED_EMPTY_SECTIONS_SET = new Set(SORTED_EMPTY_SECTIONS);
 
 export class StackEngine {
   readonly config: StrataConfig;
@@ -203,17 +204,26 @@ export class StackEngine {
 
   /** The computed section before templates and functions: what name_template and lookups see. */
   #baseSection(manifest: StackManifest, raw: RawComponent): PlainMap {
-    const kindConfig = this.config.components[raw.kind];
-    return {
-      ...raw.section,
-      atmos_component: raw.name,
-      atmos_manifest: manifest.key,
-      atmos_stack_file: manifest.key,
-      component_info: {
-        component_path: join(kindConfig?.relativeBasePath ?? join('components', raw.kind), raw.folder),
-        component_type: raw.kind,
-      },
-    };
+    // The builder made raw.section for this component alone: completing it in place saves a copy per instance.
+    const section = raw.section;
+    section.atmos_component = raw.name;
+    section.atmos_manifest = manifest.key;
+    section.atmos_stack_file = manifest.key;
+    section.component_info = { component_path: this.#componentPath(raw), component_type: raw.kind };
+    return section;
+  }
+
+  readonly #componentPaths = new Map<string, string>();
+
+  /** component_info.component_path as Atmos prints it (base path as written + kind folder + component folder). */
+  #componentPath(raw: RawComponent): string {
+    const key = `${raw.kind}\u0000${raw.folder}`;
+    let path = this.#componentPaths.get(key);
+    if (path === undefined) {
+      path = join(this.config.components[raw.kind]?.relativeBasePath ?? join('components', raw.kind), raw.folder);
+      this.#componentPaths.set(key, path);
+    }
+    return path;
   }
 
   /**
@@ -237,6 +247,20 @@ export class StackEngine {
     return manifest.key;
   }
 
+  readonly #componentDirs = new Map<string, string>();
+
+  /** Absolute component folder, memoised: thousands of instances share a handful of folders. */
+  #componentDir(raw: RawComponent): string {
+    const key = `${raw.kind}\u0000${raw.folder}`;
+    let dir = this.#componentDirs.get(key);
+    if (dir === undefined) {
+      const kindConfig = this.config.components[raw.kind];
+      dir = join(kindConfig?.basePath ?? join(this.config.basePath, 'components', raw.kind), raw.folder);
+      this.#componentDirs.set(key, dir);
+    }
+    return dir;
+  }
+
   #evaluate(candidate: Candidate): Promise<ComponentInstance> {
     let pending = this.#evaluated.get(candidate);
     if (!pending) {
@@ -247,9 +271,12 @@ export class StackEngine {
   }
 
   async #evaluateUncached({ manifest, raw, section: base, stack }: Candidate): Promise<ComponentInstance> {
-    let section: PlainMap = { ...base, atmos_stack: stack, stack };
-    section.workspace = workspaceName(this.config, section, raw, stack);
-    section = finalizeMarkers(section) as PlainMap;
+    let section = sortSection(base, {
+      atmos_stack: stack,
+      stack,
+      workspace: workspaceName(this.config, base, raw, stack),
+    });
+    if (this.#reader.sawMarkers) section = finalizeMarkers(section) as PlainMap;
     const templates = this.config.templates;
     if ((this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0])) {
       // Integration names Atmos computes are visible to templates (not printed unless an integration is configured).
@@ -266,7 +293,7 @@ export class StackEngine {
         ) as PlainMap;
       }
     }
-    if (this.#options.processFunctions !== false && containsFunction(section)) {
+    if (this.#options.processFunctions !== false && this.#reader.sawFunctions && containsFunction(section)) {
       section = (await evaluateFunctions(section, {
         config: this.config,
         section,
@@ -275,13 +302,12 @@ export class StackEngine {
         kind: raw.kind,
       })) as PlainMap;
     }
-    const description = sortSection(section, manifest) as ComponentDescription;
-    const kindConfig = this.config.components[raw.kind];
+    const description = section as ComponentDescription;
     return {
       kind: raw.kind,
       name: raw.name,
       stack,
-      componentDir: join(kindConfig?.basePath ?? join(this.config.basePath, 'components', raw.kind), raw.folder),
+      componentDir: this.#componentDir(raw),
       abstract: raw.abstract,
       enabled: raw.enabled,
       locked: raw.locked,
@@ -493,19 +519,24 @@ function renderIn(
     return renderTemplate(text, data, { name, delimiters, missingkey: 'default', funcs });
   } catch (error) {
     if (error instanceof TemplateError && !error.location) {
-      throw new StrataError(error.message, { location: { file }, hint: error.hint, details: `Template: ${text}` });
+      const details = [`In a value of ${name}, from ${file} or a file it imports:`, error.details ?? text].join('\n');
+      throw new StrataError(error.message, { location: { file }, hint: error.hint, details });
     }
     throw error;
   }
 }
 
-/** Keys in sorted order with every Atmos section present, as `describe` prints them. */
-function sortSection(section: PlainMap, manifest: StackManifest): PlainMap {
-  const full: PlainMap = { ...section };
-  for (const key of SORTED_EMPTY_SECTIONS) if (!isPlainMap(full[key])) full[key] = {};
-  full.imports = manifest.imports;
+/** Keys in sorted order with every Atmos section present, as `describe` prints them: one copy, no intermediate. */
+function sortSection(section: PlainMap, extra: PlainMap): PlainMap {
+  const keys = Object.keys(section);
+  for (const key of Object.keys(extra)) if (!(key in section)) keys.push(key);
+  for (const key of SORTED_EMPTY_SECTIONS) if (!(key in section)) keys.push(key);
+  keys.sort();
   const out: PlainMap = {};
-  for (const key of Object.keys(full).sort()) out[key] = full[key];
+  for (const key of keys) {
+    const value = key in extra ? extra[key] : section[key];
+    out[key] = SORTED_EMPTY_SECTIONS_SET.has(key) && !isPlainMap(value) ? {} : value;
+  }
   return out;
 }
 

@@ -11,10 +11,11 @@ import { StrataError } from '../errors.ts';
 import { hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from './merge.ts';
-import { IncludeRef, parseYaml } from './yaml.ts';
+import { FUNCTION_TAGS, IncludeRef, parseYaml } from './yaml.ts';
 
 export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
 const GLOB_CHARS = /[*?[{]/;
+const FUNCTION_TAG_PATTERN = new RegExp(`!(${FUNCTION_TAGS.map((t) => t.replace('.', '\\.')).join('|')})\\b`);
 
 export interface ParsedManifest {
   path: string;
@@ -100,6 +101,9 @@ export class ManifestReader {
   readonly #parsed = new Map<string, PlainMap>();
   readonly #processed = new Map<string, ProcessedFile>();
   #allFiles: string[] | undefined;
+  /** Whether any file read so far holds `!unset`/`!append` or a YAML function: lets the engine skip whole walks. */
+  sawMarkers = false;
+  sawFunctions = false;
 
   constructor(config: StrataConfig) {
     this.#config = config;
@@ -137,6 +141,8 @@ export class ManifestReader {
       if (cached) return cached;
     }
     const text = rendered ?? this.source(path);
+    if (!this.sawMarkers && /!(unset|append)\b/.test(text)) this.sawMarkers = true;
+    if (!this.sawFunctions && FUNCTION_TAG_PATTERN.test(text)) this.sawFunctions = true;
     const parsed = parseYaml(text, path) ?? {};
     if (!isPlainMap(parsed)) {
       throw new StrataError(`stack manifest ${this.display(path)} must be a YAML map at the top level`, {

@@ -24,8 +24,9 @@ export class TemplateError extends StrataError {
   readonly expression: string;
 
   constructor(message: string, options: TemplateErrorOptions) {
+    // No `location`: the template name is often not a file (a component, an import path); callers that know the
+    // manifest add it. Line and column are in the message, in `line`/`col` and in the code frame.
     super(message, {
-      location: { file: options.templateName, line: options.line, col: options.col },
       hint: options.hint,
       details: options.source === undefined ? undefined : codeFrame(options.source, options.line, options.col),
       cause: options.cause,

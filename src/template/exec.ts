@@ -79,7 +79,13 @@ class Exec {
 
   run(data: unknown): string {
     this.vars = [{ name: '$', value: data }];
-    this.walkList(data, this.ctx.tree.root);
+    try {
+      this.walkList(data, this.ctx.tree.root);
+    } catch (error) {
+      // Cyclic or absurdly deep data overflows the JS stack: report it where it happened, not as a crash.
+      if (error instanceof RangeError) this.errorf(`nesting too deep: ${error.message}`, undefined, error);
+      throw error;
+    }
     return this.out;
   }
 

@@ -68,7 +68,7 @@ function basicKind(v: unknown): BasicKind | undefined {
 const errBadComparisonType = 'invalid type for comparison';
 const errBadComparison = 'incompatible types for comparison';
 
-export function eq(arg1: unknown, ...arg2: unknown[]): boolean {
+function eq(arg1: unknown, ...arg2: unknown[]): boolean {
   const a1 = arg1 ?? undefined;
   if (arg2.length === 0) throw new Error('missing argument for comparison');
   const k1 = basicKind(a1);
@@ -100,7 +100,7 @@ export function eq(arg1: unknown, ...arg2: unknown[]): boolean {
   return false;
 }
 
-export function lt(arg1: unknown, arg2: unknown): boolean {
+function lt(arg1: unknown, arg2: unknown): boolean {
   const k1 = basicKind(arg1);
   if (k1 === undefined) throw new Error(errBadComparisonType);
   const k2 = basicKind(arg2);
@@ -200,7 +200,7 @@ const HTML_ESCAPES: Record<string, string> = {
   '\0': '\uFFFD',
 };
 
-export function htmlEscape(s: string): string {
+function htmlEscape(s: string): string {
   return s.replace(/["'&<>\0]/g, (c) => HTML_ESCAPES[c]);
 }
 
@@ -215,7 +215,7 @@ const JS_ESCAPES: Record<string, string> = {
   '=': '\\u003D',
 };
 
-export function jsEscape(s: string): string {
+function jsEscape(s: string): string {
   let out = '';
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
@@ -228,7 +228,7 @@ export function jsEscape(s: string): string {
 }
 
 /** url.QueryEscape: only A-Z a-z 0-9 - _ . ~ stay; space becomes '+'. */
-export function queryEscape(s: string): string {
+function queryEscape(s: string): string {
   return encodeURIComponent(s)
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replaceAll('%20', '+');

@@ -37,7 +37,7 @@ export interface Token {
   pos: number;
 }
 
-export const KEYWORDS = new Set([
+const KEYWORDS = new Set([
   'block',
   'break',
   'continue',
@@ -68,7 +68,7 @@ function isAlphaNumeric(c: string | undefined): boolean {
 }
 
 /** Go's `%#U` rendering of a rune, used in lexer messages: `U+002D '-'`. */
-export function runeName(c: string): string {
+function runeName(c: string): string {
   const cp = c.codePointAt(0) ?? 0;
   return `U+${cp.toString(16).toUpperCase().padStart(4, '0')} '${c}'`;
 }
@@ -249,7 +249,8 @@ export function lex(input: string, leftDelim: string, rightDelim: string): Token
       }
       if (isAlphaNumeric(c)) {
         while (p < n && isAlphaNumeric(input[p])) p++;
-        if (!atTerminator(input, p, rightDelim)) return fail(`bad character ${runeName(String.fromCodePoint(input.codePointAt(p)!))}`, p);
+        if (!atTerminator(input, p, rightDelim))
+          return fail(`bad character ${runeName(String.fromCodePoint(input.codePointAt(p)!))}`, p);
         const word = input.slice(start, p);
         let type: TokenType = 'identifier';
         if (word === 'nil') type = 'nil';

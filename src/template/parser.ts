@@ -65,7 +65,20 @@ function tokenString(t: Token): string {
 }
 
 export function parseTree(text: string, ctx: ParseContext): ParsedTree {
-  return new Parser(text, ctx).parse();
+  try {
+    return new Parser(text, ctx).parse();
+  } catch (error) {
+    // Thousands of nested parentheses overflow the JS stack; Go reports such input as a syntax error too.
+    if (error instanceof RangeError) {
+      throw new TemplateError(`template: ${ctx.name}:1: nesting too deep`, {
+        templateName: ctx.name,
+        line: 1,
+        col: 1,
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 class Parser {
@@ -448,7 +461,7 @@ class Parser {
 }
 
 /** Go integer (base prefixes, legacy octal) or float literal; undefined when Go would reject it. */
-export function parseNumber(text: string): number | undefined {
+function parseNumber(text: string): number | undefined {
   const clean = text.replaceAll('_', '');
   const sign = clean[0] === '-' ? -1 : 1;
   const body = clean[0] === '-' || clean[0] === '+' ? clean.slice(1) : clean;

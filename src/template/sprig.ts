@@ -23,7 +23,7 @@ import { formatGoTime } from './time.ts';
 // ---------------------------------------------------------------- conversions (Sprig's strval, cast.To*)
 
 /** Sprig's strval: strings as is, everything else as fmt's %v. */
-export function strval(v: unknown): string {
+function strval(v: unknown): string {
   if (typeof v === 'string') return v;
   if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
   if (v instanceof Error) return v.message;
@@ -44,7 +44,7 @@ function parseGoInt(s: string): number | undefined {
 }
 
 /** cast.ToInt64: numbers truncate, strings parse (base prefixes, "3.0"), bools are 0/1, anything else is 0. */
-export function toInt64(v: unknown): number {
+function toInt64(v: unknown): number {
   switch (typeof v) {
     case 'number':
       return Number.isFinite(v) ? Math.trunc(v) : 0;
@@ -61,7 +61,7 @@ export function toInt64(v: unknown): number {
 }
 
 /** cast.ToFloat64. */
-export function toFloat64(v: unknown): number {
+function toFloat64(v: unknown): number {
   switch (typeof v) {
     case 'number':
       return v;
@@ -80,7 +80,7 @@ export function toFloat64(v: unknown): number {
 }
 
 /** Sprig's empty: nil, false, 0, "" and empty collections. */
-export function empty(v: unknown): boolean {
+function empty(v: unknown): boolean {
   switch (kindOf(v)) {
     case 'invalid':
     case 'nil':

@@ -4,7 +4,6 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseHcl } from '@cdktn/hcl2json';
 import { StrataError } from '../errors.ts';
 import { isPlainMap } from '../stacks/merge.ts';
 import type { ComponentInstance } from '../stacks/types.ts';
@@ -237,6 +236,8 @@ async function readUncached(dir: string, kind: string): Promise<Map<string, Vari
     .filter((f) => f.endsWith(suffix))
     .sort();
   if (files.length === 0) return undefined;
+  // Loaded on first use: the parser is a WebAssembly build whose start-up would slow every command.
+  const { parse: parseHcl } = await import('@cdktn/hcl2json');
   const out = new Map<string, VariableDeclaration>();
   for (const file of files) {
     const path = join(dir, file);

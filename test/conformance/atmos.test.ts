@@ -24,7 +24,8 @@ type Check =
   | { type: 'error'; contains: RegExp[] }
   | { type: 'regex'; patterns: RegExp[] }
   | { type: 'values'; expect: Record<string, unknown> }
-  | { type: 'ok'; stderr?: RegExp };
+  | { type: 'ok'; stderr?: RegExp }
+  | { type: 'dependents'; expect: string[] };
 
 interface Case {
   id: string;
@@ -275,7 +276,8 @@ const cases: Case[] = [
     id: 'B7',
     dir: `${scenarios}/atmos-include-yaml-function`,
     args: ['describe', 'component', 'component-1', '-s', 'nonprod'],
-    differs: 'the copied fixture lacks config/README (files without an extension were not copied), which stacks/deploy/extended.yaml reads with !include at load time; Atmos fails the same way on this copy',
+    differs:
+      'the copied fixture lacks config/README (files without an extension were not copied), which stacks/deploy/extended.yaml reads with !include at load time; Atmos fails the same way on this copy',
     check: { type: 'regex', patterns: [/string_var: abc/, /boolean_var: true/] },
   },
   {
@@ -371,6 +373,22 @@ const cases: Case[] = [
     args: ['describe', 'component', 'eks-cluster', '-s', 'sandbox-use1-sandbox', '--format', 'json'],
     check: { type: 'values', expect: { 'vars.allowed_accounts': {} } },
   },
+  ...(
+    [
+      ['vpc', 'ue1-network', ['tgw/attachment@ue1-network', 'tgw/hub@ue1-network']],
+      ['vpc', 'uw2-network', ['tgw/attachment@uw2-network']],
+      ['vpc', 'ue1-prod', ['tgw/attachment@ue1-prod']],
+      ['vpc', 'uw2-prod', ['tgw/attachment@uw2-prod']],
+      ['tgw/hub', 'ue1-network', ['tgw/attachment@ue1-network']],
+    ] as const
+  ).map(
+    ([component, stack, dependents], i): Case => ({
+      id: `C8${String.fromCharCode(97 + i)}`,
+      dir: `${scenarios}/depends-on-with-stacks-name-pattern`,
+      args: ['describe', 'dependents', component, '-s', stack, '--format', 'json'],
+      check: { type: 'dependents', expect: [...dependents] },
+    }),
+  ),
   {
     id: 'C9',
     dir: `${scenarios}/hierarchical-imports`,
@@ -392,7 +410,11 @@ const cases: Case[] = [
     dir: `${scenarios}/import-template-context`,
     args: ['describe', 'stacks', '--format', 'json'],
     // The fixture has no atmos.yaml (Atmos's Go test builds the configuration in code): the same settings by environment.
-    env: { ATMOS_STACKS_BASE_PATH: 'stacks', ATMOS_STACKS_INCLUDED_PATHS: 'deploy/dev.yaml,deploy/explicit-context.yaml', ATMOS_STACKS_NAME_PATTERN: '' },
+    env: {
+      ATMOS_STACKS_BASE_PATH: 'stacks',
+      ATMOS_STACKS_INCLUDED_PATHS: 'deploy/dev.yaml,deploy/explicit-context.yaml',
+      ATMOS_STACKS_NAME_PATTERN: '',
+    },
     check: { type: 'values', expect: { '*.components.terraform.service.vars.catalog_version': ['v1', 'v2'] } },
   },
 ];
@@ -588,6 +610,19 @@ describe('Atmos conformance', { skip: skipWithoutShared, concurrency: 4 }, () =>
         case 'ok':
           if (check.stderr) assert.match(result.stderr, check.stderr);
           break;
+        case 'dependents': {
+          const items = JSON.parse(result.stdout) as Array<{
+            component: string;
+            stack: string;
+            component_path: string;
+          }>;
+          assert.deepEqual(
+            items.map((d) => `${d.component}@${d.stack}`),
+            check.expect,
+          );
+          for (const item of items) assert.equal(item.component_path, '../../components/terraform/mock');
+          break;
+        }
       }
       entry.passed++;
     });

@@ -1,0 +1,34 @@
+/** Workflows: Atmos-compatible manifests run through the shared graph scheduler, with run records and --resume. */
+export {
+  type DiscoverOptions,
+  describeWorkflows,
+  findWorkflow,
+  listWorkflowFiles,
+  resolveWorkflowFile,
+  type WorkflowLocation,
+  type WorkflowSummary,
+} from './discover.ts';
+export {
+  formatDuration,
+  parseDuration,
+  parseManifest,
+  type RetryPolicy,
+  readManifest,
+  STEP_TYPES,
+  type StepType,
+  type WaitCondition,
+  type Workflow,
+  type WorkflowManifest,
+  type WorkflowStep,
+} from './model.ts';
+export { chooseProgressMode, type ProgressMode } from './progress.ts';
+export { listRecords, type RunRecord, type RunStatus, resumableRecord, runsDir, type StepRecord } from './record.ts';
+export {
+  type RunWorkflowOptions,
+  resumeHint,
+  runWorkflow,
+  strataInvocation,
+  WorkflowRunError,
+  type WorkflowRunResult,
+} from './run.ts';
+export { splitWords, withStack } from './words.ts';

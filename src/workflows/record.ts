@@ -1,0 +1,185 @@
+/**
+ * Run records: one JSON + one Markdown file per workflow run under `<base>/.strata/runs/<workflow>/`, rewritten
+ * atomically after every step, so an interrupted or killed run still says where it stopped and `--resume` can go on.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StrataError } from '../errors.ts';
+import { globalMasker } from '../secrets/mask.ts';
+import { formatDuration } from './model.ts';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type StepStatus =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'timed_out'
+  | 'interrupted'
+  | 'cancelled'
+  | 'skipped';
+
+export interface StepRecord {
+  name: string;
+  type: string;
+  /** The command as run, with the resolved stack (masked). */
+  command: string;
+  stack?: string;
+  needs: string[];
+  status: StepStatus;
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  exitCode?: number;
+  error?: string;
+  /** Set when the step was not run again because an earlier run (this id) already finished it. */
+  reusedFrom?: string;
+  /** The last 40 output lines, masked. */
+  output: string[];
+}
+
+export interface RunRecord {
+  version: 1;
+  id: string;
+  workflow: string;
+  /** Manifest path relative to the workflows folder. */
+  file: string;
+  /** What `-f` was (or would be) given to find the manifest. */
+  fileArg: string;
+  /** The CLI --stack, if any (the workflow and step stacks are in the manifest). */
+  stack?: string;
+  status: RunStatus;
+  pid: number;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  fromStep?: string;
+  resumedFrom?: string;
+  failedStep?: string;
+  failedCommand?: string;
+  resumeCommand?: string;
+  signal?: string;
+  steps: StepRecord[];
+}
+
+export const OUTPUT_TAIL_LINES = 40;
+
+export function runsDir(basePath: string, workflow: string): string {
+  return join(basePath, '.strata', 'runs', workflow.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/** A sortable, file-name-safe timestamp: 2026-11-22T02-31-05-123Z. */
+export function recordId(date = new Date()): string {
+  return date.toISOString().replace(/[:.]/g, '-');
+}
+
+function writeAtomic(path: string, text: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, text);
+  renameSync(temp, path);
+}
+
+export function writeRecord(basePath: string, record: RunRecord): string {
+  const dir = runsDir(basePath, record.workflow);
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${record.id}.json`);
+  writeAtomic(path, `${globalMasker.mask(JSON.stringify(record, null, 2))}\n`);
+  writeAtomic(join(dir, `${record.id}.md`), globalMasker.mask(renderMarkdown(record)));
+  return path;
+}
+
+const ICONS: Record<StepStatus, string> = {
+  pending: '·',
+  running: '▶',
+  succeeded: '✔',
+  failed: '✖',
+  timed_out: '⏱',
+  interrupted: '■',
+  cancelled: '○',
+  skipped: '↷',
+};
+
+export function renderMarkdown(record: RunRecord): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = [
+    `# Workflow run: ${record.workflow}`,
+    '',
+    `- Status: **${record.status}**`,
+    `- File: \`${record.file}\``,
+    ...(record.stack ? [`- Stack: \`${record.stack}\``] : []),
+    `- Started: ${record.startedAt}`,
+    ...(record.finishedAt ? [`- Finished: ${record.finishedAt} (${formatDuration(record.durationMs ?? 0)})`] : []),
+    ...(record.fromStep ? [`- From step: \`${record.fromStep}\``] : []),
+    ...(record.resumedFrom ? [`- Resumed from run: \`${record.resumedFrom}\``] : []),
+    '',
+    '| | Step | Status | Attempts | Duration | Command |',
+    '|---|---|---|---|---|---|',
+    ...record.steps.map(
+      (s) =>
+        `| ${ICONS[s.status]} | ${cell(s.name)} | ${s.status}${s.reusedFrom ? ' (earlier run)' : ''} | ${s.attempts} | ${
+          s.durationMs === undefined ? '' : formatDuration(s.durationMs)
+        } | \`${cell(s.command)}\` |`,
+    ),
+  ];
+  if (record.failedStep) {
+    const failed = record.steps.find((s) => s.name === record.failedStep);
+    lines.push('', `## Failed step: ${record.failedStep}`, '', '```', record.failedCommand ?? '', '```');
+    if (failed?.error) lines.push('', failed.error);
+    if (failed && failed.output.length > 0) {
+      lines.push('', `Last ${failed.output.length} lines of output:`, '', '```', ...failed.output, '```');
+    }
+  }
+  if (record.resumeCommand) lines.push('', '## Resume', '', '```', record.resumeCommand, '```');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Records of a workflow, newest first. */
+export function listRecords(basePath: string, workflow: string): RunRecord[] {
+  const dir = runsDir(basePath, workflow);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .reverse()
+    .map((f) => {
+      try {
+        return JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunRecord;
+      } catch (error) {
+        throw new StrataError(`unreadable run record ${join(dir, f)}`, {
+          cause: error,
+          hint: 'delete the file; it is only used by --resume',
+        });
+      }
+    });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The run `--resume` continues: the newest record, which must have failed, been interrupted or died. */
+export function resumableRecord(basePath: string, workflow: string): RunRecord {
+  const [latest] = listRecords(basePath, workflow);
+  if (!latest) {
+    throw new StrataError(`nothing to resume: workflow ${workflow} has no run records`, {
+      hint: `records are kept in ${runsDir(basePath, workflow)}; run the workflow first`,
+    });
+  }
+  if (latest.status === 'succeeded') {
+    throw new StrataError(`nothing to resume: the last run of workflow ${workflow} (${latest.id}) succeeded`, {
+      hint: `run it again with: strata workflow ${workflow} -f ${latest.fileArg}`,
+    });
+  }
+  if (latest.status === 'running' && latest.pid !== process.pid && isAlive(latest.pid)) {
+    throw new StrataError(`workflow ${workflow} is still running (process ${latest.pid}, run ${latest.id})`, {
+      hint: 'wait for it to finish or stop it with Ctrl-C, then resume',
+    });
+  }
+  return latest;
+}
