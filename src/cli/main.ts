@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { formatError, StrataError } from '../errors.ts';
+import { complete, completionScript } from './completion.ts';
 import { paint } from './output.ts';
 
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
@@ -39,6 +40,7 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
   const first = argv.find((arg) => !arg.startsWith('-'));
+  if (first === 'completion' || first === '__complete') return [];
   const wanted = (first && COMMAND_MODULES[first]) || (Object.keys(MODULES) as ModuleName[]);
   const modules = await Promise.all(wanted.map((name) => MODULES[name]()));
   return modules.map((m) => m.register);
@@ -59,8 +61,40 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     if (cmd.opts().color === false) process.env.NO_COLOR = '1';
   });
   for (const register of await registrars(argv)) register(program);
+  program
+    .command('completion')
+    .description('Print a shell completion script (bash, zsh or fish)')
+    .argument('<shell>', 'bash, zsh or fish')
+    .addHelpText('after', '\nExample:\n  source <(strata completion bash)')
+    .action((shell: string) => {
+      process.stdout.write(completionScript(shell));
+    });
+  program
+    .command('__complete', { hidden: true })
+    .argument('[words...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words: string[]) => {
+      // Completion needs the whole command tree, whatever word the user has typed so far.
+      const full = argv[0] === '__complete' ? await buildProgram([]) : program;
+      const candidates = await complete(full, words.length > 0 ? words : [''], completionValues);
+      if (candidates.length > 0) process.stdout.write(`${candidates.join('\n')}\n`);
+    });
   program.configureHelp({ sortSubcommands: true });
   return program;
+}
+
+/** Stack and component names for completion; quiet (empty) when the current folder is no stacks repository. */
+async function completionValues(kind: 'stack' | 'component', stack?: string): Promise<string[]> {
+  try {
+    const { openEngine } = await import('../stacks/engine.ts');
+    const engine = await openEngine({ processFunctions: false, processTemplates: false });
+    if (kind === 'stack') return engine.stackNames();
+    const instances = await engine.instances(stack ? { stack } : {});
+    return [...new Set(instances.map((i) => i.name))];
+  } catch {
+    return [];
+  }
 }
 
 /** Finds or creates a parent command such as `describe` or `list`, so several concerns can add subcommands. */

@@ -1,19 +1,22 @@
 /**
  * YAML functions (`!env`, `!exec`, `!template`, `!terraform.output`, `!secret`, ...) evaluated per component after
- * templates, as Atmos does. Functions that need another concern (Terraform state, secrets) are registered by it,
- * so the stack engine stays free of tool code.
+ * templates, as Atmos does. Functions that need another concern (Terraform state, secrets) load it on first use,
+ * so describing stacks that do not use them never pays for it.
  */
 import { execFileSync, execSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
 import { StrataError } from '../errors.ts';
 import { parseSecretTag, vaultSecret } from '../secrets/values.ts';
+import type { StackEngine } from '../stacks/engine.ts';
 import { isPlainMap, type PlainMap } from '../stacks/merge.ts';
 import { YamlFunction } from '../stacks/yaml.ts';
 import { renderTemplate } from '../template/index.ts';
 
 export interface FunctionContext {
   config: StrataConfig;
+  /** The engine evaluating the component (functions that read other components need it). */
+  engine?: StackEngine;
   /** The component section being evaluated (vars, env, settings, atmos_stack, ...). */
   section: PlainMap;
   stack: string;
@@ -22,13 +25,6 @@ export interface FunctionContext {
 }
 
 export type FunctionResolver = (fn: YamlFunction, context: FunctionContext) => unknown | Promise<unknown>;
-
-const resolvers = new Map<string, FunctionResolver>();
-
-/** Lets a concern (toolchains, secrets) provide a YAML function. The last registration wins. */
-export function registerYamlFunction(tag: string, resolver: FunctionResolver): void {
-  resolvers.set(tag, resolver);
-}
 
 /** Splits function arguments like a shell: spaces separate, single and double quotes group. */
 export function splitArgs(text: string): string[] {
@@ -128,6 +124,12 @@ const builtins: Record<string, FunctionResolver> = {
   vault(fn) {
     return vaultSecret(argText(fn), fn.file);
   },
+  'terraform.output'(fn, context) {
+    return terraformValue(fn, context, 'output');
+  },
+  'terraform.state'(fn, context) {
+    return terraformValue(fn, context, 'state');
+  },
   store(fn, context) {
     throw functionError(
       fn,
@@ -139,8 +141,26 @@ const builtins: Record<string, FunctionResolver> = {
 };
 builtins['store.get'] = builtins.store;
 
-/** Tags whose value is kept unevaluated (shown as written) when nobody registered a resolver for them. */
-const DEFERRED = new Set(['terraform.output', 'terraform.state']);
+/**
+ * `!terraform.output <component> [stack] <output or query>`: another component's output, read from its state
+ * (`state`) or by running `terraform output` (`output`). The stack defaults to the current one.
+ */
+async function terraformValue(fn: YamlFunction, context: FunctionContext, mode: 'output' | 'state'): Promise<unknown> {
+  const words = typeof fn.args === 'string' ? splitArgs(fn.args) : fn.args.map(String);
+  if (words.length < 2 || words.length > 3) {
+    throw functionError(
+      fn,
+      context,
+      `expected 2 or 3 arguments, got ${words.length}`,
+      `write !terraform.${mode} <component> [stack] <output>`,
+    );
+  }
+  if (!context.engine) return fn.toString();
+  const [component, stack, expression] = words.length === 3 ? words : [words[0], context.stack, words[1]];
+  // Loaded on first use: describe and list never pay for the Terraform runner unless a stack reads outputs.
+  const { readTerraformOutput } = await import('../components/terraform/outputs.ts');
+  return readTerraformOutput(context.engine, { component, stack, expression }, mode);
+}
 
 /** True when the value contains a YAML function anywhere. */
 export function containsFunction(value: unknown): boolean {
@@ -155,11 +175,8 @@ export function containsFunction(value: unknown): boolean {
 /** Evaluates every YAML function in `value`; returns `value` itself when it holds none. */
 export async function evaluateFunctions(value: unknown, context: FunctionContext): Promise<unknown> {
   if (value instanceof YamlFunction) {
-    const resolver = resolvers.get(value.tag) ?? builtins[value.tag];
-    if (!resolver) {
-      if (DEFERRED.has(value.tag)) return value.toString();
-      throw functionError(value, context, 'unsupported YAML function');
-    }
+    const resolver = builtins[value.tag];
+    if (!resolver) throw functionError(value, context, 'unsupported YAML function');
     return resolver(value, context);
   }
   if (Array.isArray(value)) {

@@ -296,6 +296,7 @@ export class StackEngine {
     if (this.#options.processFunctions !== false && this.#reader.sawFunctions && containsFunction(section)) {
       section = (await evaluateFunctions(section, {
         config: this.config,
+        engine: this,
         section,
         stack,
         component: raw.name,

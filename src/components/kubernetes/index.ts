@@ -1,0 +1,149 @@
+/**
+ * Kubernetes components: folders holding a kustomization (like `k8s/clusters/home/*`). strata wraps the folder in
+ * a temporary overlay that adds the stack's vars as a ConfigMap `strata-vars` (annotated local-config, so kustomize
+ * drops it from the output unless settings.kubernetes.emit_vars is true) and the stack's
+ * settings.kubernetes.replacements / namespace, so kustomize `replacements` can copy stack values into manifests.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { StrataConfig } from '../../config/types.ts';
+import { UsageError } from '../../errors.ts';
+import type { ComponentInstance } from '../../stacks/types.ts';
+import {
+  checkRestrictions,
+  componentEnv,
+  disabledNotice,
+  envValue,
+  requireComponentDir,
+  section,
+  setting,
+  toolCommand,
+} from '../common.ts';
+import { describeSteps, type ExecuteOptions, executeSteps, type Step } from '../steps.ts';
+
+export const KUBERNETES_VERBS = ['render', 'diff', 'apply', 'delete', 'wait'] as const;
+export const VARS_CONFIGMAP = 'strata-vars';
+
+export interface KubernetesOptions extends ExecuteOptions {
+  verb: string;
+  args?: string[];
+  dryRun?: boolean;
+}
+
+export interface KubernetesResult {
+  exitCode: number;
+  skipped?: string;
+  dryRun?: string;
+}
+
+/** Top-level vars as ConfigMap data: scalars as text, maps and lists as JSON (ConfigMap values are strings). */
+export function varsConfigMap(instance: ComponentInstance, emit: boolean): Record<string, unknown> {
+  const data: Record<string, string> = {};
+  for (const [key, value] of Object.entries(section(instance.description.vars))) {
+    const text = envValue(value);
+    if (text !== undefined) data[key] = text;
+  }
+  const annotations: Record<string, string> = {
+    'strata.dev/stack': instance.stack,
+    'strata.dev/component': instance.name,
+  };
+  if (!emit) annotations['config.kubernetes.io/local-config'] = 'true';
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: VARS_CONFIGMAP, annotations }, data };
+}
+
+/** The overlay's kustomization.yaml, pointing at the component folder by a relative path (kustomize needs one). */
+export function overlayKustomization(instance: ComponentInstance, overlayDir: string): Record<string, unknown> {
+  const kustomization: Record<string, unknown> = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [relative(overlayDir, instance.componentDir) || '.', 'strata-vars.yaml'],
+  };
+  const namespace = setting(instance, 'kubernetes', 'namespace');
+  if (typeof namespace === 'string' && namespace !== '') kustomization.namespace = namespace;
+  const replacements = setting(instance, 'kubernetes', 'replacements');
+  if (Array.isArray(replacements) && replacements.length > 0) kustomization.replacements = replacements;
+  return kustomization;
+}
+
+/** KUBECONFIG from settings.kubernetes.kubeconfig (relative to the base path) and `--context` from settings. */
+function clusterAccess(
+  config: StrataConfig,
+  instance: ComponentInstance,
+): { env: Record<string, string | undefined>; flags: string[] } {
+  const env: Record<string, string | undefined> = {};
+  const kubeconfig =
+    setting(instance, 'kubernetes', 'kubeconfig') ?? setting(instance, 'kubernetes', 'kubeconfig_path');
+  if (typeof kubeconfig === 'string' && kubeconfig !== '') {
+    env.KUBECONFIG = isAbsolute(kubeconfig) ? kubeconfig : resolve(config.basePath, kubeconfig);
+  }
+  const context = setting(instance, 'kubernetes', 'context');
+  return { env, flags: typeof context === 'string' && context !== '' ? [`--context=${context}`] : [] };
+}
+
+export function planKubernetes(
+  config: StrataConfig,
+  instance: ComponentInstance,
+  options: KubernetesOptions,
+  overlayDir: string,
+): Step[] {
+  const command = toolCommand(config, instance, 'kubectl');
+  const access = clusterAccess(config, instance);
+  const env = { ...componentEnv(config, instance), ...access.env };
+  const emit = setting(instance, 'kubernetes', 'emit_vars') === true;
+  const rendered = join(overlayDir, 'rendered.yaml');
+  const args = options.args ?? [];
+  const steps: Step[] = [
+    {
+      type: 'write',
+      path: join(overlayDir, 'kustomization.yaml'),
+      content: stringify(overlayKustomization(instance, overlayDir)),
+    },
+    { type: 'write', path: join(overlayDir, 'strata-vars.yaml'), content: stringify(varsConfigMap(instance, emit)) },
+  ];
+  const cwd = instance.componentDir;
+  if (options.verb === 'render') {
+    steps.push({ type: 'run', role: 'main', command, args: ['kustomize', overlayDir, ...args], cwd, env });
+    return steps;
+  }
+  steps.push({ type: 'run', role: 'render', command, args: ['kustomize', overlayDir], cwd, env, stdoutTo: rendered });
+  let main: string[];
+  if (options.verb === 'wait') {
+    const wait = section(setting(instance, 'kubernetes', 'wait'));
+    const extra: string[] = [];
+    if (!args.some((a) => a.startsWith('--for'))) extra.push(`--for=${String(wait.for ?? 'condition=Available')}`);
+    if (!args.some((a) => a.startsWith('--timeout'))) extra.push(`--timeout=${String(wait.timeout ?? '300s')}`);
+    main = ['wait', ...access.flags, '-f', rendered, ...extra, ...args];
+  } else {
+    main = [options.verb, ...access.flags, '-f', rendered, ...args];
+  }
+  steps.push({ type: 'run', role: 'main', command, args: main, cwd, env });
+  return steps;
+}
+
+export async function runKubernetes(
+  config: StrataConfig,
+  instance: ComponentInstance,
+  options: KubernetesOptions,
+): Promise<KubernetesResult> {
+  if (!(KUBERNETES_VERBS as readonly string[]).includes(options.verb)) {
+    throw new UsageError(`unknown kubernetes command '${options.verb}'`, {
+      hint: `use one of: ${KUBERNETES_VERBS.join(', ')}`,
+    });
+  }
+  checkRestrictions(instance, options.verb);
+  if (!instance.enabled) return { exitCode: 0, skipped: disabledNotice(instance) };
+  if (options.dryRun) {
+    const steps = planKubernetes(config, instance, options, join(tmpdir(), 'strata-k8s-XXXXXX'));
+    return { exitCode: 0, dryRun: describeSteps(steps, config.basePath) };
+  }
+  requireComponentDir(instance);
+  const overlayDir = await mkdtemp(join(tmpdir(), 'strata-k8s-'));
+  try {
+    const outcome = await executeSteps(planKubernetes(config, instance, options, overlayDir), options);
+    return { exitCode: outcome.exitCode };
+  } finally {
+    await rm(overlayDir, { recursive: true, force: true });
+  }
+}

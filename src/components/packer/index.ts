@@ -1,0 +1,182 @@
+/**
+ * Packer components: `packer <verb> -var-file=<stack>-<component>.packer.vars.json [args] <template>` in the
+ * component folder, as Atmos runs it, plus `output`, which reads the manifest post-processor's file.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { useColor } from '../../cli/output.ts';
+import type { StrataConfig } from '../../config/types.ts';
+import { StrataError, UsageError } from '../../errors.ts';
+import { run } from '../../exec/index.ts';
+import type { ComponentInstance } from '../../stacks/types.ts';
+import {
+  checkRestrictions,
+  componentEnv,
+  disabledNotice,
+  json,
+  maskSensitiveVars,
+  packerVarfileName,
+  requireComponentDir,
+  section,
+  setting,
+  toolCommand,
+} from '../common.ts';
+import { evaluateQuery, parseQuery } from '../query.ts';
+import { describeSteps, type ExecuteOptions, executeSteps, type Step } from '../steps.ts';
+
+export const PACKER_VERBS = ['init', 'validate', 'build', 'inspect', 'fmt', 'version', 'console', 'output'] as const;
+
+export interface PackerOptions extends ExecuteOptions {
+  verb: string;
+  args?: string[];
+  /** `--template`: overrides settings.packer.template (default `.`, every *.pkr.hcl in the folder). */
+  template?: string;
+  dryRun?: boolean;
+  /** Colour in Packer's build output; default: stdout is a terminal and NO_COLOR is unset. */
+  color?: boolean;
+}
+
+export interface PackerResult {
+  exitCode: number;
+  skipped?: string;
+  dryRun?: string;
+}
+
+export function packerTemplate(instance: ComponentInstance, flag?: string): string {
+  const fromSettings = setting(instance, 'packer', 'template');
+  if (flag) return flag;
+  return typeof fromSettings === 'string' && fromSettings !== '' ? fromSettings : '.';
+}
+
+const versions = new Map<string, Promise<string | undefined>>();
+
+/** `packer version` -> `1.6.6` (cached per executable); undefined when the output is unexpected. */
+export function packerVersion(command: string): Promise<string | undefined> {
+  let cached = versions.get(command);
+  if (!cached) {
+    cached = run(command, ['version'], { stdio: 'capture', env: { CHECKPOINT_DISABLE: '1' } }).then(
+      (r) => /Packer v(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1],
+    );
+    versions.set(command, cached);
+  }
+  return cached;
+}
+
+function atLeast(version: string | undefined, major: number, minor: number): boolean {
+  if (!version) return true;
+  const [a, b] = version.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+async function declaresRequiredPlugins(dir: string): Promise<string | undefined> {
+  const files = await readdir(dir).catch(() => [] as string[]);
+  for (const file of files.filter((f) => f.endsWith('.pkr.hcl')).sort()) {
+    const text = await readFile(join(dir, file), 'utf8').catch(() => '');
+    if (/^\s*required_plugins\s*\{/m.test(text)) return file;
+  }
+  return undefined;
+}
+
+/** The steps for one verb; `version` is the installed Packer's (decides init / inspect -var-file support). */
+export function planPacker(
+  config: StrataConfig,
+  instance: ComponentInstance,
+  options: PackerOptions,
+  version: string | undefined,
+): Step[] {
+  const dir = instance.componentDir;
+  const command = toolCommand(config, instance, 'packer');
+  const env = { CHECKPOINT_DISABLE: '1', ...componentEnv(config, instance) };
+  const template = packerTemplate(instance, options.template);
+  const args = options.args ?? [];
+  const varfileName = packerVarfileName(instance);
+  const varfile = join(dir, varfileName);
+  const withVars =
+    ['build', 'validate', 'console'].includes(options.verb) || (options.verb === 'inspect' && atLeast(version, 1, 7));
+  let main: string[];
+  switch (options.verb) {
+    case 'version':
+      main = ['version', ...args];
+      break;
+    case 'init':
+    case 'fmt':
+      main = [options.verb, ...args, template];
+      break;
+    default: {
+      const noColor = options.verb === 'build' && !(options.color ?? useColor(process.stdout)) ? ['-color=false'] : [];
+      main = [options.verb, ...noColor, ...(withVars ? [`-var-file=${varfileName}`] : []), ...args, template];
+    }
+  }
+  const steps: Step[] = [];
+  if (withVars) steps.push({ type: 'write', path: varfile, content: json(instance.description.vars ?? {}) });
+  steps.push({ type: 'run', role: 'main', command, args: main, cwd: dir, env });
+  // Atmos removes the var file after the run: it may hold secrets such as the Proxmox token.
+  if (withVars) steps.push({ type: 'delete', path: varfile, always: true });
+  return steps;
+}
+
+export async function runPacker(
+  config: StrataConfig,
+  instance: ComponentInstance,
+  options: PackerOptions,
+): Promise<PackerResult> {
+  checkRestrictions(instance, options.verb);
+  if (!instance.enabled) return { exitCode: 0, skipped: disabledNotice(instance) };
+  const command = toolCommand(config, instance, 'packer');
+  const dir = instance.componentDir;
+  const pluginsFile = options.verb === 'version' ? undefined : await declaresRequiredPlugins(dir);
+  const needVersion = options.verb === 'init' || options.verb === 'inspect' || pluginsFile !== undefined;
+  const version = needVersion && !options.dryRun ? await packerVersion(command) : undefined;
+  if (version && !atLeast(version, 1, 7)) {
+    if (options.verb === 'init') {
+      throw new StrataError(`'packer init' does not exist in the installed Packer ${version} (it came in 1.7.0)`, {
+        hint: 'Packer 1.6 has its builders built in, so there is nothing to install: run validate or build directly, or install Packer >= 1.7 from HashiCorp',
+      });
+    }
+    if (pluginsFile && options.verb !== 'fmt') {
+      throw new StrataError(
+        `${pluginsFile} of '${instance.name}' declares packer { required_plugins }, which Packer ${version} rejects`,
+        {
+          hint: 'install Packer >= 1.7 (HashiCorp apt repository), or remove the required_plugins block to use the builders built into 1.6',
+        },
+      );
+    }
+  }
+  const steps = planPacker(config, instance, options, version);
+  await maskSensitiveVars(dir, instance.description.vars ?? {}, ['.pkr.hcl', '.pkr.json']);
+  if (options.dryRun) return { exitCode: 0, dryRun: describeSteps(steps, config.basePath) };
+  requireComponentDir(instance);
+  const outcome = await executeSteps(steps, options);
+  return { exitCode: outcome.exitCode };
+}
+
+/** `packer output`: the manifest post-processor's file (`vars.manifest_file_name`, default manifest.json). */
+export async function packerOutput(instance: ComponentInstance, query?: string): Promise<unknown> {
+  const vars = section(instance.description.vars);
+  const name = typeof vars.manifest_file_name === 'string' ? vars.manifest_file_name : 'manifest.json';
+  const path = join(instance.componentDir, name);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new StrataError(`no Packer manifest for '${instance.name}' in stack '${instance.stack}' at ${path}`, {
+      hint: `run 'strata packer build ${instance.name} -s ${instance.stack}' first; the template needs a post-processor "manifest" writing ${name} (or set vars.manifest_file_name)`,
+    });
+  }
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text);
+  } catch (error) {
+    throw new StrataError(`the Packer manifest ${path} is not valid JSON`, { cause: error });
+  }
+  return query ? evaluateQuery(manifest, parseQuery(query)) : manifest;
+}
+
+export function assertPackerVerb(verb: string | undefined): string {
+  if (!verb || !(PACKER_VERBS as readonly string[]).includes(verb)) {
+    throw new UsageError(verb ? `unknown packer command '${verb}'` : 'missing packer command', {
+      hint: `use one of: ${PACKER_VERBS.join(', ')}`,
+    });
+  }
+  return verb;
+}

@@ -1,0 +1,222 @@
+/**
+ * `strata terraform <verb> --all | --components a,b`: many component instances in dependency order
+ * (`settings.depends_on` / `dependencies.components`), independent ones in parallel, output grouped per component.
+ */
+import type { StrataConfig } from '../../config/types.ts';
+import { StrataError } from '../../errors.ts';
+import { type GraphNode, runGraph } from '../../graph/index.ts';
+import { dependenciesOf } from '../../stacks/index.ts';
+import type { ComponentInstance } from '../../stacks/types.ts';
+import { section, withFolderLock } from '../common.ts';
+import { countChanges, type PlanCounts, showPlan } from './extra.ts';
+import { runTerraform } from './runner.ts';
+
+export type ComponentOutcome = 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'disabled';
+
+export interface ComponentRunSummary {
+  component: string;
+  stack: string;
+  result: ComponentOutcome;
+  exitCode?: number;
+  add?: number;
+  change?: number;
+  destroy?: number;
+  /** When it started, in ms after the run started (shows what ran in parallel). */
+  startedMs?: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface ManyOptions {
+  verb: string;
+  args?: string[];
+  maxConcurrency?: number;
+  skipInit?: boolean;
+  dryRun?: boolean;
+  /** stop (default): start nothing new after a failure; continue: skip only what depends on it. */
+  onError?: 'stop' | 'continue';
+  color?: boolean;
+  /** Where grouped output goes (default stdout). */
+  write?: (text: string) => void;
+}
+
+export interface ManyResult {
+  results: ComponentRunSummary[];
+  exitCode: number;
+  durationMs: number;
+  maxConcurrency: number;
+}
+
+export function instanceId(instance: Pick<ComponentInstance, 'name' | 'stack'>): string {
+  return `${instance.name}@${instance.stack}`;
+}
+
+const CONTEXT_KEYS = ['namespace', 'tenant', 'environment', 'stage'] as const;
+
+/**
+ * Which selected instances each instance needs, from `settings.depends_on` / `dependencies.components` (read by
+ * the stack engine's dependenciesOf). An entry names a component in the same stack, or in `stack:`, or (Atmos's
+ * older form) in the stack whose vars match the given namespace/tenant/environment/stage.
+ * Dependencies outside the selection are not run, so they add no edge.
+ */
+export function dependencyGraph(instances: ComponentInstance[]): GraphNode<ComponentInstance>[] {
+  const byId = new Map(instances.map((i) => [instanceId(i), i]));
+  return instances.map((instance) => {
+    const needs = new Set<string>();
+    for (const entry of dependenciesOf(instance)) {
+      const component = entry.component;
+      let stacks: string[];
+      if (typeof entry.stack === 'string' && entry.stack !== '') stacks = [entry.stack];
+      else if (CONTEXT_KEYS.some((k) => entry[k] !== undefined)) {
+        const own = section(instance.description.vars);
+        stacks = instances
+          .filter(
+            (other) =>
+              other.name === component &&
+              CONTEXT_KEYS.every((k) => (entry[k] ?? own[k]) === section(other.description.vars)[k]),
+          )
+          .map((other) => other.stack);
+      } else stacks = [instance.stack];
+      for (const stack of stacks) {
+        const id = `${component}@${stack}`;
+        if (byId.has(id) && id !== instanceId(instance)) needs.add(id);
+      }
+    }
+    return { id: instanceId(instance), needs: [...needs], data: instance };
+  });
+}
+
+/** Dependents go first when tearing down. */
+function reversed(nodes: GraphNode<ComponentInstance>[]): GraphNode<ComponentInstance>[] {
+  const needs = new Map(nodes.map((n) => [n.id, [] as string[]]));
+  for (const node of nodes) for (const need of node.needs) needs.get(need)?.push(node.id);
+  return nodes.map((n) => ({ ...n, needs: needs.get(n.id) ?? [] }));
+}
+
+/** Counts from Terraform's closing line (`Apply complete! Resources: 1 added, 0 changed, 0 destroyed.`). */
+export function countsFromOutput(text: string): PlanCounts | undefined {
+  const apply = /Resources: (\d+) added, (\d+) changed, (\d+) destroyed/.exec(text);
+  if (apply) return { add: Number(apply[1]), change: Number(apply[2]), destroy: Number(apply[3]) };
+  const destroy = /Destroy complete! Resources: (\d+) destroyed/.exec(text);
+  if (destroy) return { add: 0, change: 0, destroy: Number(destroy[1]) };
+  return undefined;
+}
+
+export async function runTerraformMany(
+  config: StrataConfig,
+  instances: ComponentInstance[],
+  options: ManyOptions,
+): Promise<ManyResult> {
+  const started = Date.now();
+  const write = options.write ?? ((text: string) => process.stdout.write(text));
+  const maxConcurrency = options.maxConcurrency ?? 4;
+  const verb = options.verb;
+  let nodes = dependencyGraph(instances);
+  if (verb === 'destroy') nodes = reversed(nodes);
+  const summaries = new Map<string, ComponentRunSummary>();
+  const grouped = maxConcurrency > 1;
+
+  const runOne = async (node: GraphNode<ComponentInstance>): Promise<void> => {
+    const instance = node.data;
+    const began = Date.now();
+    const header = `\n==> ${instance.name} (stack ${instance.stack}): terraform ${verb}\n`;
+    const lines: string[] = [];
+    const emit = grouped ? (line: string) => lines.push(line) : (line: string) => write(`${line}\n`);
+    if (!grouped) write(header);
+    const summary: ComponentRunSummary = {
+      component: instance.name,
+      stack: instance.stack,
+      result: 'succeeded',
+      startedMs: began - started,
+      durationMs: 0,
+    };
+    summaries.set(node.id, summary);
+    try {
+      const result = await runTerraform(config, instance, {
+        verb,
+        args: options.args,
+        skipInit: options.skipInit,
+        dryRun: options.dryRun,
+        color: options.color ?? false,
+        interactive: false,
+        onLine: emit,
+      });
+      summary.exitCode = result.exitCode;
+      if (result.skipped) {
+        summary.result = 'disabled';
+        emit(result.skipped);
+      } else if (result.dryRun !== undefined) {
+        for (const line of result.dryRun.replace(/\n$/, '').split('\n')) emit(line);
+      } else if (result.exitCode !== 0 && !(verb === 'plan' && result.exitCode === 2 && !result.interrupted)) {
+        // `plan -detailed-exitcode` exits 2 for "changes present": that is a successful plan.
+        summary.result = 'failed';
+        throw new StrataError(`terraform ${verb} failed for ${instanceId(instance)} (exit code ${result.exitCode})`);
+      } else {
+        const output = result.main?.stdout ?? '';
+        let counts = countsFromOutput(output);
+        if (verb === 'plan' && result.planned.savesPlan) {
+          counts = countChanges(await showPlan(config, instance, result.planned.planfile));
+        }
+        if (counts) Object.assign(summary, counts);
+      }
+    } catch (error) {
+      summary.result = 'failed';
+      summary.error = error instanceof Error ? error.message : String(error);
+      if (!(error instanceof StrataError && /^terraform .* failed for/.test(error.message)))
+        emit(`Error: ${summary.error}`);
+      throw error;
+    } finally {
+      summary.durationMs = Date.now() - began;
+      if (grouped) write(`${header}${lines.map((l) => `${l}\n`).join('')}`);
+    }
+  };
+  // Instances of one component folder share `.terraform/` and backend.tf.json: they run one at a time.
+  const execute = (node: GraphNode<ComponentInstance>) => withFolderLock(node.data.componentDir, () => runOne(node));
+
+  const graph = await runGraph(nodes, execute, { maxConcurrency, onError: options.onError ?? 'stop' });
+  const results = nodes.map((node) => {
+    const summary = summaries.get(node.id);
+    if (summary) return summary;
+    const outcome = graph.outcomes.get(node.id)?.outcome;
+    return {
+      component: node.data.name,
+      stack: node.data.stack,
+      result: (outcome === 'skipped' ? 'skipped' : 'cancelled') as ComponentOutcome,
+      durationMs: 0,
+    };
+  });
+  const failed = results.find((r) => r.result === 'failed');
+  const incomplete = results.some((r) => r.result === 'skipped' || r.result === 'cancelled');
+  return {
+    results,
+    exitCode: failed ? failed.exitCode || 1 : incomplete ? 1 : 0,
+    durationMs: Date.now() - started,
+    maxConcurrency,
+  };
+}
+
+/** The summary table printed after a multi-component run. */
+export function summaryTable(result: ManyResult): string {
+  const header = ['COMPONENT', 'STACK', 'RESULT', 'ADD', 'CHANGE', 'DESTROY', 'DURATION'];
+  const rows = result.results.map((r) => [
+    r.component,
+    r.stack,
+    r.result,
+    r.add === undefined ? '-' : String(r.add),
+    r.change === undefined ? '-' : String(r.change),
+    r.destroy === undefined ? '-' : String(r.destroy),
+    `${(r.durationMs / 1000).toFixed(1)}s`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  const counts = new Map<string, number>();
+  for (const r of result.results) counts.set(r.result, (counts.get(r.result) ?? 0) + 1);
+  const totals = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+  return `${[line(header), ...rows.map(line)].join('\n')}\n\n${result.results.length} component(s): ${totals} in ${(
+    result.durationMs / 1000
+  ).toFixed(1)}s (max concurrency ${result.maxConcurrency})\n`;
+}

@@ -1,0 +1,105 @@
+/** A throwaway PostgreSQL server for one test file (initdb + pg_ctl as the `postgres` user; about 1.5 s). */
+import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const PG_BIN = process.env.STRATA_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+/** Why PostgreSQL cannot be started here (as a test skip reason), or false. */
+export function postgresUnavailable(): string | false {
+  if (!existsSync(join(PG_BIN, 'initdb'))) return `PostgreSQL server binaries not found in ${PG_BIN}`;
+  if (process.getuid?.() !== 0) return 'starting PostgreSQL as user postgres needs root (runuser)';
+  if (spawnSync('id', ['-u', 'postgres']).status !== 0) return 'no postgres system user';
+  return false;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function asPostgres(args: string[]): void {
+  const result = spawnSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}${result.stdout}`);
+}
+
+export interface Postgres {
+  port: number;
+  connectionString(database: string): string;
+  createDatabase(name: string): Promise<void>;
+  stop(): void;
+}
+
+export async function startPostgres(): Promise<Postgres> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-pg-'));
+  const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  chownSync(dir, uid, gid);
+  const port = await freePort();
+  const data = join(dir, 'data');
+  asPostgres([
+    join(PG_BIN, 'initdb'),
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '-A',
+    'trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
+  ]);
+  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  asPostgres([
+    join(PG_BIN, 'pg_ctl'),
+    '-D',
+    data,
+    '-l',
+    join(dir, 'server.log'),
+    '-w',
+    '-t',
+    '30',
+    '-o',
+    options,
+    'start',
+  ]);
+  const connectionString = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}?sslmode=disable`;
+  return {
+    port,
+    connectionString,
+    async createDatabase(name: string) {
+      const client = new pg.Client({ connectionString: connectionString('postgres') });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+      } finally {
+        await client.end();
+      }
+    },
+    stop() {
+      spawnSync('runuser', [
+        '-u',
+        'postgres',
+        '--',
+        join(PG_BIN, 'pg_ctl'),
+        '-D',
+        data,
+        '-m',
+        'immediate',
+        '-w',
+        'stop',
+      ]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
