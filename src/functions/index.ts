@@ -9,7 +9,7 @@ import type { StrataConfig } from '../config/types.ts';
 import { StrataError } from '../errors.ts';
 import { parseSecretTag, vaultSecret } from '../secrets/values.ts';
 import type { StackEngine } from '../stacks/engine.ts';
-import { isPlainMap, type PlainMap } from '../stacks/merge.ts';
+import { isPlainMap, mapDeep, type PlainMap } from '../stacks/merge.ts';
 import { YamlFunction } from '../stacks/yaml.ts';
 import { renderTemplate } from '../template/index.ts';
 
@@ -164,42 +164,28 @@ async function terraformValue(fn: YamlFunction, context: FunctionContext, mode: 
 
 /** True when the value contains a YAML function anywhere. */
 export function containsFunction(value: unknown): boolean {
-  if (value instanceof YamlFunction) return true;
-  if (Array.isArray(value)) return value.some(containsFunction);
-  if (isPlainMap(value)) {
-    for (const key of Object.keys(value)) if (containsFunction(value[key])) return true;
-  }
-  return false;
+  return collectFunctions(value).length > 0;
 }
 
-/** Evaluates every YAML function in `value`; returns `value` itself when it holds none. */
+function collectFunctions(value: unknown, out: YamlFunction[] = []): YamlFunction[] {
+  mapDeep(value, (leaf) => {
+    if (leaf instanceof YamlFunction) out.push(leaf);
+    return leaf;
+  });
+  return out;
+}
+
+/**
+ * Evaluates every YAML function in `value` (in document order, one at a time: `!exec` commands may depend on each
+ * other's side effects); returns `value` itself when it holds none.
+ */
 export async function evaluateFunctions(value: unknown, context: FunctionContext): Promise<unknown> {
-  if (value instanceof YamlFunction) {
-    const resolver = builtins[value.tag];
-    if (!resolver) throw functionError(value, context, 'unsupported YAML function');
-    return resolver(value, context);
+  const results = new Map<YamlFunction, unknown>();
+  for (const fn of collectFunctions(value)) {
+    const resolver = builtins[fn.tag];
+    if (!resolver) throw functionError(fn, context, 'unsupported YAML function');
+    results.set(fn, await resolver(fn, context));
   }
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const next = await evaluateFunctions(value[i], context);
-      if (next !== value[i]) {
-        out ??= value.slice();
-        out[i] = next;
-      }
-    }
-    return out ?? value;
-  }
-  if (isPlainMap(value)) {
-    let out: PlainMap | undefined;
-    for (const key of Object.keys(value)) {
-      const next = await evaluateFunctions(value[key], context);
-      if (next !== value[key]) {
-        out ??= { ...value };
-        out[key] = next;
-      }
-    }
-    return out ?? value;
-  }
-  return value;
+  if (results.size === 0) return value;
+  return mapDeep(value, (leaf) => (leaf instanceof YamlFunction ? results.get(leaf) : leaf));
 }

@@ -11,7 +11,7 @@ import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../tem
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { findStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
-import { finalizeMarkers, isPlainMap, type PlainMap } from './merge.ts';
+import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from './merge.ts';
 import { stackTemplateFunctions } from './template-functions.ts';
 import type { ComponentDescription, ComponentInstance } from './types.ts';
 
@@ -476,35 +476,9 @@ function renderDeep(
   file: string,
   funcs: FuncMap,
 ): unknown {
-  if (typeof value === 'string') {
-    if (!hasTemplate(value, delimiters)) return value;
-    return renderIn(value, data, name, delimiters, file, funcs);
-  }
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const next = renderDeep(value[i], data, name, delimiters, file, funcs);
-      if (next !== value[i]) {
-        out ??= value.slice();
-        out[i] = next;
-      }
-    }
-    return out ?? value;
-  }
-  if (isPlainMap(value)) {
-    let out: PlainMap | undefined;
-    for (const key of Object.keys(value)) {
-      const renderedKey = hasTemplate(key, delimiters) ? renderIn(key, data, name, delimiters, file, funcs) : key;
-      const next = renderDeep(value[key], data, name, delimiters, file, funcs);
-      if (next !== value[key] || renderedKey !== key) {
-        out ??= { ...value };
-        if (renderedKey !== key) delete out[key];
-        out[renderedKey] = next;
-      }
-    }
-    return out ?? value;
-  }
-  return value;
+  const render = (text: string) =>
+    hasTemplate(text, delimiters) ? renderIn(text, data, name, delimiters, file, funcs) : text;
+  return mapDeep(value, (leaf) => (typeof leaf === 'string' ? render(leaf) : leaf), render);
 }
 
 /** Renders one value; a template error names the manifest the component comes from. */

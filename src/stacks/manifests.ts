@@ -174,8 +174,10 @@ export class ManifestReader {
   #process(path: string, ctx: ProcessContext): ProcessedFile {
     const cacheable =
       Object.keys(ctx.context).length === 0 && isEmptyOverrides(ctx.inline) && isEmptyOverrides(ctx.imported);
+    // The import's flags change how a .tmpl file (and, for ignoreMissing, its imports) is read: part of the key.
+    const cacheKey = `${ctx.skipTemplates ? 1 : 0}${ctx.ignoreMissing ? 1 : 0}${path}`;
     if (cacheable) {
-      const cached = this.#processed.get(path);
+      const cached = this.#processed.get(cacheKey);
       if (cached) return cached;
     }
     const chain = [...ctx.chain, path];
@@ -215,7 +217,7 @@ export class ManifestReader {
       exported: mergeOverrides(accumulated, own),
       imports,
     };
-    if (cacheable) this.#processed.set(path, result);
+    if (cacheable) this.#processed.set(cacheKey, result);
     return result;
   }
 
@@ -369,7 +371,16 @@ export class ManifestReader {
     let value: unknown = text;
     if (!ref.raw) {
       const ext = extname(path).toLowerCase();
-      if (ext === '.json') value = JSON.parse(text);
+      if (ext === '.json') {
+        try {
+          value = JSON.parse(text);
+        } catch (error) {
+          throw new StrataError(`!include ${target} in ${this.display(file)}: invalid JSON in ${path}`, {
+            location: { file, line: lineOf(this.source(file), target) },
+            details: (error as Error).message,
+          });
+        }
+      }
       else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path);
     }
     return query ? selectPath(value, query, `${this.display(file)}: !include ${ref.args}`) : value;

@@ -103,39 +103,50 @@ function trackLeaves(value: PlainMap, path: string[], layer: number, tracker: Me
   }
 }
 
+/** Returned by a `mapDeep` leaf function to drop the value (from its map or list). */
+export const REMOVE: unique symbol = Symbol('remove');
+
 /**
- * Removes what only has meaning during merging (`!unset` markers, `!append` wrappers) from a final value.
- * Returns the same object when there is nothing to change.
+ * Copy-on-write transform of a YAML-shaped value: `leaf` maps every value that is not a list or map, `key` every map
+ * key. Unchanged subtrees are returned as they are (the whole input when nothing changed).
  */
-export function finalizeMarkers(value: unknown): unknown {
-  if (value instanceof AppendList) return value.items.map(finalizeMarkers);
+export function mapDeep(value: unknown, leaf: (value: unknown) => unknown, key?: (key: string) => string): unknown {
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const item = finalizeMarkers(value[i]);
-      if (item !== value[i]) {
-        out ??= value.slice();
-        out[i] = item;
-      }
+      const next = mapDeep(value[i], leaf, key);
+      if (next !== value[i]) {
+        out ??= value.slice(0, i);
+        if (next !== REMOVE) out.push(next);
+      } else out?.push(next);
     }
     return out ?? value;
   }
   if (isPlainMap(value)) {
     let out: PlainMap | undefined;
-    for (const key of Object.keys(value)) {
-      const child = value[key];
-      if (child === UNSET) {
-        out ??= { ...value };
-        delete out[key];
-        continue;
-      }
-      const next = finalizeMarkers(child);
-      if (next !== child) {
-        out ??= { ...value };
-        out[key] = next;
-      }
+    for (const name of Object.keys(value)) {
+      const next = mapDeep(value[name], leaf, key);
+      const renamed = key ? key(name) : name;
+      if (next === value[name] && renamed === name) continue;
+      out ??= { ...value };
+      if (renamed !== name || next === REMOVE) delete out[name];
+      if (next !== REMOVE) out[renamed] = next;
     }
     return out ?? value;
   }
+  return leaf(value);
+}
+
+/**
+ * Removes what only has meaning during merging (`!unset` markers, `!append` wrappers) from a final value.
+ * Returns the same object when there is nothing to change.
+ */
+export function finalizeMarkers(value: unknown): unknown {
+  return mapDeep(value, finalizeLeaf);
+}
+
+function finalizeLeaf(value: unknown): unknown {
+  if (value === UNSET) return REMOVE;
+  if (value instanceof AppendList) return mapDeep(value.items, finalizeLeaf);
   return value;
 }
