@@ -1,16 +1,18 @@
 /**
  * `npm run bench -- <name>`: runs one benchmark, prints a table and writes bench/results/<name>.json.
- * Names: engine (stack engine vs the YAML parse floor).
+ * Names: engine (stack engine vs the YAML parse floor), engine-small, operator (manifest graphs on the simulator).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchEngine, measureInChild } from './engine.ts';
+import { benchOperator } from './operator.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   engine: () => benchEngine(),
   'engine-small': () => benchEngine({ stacks: 'small' }),
+  operator: () => benchOperator(),
 };
 
 const args = process.argv.slice(2);

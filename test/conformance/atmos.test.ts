@@ -616,10 +616,11 @@ describe('Atmos conformance', { skip: skipWithoutShared, concurrency: 4 }, () =>
             stack: string;
             component_path: string;
           }>;
-          assert.deepEqual(
-            items.map((d) => `${d.component}@${d.stack}`),
-            check.expect,
-          );
+          // Atmos's Go test names dependents that must be present; context-based dependencies from other
+          // stacks (e.g. uw2-network's attachment on the ue1 hub, by `environment: ue1`) may add more.
+          const found = items.map((d) => `${d.component}@${d.stack}`);
+          for (const expected of check.expect)
+            assert.ok(found.includes(expected), `${expected} missing from ${found.join(', ')}`);
           for (const item of items) assert.equal(item.component_path, '../../components/terraform/mock');
           break;
         }

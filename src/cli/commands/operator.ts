@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
@@ -133,6 +136,12 @@ async function runVerb(verb: Verb, name: string | undefined, options: RunOptions
     await confirmDestroy(manifest, context.stack);
   }
   const paths = operatorPaths(loaded.basePath);
+  // The simulator lives as long as this command: its state must not mix with state of the real host.
+  const scratch = options.simulator ? await mkdtemp(join(tmpdir(), 'strata-sim-state-')) : undefined;
+  if (scratch) {
+    paths.stateDir = join(scratch, 'state');
+    paths.workDir = scratch;
+  }
   let env: NodeJS.ProcessEnv = process.env;
   const simulated =
     options.simulator && context ? await simulateStack(context, { latencyScale: simLatency }) : undefined;
@@ -155,7 +164,7 @@ async function runVerb(verb: Verb, name: string | undefined, options: RunOptions
       onError,
       signal: interruptSignal(),
       onProgress: view?.update,
-      log: (line) => process.stderr.write(`${line}\n`),
+      log: view?.log ?? ((line) => process.stderr.write(`${line}\n`)),
       command: `strata ${command.parent?.name()} ${verb} ${manifest.name}${context ? ` -s ${context.stack}` : ''}`,
       tofuBinary: env.STRATA_TOFU_BINARY,
       simulated: simulated !== undefined,
@@ -177,6 +186,7 @@ async function runVerb(verb: Verb, name: string | undefined, options: RunOptions
   } finally {
     release();
     await simulated?.sim.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }
 
@@ -198,6 +208,9 @@ export function register(program: Command): void {
     program,
     'manifest',
     'Proxmox operator: validate, plan, create, destroy and test manifests of nodes (VMs, nested PVE)',
+  ).addHelpText(
+    'after',
+    '\nManifests live in stacks/manifests/<name>.yaml (schema v2); the stack (-s) gives endpoint, presets and images.\n\nExamples:\n  strata manifest plan nested-pve --format json\n  strata manifest test nested-pve -s pve-dev --simulator\n  strata manifest create nested-pve -s pve-dev && strata manifest destroy nested-pve -s pve-dev --yes\n',
   );
 
   manifest

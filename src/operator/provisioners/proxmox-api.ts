@@ -1,0 +1,346 @@
+/**
+ * The native provisioner: clone a template, configure cloud-init, resize, start and wait for the guest agent's IP,
+ * all through the Proxmox VE API. Every VM carries its identity from the first call on (the clone sets name and
+ * description), so a run killed at any step finds its half-created VM again and adopts or cleans it.
+ */
+import { StrataError } from '../../errors.ts';
+import { PveApiError, type PveClient, type PveVmSummary } from '../../proxmox/client.ts';
+import { didYouMean } from '../../util/suggest.ts';
+import type { ResolvedNode } from '../context.ts';
+
+/** A Proxmox host the operator creates VMs on: the stack's host, or a nested PVE host created by the manifest. */
+export interface Target {
+  client: PveClient;
+  url: string;
+  node: string;
+  storage?: string;
+  bridge: string;
+  ciuser?: string;
+  sshKeys: string[];
+  nameserver?: string;
+}
+
+export interface Identity {
+  manifest: string;
+  stack: string;
+  node: string;
+  vmName: string;
+  tags: string[];
+  marker: string;
+}
+
+export interface Waits {
+  taskMs: number;
+  waitIpMs: number;
+  pollMs: number;
+  signal?: AbortSignal;
+}
+
+/** Reports each step so the state file records how far a node got. */
+export type PhaseHook = (
+  phase: string,
+  change?: { vm_id?: number; pve_node?: string; task?: string | undefined },
+) => Promise<void>;
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Hands out VMIDs one caller at a time per host: /cluster/nextid answers the same id to parallel siblings until one
+ * of them has cloned, so ids given out but not yet used are remembered here.
+ */
+export class VmidAllocator {
+  #chain: Promise<unknown> = Promise.resolve();
+  #reserved = new Set<number>();
+
+  allocate(client: PveClient): Promise<number> {
+    const next = this.#chain.then(async () => {
+      const used = new Set((await client.listVms()).map((v) => v.vmid));
+      let id = await client.nextId();
+      while (used.has(id) || this.#reserved.has(id)) id++;
+      this.#reserved.add(id);
+      return id;
+    });
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (
+    error instanceof PveApiError && (error.status === 404 || /does not exist|not exist|no such/i.test(error.pveMessage))
+  );
+}
+
+function isLocked(error: unknown): boolean {
+  return error instanceof PveApiError && /lock|locked/i.test(error.pveMessage);
+}
+
+/** True when the VM's description holds strata's marker for this node (set at clone time). */
+export async function ownedBy(target: Target, vm: PveVmSummary, marker: string): Promise<boolean> {
+  try {
+    const config = await target.client.vmConfig(vm.node, vm.vmid);
+    return String(config.description ?? '').includes(marker);
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+async function waitUnlocked(target: Target, node: string, vmid: number, waits: Waits): Promise<void> {
+  const deadline = Date.now() + waits.taskMs;
+  for (;;) {
+    let config: Record<string, unknown>;
+    try {
+      config = await target.client.vmConfig(node, vmid);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    if (!config.lock) return;
+    if (Date.now() > deadline) {
+      throw new StrataError(`VM ${vmid} on ${node} is still locked (${String(config.lock)})`, {
+        hint: `Check the running task on ${node}, or unlock it with: qm unlock ${vmid}`,
+      });
+    }
+    await sleep(waits.pollMs, waits.signal);
+  }
+}
+
+/** Stops (if running) and deletes a VM with purge; a VM that is already gone is fine. */
+export async function destroyVm(target: Target, node: string, vmid: number, waits: Waits): Promise<void> {
+  const deadline = Date.now() + waits.taskMs;
+  for (;;) {
+    try {
+      await waitUnlocked(target, node, vmid, waits);
+      const status = await target.client.vmStatus(node, vmid);
+      if (status.status === 'running') {
+        await target.client.waitForTask(await target.client.stopVm(node, vmid), {
+          timeoutMs: waits.taskMs,
+          pollMs: waits.pollMs,
+          signal: waits.signal,
+        });
+      }
+      const upid = await target.client.deleteVm(node, vmid, { purge: true, destroyUnreferencedDisks: true });
+      await target.client.waitForTask(upid, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
+      return;
+    } catch (error) {
+      if (isMissing(error)) return;
+      // A task started by an earlier (killed) run may still hold the VM's lock: wait for it and try again.
+      if (isLocked(error) && Date.now() < deadline) {
+        await sleep(waits.pollMs, waits.signal);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+/** First IPv4 address the guest agent reports outside the loopback interface, skipping link-local ones. */
+export function pickIp(interfaces: Awaited<ReturnType<PveClient['agentNetworkInterfaces']>>): string | undefined {
+  for (const iface of interfaces) {
+    if (iface.name === 'lo' || /^loopback/i.test(iface.name)) continue;
+    for (const address of iface['ip-addresses'] ?? []) {
+      const ip = address['ip-address'];
+      if (address['ip-address-type'] !== 'ipv4' || ip.startsWith('169.254.')) continue;
+      return ip;
+    }
+  }
+  return undefined;
+}
+
+export async function waitForIp(target: Target, node: string, vmid: number, waits: Waits): Promise<string> {
+  const deadline = Date.now() + waits.waitIpMs;
+  let last = 'the guest agent did not answer';
+  for (;;) {
+    try {
+      const ip = pickIp(await target.client.agentNetworkInterfaces(node, vmid));
+      if (ip) return ip;
+      last = 'the guest agent reported no IPv4 address yet';
+    } catch (error) {
+      // 500 "QEMU guest agent is not running" while the guest boots: keep polling until the deadline.
+      if (!(error instanceof PveApiError && error.status === 500)) throw error;
+      last = error.pveMessage;
+    }
+    if (Date.now() >= deadline) {
+      throw new StrataError(`VM ${vmid} on ${node}: no IP after ${Math.round(waits.waitIpMs / 1000)} s (${last})`, {
+        hint: 'The image must run qemu-guest-agent and the VM needs agent enabled; raise settings.timeouts.wait_ip for slow first boots.',
+      });
+    }
+    await sleep(waits.pollMs, waits.signal);
+  }
+}
+
+async function templateOf(target: Target, node: ResolvedNode): Promise<{ vmid: number; node: string }> {
+  const vms = await target.client.listVms();
+  const templates = vms.filter((v) => v.template);
+  const ref = node.imageRef;
+  const found =
+    ref.templateVmid !== undefined
+      ? templates.find((t) => t.vmid === ref.templateVmid)
+      : templates.find((t) => t.name === ref.template);
+  if (!found) {
+    const wanted = ref.templateVmid !== undefined ? `template VM ${ref.templateVmid}` : `template '${ref.template}'`;
+    throw new StrataError(`Node '${node.name}': ${wanted} (image '${node.image}') not found on ${target.url}`, {
+      hint:
+        (ref.template
+          ? didYouMean(
+              ref.template,
+              templates.map((t) => t.name),
+            )
+          : undefined) ??
+        `Templates there: ${templates.map((t) => `${t.name} (${t.vmid})`).join(', ') || '(none)'}. Map the image in the stack's vars.images.`,
+    });
+  }
+  return { vmid: found.vmid, node: found.node };
+}
+
+function bootDisk(config: Record<string, unknown>): { key: string; sizeGb: number } | undefined {
+  for (const key of ['scsi0', 'virtio0', 'sata0', 'ide0']) {
+    const value = config[key];
+    if (typeof value !== 'string' || value.includes('media=cdrom') || value.includes('cloudinit')) continue;
+    const match = /size=(\d+(?:\.\d+)?)([KMGT])?/.exec(value);
+    const factor = { K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024 }[(match?.[2] ?? 'G') as 'K' | 'M' | 'G' | 'T'];
+    return { key, sizeGb: match ? Number(match[1]) * factor : 0 };
+  }
+  return undefined;
+}
+
+export interface CreatedVm {
+  vmid: number;
+  pveNode: string;
+  ip: string;
+  adopted: boolean;
+}
+
+/**
+ * Creates one node's VM, or adopts/cleans the VM an interrupted run left behind:
+ * a VM with our name and marker that is fully configured (tagged) is adopted, started if needed and waited for;
+ * anything less is deleted and created again, because a clone interrupted half-way cannot be trusted.
+ */
+export async function createVm(
+  target: Target,
+  node: ResolvedNode,
+  id: Identity,
+  allocator: VmidAllocator,
+  waits: Waits,
+  phase: PhaseHook,
+  /** UPID of a task an interrupted run started on this node: waited for before the VM is judged. */
+  resumeTask?: string,
+): Promise<CreatedVm> {
+  if (node.type === 'ct') {
+    throw new StrataError(`Node '${node.name}' is a container (type ct): strata creates QEMU VMs and nested PVE only`, {
+      hint: 'Use type: vm, or create the container with the tofu provisioner outside this manifest.',
+    });
+  }
+  const { client } = target;
+  await phase('lookup');
+  const existing = (await client.listVms()).filter((v) => v.name === id.vmName && !v.template);
+  if (resumeTask && existing.length > 0) {
+    try {
+      await client.waitForTask(resumeTask, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
+    } catch {
+      // Whether that task ended well or not, the VM is judged below like any other leftover.
+    }
+  }
+  for (const vm of existing) {
+    if (!(await ownedBy(target, vm, id.marker))) {
+      throw new StrataError(
+        `A VM named '${id.vmName}' (vmid ${vm.vmid}) exists on ${target.url} and was not created by strata for this stack`,
+        {
+          hint: 'Rename or remove that VM, or use another manifest name.',
+        },
+      );
+    }
+    await waitUnlocked(target, vm.node, vm.vmid, waits);
+    const fresh = (await client.listVms()).find((v) => v.vmid === vm.vmid);
+    if (fresh?.tags.includes('strata')) {
+      // Fully configured: adopt it, starting it if it is stopped (never delete a finished VM to make it again).
+      if (fresh.status !== 'running') {
+        await phase('start', { vm_id: vm.vmid, pve_node: vm.node });
+        try {
+          const startTask = await client.startVm(vm.node, vm.vmid);
+          await client.waitForTask(startTask, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
+        } catch (error) {
+          // A start the killed run asked for may have won the race: running is all that matters.
+          if ((await client.vmStatus(vm.node, vm.vmid)).status !== 'running') throw error;
+        }
+      }
+      await phase('wait_ip', { vm_id: vm.vmid, pve_node: vm.node });
+      const ip = await waitForIp(target, vm.node, vm.vmid, waits);
+      return { vmid: vm.vmid, pveNode: vm.node, ip, adopted: true };
+    }
+    await phase('clean', { vm_id: vm.vmid, pve_node: vm.node });
+    await destroyVm(target, vm.node, vm.vmid, waits);
+  }
+  const template = await templateOf(target, node);
+  let vmid: number;
+  if (node.vmid !== undefined) {
+    const taken = (await client.listVms()).find((v) => v.vmid === node.vmid);
+    if (taken) {
+      throw new StrataError(
+        `Node '${node.name}': vmid ${node.vmid} is already used by VM '${taken.name}' on ${taken.node}`,
+        {
+          hint: 'Pick a free vmid in the manifest, or leave vmid out to let Proxmox choose.',
+        },
+      );
+    }
+    vmid = node.vmid;
+  } else vmid = await allocator.allocate(client);
+  const task = { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal };
+  // The id is recorded before the clone is asked for, so a kill right after the request still knows what to look for.
+  await phase('clone', { vm_id: vmid, pve_node: target.node });
+  const upid = await client.cloneVm(template.node, template.vmid, {
+    newid: vmid,
+    name: id.vmName,
+    full: true,
+    target: target.node,
+    storage: target.storage,
+    description: id.marker,
+  });
+  await phase('clone', { task: upid });
+  await client.waitForTask(upid, task);
+  if (node.disk !== undefined) {
+    await phase('resize', { task: undefined });
+    const disk = bootDisk(await client.vmConfig(target.node, vmid));
+    if (disk && node.disk > disk.sizeGb) await client.resizeDisk(target.node, vmid, disk.key, `${node.disk}G`);
+  }
+  // Tags go on last: a tagged VM is fully configured, which is what a resumed run relies on to adopt it.
+  await phase('configure', { task: undefined });
+  const config: Record<string, string | number | boolean> = {
+    tags: id.tags.join(';'),
+    agent: 'enabled=1',
+    ipconfig0: node.ip && node.ip !== 'dhcp' ? `ip=${node.ip}${node.gateway ? `,gw=${node.gateway}` : ''}` : 'ip=dhcp',
+  };
+  if (node.cores !== undefined) config.cores = node.cores;
+  if (node.memory !== undefined) config.memory = node.memory;
+  // A nested PVE host runs VMs itself: it needs the host CPU's virtualisation extensions.
+  if (node.type === 'pve') config.cpu = 'host';
+  if (target.ciuser) config.ciuser = target.ciuser;
+  if (target.sshKeys.length > 0) config.sshkeys = target.sshKeys.join('\n');
+  if (target.nameserver) config.nameserver = target.nameserver;
+  const configTask = await client.setVmConfig(target.node, vmid, config);
+  if (configTask) {
+    await phase('configure', { task: configTask });
+    await client.waitForTask(configTask, task);
+  }
+  await phase('start', { task: undefined });
+  const startTask = await client.startVm(target.node, vmid);
+  await phase('start', { task: startTask });
+  await client.waitForTask(startTask, task);
+  await phase('wait_ip', { task: undefined });
+  const ip = await waitForIp(target, target.node, vmid, waits);
+  return { vmid, pveNode: target.node, ip, adopted: false };
+}

@@ -1,0 +1,260 @@
+/**
+ * Execution state per manifest+stack: one JSON file rewritten atomically (temp file, fsync, rename, fsync of the
+ * folder) after every node transition, so a run killed at any instant leaves either the old or the new file, never a
+ * torn one. A lock file created with O_EXCL keeps two runs off the same manifest+stack.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { StrataError } from '../errors.ts';
+
+export type NodeStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'destroyed';
+
+export interface NodeState {
+  name: string;
+  status: NodeStatus;
+  vm_id?: number;
+  /** Proxmox node (host name inside the cluster) that holds the VM. */
+  pve_node?: string;
+  /** API URL the VM was created through (the outer host, or a nested PVE host). */
+  endpoint?: string;
+  ip?: string;
+  /** Last step reached: lookup, clone, configure, resize, start, wait_ip, delegate, done. */
+  phase?: string;
+  /** UPID of the Proxmox task in flight, so a resumed run waits for it instead of guessing from the lock. */
+  task?: string;
+  started_at?: number;
+  completed_at?: number;
+  error?: string;
+}
+
+/** How strata reaches the API of a nested PVE host created by this manifest. */
+export interface DelegationState {
+  url: string;
+  token_id: string;
+  token_secret: string;
+  fingerprint?: string;
+  pve_node: string;
+}
+
+export interface ExecutionState {
+  version: 1;
+  manifest: string;
+  stack: string;
+  endpoint?: string;
+  started_at: number;
+  updated_at: number;
+  completed_at?: number;
+  nodes: Record<string, NodeState>;
+  delegations: Record<string, DelegationState>;
+}
+
+/** File-system-safe slug of a manifest or stack name. */
+export function slug(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+export function statePaths(stateDir: string, manifest: string, stack: string): { state: string; lock: string } {
+  const base = join(stateDir, `${slug(manifest)}--${slug(stack || 'default')}`);
+  return { state: `${base}.json`, lock: `${base}.lock` };
+}
+
+export function newState(manifest: string, stack: string, nodes: string[]): ExecutionState {
+  const now = Date.now() / 1000;
+  const state: ExecutionState = {
+    version: 1,
+    manifest,
+    stack,
+    started_at: now,
+    updated_at: now,
+    nodes: {},
+    delegations: {},
+  };
+  for (const name of nodes) state.nodes[name] = { name, status: 'pending' };
+  return state;
+}
+
+export async function readState(path: string): Promise<ExecutionState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const state = JSON.parse(text) as ExecutionState;
+    state.delegations ??= {};
+    return state;
+  } catch (error) {
+    throw new StrataError(`Execution state ${path} is not valid JSON: ${(error as Error).message}`, {
+      hint: 'It was not written by strata (strata writes it atomically). Move it away to start from the Proxmox API.',
+    });
+  }
+}
+
+/** Writes JSON atomically and durably: a reader sees the old or the new content, even after a crash or SIGKILL. */
+export async function writeJsonAtomic(path: string, data: unknown, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'w', mode);
+  try {
+    await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+  // The rename is durable only once the folder entry is on disk.
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic there.
+  } finally {
+    await dir.close();
+  }
+}
+
+/**
+ * Serialises writes of one state file: node transitions of parallel siblings arrive concurrently. Changes made while
+ * a write is running are coalesced into the next one; every caller resolves only once a write that started after
+ * its change is on disk.
+ */
+export class StateStore {
+  readonly path: string;
+  state: ExecutionState;
+  #inFlight: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
+
+  constructor(path: string, state: ExecutionState) {
+    this.path = path;
+    this.state = state;
+  }
+
+  node(name: string): NodeState {
+    let node = this.state.nodes[name];
+    if (!node) {
+      node = { name, status: 'pending' };
+      this.state.nodes[name] = node;
+    }
+    return node;
+  }
+
+  /** Applies a change to a node and persists the whole state before resolving. */
+  update(name: string, change: Partial<NodeState>): Promise<void> {
+    Object.assign(this.node(name), change);
+    return this.save();
+  }
+
+  save(): Promise<void> {
+    this.state.updated_at = Date.now() / 1000;
+    if (this.#queued) return this.#queued;
+    const queued = this.#inFlight
+      .catch(() => undefined)
+      .then(() => {
+        // From here on, new changes need a new write: the snapshot below may not include them.
+        this.#queued = undefined;
+        const write = writeJsonAtomic(this.path, structuredClone(this.state));
+        this.#inFlight = write;
+        return write;
+      });
+    this.#queued = queued;
+    return queued;
+  }
+}
+
+export interface LockInfo {
+  pid: number;
+  host: string;
+  started_at: string;
+  command: string;
+}
+
+export class LockedError extends StrataError {
+  constructor(path: string, info: LockInfo | undefined) {
+    super(
+      info
+        ? `Another strata run (pid ${info.pid} on ${info.host}, started ${info.started_at}: ${info.command}) holds the lock ${path}`
+        : `The lock ${path} is held by another strata run`,
+      {
+        hint:
+          info && info.host !== hostname()
+            ? `Wait for that run to finish. If it is gone, delete ${path}.`
+            : 'Wait for that run to finish; a lock left by a killed run is taken over automatically.',
+      },
+    );
+    this.name = 'LockedError';
+  }
+}
+
+async function olderThan(path: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > ms;
+  } catch {
+    return true;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock for a manifest+stack. A lock whose process is gone (same host, pid not alive) is stale and is
+ * taken over: that is how a run killed with SIGKILL is resumed by running the same command again.
+ */
+export async function acquireLock(path: string, command: string): Promise<() => Promise<void>> {
+  await mkdir(dirname(path), { recursive: true });
+  const info: LockInfo = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+      try {
+        await handle.writeFile(`${JSON.stringify(info)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: LockInfo | undefined;
+    try {
+      holder = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+    } catch {
+      // A lock file being written right now, or an empty one from a crash between create and write.
+      holder = undefined;
+    }
+    const stale = holder ? holder.host === hostname() && !alive(holder.pid) : await olderThan(path, 5000);
+    if (!stale) {
+      if (!holder && attempt < 2) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      throw new LockedError(path, holder);
+    }
+    // Rename before unlinking, so two runs taking over the same stale lock cannot both succeed.
+    const aside = `${path}.stale.${process.pid}`;
+    try {
+      await rename(path, aside);
+      await unlink(aside);
+    } catch {
+      // Another run took it over first; the next attempt sees its fresh lock.
+    }
+  }
+  throw new LockedError(path, undefined);
+}
