@@ -9,6 +9,7 @@ import { StrataError } from '../errors.ts';
 import { type GraphNode, runGraph } from '../graph/index.ts';
 import { PveClient, type PveEndpoint, type PveVmSummary } from '../proxmox/client.ts';
 import { globalMasker } from '../secrets/mask.ts';
+import { sleep } from '../util/fs.ts';
 import {
   type ProxmoxTarget,
   proxmoxSettings,
@@ -27,7 +28,6 @@ import {
   destroyVm,
   type Identity,
   ownedBy,
-  sleep,
   type Target,
   VmidAllocator,
   type Waits,

@@ -9,6 +9,7 @@
 import { Agent, buildConnector, fetch } from 'undici';
 import { StrataError } from '../errors.ts';
 import { globalMasker } from '../secrets/mask.ts';
+import { sleep } from '../util/fs.ts';
 
 export interface PveEndpoint {
   /** Base URL such as `https://pve.lan:8006` (a trailing `/api2/json` is accepted). */
@@ -252,21 +253,6 @@ function formEncode(params: Params): string {
         `${encodeURIComponent(k)}=${encodeURIComponent(typeof v === 'boolean' ? (v ? '1' : '0') : String(v))}`,
     )
     .join('&');
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function errorCode(error: unknown): string {

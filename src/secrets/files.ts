@@ -3,10 +3,11 @@
  * through $EDITOR, and rotate its data key. Plaintext only leaves memory through withSecretFile (for the editor).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { writeFileAtomicSync } from '../util/fs.ts';
 import type { AgeKeyring } from './age-keys.ts';
 import {
   decryptSops,
@@ -157,10 +158,7 @@ export async function encryptFile(file: string, options: EncryptFileOptions = {}
 
 /** Writes next to the target then renames, so a crash never leaves half a file; keeps the target's mode. */
 export function writeFileAtomic(file: string, text: string): void {
-  const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o600;
-  const temp = join(dirname(file), `.${basename(file)}.strata-${process.pid}.tmp`);
-  writeFileSync(temp, text, { mode });
-  renameSync(temp, file);
+  writeFileAtomicSync(file, text, existsSync(file) ? statSync(file).mode & 0o777 : 0o600);
 }
 
 /** Runs $EDITOR (then $VISUAL, then vi) on a file and waits; `EDITOR` may carry arguments (`code --wait`). */

@@ -2,10 +2,11 @@
  * Run records: one JSON + one Markdown file per workflow run under `<base>/.strata/runs/<workflow>/`, rewritten
  * atomically after every step, so an interrupted or killed run still says where it stopped and `--resume` can go on.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StrataError } from '../errors.ts';
 import { globalMasker } from '../secrets/mask.ts';
+import { writeFileAtomicSync } from '../util/fs.ts';
 import { formatDuration } from './model.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
@@ -74,18 +75,12 @@ export function recordId(date = new Date()): string {
   return date.toISOString().replace(/[:.]/g, '-');
 }
 
-function writeAtomic(path: string, text: string): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, text);
-  renameSync(temp, path);
-}
-
 export function writeRecord(basePath: string, record: RunRecord): string {
   const dir = runsDir(basePath, record.workflow);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${record.id}.json`);
-  writeAtomic(path, `${globalMasker.mask(JSON.stringify(record, null, 2))}\n`);
-  writeAtomic(join(dir, `${record.id}.md`), globalMasker.mask(renderMarkdown(record)));
+  writeFileAtomicSync(path, `${globalMasker.mask(JSON.stringify(record, null, 2))}\n`);
+  writeFileAtomicSync(join(dir, `${record.id}.md`), globalMasker.mask(renderMarkdown(record)));
   return path;
 }
 

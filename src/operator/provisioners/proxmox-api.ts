@@ -5,6 +5,7 @@
  */
 import { StrataError } from '../../errors.ts';
 import { PveApiError, type PveClient, type PveVmSummary } from '../../proxmox/client.ts';
+import { sleep } from '../../util/fs.ts';
 import { didYouMean } from '../../util/suggest.ts';
 import type { ResolvedNode } from '../context.ts';
 
@@ -41,21 +42,6 @@ export type PhaseHook = (
   phase: string,
   change?: { vm_id?: number; pve_node?: string; task?: string | undefined },
 ) => Promise<void>;
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * Hands out VMIDs one caller at a time per host: /cluster/nextid answers the same id to parallel siblings until one
