@@ -1,8 +1,8 @@
 /**
  * The stack commands as typed library functions: the CLI only parses flags and renders what these return.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -232,6 +232,8 @@ export async function validateStacks(
   if (problems.length > 0) return problems;
   try {
     const instances = await engine.instances(options.stack ? { stack: options.stack } : {});
+    // A misspelt --stack must not validate nothing and succeed: this throws the unknown-stack error.
+    if (options.stack && instances.length === 0) await engine.stackVars(options.stack);
     const seen = new Map<string, ComponentInstance>();
     for (const instance of instances) {
       const key = `${instance.kind}/${instance.name}@${instance.stack}`;
@@ -250,6 +252,7 @@ export async function validateStacks(
       }
       seen.set(key, instance);
     }
+    problems.push(...missingComponentFolders(engine, instances));
     if (options.checkVariables !== false) {
       for (const instance of instances) {
         for (const problem of await checkInstanceVariables(instance))
@@ -258,6 +261,38 @@ export async function validateStacks(
     }
   } catch (error) {
     record(error);
+  }
+  return problems;
+}
+
+/**
+ * Components whose code folder does not exist (seed properties 4 and 12). A warning, not an error: Atmos does not
+ * check this, and repositories that vendor their components in CI have no folders until then.
+ */
+function missingComponentFolders(engine: StackEngine, instances: ComponentInstance[]): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const reported = new Set<string>();
+  for (const instance of instances) {
+    if (instance.abstract || !instance.enabled || existsSync(instance.componentDir)) continue;
+    const kindBase = engine.config.components[instance.kind]?.basePath;
+    const folder = relative(kindBase ?? engine.config.basePath, instance.componentDir);
+    const key = `${instance.kind}/${folder}@${instance.stack}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    const existing =
+      kindBase && existsSync(kindBase)
+        ? readdirSync(kindBase, { withFileTypes: true })
+            .filter((e) => e.isDirectory())
+            .map((e) => e.name)
+        : [];
+    problems.push({
+      severity: 'warning',
+      stack: instance.stack,
+      component: instance.name,
+      file: engine.origin(instance)?.manifest.path,
+      message: `${instance.name}@${instance.stack}: the ${instance.kind} component folder '${folder}' does not exist in ${relative(engine.config.basePath, kindBase ?? '') || '.'}`,
+      hint: didYouMean(folder, existing) ?? 'check metadata.component (or the component name), or vendor the component',
+    });
   }
   return problems;
 }

@@ -5,12 +5,12 @@
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
-import { StrataError } from '../errors.ts';
+import { type SourceLocation, StrataError } from '../errors.ts';
 import { containsFunction, evaluateFunctions } from '../functions/index.ts';
 import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../template/index.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
-import { findStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
+import { findStackManifests, lineOf, ManifestReader, type MergedFile } from './manifests.ts';
 import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from './merge.ts';
 import { stackTemplateFunctions } from './template-functions.ts';
 import type { ComponentDescription, ComponentInstance } from './types.ts';
@@ -288,7 +288,7 @@ export class StackEngine {
           data,
           `${stack}/${raw.name}`,
           templates.delimiters,
-          manifest.path,
+          this.#locate(manifest),
           this.#templateFunctions,
         ) as PlainMap;
       }
@@ -317,6 +317,22 @@ export class StackEngine {
   }
 
   /**
+   * Where a template text of this manifest was written: the highest-precedence contributing file whose source holds
+   * its first line (templates are rendered after merging, when the origin is no longer known).
+   */
+  #locate(manifest: StackManifest): Locate {
+    return (text) => {
+      const firstLine = text.split('\n', 1)[0];
+      for (let i = manifest.files.length - 1; i >= 0; i--) {
+        const path = manifest.files[i].path;
+        const line = lineOf(this.#reader.source(path), firstLine);
+        if (line !== undefined) return { file: path, line };
+      }
+      return { file: manifest.path };
+    };
+  }
+
+  /**
    * `atmos.Component` in templates: another component's section with its templates rendered (YAML functions and
    * Terraform outputs are not evaluated here: `outputs` is empty; use !terraform.output for those).
    */
@@ -340,7 +356,7 @@ export class StackEngine {
         section,
         key,
         delimiters,
-        candidate.manifest.path,
+        this.#locate(candidate.manifest),
         this.#templateFunctions,
       ) as PlainMap;
       return { ...section, outputs: {} };
@@ -473,29 +489,33 @@ function renderDeep(
   data: PlainMap,
   name: string,
   delimiters: [string, string],
-  file: string,
+  locate: Locate,
   funcs: FuncMap,
 ): unknown {
   const render = (text: string) =>
-    hasTemplate(text, delimiters) ? renderIn(text, data, name, delimiters, file, funcs) : text;
+    hasTemplate(text, delimiters) ? renderIn(text, data, name, delimiters, locate, funcs) : text;
   return mapDeep(value, (leaf) => (typeof leaf === 'string' ? render(leaf) : leaf), render);
 }
 
-/** Renders one value; a template error names the manifest the component comes from. */
+/** Finds the file (and line) a template text was written in. */
+type Locate = (text: string) => SourceLocation;
+
+/** Renders one value; a template error names the file and line the template was written in. */
 function renderIn(
   text: string,
   data: PlainMap,
   name: string,
   delimiters: [string, string],
-  file: string,
+  locate: Locate,
   funcs: FuncMap,
 ): string {
   try {
     return renderTemplate(text, data, { name, delimiters, missingkey: 'default', funcs });
   } catch (error) {
     if (error instanceof TemplateError && !error.location) {
-      const details = [`In a value of ${name}, from ${file} or a file it imports:`, error.details ?? text].join('\n');
-      throw new StrataError(error.message, { location: { file }, hint: error.hint, details });
+      const location = locate(text);
+      const details = [`In a value of ${name}, written in ${location.file}:`, error.details ?? text].join('\n');
+      throw new StrataError(error.message, { location, hint: error.hint, details });
     }
     throw error;
   }

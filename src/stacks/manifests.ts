@@ -314,9 +314,10 @@ export class ManifestReader {
       }
       if (chain.includes(file)) {
         const cycle = [...chain.slice(chain.indexOf(file)), file].map((f) => this.display(f));
+        const full = [...chain, file].map((f) => this.display(f));
         throw new StrataError(`import cycle: ${cycle.join(' -> ')}`, {
           location: { file: importer },
-          details: `Import chain:\n${cycle.map((f, i) => `${'  '.repeat(i)}${i === 0 ? '' : '└─ '}${f}`).join('\n')}`,
+          details: `Import chain from the stack manifest:\n${full.map((f, n) => `${'  '.repeat(n)}${n === 0 ? '' : '└─ '}${f}`).join('\n')}`,
           hint: 'break the cycle by moving the shared settings into a file both can import',
         });
       }
@@ -380,8 +381,7 @@ export class ManifestReader {
             details: (error as Error).message,
           });
         }
-      }
-      else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path);
+      } else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path);
     }
     return query ? selectPath(value, query, `${this.display(file)}: !include ${ref.args}`) : value;
   }

@@ -90,14 +90,23 @@ function layerPaths(raw: RawComponent, section: string, tail: string): string[] 
     `${raw.kind}.overrides.${section}${tail}`,
     `overrides.${section}${tail}`,
   ];
-  paths.push(`${own}.${section}${tail}`, `${own}.metadata${section === 'metadata' ? tail : '.__none__'}`);
-  for (const base of raw.inheritance) paths.push(`components.${raw.kind}.${base}.${section}${tail}`);
+  // The described backend is one entry of the written `backend:` map (`backend.<backend_type>`), and the remote state
+  // backend falls back to that same entry.
+  const backendType = String(raw.section.backend_type ?? '');
+  const remoteType = String(raw.section.remote_state_backend_type ?? '');
+  const written =
+    section === 'backend'
+      ? [`backend.${backendType}`]
+      : section === 'remote_state_backend'
+        ? [`remote_state_backend.${remoteType}`, `backend.${remoteType}`]
+        : [section];
+  for (const name of written) paths.push(`${own}.${name}${tail}`);
+  paths.push(`${own}.metadata${section === 'metadata' ? tail : '.__none__'}`);
+  for (const base of raw.inheritance)
+    for (const name of written) paths.push(`components.${raw.kind}.${base}.${name}${tail}`);
   if (LAYERED.has(section) || section.startsWith('backend') || section.startsWith('remote_state')) {
-    paths.push(`${raw.kind}.${section}${tail}`);
+    for (const name of written) paths.push(`${raw.kind}.${name}${tail}`);
     if (LAYERED.has(section)) paths.push(`${section}${tail}`);
-  }
-  if (section === 'backend') {
-    paths.push(`${raw.kind}.backend.${tail.split('.')[1] ?? ''}`);
   }
   return paths;
 }

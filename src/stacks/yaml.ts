@@ -91,7 +91,34 @@ function functionTypes(): jsyaml.Type[] {
   return types;
 }
 
-const schema = jsyaml.DEFAULT_SCHEMA.extend(functionTypes());
+/**
+ * Integers as Go's yaml.v3 (Atmos) reads them and js-yaml does not: YAML 1.1 octals (`mode: 0644` is 420) and `_`
+ * digit separators (`1_000`). Its own tag: js-yaml keeps one implicit type per tag.
+ */
+const goInteger = new jsyaml.Type('tag:strata,2026:go-int', {
+  kind: 'scalar',
+  resolve: (data: unknown) =>
+    typeof data === 'string' && (/^[-+]?0[0-7_]*[0-7]$/.test(data) || /^[-+]?[0-9][0-9_]*_[0-9_]*$/.test(data)),
+  construct: (data: string) => {
+    const digits = data.replaceAll('_', '');
+    const sign = digits.startsWith('-') ? -1 : 1;
+    const unsigned = digits.replace(/^[-+]/, '');
+    return sign * Number.parseInt(unsigned, /^0[0-7]+$/.test(unsigned) ? 8 : 10);
+  },
+});
+
+/**
+ * js-yaml's default schema minus `timestamp`: yaml.v3 keeps `2024-01-01` a string when decoding into untyped values,
+ * so Atmos prints dates as written (js-yaml would make Date objects and print them as ISO instants).
+ */
+// js-yaml exports its types at run time; @types/js-yaml does not declare them.
+const { types } = jsyaml as unknown as {
+  types: Record<'null' | 'bool' | 'int' | 'float' | 'merge' | 'binary' | 'omap' | 'pairs' | 'set', jsyaml.Type>;
+};
+const schema = jsyaml.FAILSAFE_SCHEMA.extend({
+  implicit: [types.null, types.bool, goInteger, types.int, types.float, types.merge],
+  explicit: [types.binary, types.omap, types.pairs, types.set, ...functionTypes()],
+});
 
 export class YamlSyntaxError extends StrataError {}
 
