@@ -114,9 +114,17 @@ export class ManifestReader {
     return this.#config.stacks.basePath;
   }
 
+  readonly #keys = new Map<string, string>();
+  readonly #resolved = new Map<string, string | undefined>();
+
   /** The manifest key Atmos uses: path relative to the stacks folder, without extension, with forward slashes. */
   key(path: string): string {
-    return stripStackExtension(relative(this.stacksBase, path)).split(sep).join('/');
+    let key = this.#keys.get(path);
+    if (key === undefined) {
+      key = stripStackExtension(relative(this.stacksBase, path)).split(sep).join('/');
+      this.#keys.set(path, key);
+    }
+    return key;
   }
 
   source(path: string): string {
@@ -298,7 +306,12 @@ export class ManifestReader {
         .filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext)))
         .sort();
     } else {
-      const file = resolveExtension(target);
+      // Hundreds of stacks import the same catalogs: look each path up on disk once.
+      let file = this.#resolved.get(target);
+      if (file === undefined && !this.#resolved.has(target)) {
+        file = resolveExtension(target);
+        this.#resolved.set(target, file);
+      }
       files = file ? [file] : [];
     }
     if (files.length === 0) {
