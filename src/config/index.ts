@@ -349,7 +349,11 @@ export function loadConfig(options: LoadConfigOptions = {}): StrataConfig {
       manifest: text(section(schemasRaw.atmos).manifest) || undefined,
     },
     templates: templatesConfig(raw),
-    listMergeStrategy: listMergeStrategy(section(raw.settings).list_merge_strategy, label),
+    listMergeStrategy: listMergeStrategy(
+      section(raw.settings).list_merge_strategy,
+      // The environment wins over the file: name the source the bad value came from.
+      env.ATMOS_SETTINGS_LIST_MERGE_STRATEGY ? 'ATMOS_SETTINGS_LIST_MERGE_STRATEGY' : label,
+    ),
     raw,
   };
 }

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { describeConfig, discoverConfigFiles, loadConfig } from '../../src/config/index.ts';
+import { StrataError, UsageError } from '../../src/errors.ts';
+import { describeComponent } from '../../src/stacks/index.ts';
+import { ATMOS_YAML, withRepo } from '../stacks/fixtures.ts';
+
+const NO_GIT_ROOT = { ATMOS_GIT_ROOT_BASEPATH: 'false' };
+
+test('discovery: the working directory first, then its parents (nearest wins)', async () => {
+  await withRepo({ 'a/atmos.yaml': 'base_path: "./inner"\n', 'a/b/c/.keep': '' }, (repo) => {
+    assert.deepEqual(discoverConfigFiles({ cwd: repo.dir, env: NO_GIT_ROOT }), [join(repo.dir, 'atmos.yaml')]);
+    assert.deepEqual(discoverConfigFiles({ cwd: join(repo.dir, 'a/b/c'), env: NO_GIT_ROOT }), [
+      join(repo.dir, 'a/atmos.yaml'),
+    ]);
+    // base_path `./x` written in the file is relative to that file's folder, not to the working directory.
+    const config = loadConfig({ cwd: join(repo.dir, 'a/b/c'), env: NO_GIT_ROOT });
+    assert.equal(config.basePath, join(repo.dir, 'a/inner'));
+    assert.equal(config.configDir, join(repo.dir, 'a'));
+  });
+});
+
+test('discovery: strata.yaml is accepted, atmos.yaml is preferred when both exist', async () => {
+  await withRepo(
+    { 'only/strata.yaml': 'base_path: "."\n', 'both/strata.yaml': '', 'both/atmos.yaml': '' },
+    (repo) => {
+      assert.deepEqual(discoverConfigFiles({ cwd: join(repo.dir, 'only'), env: {} }), [
+        join(repo.dir, 'only/strata.yaml'),
+      ]);
+      assert.deepEqual(discoverConfigFiles({ cwd: join(repo.dir, 'both'), env: {} }), [
+        join(repo.dir, 'both/atmos.yaml'),
+      ]);
+    },
+    { atmos: null },
+  );
+});
+
+test('discovery and base_path inside a real git repository (git init)', async () => {
+  await withRepo(
+    { 'repo/atmos.yaml': 'base_path: infra\n', 'repo/infra/stacks/.keep': '', 'repo/deep/er/.keep': '' },
+    (repo) => {
+      const root = join(repo.dir, 'repo');
+      execFileSync('git', ['init', '-q', root]);
+      assert.deepEqual(discoverConfigFiles({ cwd: join(root, 'deep/er'), env: {} }), [join(root, 'atmos.yaml')]);
+      // A bare base_path is taken from the git root when that folder exists there ...
+      const viaFlag = loadConfig({ cwd: join(root, 'deep/er'), configPath: join(root, 'atmos.yaml'), env: {} });
+      assert.equal(viaFlag.basePath, join(root, 'infra'));
+      // ... and from the config folder with ATMOS_GIT_ROOT_BASEPATH=false.
+      const other = join(root, 'deep/atmos.yaml');
+      repo.write('repo/deep/atmos.yaml', 'base_path: infra\n');
+      assert.equal(loadConfig({ cwd: root, configPath: other, env: {} }).basePath, join(root, 'infra'));
+      assert.equal(loadConfig({ cwd: root, configPath: other, env: NO_GIT_ROOT }).basePath, join(root, 'deep/infra'));
+    },
+    { atmos: null },
+  );
+});
+
+test('discovery: ATMOS_CLI_CONFIG_PATH is merged after the working directory file and stops the parent search', async () => {
+  await withRepo(
+    {
+      'atmos.yaml': 'stacks: {name_pattern: "{stage}"}\n',
+      'cwd/atmos.yaml': 'stacks: {name_pattern: "{tenant}", base_path: from-cwd}\n',
+      'elsewhere/atmos.yaml': 'stacks: {name_pattern: "{environment}"}\n',
+      'nocfg/.keep': '',
+    },
+    (repo) => {
+      const env = { ATMOS_CLI_CONFIG_PATH: join(repo.dir, 'elsewhere') };
+      const files = discoverConfigFiles({ cwd: join(repo.dir, 'cwd'), env });
+      assert.deepEqual(files, [join(repo.dir, 'cwd/atmos.yaml'), join(repo.dir, 'elsewhere/atmos.yaml')]);
+      const config = loadConfig({ cwd: join(repo.dir, 'cwd'), env });
+      assert.equal(config.stacks.namePattern, '{environment}');
+      assert.equal(config.stacks.basePath, join(repo.dir, 'elsewhere/from-cwd'));
+      // Without a file in the working directory, the parent's atmos.yaml is not used.
+      assert.deepEqual(discoverConfigFiles({ cwd: join(repo.dir, 'nocfg'), env }), [
+        join(repo.dir, 'elsewhere/atmos.yaml'),
+      ]);
+      assert.throws(
+        () => discoverConfigFiles({ cwd: repo.dir, env: { ATMOS_CLI_CONFIG_PATH: join(repo.dir, 'nocfg') } }),
+        (error: unknown) => error instanceof UsageError && /ATMOS_CLI_CONFIG_PATH/.test(error.message),
+      );
+    },
+    { atmos: null },
+  );
+});
+
+test('discovery: --config takes a file or a folder and replaces discovery; a missing path is a usage error', async () => {
+  await withRepo(
+    { 'cfg/strata.yaml': 'stacks: {base_path: s}\n', 'cfg/custom.yml': 'stacks: {base_path: t}\n' },
+    (repo) => {
+      assert.deepEqual(discoverConfigFiles({ cwd: repo.dir, configPath: 'cfg', env: {} }), [
+        join(repo.dir, 'cfg/strata.yaml'),
+      ]);
+      assert.deepEqual(discoverConfigFiles({ cwd: repo.dir, configPath: 'cfg/custom.yml', env: {} }), [
+        join(repo.dir, 'cfg/custom.yml'),
+      ]);
+      assert.throws(
+        () => discoverConfigFiles({ cwd: repo.dir, configPath: 'nope', env: {} }),
+        (error: unknown) => error instanceof UsageError && error.exitCode === 2 && /nope/.test(error.message),
+      );
+    },
+  );
+});
+
+test('no config file anywhere: the built-in defaults (Atmos layout under the working directory)', async () => {
+  await withRepo(
+    { 'x/.keep': '' },
+    (repo) => {
+      const config = loadConfig({ cwd: join(repo.dir, 'x'), env: NO_GIT_ROOT });
+      assert.deepEqual(config.configFiles, []);
+      assert.equal(config.stacks.basePath, join(repo.dir, 'x/stacks'));
+      assert.deepEqual(config.stacks.includedPaths, ['orgs/**/*']);
+      assert.equal(config.templates.enabled, true);
+      assert.equal(config.listMergeStrategy, 'replace');
+    },
+    { atmos: null },
+  );
+});
+
+test('base_path: absolute as is; from --base-path or ATMOS_BASE_PATH relative to the working directory', async () => {
+  await withRepo({ 'sub/.keep': '' }, (repo) => {
+    const cwd = join(repo.dir, 'sub');
+    const configPath = join(repo.dir, 'atmos.yaml');
+    assert.equal(loadConfig({ cwd, configPath, env: {} }).basePath, repo.dir);
+    assert.equal(loadConfig({ cwd, configPath, env: {}, basePath: './here' }).basePath, join(cwd, 'here'));
+    assert.equal(loadConfig({ cwd, configPath, env: { ATMOS_BASE_PATH: '..' } }).basePath, repo.dir);
+    assert.equal(loadConfig({ cwd, configPath, env: { ATMOS_BASE_PATH: '/opt/x' } }).basePath, '/opt/x');
+    const config = loadConfig({ cwd, configPath, env: {}, basePath: '/srv/infra' });
+    assert.equal(config.stacks.basePath, '/srv/infra/stacks');
+    assert.equal(config.components.terraform.basePath, '/srv/infra/components/terraform');
+    assert.equal(config.raw.base_path, '/srv/infra');
+  });
+});
+
+test('ATMOS_* environment variables override the file', async () => {
+  await withRepo({}, (repo) => {
+    const config = loadConfig({
+      cwd: repo.dir,
+      env: {
+        ATMOS_STACKS_BASE_PATH: 'other-stacks',
+        ATMOS_STACKS_INCLUDED_PATHS: 'a/**/*, b/*',
+        ATMOS_STACKS_EXCLUDED_PATHS: '**/_x.yaml',
+        ATMOS_STACKS_NAME_PATTERN: '{tenant}-{stage}',
+        ATMOS_STACKS_NAME_TEMPLATE: '{{ .vars.stage }}',
+        ATMOS_COMPONENTS_TERRAFORM_COMMAND: 'tofu',
+        ATMOS_COMPONENTS_PACKER_BASE_PATH: 'images',
+        ATMOS_WORKFLOWS_BASE_PATH: 'wf',
+        ATMOS_TEMPLATES_SETTINGS_ENABLED: 'true',
+        ATMOS_SETTINGS_LIST_MERGE_STRATEGY: 'append',
+      },
+    });
+    assert.equal(config.stacks.basePath, join(repo.dir, 'other-stacks'));
+    assert.deepEqual(config.stacks.includedPaths, ['a/**/*', 'b/*']);
+    assert.deepEqual(config.stacks.excludedPaths, ['**/_x.yaml']);
+    assert.equal(config.stacks.namePattern, '{tenant}-{stage}');
+    assert.equal(config.stacks.nameTemplate, '{{ .vars.stage }}');
+    assert.equal(config.components.terraform.command, 'tofu');
+    assert.equal(config.components.packer.basePath, join(repo.dir, 'images'));
+    assert.equal(config.workflows.basePath, join(repo.dir, 'wf'));
+    assert.equal(config.templates.enabled, true);
+    assert.equal(config.listMergeStrategy, 'append');
+    const described = describeConfig(config);
+    assert.equal((described.components as { terraform: { command: string } }).terraform.command, 'tofu');
+    assert.deepEqual(described.config_files, [join(repo.dir, 'atmos.yaml')]);
+    assert.equal(described.stacksBaseAbsolutePath, join(repo.dir, 'other-stacks'));
+  });
+});
+
+const listRepo = (strategy: string | undefined) => ({
+  'stacks/catalog/base.yaml': 'components:\n  terraform:\n    app:\n      vars:\n        l: [a, {x: 1, y: 1}, c]\n',
+  'stacks/deploy/prod.yaml':
+    'import: [catalog/base]\ncomponents:\n  terraform:\n    app:\n      vars:\n        l: [z, {y: 2}]\n',
+  ...(strategy ? { 'atmos.yaml': `${ATMOS_YAML}settings:\n  list_merge_strategy: ${strategy}\n` } : {}),
+});
+
+test('settings.list_merge_strategy: replace (default), append, merge; from the file or ATMOS_SETTINGS_LIST_MERGE_STRATEGY', async () => {
+  const expected: Record<string, unknown> = {
+    default: ['z', { y: 2 }],
+    replace: ['z', { y: 2 }],
+    append: ['a', { x: 1, y: 1 }, 'c', 'z', { y: 2 }],
+    merge: ['a', { x: 1, y: 2 }, 'c'],
+  };
+  for (const [strategy, list] of Object.entries(expected)) {
+    await withRepo(listRepo(strategy === 'default' ? undefined : strategy), async (repo) => {
+      const { description } = await describeComponent(await repo.engine(), 'app', 'deploy/prod');
+      assert.deepEqual((description.vars as { l: unknown }).l, list, strategy);
+    });
+  }
+  await withRepo(listRepo(undefined), async (repo) => {
+    const engine = await repo.engine({ env: { ATMOS_SETTINGS_LIST_MERGE_STRATEGY: 'append' } });
+    const { description } = await describeComponent(engine, 'app', 'deploy/prod');
+    assert.equal((description.vars as { l: unknown[] }).l.length, 5);
+  });
+});
+
+test('settings.list_merge_strategy: an unknown value names the file and the valid values', async () => {
+  await withRepo(listRepo('concat'), async (repo) => {
+    await assert.rejects(repo.engine(), (error: unknown) => {
+      assert.ok(error instanceof StrataError);
+      assert.match(error.message, /invalid settings\.list_merge_strategy 'concat' in .*atmos\.yaml/);
+      assert.match(error.hint ?? '', /replace, append, merge/);
+      return true;
+    });
+  });
+  await withRepo(listRepo(undefined), async (repo) => {
+    await assert.rejects(
+      repo.engine({ env: { ATMOS_SETTINGS_LIST_MERGE_STRATEGY: 'deep' } }),
+      /invalid settings\.list_merge_strategy 'deep' in ATMOS_SETTINGS_LIST_MERGE_STRATEGY/,
+    );
+  });
+});
+
+test('a config file that is not a map, or is not valid YAML, is a StrataError with its path', async () => {
+  await withRepo({}, (repo) => {
+    repo.write('atmos.yaml', '- a\n- b\n');
+    assert.throws(
+      () => loadConfig({ cwd: repo.dir, env: {} }),
+      (error: unknown) => error instanceof StrataError && error.location?.file === join(repo.dir, 'atmos.yaml'),
+    );
+    repo.write('atmos.yaml', 'stacks:\n  base_path: [a\n');
+    assert.throws(
+      () => loadConfig({ cwd: repo.dir, env: {} }),
+      (error: unknown) => error instanceof StrataError && error.location?.line !== undefined,
+    );
+  });
+});
