@@ -518,7 +518,8 @@ test('property: sections of the wrong type either describe or fail with a Strata
               if (typeof node[key] !== 'object' || node[key] === null) break;
               node = node[key] as Record<string, unknown>;
             }
-            node[path[path.length - 1]] = value;
+            // A copy: fast-check hands out the same constant objects, and a later change could write into one.
+            node[path[path.length - 1]] = structuredClone(value);
           }
           repo.write('stacks/deploy/prod.yaml', JSON.stringify(doc));
           try {
