@@ -36,6 +36,12 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   'pve-sim': ['proxmox'],
   secrets: ['secrets'],
   serve: ['controller'],
+  generate: ['gitops'],
+  lock: ['gitops'],
+  plan: ['gitops'],
+  apply: ['gitops'],
+  ci: ['gitops'],
+  doctor: ['gitops'],
 };
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
