@@ -1,4 +1,287 @@
 import type { Command } from 'commander';
+import { StrataError, UsageError } from '../../errors.ts';
+import { affectedMatrix, describeAffected } from '../../gitops/affected.ts';
+import { ciInit, FORGES, type Forge, upsertComment } from '../../gitops/ci.ts';
+import { doctorBackend } from '../../gitops/doctor.ts';
+import { generateEnv } from '../../gitops/generate-env.ts';
+import { applyAffected, planAffected } from '../../gitops/plan.ts';
+import { openStore } from '../../store/index.ts';
+import { subcommand } from '../main.ts';
+import { parseFormat, render } from '../output.ts';
 
-/** Commands of the gitops concern (filled in by the issue that builds it). */
-export function register(_program: Command): void {}
+interface GlobalOptions {
+  config?: string;
+  basePath?: string;
+}
+
+function globals(cmd: Command): GlobalOptions {
+  const opts = cmd.optsWithGlobals() as GlobalOptions;
+  return { config: opts.config, basePath: opts.basePath };
+}
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+}
+
+async function storeDir(cmd: Command): Promise<string> {
+  const { repoRoot } = await import('../../gitops/git.ts');
+  return repoRoot(process.cwd()).catch(() => {
+    const g = globals(cmd);
+    return g.basePath ?? process.cwd();
+  });
+}
+
+export function register(program: Command): void {
+  const describe = subcommand(program, 'describe', 'Show the merged configuration of stacks, components and the CLI');
+  describe
+    .command('affected')
+    .description('List the component instances a change affects (between a base commit and HEAD), with reasons')
+    .option('--ref <ref>', 'base git ref (default: merge-base of HEAD and the default branch)')
+    .option('--sha <sha>', 'base commit SHA (wins over --ref)')
+    .option('--repo-path <dir>', 'an already checked-out base tree instead of a commit')
+    .option('--include-dependents', 'add the recursive dependents of each item')
+    .option('--include-settings', "add each item's settings section")
+    .option('--exclude-locked', 'leave out components with metadata.locked: true')
+    .option('--include-uncommitted', 'compare the working tree (uncommitted and untracked files) instead of HEAD')
+    .option('-s, --stack <stack>', 'only items in this stack')
+    .option('--format <format>', 'json, yaml or matrix (a CI job matrix)', 'json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  strata describe affected --ref main --include-dependents\n  strata describe affected --format matrix   # {"include":[{"stack":...,"component":...}]}\n',
+    )
+    .action(async (opts, cmd: Command) => {
+      const format = parseFormat(opts.format, ['json', 'yaml', 'matrix']) as string;
+      const g = globals(cmd);
+      const items = await describeAffected({
+        configPath: g.config,
+        basePath: g.basePath,
+        ref: opts.ref,
+        sha: opts.sha,
+        repoPath: opts.repoPath,
+        includeDependents: opts.includeDependents,
+        includeSettings: opts.includeSettings,
+        excludeLocked: opts.excludeLocked,
+        includeUncommitted: opts.includeUncommitted,
+        stack: opts.stack,
+      });
+      if (format === 'matrix') out(JSON.stringify(affectedMatrix(items)));
+      else out(render(items, format as 'json' | 'yaml'));
+    });
+
+  const generate = subcommand(program, 'generate', 'Generate files from stacks');
+  generate
+    .command('env')
+    .description('Write every generated input of a stack (var files, backends, inventories, values) + metadata.json')
+    .requiredOption('-s, --stack <stack>', 'the stack')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--format <format>', 'print the metadata as json or yaml', 'yaml')
+    .addHelpText('after', '\nExample:\n  strata generate env -s prod --out generated/prod\n')
+    .action(async (opts, cmd: Command) => {
+      const format = parseFormat(opts.format);
+      const g = globals(cmd);
+      const metadata = await generateEnv({
+        configPath: g.config,
+        basePath: g.basePath,
+        stack: opts.stack,
+        out: opts.out,
+      });
+      out(render(metadata, format));
+    });
+
+  const lock = subcommand(program, 'lock', 'Show and clear run locks (team mode: STRATA_DATABASE_URL, else .strata/)');
+  lock
+    .command('list')
+    .description('List run locks: who holds each component instance, what for, until when')
+    .option('--format <format>', 'yaml or json', 'yaml')
+    .addHelpText(
+      'after',
+      '\nExample:\n  STRATA_DATABASE_URL=postgres://strata@db/strata strata lock list --format json\n',
+    )
+    .action(async (opts, cmd: Command) => {
+      const format = parseFormat(opts.format);
+      const store = await openStore({ dir: await storeDir(cmd) });
+      try {
+        const now = Date.now();
+        const locks = (await store.list()).map((l) => ({
+          id: l.id,
+          holder: l.holder,
+          operation: l.operation,
+          acquired_at: l.acquiredAt,
+          expires_at: l.expiresAt,
+          expired: Date.parse(l.expiresAt) <= now,
+        }));
+        out(render({ store: store.kind, locks }, format));
+      } finally {
+        await store.close();
+      }
+    });
+  lock
+    .command('release')
+    .description('Clear the lock of a component instance (component@stack), e.g. after a crashed run')
+    .argument('<id>', 'component@stack, as `strata lock list` shows it')
+    .option('--dry-run', 'show what would be released')
+    .addHelpText('after', '\nExample:\n  strata lock release vpc@prod\n')
+    .action(async (id: string, opts, cmd: Command) => {
+      if (!id.includes('@')) throw new UsageError(`'${id}' is not component@stack`, { hint: 'e.g. vpc@prod' });
+      const store = await openStore({ dir: await storeDir(cmd) });
+      try {
+        const held = (await store.list()).find((l) => l.id === id);
+        if (!held) {
+          const { didYouMean } = await import('../../util/suggest.ts');
+          const ids = (await store.list()).map((l) => l.id);
+          throw new StrataError(`no lock on '${id}'`, {
+            hint: didYouMean(id, ids) ?? (ids.length ? `locks: ${ids.join(', ')}` : 'there are no locks'),
+          });
+        }
+        if (opts.dryRun) out(`would release ${id} (held by ${held.holder} for ${held.operation})`);
+        else {
+          await store.release(id);
+          out(`released ${id} (was held by ${held.holder} for ${held.operation})`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+  const affectedFlags = (cmd: Command) =>
+    cmd
+      .option('--affected', 'every instance the change affects (required: the only selection these commands take)')
+      .option('--ref <ref>', 'base git ref (default: merge-base of HEAD and the default branch)')
+      .option('--sha <sha>', 'base commit SHA')
+      .option('--include-uncommitted', 'compare the working tree instead of HEAD')
+      .option('--plans-dir <dir>', 'where saved plans and their digests live (default .strata/plans)')
+      .option('--max-concurrency <n>', 'instances run at once when independent', (v) => Number.parseInt(v, 10));
+
+  affectedFlags(
+    program
+      .command('plan')
+      .description('terraform plan for every affected instance in dependency order, with a PR summary'),
+  )
+    .option('--summary <file>', 'write the markdown PR summary here (overflow goes to <file>-full.md)')
+    .option('--format <format>', 'markdown (the summary) or json', 'markdown')
+    .addHelpText('after', '\nExample:\n  strata plan --affected --ref origin/main --summary strata-plan.md\n')
+    .action(async (opts, cmd: Command) => {
+      if (!opts.affected)
+        throw new UsageError('plan needs --affected', {
+          hint: 'for one component use: strata terraform plan <component> -s <stack>',
+        });
+      const format = parseFormat(opts.format, ['markdown', 'json']) as string;
+      const g = globals(cmd);
+      const result = await planAffected({
+        configPath: g.config,
+        basePath: g.basePath,
+        ref: opts.ref,
+        sha: opts.sha,
+        includeUncommitted: opts.includeUncommitted,
+        plansDir: opts.plansDir,
+        maxConcurrency: opts.maxConcurrency,
+        summaryFile: opts.summary,
+      });
+      if (format === 'json') {
+        const { summary, ...rest } = result;
+        out(render({ ...rest, totals: summary.totals, summary_truncated: summary.truncated }, 'json'));
+      } else out(result.summary.markdown);
+      process.exitCode = result.exitCode;
+    });
+
+  affectedFlags(
+    program
+      .command('apply')
+      .description('Apply exactly the instances a merged change affects; refuses saved plans whose inputs changed'),
+  )
+    .option('--require-plan', 'refuse instances that have no saved plan')
+    .option('--dry-run', 'show what would be applied')
+    .option('--format <format>', 'yaml or json', 'yaml')
+    .addHelpText('after', '\nExample (CI, after a merge to main):\n  strata apply --affected --ref "$BEFORE_SHA"\n')
+    .action(async (opts, cmd: Command) => {
+      if (!opts.affected)
+        throw new UsageError('apply needs --affected', {
+          hint: 'for one component use: strata terraform apply <component> -s <stack>',
+        });
+      if (!opts.ref && !opts.sha)
+        throw new UsageError('apply --affected needs --ref or --sha', {
+          hint: 'pass the commit before the merge, e.g. --ref "$BEFORE_SHA"',
+        });
+      const format = parseFormat(opts.format);
+      const g = globals(cmd);
+      const result = await applyAffected({
+        configPath: g.config,
+        basePath: g.basePath,
+        ref: opts.ref,
+        sha: opts.sha,
+        includeUncommitted: opts.includeUncommitted,
+        plansDir: opts.plansDir,
+        requirePlan: opts.requirePlan,
+        dryRun: opts.dryRun,
+        maxConcurrency: opts.maxConcurrency,
+      });
+      out(render(result, format));
+      process.exitCode = result.exitCode;
+    });
+
+  const ci = subcommand(program, 'ci', 'CI integration: workflow templates and the pull-request summary comment');
+  ci.command('init')
+    .description('Write a CI workflow: plan affected instances on pull requests, apply on merge to main')
+    .argument('<forge>', FORGES.join(' | '))
+    .option('--force', 'overwrite an existing workflow file')
+    .option('--dry-run', 'print the files instead of writing them')
+    .addHelpText('after', '\nExamples:\n  strata ci init github\n  strata ci init gitlab --dry-run\n')
+    .action(async (forge: string, opts) => {
+      const { repoRoot } = await import('../../gitops/git.ts');
+      const dir = await repoRoot(process.cwd()).catch(() => process.cwd());
+      const files = ciInit({ forge, dir, force: opts.force, dryRun: opts.dryRun });
+      for (const f of files) out(opts.dryRun ? `# ${f.path}\n${f.content}` : `wrote ${f.path}`);
+    });
+  ci.command('comment')
+    .description('Create or update the single strata summary comment on a pull/merge request')
+    .argument('<forge>', FORGES.join(' | '))
+    .requiredOption('--repo <repo>', 'owner/name (GitHub, Gitea) or project id/path (GitLab)')
+    .requiredOption('--pr <number>', 'pull/merge request number', (v) => Number.parseInt(v, 10))
+    .requiredOption('--file <file>', 'the markdown summary (from strata plan --summary)')
+    .addHelpText(
+      'after',
+      '\nEnvironment: STRATA_FORGE_TOKEN (required), STRATA_FORGE_API (default https://api.github.com)\n',
+    )
+    .action(async (forge: string, opts) => {
+      if (!(FORGES as readonly string[]).includes(forge))
+        throw new UsageError(`unknown forge '${forge}'`, { hint: `use one of: ${FORGES.join(', ')}` });
+      const token = process.env.STRATA_FORGE_TOKEN;
+      if (!token)
+        throw new UsageError('STRATA_FORGE_TOKEN is not set', { hint: 'pass the CI token in STRATA_FORGE_TOKEN' });
+      const api = process.env.STRATA_FORGE_API ?? (forge === 'github' ? 'https://api.github.com' : '');
+      if (!api)
+        throw new UsageError('STRATA_FORGE_API is not set', {
+          hint: 'e.g. https://gitea.example/api/v1 or $CI_API_V4_URL',
+        });
+      const { readFileSync, existsSync } = await import('node:fs');
+      if (!existsSync(opts.file))
+        throw new StrataError(`${opts.file} does not exist`, {
+          hint: 'run strata plan --affected --summary <file> first',
+        });
+      const result = await upsertComment({
+        forge: forge as Forge,
+        api,
+        token,
+        repo: opts.repo,
+        pr: opts.pr,
+        body: readFileSync(opts.file, 'utf8'),
+      });
+      out(`${result.action} comment ${result.id}`);
+    });
+
+  const doctor = subcommand(program, 'doctor', 'Check that the things strata relies on really work');
+  doctor
+    .command('backend')
+    .description("Prove a component's Terraform backend locks state: take a lock, see a second taker refused, release")
+    .argument('<component>', 'terraform component')
+    .requiredOption('-s, --stack <stack>', 'stack')
+    .option('--format <format>', 'yaml or json', 'yaml')
+    .addHelpText('after', '\nExample:\n  strata doctor backend vpc -s prod\n')
+    .action(async (component: string, opts, cmd: Command) => {
+      const format = parseFormat(opts.format);
+      const g = globals(cmd);
+      const report = await doctorBackend({ configPath: g.config, basePath: g.basePath, component, stack: opts.stack });
+      out(render(report, format));
+      process.exitCode = report.ok ? 0 : 1;
+    });
+}

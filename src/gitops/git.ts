@@ -1,0 +1,197 @@
+/**
+ * The git operations GitOps needs, run through the `git` binary (exact semantics, no wrapper library; see
+ * notes/dependency-choices.md). Refs from users are always verified with `--end-of-options` so they cannot be
+ * read as options.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { StrataError } from '../errors.ts';
+import { run } from '../exec/index.ts';
+
+export async function git(cwd: string, args: string[], allowFail = false): Promise<string> {
+  const result = await run('git', args, { cwd, stdio: 'capture', env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
+  if (result.exitCode !== 0 && !allowFail) {
+    throw new StrataError(`git ${args.join(' ')} failed (exit ${result.exitCode})`, {
+      details: result.stderr.trim() || result.stdout.trim(),
+      hint: 'run the command yourself in the repository to see why',
+    });
+  }
+  return result.exitCode === 0 ? result.stdout : '';
+}
+
+/** The repository's top folder, or a StrataError saying the folder is not in a git repository. */
+export async function repoRoot(cwd: string): Promise<string> {
+  const result = await run('git', ['rev-parse', '--show-toplevel'], { cwd, stdio: 'capture' });
+  if (result.exitCode !== 0) {
+    throw new StrataError(`${cwd} is not inside a git repository`, {
+      hint: 'run strata from a clone of your infrastructure repository, or pass --repo-path <dir> for the base side',
+    });
+  }
+  return resolve(result.stdout.trim());
+}
+
+/** The commit a ref names (full SHA); a did-you-mean style error when it names none. */
+export async function resolveCommit(root: string, ref: string): Promise<string> {
+  const result = await run('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], {
+    cwd: root,
+    stdio: 'capture',
+  });
+  if (result.exitCode !== 0) {
+    const branches = (
+      await git(root, ['for-each-ref', '--format=%(refname:short)', 'refs/heads', 'refs/remotes'], true)
+    )
+      .split('\n')
+      .filter(Boolean);
+    throw new StrataError(`'${ref}' is not a commit in ${root}`, {
+      hint: branches.length ? `known branches: ${branches.slice(0, 10).join(', ')}` : 'fetch the base branch first',
+      details: 'In CI, fetch enough history: actions/checkout with fetch-depth: 0 (or git fetch origin <branch>).',
+    });
+  }
+  return result.stdout.trim();
+}
+
+/** The default branch: origin/HEAD when the clone knows it, else main, master, origin/main, origin/master. */
+export async function defaultBranch(root: string): Promise<string> {
+  const head = (await git(root, ['symbolic-ref', '--quiet', 'refs/remotes/origin/HEAD'], true)).trim();
+  if (head) return head.replace(/^refs\/remotes\//, '');
+  for (const candidate of ['main', 'master', 'origin/main', 'origin/master']) {
+    const ok = await run('git', ['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], {
+      cwd: root,
+      stdio: 'capture',
+    });
+    if (ok.exitCode === 0) return candidate;
+  }
+  throw new StrataError('cannot find the default branch (no origin/HEAD, main or master)', {
+    hint: 'pass --ref <branch> or --sha <commit> for the base side',
+  });
+}
+
+export async function mergeBase(root: string, a: string, b: string): Promise<string> {
+  return (await git(root, ['merge-base', a, b])).trim();
+}
+
+function nulList(text: string): string[] {
+  return text.split('\0').filter(Boolean);
+}
+
+/** Whether the working tree differs from HEAD (tracked changes or untracked files). */
+export async function isDirty(root: string): Promise<boolean> {
+  return (await git(root, ['status', '--porcelain', '-z', '--untracked-files=normal'])).length > 0;
+}
+
+export async function headCommit(root: string): Promise<string | undefined> {
+  const out = await run('git', ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { cwd: root, stdio: 'capture' });
+  return out.exitCode === 0 ? out.stdout.trim() : undefined;
+}
+
+export async function gitDir(root: string): Promise<string> {
+  return resolve(root, (await git(root, ['rev-parse', '--git-common-dir'])).trim());
+}
+
+export interface Checkout {
+  dir: string;
+  remove(): Promise<void>;
+}
+
+/** A detached temporary worktree of `commit` (removed, with its git metadata, by `remove`). */
+export async function temporaryWorktree(root: string, commit: string): Promise<Checkout> {
+  const parent = mkdtempSync(join(tmpdir(), 'strata-base-'));
+  const dir = join(parent, 'tree');
+  await git(root, ['worktree', 'add', '--detach', '--quiet', dir, commit]);
+  return {
+    dir,
+    async remove() {
+      await git(root, ['worktree', 'remove', '--force', dir], true);
+      rmSync(parent, { recursive: true, force: true });
+      await git(root, ['worktree', 'prune'], true);
+    },
+  };
+}
+
+export interface FileChanges {
+  /** Every changed path (both sides of renames), sorted. */
+  all: string[];
+  /** Paths added or deleted (untracked files count as added). */
+  addedOrDeleted: string[];
+}
+
+/** `changedFiles` and its added/deleted subset from one `git diff --name-status`. */
+export async function fileChanges(root: string, from: string, to: string | undefined): Promise<FileChanges> {
+  const args = ['diff', '--name-status', '-z', '--no-renames', '--no-ext-diff', from];
+  if (to) args.push(to);
+  const fields = (await git(root, [...args, '--'])).split('\0');
+  const all = new Set<string>();
+  const addedOrDeleted = new Set<string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const [status, path] = [fields[i], fields[i + 1]];
+    if (!status) break;
+    all.add(path);
+    if (status === 'A' || status === 'D') addedOrDeleted.add(path);
+  }
+  if (!to) {
+    for (const path of nulList(await git(root, ['ls-files', '--others', '--exclude-standard', '-z']))) {
+      all.add(path);
+      addedOrDeleted.add(path);
+    }
+  }
+  return { all: [...all].sort(), addedOrDeleted: [...addedOrDeleted].sort() };
+}
+
+/**
+ * Some files of a commit written into a temporary folder, read with one `git cat-file --batch`. Creating files is
+ * the expensive part on many filesystems (about 1 ms each here), so this writes only what is asked for, unlike a
+ * worktree or `git archive` of a whole folder. Paths missing in the commit are skipped.
+ */
+export function extractFiles(root: string, commit: string, paths: string[]): Checkout {
+  const parent = mkdtempSync(join(tmpdir(), 'strata-base-'));
+  const dir = join(parent, 'tree');
+  mkdirSync(dir);
+  // cat-file's batch input is one name per line: a path holding a newline cannot be asked for.
+  const wanted = [...new Set(paths)].filter((p) => !p.includes('\n'));
+  const out = execFileSync('git', ['cat-file', '--batch'], {
+    cwd: root,
+    input: wanted.map((p) => `${commit}:${p}\n`).join(''),
+    maxBuffer: 1 << 30,
+  });
+  let pos = 0;
+  for (const path of wanted) {
+    const eol = out.indexOf(10, pos);
+    const header = out.subarray(pos, eol).toString().split(' ');
+    pos = eol + 1;
+    if (header.length < 3) continue;
+    const size = Number(header[2]);
+    const content = out.subarray(pos, pos + size);
+    pos += size + 1;
+    if (header[1] !== 'blob') continue;
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return {
+    dir,
+    async remove() {
+      rmSync(parent, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RepoInfo {
+  root: string;
+  /** The common git directory (shared by worktrees). */
+  gitDir: string;
+  /** HEAD's commit, undefined in a repository without commits. */
+  head: string | undefined;
+}
+
+/** Top folder, git directory and HEAD in one `git rev-parse` (each git process costs tens of milliseconds). */
+export async function repoInfo(cwd: string): Promise<RepoInfo> {
+  const result = await run('git', ['rev-parse', '--show-toplevel', '--git-common-dir', 'HEAD'], {
+    cwd,
+    stdio: 'capture',
+  });
+  const [top, common, head] = result.stdout.trim().split('\n');
+  if (result.exitCode === 0 && head) return { root: resolve(top), gitDir: resolve(cwd, common), head };
+  const root = await repoRoot(cwd);
+  return { root, gitDir: await gitDir(root), head: await headCommit(root) };
+}
