@@ -36,6 +36,10 @@ const TERRAFORM_FLAGS: FlagSpec[] = [
   { name: 'planfile', kind: 'string' },
   { name: 'all', kind: 'boolean' },
   { name: 'components', kind: 'string' },
+  { name: 'affected', kind: 'boolean' },
+  { name: 'ref', kind: 'string' },
+  { name: 'sha', kind: 'string' },
+  { name: 'include-uncommitted', kind: 'boolean' },
   { name: 'max-concurrency', kind: 'string' },
   { name: 'continue-on-error', kind: 'boolean' },
   { name: 'file', kind: 'string' },
@@ -149,7 +153,9 @@ async function terraformCommand(words: string[], context: DispatchContext): Prom
   const dryRun = split.flags['dry-run'] === true;
   const engine = await engineFor(split, context);
 
-  if (split.flags.all || split.flags.components) return terraformMany(engine, verb, split);
+  if (split.flags.all || split.flags.components || split.flags.affected) {
+    return terraformMany(engine, verb, split, context);
+  }
   if (verb === 'clean') return terraformClean(engine, component, stack, split);
   if (verb === 'generate') return terraformGenerate(engine, split);
 
@@ -192,7 +198,30 @@ async function runSteps(steps: Step[], engine: StackEngine, dryRun: boolean): Pr
   return (await executeSteps(steps)).exitCode;
 }
 
-async function terraformMany(engine: StackEngine, verb: string, split: SplitArgs): Promise<number> {
+/** The terraform instances a change affects (`--affected`), as `describe affected` computes them. */
+async function affectedInstances(engine: StackEngine, split: SplitArgs, context: DispatchContext, stack?: string) {
+  const { describeAffected } = await import('../gitops/affected.ts');
+  const items = await describeAffected({
+    cwd: context.cwd,
+    configPath: str(split.flags, 'config') ?? context.configPath,
+    basePath: str(split.flags, 'base-path') ?? context.basePath,
+    ref: str(split.flags, 'ref'),
+    sha: str(split.flags, 'sha'),
+    includeUncommitted: split.flags['include-uncommitted'] === true,
+    stack,
+  });
+  const wanted = new Set(
+    items.filter((i) => i.component_type === 'terraform' && !i.deleted).map((i) => `${i.component}@${i.stack}`),
+  );
+  return (await engine.instances({ stack, kind: 'terraform' })).filter((i) => wanted.has(`${i.name}@${i.stack}`));
+}
+
+async function terraformMany(
+  engine: StackEngine,
+  verb: string,
+  split: SplitArgs,
+  context: DispatchContext,
+): Promise<number> {
   const stack = str(split.flags, 'stack');
   const wanted = str(split.flags, 'components')
     ?.split(',')
@@ -204,7 +233,13 @@ async function terraformMany(engine: StackEngine, verb: string, split: SplitArgs
   if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
     throw new UsageError(`--max-concurrency must be a whole number >= 1 (got '${concurrencyText}')`);
   }
-  const all = await engine.instances({ stack, kind: 'terraform' });
+  const all = split.flags.affected
+    ? await affectedInstances(engine, split, context, stack)
+    : await engine.instances({ stack, kind: 'terraform' });
+  if (split.flags.affected && all.length === 0) {
+    process.stderr.write('No terraform component instance is affected by the change.\n');
+    return 0;
+  }
   if (stack && all.length === 0 && !(await engine.stackNames()).includes(stack)) {
     throw new StrataError(`stack '${stack}' not found`, {
       hint: didYouMean(stack, await engine.stackNames()) ?? 'run `strata list stacks` to see the stacks',

@@ -15,6 +15,7 @@ Flags (strata's own; every other word is passed to terraform in order, as is eve
   --skip-init                 do not run init / workspace select first
   --from-plan, --planfile <f> apply a saved plan (deploy)
   --all | --components a,b    many components in dependency order (settings.depends_on / dependencies.components)
+  --affected [--ref r|--sha s] the instances a git change affects (as describe affected), in dependency order
   --max-concurrency <n>       parallel components for --all/--components (default 4)
   --continue-on-error         keep running components that do not depend on a failed one
   --format json|yaml          summary of a multi-component run as data
@@ -24,6 +25,7 @@ Examples:
   strata terraform plan vpc -s dev
   strata terraform deploy vpc -s dev -- -parallelism=2
   strata terraform plan --all -s dev --max-concurrency 4
+  strata terraform plan --affected --ref main
   strata terraform output vpc -s dev -json
   strata terraform deploy vpc -s dev --dry-run
 `;
