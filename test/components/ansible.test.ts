@@ -55,7 +55,7 @@ function site(settings: Record<string, unknown>): ComponentInstance {
     vars: {
       greeting: 'hello',
       cluster: { name: 'k3s' },
-      db_password: 'ansible-secret-123',
+      db_password: 'ansible-secret-123', // strata:allow-secret (test fixture)
       out_dir: out,
       tmp: tmpdir(),
     },

@@ -742,7 +742,7 @@ describe('examples/homelab: against the Proxmox VE simulator', () => {
       const strata = join(repoRoot, 'bin', 'strata.js');
       const env = {
         PROXMOX_VE_ENDPOINT: sim.url,
-        PM_API_TOKEN_SECRET: 'tf-secret-0123456789',
+        PM_API_TOKEN_SECRET: 'tf-secret-0123456789', // strata:allow-secret (test fixture)
         STRATA_PVE_FINGERPRINT: sim.fingerprint,
       };
       const create = await runAsync(
