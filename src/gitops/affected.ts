@@ -15,6 +15,7 @@ import { escapePath } from 'tinyglobby';
 import { loadConfig } from '../config/index.ts';
 import type { StrataConfig } from '../config/types.ts';
 import { StrataError } from '../errors.ts';
+import type { DependentItem } from '../stacks/commands.ts';
 import { type Dependency, dependenciesOf, isPlainMap, type PlainMap, StackEngine } from '../stacks/index.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
 import type { ComponentInstance } from '../stacks/types.ts';
@@ -55,16 +56,7 @@ export interface AffectedOptions {
   cache?: boolean;
 }
 
-export interface DependentNode {
-  component: string;
-  component_type: string;
-  component_path: string;
-  stack: string;
-  stack_slug: string;
-  namespace?: string;
-  tenant?: string;
-  environment?: string;
-  stage?: string;
+export interface DependentNode extends DependentItem {
   dependents: DependentNode[];
   included_in_dependents: boolean;
 }

@@ -9,6 +9,7 @@ import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../errors.ts';
+import { processAlive } from '../util/fs.ts';
 
 export type NodeStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'destroyed';
 
@@ -198,15 +199,6 @@ async function olderThan(path: string, ms: number): Promise<boolean> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes the lock for a manifest+stack. A lock whose process is gone (same host, pid not alive) is stale and is
  * taken over: that is how a run killed with SIGKILL is resumed by running the same command again.
@@ -239,7 +231,7 @@ export async function acquireLock(path: string, command: string): Promise<() => 
       // A lock file being written right now, or an empty one from a crash between create and write.
       holder = undefined;
     }
-    const stale = holder ? holder.host === hostname() && !alive(holder.pid) : await olderThan(path, 5000);
+    const stale = holder ? holder.host === hostname() && !processAlive(holder.pid) : await olderThan(path, 5000);
     if (!stale) {
       if (!holder && attempt < 2) {
         await new Promise((r) => setTimeout(r, 50));

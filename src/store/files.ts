@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processAlive, sleep } from '../util/fs.ts';
 import type { LockInfo, RunRecord, StoreBackend } from './index.ts';
 
 const MUTEX_STALE_MS = 30_000;
@@ -42,17 +43,6 @@ function readJson<T>(path: string): T | undefined {
     return undefined;
   }
 }
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class FileStore implements StoreBackend {
   readonly kind = 'files' as const;
@@ -87,7 +77,7 @@ export class FileStore implements StoreBackend {
         } catch {
           continue;
         }
-        const dead = owner && owner.host === hostname() && !alive(owner.pid);
+        const dead = owner && owner.host === hostname() && !processAlive(owner.pid);
         if (dead || age > MUTEX_STALE_MS) rmSync(mutex, { force: true });
         else await sleep(Math.min(50, 2 + attempt));
       }

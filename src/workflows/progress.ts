@@ -4,7 +4,7 @@
  * stderr as the step wrote it, so `strata workflow x > out.txt` keeps only what the steps printed.
  */
 import { formatDuration } from './model.ts';
-import type { StepStatus } from './record.ts';
+import { STATUS_ICONS, type StepStatus } from './record.ts';
 
 export interface ProgressStep {
   name: string;
@@ -27,17 +27,6 @@ export function chooseProgressMode(env: NodeJS.ProcessEnv = process.env): Progre
   if (noColor || ci || env.TERM === 'dumb') return 'plain';
   return process.stderr.isTTY && process.stdout.isTTY ? 'tty' : 'plain';
 }
-
-const ICONS: Record<StepStatus, string> = {
-  pending: '·',
-  running: '▶',
-  succeeded: '✔',
-  failed: '✖',
-  timed_out: '⏱',
-  interrupted: '■',
-  cancelled: '○',
-  skipped: '↷',
-};
 
 function clock(): string {
   return new Date().toISOString().slice(11, 19);
@@ -69,7 +58,9 @@ export function createProgress(
         log(`  ${step}: ${message}`);
       },
       finish(step, status, durationMs, detail) {
-        log(`${ICONS[status]} ${step} ${status} in ${formatDuration(durationMs)}${detail ? ` (${detail})` : ''}`);
+        log(
+          `${STATUS_ICONS[status]} ${step} ${status} in ${formatDuration(durationMs)}${detail ? ` (${detail})` : ''}`,
+        );
       },
       end() {},
     };
@@ -91,7 +82,7 @@ export function createProgress(
     const nameWidth = Math.min(30, Math.max(...steps.map((s) => s.name.length)));
     const lines = steps.map((s) => {
       const st = state.get(s.name)!;
-      const icon = st.status === 'running' ? frames[frame % frames.length] : ICONS[st.status];
+      const icon = st.status === 'running' ? frames[frame % frames.length] : STATUS_ICONS[st.status];
       const ms = st.status === 'running' && st.started ? Date.now() - st.started : st.ms;
       const time = ms === undefined ? '' : formatDuration(ms);
       const text = `${icon} ${s.name.padEnd(nameWidth)} ${time.padStart(7)}  ${st.note ?? s.display}`;

@@ -84,7 +84,8 @@ export function writeRecord(basePath: string, record: RunRecord): string {
   return path;
 }
 
-const ICONS: Record<StepStatus, string> = {
+/** One symbol per step status, shared by the markdown record and the live progress. */
+export const STATUS_ICONS: Record<StepStatus, string> = {
   pending: '·',
   running: '▶',
   succeeded: '✔',
@@ -112,7 +113,7 @@ export function renderMarkdown(record: RunRecord): string {
     '|---|---|---|---|---|---|',
     ...record.steps.map(
       (s) =>
-        `| ${ICONS[s.status]} | ${cell(s.name)} | ${s.status}${s.reusedFrom ? ' (earlier run)' : ''} | ${s.attempts} | ${
+        `| ${STATUS_ICONS[s.status]} | ${cell(s.name)} | ${s.status}${s.reusedFrom ? ' (earlier run)' : ''} | ${s.attempts} | ${
           s.durationMs === undefined ? '' : formatDuration(s.durationMs)
         } | \`${cell(s.command)}\` |`,
     ),

@@ -18,6 +18,7 @@ import {
 import { StrataError, UsageError } from '../../errors.ts';
 import { didYouMean } from '../../util/suggest.ts';
 import { parseFormat, render } from '../output.ts';
+import { globals } from '../shared.ts';
 
 export const SITE_TOKEN_ENV = 'STRATA_SITE_TOKEN';
 export const REPO_TOKEN_ENV = 'STRATA_REPO_TOKEN';
@@ -41,11 +42,6 @@ interface ServeOptions {
 
 interface SourceOptions {
   siteConfig?: string;
-}
-
-function globals(cmd: Command): { config?: string; basePath?: string } {
-  const opts = cmd.optsWithGlobals() as { config?: string; basePath?: string };
-  return { config: opts.config, basePath: opts.basePath };
 }
 
 function integer(value: string, flag: string, min: number, max: number): number {

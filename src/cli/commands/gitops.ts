@@ -8,20 +8,7 @@ import { applyAffected, planAffected } from '../../gitops/plan.ts';
 import { openStore } from '../../store/index.ts';
 import { subcommand } from '../main.ts';
 import { parseFormat, render } from '../output.ts';
-
-interface GlobalOptions {
-  config?: string;
-  basePath?: string;
-}
-
-function globals(cmd: Command): GlobalOptions {
-  const opts = cmd.optsWithGlobals() as GlobalOptions;
-  return { config: opts.config, basePath: opts.basePath };
-}
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
-}
+import { globals, out } from '../shared.ts';
 
 async function storeDir(cmd: Command): Promise<string> {
   const { repoRoot } = await import('../../gitops/git.ts');

@@ -17,16 +17,7 @@ import {
 import { componentProvenance, renderWithProvenance } from '../../stacks/provenance.ts';
 import { subcommand } from '../main.ts';
 import { paint, parseFormat, render } from '../output.ts';
-
-interface GlobalOptions {
-  config?: string;
-  basePath?: string;
-}
-
-function globals(cmd: Command): GlobalOptions {
-  const opts = cmd.optsWithGlobals() as GlobalOptions;
-  return { config: opts.config, basePath: opts.basePath };
-}
+import { globals, out } from '../shared.ts';
 
 export function engineFor(
   cmd: Command,
@@ -41,10 +32,6 @@ const csv = (value: string | undefined): string[] | undefined =>
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
-}
 
 /** Data for printing: class instances (unevaluated functions, secret references) become their JSON form. */
 function plain(data: unknown): unknown {

@@ -1,0 +1,17 @@
+import type { Command } from 'commander';
+
+/** The global options every command may be given (`strata --config x describe ...` or after the command). */
+export interface GlobalOptions {
+  config?: string;
+  basePath?: string;
+}
+
+export function globals(cmd: Command): GlobalOptions {
+  const opts = cmd.optsWithGlobals() as GlobalOptions;
+  return { config: opts.config, basePath: opts.basePath };
+}
+
+/** Writes command output to stdout, ending it with exactly one newline. */
+export function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+}
