@@ -5,8 +5,8 @@ import pg from 'pg';
 import { readTerraformOutput } from '../../src/components/terraform/outputs.ts';
 import { runTerraform } from '../../src/components/terraform/runner.ts';
 import type { ComponentInstance } from '../../src/stacks/types.ts';
+import { type Postgres, postgresUnavailable, startPostgres } from '../helpers/postgres.ts';
 import { makeConfig, makeInstance, SLOW_TF, tempDir, writeTree } from './helpers.ts';
-import { type Postgres, postgresUnavailable, startPostgres } from './postgres.ts';
 
 const skip = postgresUnavailable();
 const dir = tempDir('pg');

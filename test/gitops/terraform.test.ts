@@ -5,13 +5,13 @@ import { after, before, test } from 'node:test';
 import { doctorBackend } from '../../src/gitops/doctor.ts';
 import { applyAffected, planAffected } from '../../src/gitops/plan.ts';
 import { runCli } from '../helpers/cli.ts';
-import { skipWithoutPostgres, startPostgres } from '../store/pg.ts';
+import { skipWithoutPostgres, startPostgresDatabase } from '../helpers/postgres.ts';
 import { TempRepo } from './helpers.ts';
 
 const repos: TempRepo[] = [];
 let pg: { url: string; stop(): void } | undefined;
 before(async () => {
-  if (!skipWithoutPostgres) pg = await startPostgres();
+  if (!skipWithoutPostgres) pg = await startPostgresDatabase();
 });
 after(() => {
   pg?.stop();

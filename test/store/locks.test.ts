@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { acquireLock, openStore, type StoreBackend, withRunLock } from '../../src/store/index.ts';
 import { runCli } from '../helpers/cli.ts';
-import { skipWithoutPostgres, startPostgres } from './pg.ts';
+import { skipWithoutPostgres, startPostgresDatabase } from '../helpers/postgres.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const temp: string[] = [];
@@ -126,7 +126,7 @@ contract(
 
 let pg: { url: string; stop(): void } | undefined;
 before(async () => {
-  if (!skipWithoutPostgres) pg = await startPostgres();
+  if (!skipWithoutPostgres) pg = await startPostgresDatabase();
 });
 after(() => pg?.stop());
 contract(

@@ -103,3 +103,13 @@ export async function startPostgres(): Promise<Postgres> {
     },
   };
 }
+
+/** Skip reason for tests that need a real PostgreSQL (false when one can be started here). */
+export const skipWithoutPostgres: false | string = postgresUnavailable();
+
+/** A throwaway server with one database, as a connection URL. */
+export async function startPostgresDatabase(name = 'strata'): Promise<{ url: string; stop(): void }> {
+  const server = await startPostgres();
+  await server.createDatabase(name);
+  return { url: server.connectionString(name), stop: () => server.stop() };
+}
