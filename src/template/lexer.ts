@@ -176,17 +176,9 @@ export function lex(input: string, leftDelim: string, rightDelim: string): Token
           tokens.push({ type: 'pipe', val: '|', pos: p++ });
           continue;
         case '"': {
-          p++;
-          for (;;) {
-            const d = input[p++];
-            if (d === '\\') {
-              const e = input[p++];
-              if (e !== undefined && e !== '\n') continue;
-              return fail('unterminated quoted string', start);
-            }
-            if (d === undefined || d === '\n') return fail('unterminated quoted string', start);
-            if (d === '"') break;
-          }
+          const end = quotedEnd(input, start, '"');
+          if (end === undefined) return fail('unterminated quoted string', start);
+          p = end;
           tokens.push({ type: 'string', val: input.slice(start, p), pos: start });
           continue;
         }
@@ -198,17 +190,9 @@ export function lex(input: string, leftDelim: string, rightDelim: string): Token
           continue;
         }
         case "'": {
-          p++;
-          for (;;) {
-            const d = input[p++];
-            if (d === '\\') {
-              const e = input[p++];
-              if (e !== undefined && e !== '\n') continue;
-              return fail('unterminated character constant', start);
-            }
-            if (d === undefined || d === '\n') return fail('unterminated character constant', start);
-            if (d === "'") break;
-          }
+          const end = quotedEnd(input, start, "'");
+          if (end === undefined) return fail('unterminated character constant', start);
+          p = end;
           tokens.push({ type: 'charConstant', val: input.slice(start, p), pos: start });
           continue;
         }
@@ -301,4 +285,22 @@ function scanNumber(input: string, p: number): number {
   accept('i');
   if (isAlphaNumeric(input[p])) return -(p + 1);
   return p;
+}
+
+/**
+ * The index just after the closing `quote` of a string or character constant that opens at `open`, or undefined
+ * when the line or the input ends first (backslash escapes skip the next character, as Go's lexer does).
+ */
+function quotedEnd(input: string, open: number, quote: string): number | undefined {
+  let p = open + 1;
+  for (;;) {
+    const d = input[p++];
+    if (d === '\\') {
+      const e = input[p++];
+      if (e !== undefined && e !== '\n') continue;
+      return undefined;
+    }
+    if (d === undefined || d === '\n') return undefined;
+    if (d === quote) return p;
+  }
 }

@@ -18,6 +18,28 @@ async function storeDir(cmd: Command): Promise<string> {
   });
 }
 
+interface AffectedRunFlags {
+  ref?: string;
+  sha?: string;
+  includeUncommitted?: boolean;
+  plansDir?: string;
+  maxConcurrency?: number;
+}
+
+/** The options `plan` and `apply` share: where the repository is, which change, where plans live. */
+function affectedRunOptions(opts: AffectedRunFlags, cmd: Command) {
+  const g = globals(cmd);
+  return {
+    configPath: g.config,
+    basePath: g.basePath,
+    ref: opts.ref,
+    sha: opts.sha,
+    includeUncommitted: opts.includeUncommitted,
+    plansDir: opts.plansDir,
+    maxConcurrency: opts.maxConcurrency,
+  };
+}
+
 export function register(program: Command): void {
   const describe = subcommand(program, 'describe', 'Show the merged configuration of stacks, components and the CLI');
   describe
@@ -153,17 +175,7 @@ export function register(program: Command): void {
           hint: 'for one component use: strata terraform plan <component> -s <stack>',
         });
       const format = parseFormat(opts.format, ['markdown', 'json']) as string;
-      const g = globals(cmd);
-      const result = await planAffected({
-        configPath: g.config,
-        basePath: g.basePath,
-        ref: opts.ref,
-        sha: opts.sha,
-        includeUncommitted: opts.includeUncommitted,
-        plansDir: opts.plansDir,
-        maxConcurrency: opts.maxConcurrency,
-        summaryFile: opts.summary,
-      });
+      const result = await planAffected({ ...affectedRunOptions(opts, cmd), summaryFile: opts.summary });
       if (format === 'json') {
         const { summary, ...rest } = result;
         out(render({ ...rest, totals: summary.totals, summary_truncated: summary.truncated }, 'json'));
@@ -190,17 +202,10 @@ export function register(program: Command): void {
           hint: 'pass the commit before the merge, e.g. --ref "$BEFORE_SHA"',
         });
       const format = parseFormat(opts.format);
-      const g = globals(cmd);
       const result = await applyAffected({
-        configPath: g.config,
-        basePath: g.basePath,
-        ref: opts.ref,
-        sha: opts.sha,
-        includeUncommitted: opts.includeUncommitted,
-        plansDir: opts.plansDir,
+        ...affectedRunOptions(opts, cmd),
         requirePlan: opts.requirePlan,
         dryRun: opts.dryRun,
-        maxConcurrency: opts.maxConcurrency,
       });
       out(render(result, format));
       process.exitCode = result.exitCode;
