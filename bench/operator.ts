@@ -74,15 +74,16 @@ async function createOnSimulator(latencyScale: number, maxConcurrency: number) {
         },
       },
     };
-    const started = performance.now();
-    const result = await runManifest('create', {
+    const runOptions = {
       manifest,
       context,
       env: { STRATA_PVE_TOKEN: `${sim.tokenId}=${sim.tokenSecret}` },
       stateDir: join(dir, 'state'),
       workDir: dir,
       maxConcurrency,
-    });
+    };
+    const started = performance.now();
+    const result = await runManifest('create', runOptions);
     const wall = (performance.now() - started) / 1000;
     if (!result.success) throw new Error(`bench create failed: ${result.error}`);
     // Critical path: the longest root-to-leaf sum of measured node durations.
@@ -95,14 +96,7 @@ async function createOnSimulator(latencyScale: number, maxConcurrency: number) {
       critical = Math.max(critical, sum);
     }
     const destroyStarted = performance.now();
-    const destroyed = await runManifest('destroy', {
-      manifest,
-      context,
-      env: { STRATA_PVE_TOKEN: `${sim.tokenId}=${sim.tokenSecret}` },
-      stateDir: join(dir, 'state'),
-      workDir: dir,
-      maxConcurrency,
-    });
+    const destroyed = await runManifest('destroy', runOptions);
     if (!destroyed.success) throw new Error(`bench destroy failed: ${destroyed.error}`);
     return { wall, critical, destroy: (performance.now() - destroyStarted) / 1000 };
   } finally {

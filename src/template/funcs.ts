@@ -52,17 +52,8 @@ export const GO_TYPE: Record<ParamKind, string> = {
 type BasicKind = 'bool' | 'int' | 'float' | 'string';
 
 function basicKind(v: unknown): BasicKind | undefined {
-  switch (typeof v) {
-    case 'boolean':
-      return 'bool';
-    case 'number':
-      return Number.isSafeInteger(v) ? 'int' : 'float';
-    case 'bigint':
-      return 'int';
-    case 'string':
-      return 'string';
-  }
-  return undefined;
+  const kind = kindOf(v);
+  return kind === 'bool' || kind === 'int' || kind === 'float' || kind === 'string' ? kind : undefined;
 }
 
 const errBadComparisonType = 'invalid type for comparison';
