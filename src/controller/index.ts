@@ -4,6 +4,7 @@ export {
   type ControllerOptions,
   DEFAULT_BIND,
   DEFAULT_PORT,
+  type LogSink,
   type ReloadResult,
   startController,
 } from './server.ts';

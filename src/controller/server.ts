@@ -1,31 +1,22 @@
 /**
- * The controller daemon: HTTPS (node:https) with hono routing. Limits that must hold before any routing runs
- * (method, canonical path, rate, body size) sit in a plain request listener in front of hono, which also writes the
- * access log, counts in-flight requests for draining, and hands each request the credentials and spec source that
- * were current when it arrived.
+ * The controller daemon's lifecycle: TLS identity, the HTTPS listener (node:https, with the request gate in front of
+ * the hono routes), reload and drain. It writes nothing to the terminal: every line goes to the logger handed in.
  */
-
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
-import { getRequestListener, type HttpBindings } from '@hono/node-server';
-import { Hono } from 'hono';
 import { StrataError } from '../errors.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import { AccessLog, createEmitter, type Emit, type LogSink } from './access-log.ts';
+import { readCredentials } from './auth.ts';
+import { RequestGate } from './gate.ts';
 import { RateLimiter } from './rate-limit.ts';
-import {
-  checkRequestPath,
-  isDumbHttpPath,
-  openInside,
-  type RepoSnapshot,
-  realPaths,
-  removeSnapshot,
-  snapshotRepo,
-} from './repo.ts';
+import { Reloader, type ReloadResult } from './reload.ts';
+import { type RepoSnapshot, realPaths, snapshotRepo } from './repo.ts';
+import { createRoutes, type LiveState } from './routes.ts';
 import { generateSelfSigned, loadTls, type TlsMaterial } from './tls.ts';
-import { safeEqual, verifyToken } from './tokens.ts';
-import type { Credentials, NodeEntry, SpecSource } from './types.ts';
-import { isValidIdentity } from './types.ts';
+import type { Credentials, SpecSource } from './types.ts';
+
+export type { LogSink } from './access-log.ts';
+export type { ReloadResult } from './reload.ts';
 
 export const DEFAULT_PORT = 44443;
 export const DEFAULT_BIND = '127.0.0.1';
@@ -57,15 +48,8 @@ export interface ControllerOptions {
   maxHeaderBytes?: number;
   /** How long close() waits for in-flight requests before cutting connections (default 10 s). */
   drainTimeoutMs?: number;
-  /** Receives each log line (JSON, masked); default: standard error. */
-  log?: (line: string) => void;
-}
-
-export interface ReloadResult {
-  ok: boolean;
-  nodes: number;
-  errors: string[];
-  ms: number;
+  /** Receives each log line (JSON, masked): the access log and the start, reload, drain and stop events. */
+  log: LogSink;
 }
 
 export interface Controller {
@@ -81,311 +65,81 @@ export interface Controller {
   readonly server: Server;
 }
 
-type AuthKind = 'none' | 'site' | 'node' | 'repo' | 'invalid';
-
-/** What the access log records about one request; filled in as the request is handled. */
-interface RequestInfo {
-  auth: AuthKind;
-  node?: string;
-  reason?: string;
-  /** The presented bearer token, masked out of the logged path (it must never reach the log). */
-  token?: string;
-}
-
-type Credential =
-  | { kind: 'none' }
-  | { kind: 'invalid'; reason: string }
-  | { kind: 'site' }
-  | { kind: 'repo' }
-  | { kind: 'node'; identity: string };
-
-const JSON_HEADERS = {
-  'content-type': 'application/json',
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-};
-
 export async function startController(options: ControllerOptions): Promise<Controller> {
   const bind = options.bind ?? DEFAULT_BIND;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const emit = (record: Record<string, unknown>, token?: string) => {
-    let line = JSON.stringify({ time: new Date().toISOString(), ...record });
-    if (token && token.length >= 4) line = line.split(token).join('***');
-    log(globalMasker.mask(line));
-  };
+  const emit = createEmitter(options.log);
   const tls: TlsMaterial = options.tls
     ? await loadTls(options.tls.certFile, options.tls.keyFile)
     : await generateSelfSigned(bind);
-  const readCredentials = async (): Promise<Credentials> => {
-    const value = typeof options.credentials === 'function' ? await options.credentials() : options.credentials;
-    const credentials = value ?? {};
-    // Registered with the masker so no log line or error message can ever print them.
-    globalMasker.add(credentials.siteToken);
-    globalMasker.add(credentials.repoToken);
-    globalMasker.add(credentials.signingKey?.toString('hex'));
-    return credentials;
+  const repoDir = options.repo;
+  const readRepo = repoDir === undefined ? undefined : () => readRepoSnapshot(repoDir, options.gitMirror);
+  const live: LiveState = {
+    credentials: await readCredentials(options.credentials),
+    repo: readRepo ? await readRepo() : undefined,
   };
-  let credentials = await readCredentials();
-  const denyFiles = await realPaths([options.tls?.keyFile, ...(options.protectFiles ?? [])]);
-  const readRepo = async (dir: string): Promise<RepoSnapshot> => {
-    const snapshot = await snapshotRepo(dir, { mirror: options.gitMirror });
-    if (!snapshot) {
-      throw new StrataError(`${dir} is not in a git work tree`, {
-        hint: "the controller serves what git tracks (ignored files such as decrypted secrets never); run 'git init' there, or serve none (strata serve --no-repo)",
+  const access = new AccessLog(emit);
+  const gate = new RequestGate({
+    access,
+    limiter: new RateLimiter(options.rateLimit ?? { perSecond: 50, burst: 100 }),
+    maxBody: options.maxBodyBytes ?? 16 * 1024,
+    forward: createRoutes({
+      source: options.source,
+      live,
+      denyFiles: await realPaths([options.tls?.keyFile, ...(options.protectFiles ?? [])]),
+      access,
+    }),
+  });
+  const server = createHttpsServer(tls, options.maxHeaderBytes ?? 16 * 1024, gate, emit);
+  const port = await listen(server, bind, options.port ?? DEFAULT_PORT);
+  const url = `https://${bind.includes(':') ? `[${bind}]` : bind}:${port}`;
+  emit({
+    event: 'start',
+    url,
+    fingerprint: tls.fingerprint,
+    nodes: options.source.identities().length,
+    repo: live.repo?.root,
+  });
+
+  const reloader = new Reloader({
+    source: options.source,
+    live,
+    readCredentials: () => readCredentials(options.credentials),
+    readRepo,
+    emit,
+  });
+  let closing: Promise<{ drained: boolean }> | undefined;
+  return {
+    url,
+    port,
+    fingerprint: tls.fingerprint,
+    selfSigned: tls.selfSigned,
+    server,
+    reload: () => reloader.reload(),
+    close: () => {
+      closing ??= drain(server, gate, options.drainTimeoutMs ?? 10_000, emit).then(async (drained) => {
+        await reloader.dispose();
+        emit({ event: 'stop', drained });
+        return { drained };
       });
-    }
-    return snapshot;
-  };
-  let repo: RepoSnapshot | undefined = options.repo ? await readRepo(options.repo) : undefined;
-  const source = options.source;
-  const limiter = new RateLimiter(options.rateLimit ?? { perSecond: 50, burst: 100 });
-  const maxBody = options.maxBodyBytes ?? 16 * 1024;
-  const info = new WeakMap<IncomingMessage, RequestInfo>();
-
-  // ---- credentials -------------------------------------------------------------------------------------------
-
-  /** Classifies the bearer token. Every check runs in constant time against the configured secrets. */
-  const identify = (header: string | undefined, current: Credentials): Credential => {
-    if (header === undefined) return { kind: 'none' };
-    const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-    if (!match) return { kind: 'invalid', reason: 'malformed authorization header' };
-    const token = match[1];
-    const site = current.siteToken !== undefined && safeEqual(token, current.siteToken);
-    const repoToken = current.repoToken !== undefined && safeEqual(token, current.repoToken);
-    if (site) return { kind: 'site' };
-    if (repoToken) return { kind: 'repo' };
-    if (!current.signingKey) return { kind: 'invalid', reason: 'unknown token' };
-    const check = verifyToken(current.signingKey, token);
-    if (!check.ok) return { kind: 'invalid', reason: `node token ${check.reason}` };
-    return { kind: 'node', identity: check.claims.n };
-  };
-
-  const record = (c: { env: HttpBindings }, credential: Credential, token: string | undefined) => {
-    const entry = info.get(c.env.incoming);
-    if (!entry) return;
-    entry.auth = credential.kind;
-    entry.token = token;
-    if (credential.kind === 'node') entry.node = credential.identity;
-    if (credential.kind === 'invalid') entry.reason = credential.reason;
-  };
-
-  const bearer = (incoming: IncomingMessage): string | undefined => {
-    const header = incoming.headers.authorization;
-    return header === undefined ? undefined : /^Bearer +(\S+)/i.exec(header)?.[1];
-  };
-
-  // ---- responses ---------------------------------------------------------------------------------------------
-
-  // Every refusal has one fixed body per status: what is refused never depends on whether a node exists.
-  const unauthorized = (credential: Credential) =>
-    new Response('{"error":"unauthorized"}\n', {
-      status: 401,
-      headers: {
-        ...JSON_HEADERS,
-        'www-authenticate':
-          credential.kind === 'invalid' ? 'Bearer realm="strata", error="invalid_token"' : 'Bearer realm="strata"',
-      },
-    });
-  const refusal = (status: 400 | 403 | 404, c: { env: HttpBindings }, reason: string) => {
-    const entry = info.get(c.env.incoming);
-    if (entry) entry.reason ??= reason;
-    const text = status === 400 ? 'bad request' : status === 403 ? 'forbidden' : 'not found';
-    return new Response(`{"error":"${text}"}\n`, { status, headers: JSON_HEADERS });
-  };
-  const json = (data: unknown) => new Response(`${JSON.stringify(data)}\n`, { status: 200, headers: JSON_HEADERS });
-
-  /** May this credential read this node? Missing nodes are decided by the caller, after this. */
-  const allowed = (credential: Credential, node: NodeEntry): boolean => {
-    if (credential.kind === 'invalid' || credential.kind === 'repo') return false;
-    if (node.auth === 'network') return true;
-    if (credential.kind === 'node') return credential.identity === node.identity;
-    if (credential.kind === 'site') return node.auth !== 'node_token';
-    return false;
-  };
-
-  // ---- routes ------------------------------------------------------------------------------------------------
-
-  const app = new Hono<{ Bindings: HttpBindings }>();
-
-  app.get('/health', () => json({ status: 'ok' }));
-
-  // Lists only the nodes the caller could read: an anonymous caller learns nothing beyond network-posture nodes.
-  app.get('/specs', (c) => {
-    const current = credentials;
-    const credential = identify(c.env.incoming.headers.authorization, current);
-    record(c, credential, bearer(c.env.incoming));
-    if (credential.kind === 'invalid' || credential.kind === 'repo') return unauthorized(credential);
-    const visible: string[] = [];
-    for (const identity of source.identities()) {
-      const node = source.node(identity);
-      if (node && allowed(credential, node)) visible.push(identity);
-    }
-    return json({ specs: visible });
-  });
-
-  app.get('/spec/:identity', (c) => {
-    const current = credentials;
-    const identity = c.req.param('identity');
-    const credential = identify(c.env.incoming.headers.authorization, current);
-    record(c, credential, bearer(c.env.incoming));
-    // One lookup per request: a reload swapping the snapshot cannot change the answer halfway.
-    const node = isValidIdentity(identity) ? source.node(identity) : undefined;
-    switch (credential.kind) {
-      case 'invalid':
-      case 'repo':
-        return unauthorized(credential);
-      case 'none':
-        return node && allowed(credential, node) ? json(node.spec) : unauthorized(credential);
-      case 'node':
-        if (node && allowed(credential, node)) return json(node.spec);
-        if (credential.identity !== identity) return refusal(403, c, 'token is for another node');
-        return node ? json(node.spec) : refusal(404, c, 'no such node');
-      case 'site':
-        if (!node) return refusal(404, c, 'no such node');
-        return allowed(credential, node) ? json(node.spec) : refusal(403, c, 'node requires a node token');
-    }
-  });
-
-  const serveFile = async (
-    c: { env: HttpBindings; req: { method: string } },
-    prefix: string,
-    resolve: (snapshot: RepoSnapshot, path: string) => { root: string; path: string } | undefined,
-  ) => {
-    const credential = identify(c.env.incoming.headers.authorization, credentials);
-    record(c, credential, bearer(c.env.incoming));
-    // Any valid bearer token reads the repository; nothing is readable without one, whatever the posture.
-    if (credential.kind === 'none' || credential.kind === 'invalid') return unauthorized(credential);
-    const snapshot = repo;
-    if (!snapshot) return refusal(404, c, 'no repository served');
-    const raw = (c.env.incoming.url ?? '').split('?')[0].slice(prefix.length);
-    const checked = checkRequestPath(raw);
-    if (!checked.ok) return refusal(400, c, `path refused: ${checked.reason}`);
-    const target = resolve(snapshot, checked.path);
-    if (!target) return refusal(404, c, 'not servable');
-    const file = await openInside(target.root, target.path, denyFiles);
-    if (!file) return refusal(404, c, 'missing or outside the repository');
-    const headers = {
-      'content-type': file.contentType,
-      'content-length': String(file.size),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    };
-    if (c.req.method === 'HEAD') {
-      await file.close();
-      return new Response(null, { status: 200, headers });
-    }
-    return new Response(file.stream(), { status: 200, headers });
-  };
-
-  app.get('/repo/*', (c) =>
-    serveFile(c, '/repo/', (snapshot, path) =>
-      snapshot.allowed.has(path) ? { root: snapshot.root, path } : undefined,
-    ),
-  );
-  app.get('/repo.git/*', (c) =>
-    serveFile(c, '/repo.git/', (snapshot, path) =>
-      snapshot.mirror && isDumbHttpPath(path) ? { root: snapshot.mirror, path } : undefined,
-    ),
-  );
-
-  app.notFound((c) => refusal(404, c as unknown as { env: HttpBindings }, 'no such endpoint'));
-  app.onError((error, c) => {
-    const entry = info.get((c.env as HttpBindings).incoming);
-    if (entry) entry.reason = `internal error: ${error.message}`;
-    return new Response('{"error":"internal error"}\n', { status: 500, headers: JSON_HEADERS });
-  });
-
-  const honoListener = getRequestListener(app.fetch);
-
-  // ---- the listener in front of hono -------------------------------------------------------------------------
-
-  let draining = false;
-  const inFlight = new Set<ServerResponse>();
-  let onIdle: (() => void) | undefined;
-
-  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
-    const text = `${body}\n`;
-    res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(text)), ...headers });
-    res.end(text);
-  };
-
-  const listener = (req: IncomingMessage, res: ServerResponse) => {
-    const started = performance.now();
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    const entry: RequestInfo = { auth: 'none' };
-    info.set(req, entry);
-    inFlight.add(res);
-    res.once('close', () => {
-      inFlight.delete(res);
-      const path = (req.url ?? '').split('?')[0];
-      emit(
-        {
-          event: 'request',
-          ip,
-          method: req.method,
-          path: path.length > 200 ? `${path.slice(0, 200)}...` : path,
-          status: res.statusCode,
-          ms: Math.round((performance.now() - started) * 10) / 10,
-          auth: entry.auth,
-          ...(entry.node ? { node: entry.node } : {}),
-          ...(entry.reason ? { reason: entry.reason } : {}),
-          ...(res.writableFinished ? {} : { aborted: true }),
-        },
-        entry.token,
-      );
-      if (inFlight.size === 0) onIdle?.();
-    });
-    if (draining) res.setHeader('connection', 'close');
-
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      entry.reason = 'method not allowed';
-      return send(res, 405, '{"error":"method not allowed"}', { allow: 'GET, HEAD' });
-    }
-    const wait = limiter.take(ip);
-    if (wait > 0) {
-      entry.reason = 'rate limited';
-      return send(res, 429, '{"error":"too many requests"}', { 'retry-after': String(Math.ceil(wait)) });
-    }
-    const target = req.url ?? '';
-    if (!target.startsWith('/') || !isCanonicalPath(target.split('?')[0])) {
-      entry.reason = 'non-canonical request path';
-      return send(res, 400, '{"error":"bad request"}');
-    }
-    const tooLarge = () => {
-      entry.reason = 'body too large';
-      // The rest of the body is not read: the connection closes after the answer.
-      send(res, 413, '{"error":"payload too large"}', { connection: 'close' });
-    };
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > maxBody) return tooLarge();
-    if (declared === undefined && req.headers['transfer-encoding'] === undefined) {
-      void honoListener(req, res);
-      return;
-    }
-    // A body nobody asked for: count it (chunked bodies declare no length), then route.
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBody) {
-        req.off('data', onData);
-        req.pause();
-        tooLarge();
-      }
-    };
-    req.on('data', onData);
-    req.once('end', () => {
-      if (size <= maxBody) void honoListener(req, res);
-    });
-  };
-
-  const server = createServer(
-    {
-      cert: tls.cert,
-      key: tls.key,
-      maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024,
-      minVersion: 'TLSv1.2',
+      return closing;
     },
-    listener,
+  };
+}
+
+async function readRepoSnapshot(dir: string, mirror: boolean | undefined): Promise<RepoSnapshot> {
+  const snapshot = await snapshotRepo(dir, { mirror });
+  if (!snapshot) {
+    throw new StrataError(`${dir} is not in a git work tree`, {
+      hint: "the controller serves what git tracks (ignored files such as decrypted secrets never); run 'git init' there, or serve none (strata serve --no-repo)",
+    });
+  }
+  return snapshot;
+}
+
+function createHttpsServer(tls: TlsMaterial, maxHeaderBytes: number, gate: RequestGate, emit: Emit): Server {
+  const server = createServer(
+    { cert: tls.cert, key: tls.key, maxHeaderSize: maxHeaderBytes, minVersion: 'TLSv1.2' },
+    gate.listener,
   );
   // Slow clients cannot hold connections open forever.
   server.headersTimeout = 10_000;
@@ -403,11 +157,15 @@ export async function startController(options: ControllerOptions): Promise<Contr
   server.on('tlsClientError', () => {
     // Scanners and clients that refuse the self-signed certificate: nothing to answer, nothing worth logging.
   });
+  return server;
+}
 
+/** Listens and returns the port bound (the one asked for, or the free one picked for 0). */
+async function listen(server: Server, bind: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
-        new StrataError(`cannot listen on ${bind}:${options.port ?? DEFAULT_PORT}: ${error.code ?? error.message}`, {
+        new StrataError(`cannot listen on ${bind}:${port}: ${error.code ?? error.message}`, {
           hint:
             error.code === 'EADDRINUSE'
               ? 'another process uses the port: stop it or pass --port'
@@ -415,123 +173,29 @@ export async function startController(options: ControllerOptions): Promise<Contr
         }),
       );
     });
-    server.listen(options.port ?? DEFAULT_PORT, bind, () => resolve());
+    server.listen(port, bind, () => resolve());
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : (options.port ?? DEFAULT_PORT);
-  const host = bind.includes(':') ? `[${bind}]` : bind;
-  const url = `https://${host}:${port}`;
-  emit({ event: 'start', url, fingerprint: tls.fingerprint, nodes: source.identities().length, repo: repo?.root });
-
-  // Reloads run one at a time; a reload requested while one runs waits for it and then reads the newest state.
-  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, nodes: 0, errors: [], ms: 0 });
-  let queued: Promise<ReloadResult> | undefined;
-  const retired = new Set<RepoSnapshot>();
-  const reloadOnce = async (): Promise<ReloadResult> => {
-    const started = performance.now();
-    const errors: string[] = [];
-    const attempt = async (what: string, step: () => Promise<void>) => {
-      try {
-        await step();
-      } catch (error) {
-        errors.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    };
-    await attempt('specs', () => source.reload());
-    await attempt('credentials', async () => {
-      credentials = await readCredentials();
-    });
-    if (options.repo) {
-      const repoDir = options.repo;
-      await attempt('repository', async () => {
-        const next = await readRepo(repoDir);
-        const previous = repo;
-        repo = next;
-        // Clones reading the old mirror keep it for a minute; it is removed at the latest on close.
-        if (previous) {
-          retired.add(previous);
-          setTimeout(() => {
-            retired.delete(previous);
-            void removeSnapshot(previous);
-          }, 60_000).unref();
-        }
-      });
-    }
-    const result = {
-      ok: errors.length === 0,
-      nodes: source.identities().length,
-      errors,
-      ms: Math.round(performance.now() - started),
-    };
-    emit({ event: 'reload', ...result });
-    return result;
-  };
-
-  let closing: Promise<{ drained: boolean }> | undefined;
-  const close = (): Promise<{ drained: boolean }> => {
-    closing ??= (async () => {
-      draining = true;
-      emit({ event: 'drain', inFlight: inFlight.size });
-      // Answers not yet started tell their clients not to reuse the connection.
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      // Keep-alive connections become idle when their last response ends: close them as soon as they do.
-      const idle = new Promise<void>((resolve) => {
-        onIdle = () => {
-          server.closeIdleConnections();
-          resolve();
-        };
-        if (inFlight.size === 0) onIdle();
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), options.drainTimeoutMs ?? 10_000);
-      });
-      const outcome = await Promise.race([idle.then(() => closed), deadline]);
-      clearTimeout(timer);
-      const drained = outcome !== 'timeout';
-      if (!drained) server.closeAllConnections();
-      await reloading.catch(() => undefined);
-      await removeSnapshot(repo);
-      for (const old of retired) await removeSnapshot(old);
-      emit({ event: 'stop', drained });
-      return { drained };
-    })();
-    return closing;
-  };
-
-  return {
-    url,
-    port,
-    fingerprint: tls.fingerprint,
-    selfSigned: tls.selfSigned,
-    server,
-    reload: () => {
-      // Signals can come faster than reloads finish: all requests made while one waits share that one.
-      if (queued) return queued;
-      const next = reloading
-        .catch(() => undefined)
-        .then(() => {
-          queued = undefined;
-          return reloadOnce();
-        });
-      queued = next;
-      reloading = next;
-      return next;
-    },
-    close,
-  };
+  return typeof address === 'object' && address ? address.port : port;
 }
 
 /**
- * The raw path as the client sent it must already be canonical: no dot or empty segments (also percent-encoded),
- * no backslashes, no encoded slashes, no control characters. URL parsers would silently normalise these, and the
- * route a request reaches must be the one it asked for.
+ * Stops accepting, closes idle keep-alive connections as they become idle, and waits for requests in flight up to
+ * the deadline, after which every connection is cut. Resolves whether everything finished in time.
  */
-function isCanonicalPath(path: string): boolean {
-  if (path === '/') return true;
-  const check = checkRequestPath(path.slice(1));
-  if (!check.ok) return false;
-  return !/%2f/i.test(path);
+async function drain(server: Server, gate: RequestGate, timeoutMs: number, emit: Emit): Promise<boolean> {
+  emit({ event: 'drain', inFlight: gate.inFlight });
+  gate.stopKeepAlive();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const idle = gate.whenIdle(() => server.closeIdleConnections());
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const outcome = await Promise.race([idle.then(() => closed), deadline]);
+  clearTimeout(timer);
+  const drained = outcome !== 'timeout';
+  if (!drained) server.closeAllConnections();
+  return drained;
 }

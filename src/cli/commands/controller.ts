@@ -110,6 +110,8 @@ async function serve(opts: ServeOptions, cmd: Command): Promise<void> {
     rateLimit: { perSecond, burst },
     maxBodyBytes: integer(opts.maxBody, '--max-body', 0, 1 << 30),
     drainTimeoutMs: parseDuration(opts.drainTimeout) * 1000,
+    // The daemon's log (access lines and lifecycle events, one JSON line each) goes to standard error.
+    log: (line) => process.stderr.write(`${line}\n`),
   });
   const nodes = source.identities();
   const summary = {
