@@ -1,0 +1,15 @@
+/** What route handlers reach of a running simulator: its state and the machinery that changes it. */
+import type { Guests } from './guests.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { SimState } from './state.ts';
+import type { TaskRunner } from './tasks.ts';
+import type { SimCertificate } from './tls.ts';
+
+export interface SimContext {
+  readonly state: SimState;
+  readonly options: ResolvedOptions;
+  readonly tasks: TaskRunner;
+  readonly guests: Guests;
+  /** The node certificate (undefined without TLS, or before the first listen()). */
+  certificate(): SimCertificate | undefined;
+}

@@ -1,0 +1,81 @@
+/** /version and the cluster-wide views: the next free VM id and /cluster/resources. */
+import type { SimContext } from '../context.ts';
+import { invalidParams, type Router } from '../http.ts';
+import { can } from '../permissions.ts';
+
+const RESOURCE_TYPES = ['vm', 'storage', 'node', 'sdn', 'pool'];
+
+export function registerClusterRoutes(router: Router, sim: SimContext): void {
+  const { state } = sim;
+  router.add('GET', '/version', () => state.version);
+  router.add('GET', '/cluster/nextid', ({ params }) => {
+    const taken = new Set(state.vms.map((v) => v.vmid));
+    if (params.vmid !== undefined) {
+      const wanted = Number(params.vmid);
+      if (taken.has(wanted)) throw invalidParams({ vmid: `VM ${wanted} already exists` });
+      return String(wanted);
+    }
+    let id = 100;
+    while (taken.has(id)) id++;
+    return String(id);
+  });
+  router.add('GET', '/cluster/resources', ({ caller, params }) => {
+    const type = params.type;
+    if (type !== undefined && !RESOURCE_TYPES.includes(type)) {
+      throw invalidParams({
+        type: `value '${type}' does not have a value in the enumeration 'vm, storage, node, sdn, pool'`,
+      });
+    }
+    const rows: unknown[] = [];
+    if (!type || type === 'vm') {
+      for (const vm of state.vms) {
+        if (!can(caller, `/vms/${vm.vmid}`, 'VM.Audit')) continue;
+        rows.push({
+          id: `qemu/${vm.vmid}`,
+          type: 'qemu',
+          vmid: vm.vmid,
+          name: vm.name,
+          node: vm.node,
+          status: vm.status,
+          template: vm.template ? 1 : 0,
+          tags: vm.tags.join(';'),
+          maxcpu: Number(vm.config.cores ?? 1) * Number(vm.config.sockets ?? 1),
+          maxmem: Number(vm.config.memory ?? 512) * 1024 ** 2,
+          uptime: vm.startedAt ? Math.floor((Date.now() - vm.startedAt) / 1000) : 0,
+          ...(vm.lock ? { lock: vm.lock } : {}),
+          ...(vm.pool ? { pool: vm.pool } : {}),
+        });
+      }
+    }
+    if (!type || type === 'node') {
+      for (const n of state.nodes) {
+        rows.push({
+          id: `node/${n.node}`,
+          type: 'node',
+          node: n.node,
+          status: 'online',
+          maxcpu: n.maxcpu,
+          maxmem: n.maxmem,
+        });
+      }
+    }
+    if (!type || type === 'storage') {
+      for (const n of state.nodes) {
+        for (const s of state.storages) {
+          if (!can(caller, `/storage/${s.storage}`, 'Datastore.Audit')) continue;
+          rows.push({
+            id: `storage/${n.node}/${s.storage}`,
+            type: 'storage',
+            node: n.node,
+            storage: s.storage,
+            status: 'available',
+            content: s.content.join(','),
+            plugintype: s.type,
+            maxdisk: s.total,
+          });
+        }
+      }
+    }
+    return rows;
+  });
+}
