@@ -38,55 +38,58 @@ Examples:
 Control endpoints (no token needed): GET /_sim/state, POST /_sim/faults, DELETE /_sim/faults, GET /_sim/nested.
 Stop with Ctrl-C (SIGINT) or SIGTERM.`,
     )
-    .action(async (opts: Record<string, string | boolean | undefined>) => {
-      const format = parseFormat(String(opts.format));
-      const port = parseNumber('--port', String(opts.port), 0, 65535, true);
-      const latencyScale = parseNumber('--latency-scale', String(opts.latencyScale), 0, 1000, false);
-      const bootDelayMs = parseNumber('--boot-delay-ms', String(opts.bootDelayMs), 0, 3_600_000, true);
-      const seed = typeof opts.seedFile === 'string' ? await loadSeedFile(opts.seedFile) : undefined;
-      let sim: Awaited<ReturnType<typeof startSimulator>>;
-      try {
-        sim = await startSimulator({
-          port,
-          latencyScale,
-          bootDelayMs,
-          seed,
-          subnet: String(opts.subnet),
-          tls: opts.tls !== false,
-        });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new StrataError(`Port ${port} on 127.0.0.1 is already in use`, {
-            hint: 'Pick another with --port, or --port 0 for a free one.',
-          });
-        }
-        throw error;
-      }
-      process.stdout.write(
-        render(
-          {
-            url: sim.url,
-            tokenId: sim.tokenId,
-            tokenSecret: sim.tokenSecret,
-            fingerprint: sim.fingerprint ?? null,
-            authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`,
-            state: `${sim.url}/_sim/state`,
-            ca: sim.ca ?? null,
-          },
-          format,
-        ),
-      );
-      process.stderr.write('PVE simulator running; press Ctrl-C to stop.\n');
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      await sim.close();
-      process.stderr.write('PVE simulator stopped.\n');
+    .action(runSimulator);
+}
+
+/** Runs the simulator in the foreground until SIGINT or SIGTERM, with its connection details on stdout. */
+async function runSimulator(opts: Record<string, string | boolean | undefined>): Promise<void> {
+  const format = parseFormat(String(opts.format));
+  const port = parseNumber('--port', String(opts.port), 0, 65535, true);
+  const latencyScale = parseNumber('--latency-scale', String(opts.latencyScale), 0, 1000, false);
+  const bootDelayMs = parseNumber('--boot-delay-ms', String(opts.bootDelayMs), 0, 3_600_000, true);
+  const seed = typeof opts.seedFile === 'string' ? await loadSeedFile(opts.seedFile) : undefined;
+  let sim: Awaited<ReturnType<typeof startSimulator>>;
+  try {
+    sim = await startSimulator({
+      port,
+      latencyScale,
+      bootDelayMs,
+      seed,
+      subnet: String(opts.subnet),
+      tls: opts.tls !== false,
     });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new StrataError(`Port ${port} on 127.0.0.1 is already in use`, {
+        hint: 'Pick another with --port, or --port 0 for a free one.',
+      });
+    }
+    throw error;
+  }
+  process.stdout.write(
+    render(
+      {
+        url: sim.url,
+        tokenId: sim.tokenId,
+        tokenSecret: sim.tokenSecret,
+        fingerprint: sim.fingerprint ?? null,
+        authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`,
+        state: `${sim.url}/_sim/state`,
+        ca: sim.ca ?? null,
+      },
+      format,
+    ),
+  );
+  process.stderr.write('PVE simulator running; press Ctrl-C to stop.\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sim.close();
+  process.stderr.write('PVE simulator stopped.\n');
 }

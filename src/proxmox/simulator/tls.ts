@@ -26,19 +26,6 @@ export interface SimCertificate {
 export async function makeNodeCertificate(nodeName: string): Promise<SimCertificate> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-pve-sim-tls-'));
   const file = (name: string) => join(dir, name);
-  const openssl = async (args: string[]) => {
-    try {
-      await run('openssl', args, { timeout: 30_000 });
-    } catch (error) {
-      const err = error as NodeJS.ErrnoException & { stderr?: string };
-      throw new StrataError(
-        err.code === 'ENOENT'
-          ? 'The PVE simulator needs the openssl command to make its TLS certificate, and it is not on PATH'
-          : `openssl failed while making the simulator certificate: ${err.stderr?.trim() || err.message}`,
-        { hint: 'Install openssl, or start the simulator with tls: false (plain HTTP).' },
-      );
-    }
-  };
   try {
     // P-256 keys: generated in milliseconds, so every nested host can have its own certificate.
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
@@ -106,5 +93,19 @@ export async function makeNodeCertificate(nodeName: string): Promise<SimCertific
     return { ca, cert, key, fingerprint: new X509Certificate(cert).fingerprint256 };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function openssl(args: string[]): Promise<void> {
+  try {
+    await run('openssl', args, { timeout: 30_000 });
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException & { stderr?: string };
+    throw new StrataError(
+      err.code === 'ENOENT'
+        ? 'The PVE simulator needs the openssl command to make its TLS certificate, and it is not on PATH'
+        : `openssl failed while making the simulator certificate: ${err.stderr?.trim() || err.message}`,
+      { hint: 'Install openssl, or start the simulator with tls: false (plain HTTP).' },
+    );
   }
 }

@@ -1,7 +1,8 @@
 /** /version and the cluster-wide views: the next free VM id and /cluster/resources. */
 import type { SimContext } from '../context.ts';
-import { invalidParams, type Router } from '../http.ts';
+import { type Caller, invalidParams, type Router } from '../http.ts';
 import { can } from '../permissions.ts';
+import type { SimState } from '../state.ts';
 
 const RESOURCE_TYPES = ['vm', 'storage', 'node', 'sdn', 'pool'];
 
@@ -26,56 +27,60 @@ export function registerClusterRoutes(router: Router, sim: SimContext): void {
         type: `value '${type}' does not have a value in the enumeration 'vm, storage, node, sdn, pool'`,
       });
     }
-    const rows: unknown[] = [];
-    if (!type || type === 'vm') {
-      for (const vm of state.vms) {
-        if (!can(caller, `/vms/${vm.vmid}`, 'VM.Audit')) continue;
-        rows.push({
-          id: `qemu/${vm.vmid}`,
-          type: 'qemu',
-          vmid: vm.vmid,
-          name: vm.name,
-          node: vm.node,
-          status: vm.status,
-          template: vm.template ? 1 : 0,
-          tags: vm.tags.join(';'),
-          maxcpu: Number(vm.config.cores ?? 1) * Number(vm.config.sockets ?? 1),
-          maxmem: Number(vm.config.memory ?? 512) * 1024 ** 2,
-          uptime: vm.startedAt ? Math.floor((Date.now() - vm.startedAt) / 1000) : 0,
-          ...(vm.lock ? { lock: vm.lock } : {}),
-          ...(vm.pool ? { pool: vm.pool } : {}),
-        });
-      }
-    }
-    if (!type || type === 'node') {
-      for (const n of state.nodes) {
-        rows.push({
-          id: `node/${n.node}`,
-          type: 'node',
-          node: n.node,
-          status: 'online',
-          maxcpu: n.maxcpu,
-          maxmem: n.maxmem,
-        });
-      }
-    }
-    if (!type || type === 'storage') {
-      for (const n of state.nodes) {
-        for (const s of state.storages) {
-          if (!can(caller, `/storage/${s.storage}`, 'Datastore.Audit')) continue;
-          rows.push({
-            id: `storage/${n.node}/${s.storage}`,
-            type: 'storage',
-            node: n.node,
-            storage: s.storage,
-            status: 'available',
-            content: s.content.join(','),
-            plugintype: s.type,
-            maxdisk: s.total,
-          });
-        }
-      }
-    }
-    return rows;
+    return [
+      ...(!type || type === 'vm' ? vmRows(state, caller) : []),
+      ...(!type || type === 'node' ? nodeRows(state) : []),
+      ...(!type || type === 'storage' ? storageRows(state, caller) : []),
+    ];
   });
+}
+
+/** The VMs the caller may audit. */
+function vmRows(state: SimState, caller: Caller): unknown[] {
+  return state.vms
+    .filter((vm) => can(caller, `/vms/${vm.vmid}`, 'VM.Audit'))
+    .map((vm) => ({
+      id: `qemu/${vm.vmid}`,
+      type: 'qemu',
+      vmid: vm.vmid,
+      name: vm.name,
+      node: vm.node,
+      status: vm.status,
+      template: vm.template ? 1 : 0,
+      tags: vm.tags.join(';'),
+      maxcpu: Number(vm.config.cores ?? 1) * Number(vm.config.sockets ?? 1),
+      maxmem: Number(vm.config.memory ?? 512) * 1024 ** 2,
+      uptime: vm.startedAt ? Math.floor((Date.now() - vm.startedAt) / 1000) : 0,
+      ...(vm.lock ? { lock: vm.lock } : {}),
+      ...(vm.pool ? { pool: vm.pool } : {}),
+    }));
+}
+
+function nodeRows(state: SimState): unknown[] {
+  return state.nodes.map((n) => ({
+    id: `node/${n.node}`,
+    type: 'node',
+    node: n.node,
+    status: 'online',
+    maxcpu: n.maxcpu,
+    maxmem: n.maxmem,
+  }));
+}
+
+/** Every storage the caller may audit, once per node (the simulated storages are on every node). */
+function storageRows(state: SimState, caller: Caller): unknown[] {
+  return state.nodes.flatMap((n) =>
+    state.storages
+      .filter((s) => can(caller, `/storage/${s.storage}`, 'Datastore.Audit'))
+      .map((s) => ({
+        id: `storage/${n.node}/${s.storage}`,
+        type: 'storage',
+        node: n.node,
+        storage: s.storage,
+        status: 'available',
+        content: s.content.join(','),
+        plugintype: s.type,
+        maxdisk: s.total,
+      })),
+  );
 }

@@ -1,6 +1,6 @@
 /** Nodes and their storages: /nodes, /nodes/{node}/status, /nodes/{node}/storage and a storage's content. */
 import type { SimContext } from '../context.ts';
-import { type Router, SimHttpError } from '../http.ts';
+import { type Caller, type Router, SimHttpError } from '../http.ts';
 import { findNode } from '../lookup.ts';
 import { can, need } from '../permissions.ts';
 import type { SimNode, SimState } from '../state.ts';
@@ -33,29 +33,7 @@ export function registerNodeRoutes(router: Router, sim: SimContext): void {
   });
   router.add('GET', '/nodes/{node}/storage', ({ caller, path, params }) => {
     findNode(state, path.node);
-    return state.storages
-      .filter(
-        (s) =>
-          can(caller, `/storage/${s.storage}`, 'Datastore.Audit') ||
-          can(caller, `/storage/${s.storage}`, 'Datastore.AllocateSpace'),
-      )
-      .filter((s) => !params.content || params.content.split(',').some((c) => s.content.includes(c)))
-      .filter((s) => !params.storage || params.storage === s.storage)
-      .map((s) => {
-        const used = s.items.reduce((sum, item) => sum + (item.size ?? 0), 0);
-        return {
-          storage: s.storage,
-          type: s.type,
-          content: s.content.join(','),
-          active: 1,
-          enabled: 1,
-          shared: 0,
-          total: s.total,
-          used,
-          avail: s.total - used,
-          used_fraction: used / s.total,
-        };
-      });
+    return storages(state, caller, params);
   });
   router.add('GET', '/nodes/{node}/storage/{storage}/content', ({ caller, path, params }) => {
     findNode(state, path.node);
@@ -95,4 +73,31 @@ function nodeStatus(state: SimState, node: SimNode): unknown {
     uptime: Math.floor(process.uptime()),
     loadavg: ['0.10', '0.05', '0.01'],
   };
+}
+
+/** The storages the caller may audit or allocate on, filtered by content type and name. */
+function storages(state: SimState, caller: Caller, params: Record<string, string>): unknown[] {
+  return state.storages
+    .filter(
+      (s) =>
+        can(caller, `/storage/${s.storage}`, 'Datastore.Audit') ||
+        can(caller, `/storage/${s.storage}`, 'Datastore.AllocateSpace'),
+    )
+    .filter((s) => !params.content || params.content.split(',').some((c) => s.content.includes(c)))
+    .filter((s) => !params.storage || params.storage === s.storage)
+    .map((s) => {
+      const used = s.items.reduce((sum, item) => sum + (item.size ?? 0), 0);
+      return {
+        storage: s.storage,
+        type: s.type,
+        content: s.content.join(','),
+        active: 1,
+        enabled: 1,
+        shared: 0,
+        total: s.total,
+        used,
+        avail: s.total - used,
+        used_fraction: used / s.total,
+      };
+    });
 }
