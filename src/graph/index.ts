@@ -172,102 +172,126 @@ export async function runGraph<T>(
   if (!(maxConcurrency >= 1)) {
     throw new StrataError(`max concurrency must be at least 1 (got ${maxConcurrency})`);
   }
-  const onError = options.onError ?? 'stop';
   const graph = indexGraph(nodes);
   levelsOf(graph);
-
   const started = Date.now();
-  const count = nodes.length;
-  const pending = Int32Array.from(graph.needs, (n) => n.length);
-  const results: Array<NodeResult | undefined> = new Array(count);
-  const order: string[] = [];
-  const ready: number[] = [];
-  for (let i = 0; i < count; i++) if (pending[i] === 0) ready.push(i);
-  let readyHead = 0;
-  let running = 0;
-  let stopping = false;
-  const abort = new AbortController();
+  const scheduler = new Scheduler(nodes, graph, execute, { ...options, maxConcurrency });
+  await scheduler.run();
+  return scheduler.result(started);
+}
 
-  const emit = (event: GraphEvent) => {
-    if (options.onEvent) options.onEvent(event);
+/** One run of a graph: which nodes are ready, running and finished, and when to stop starting new ones. */
+class Scheduler<T> {
+  private readonly pending: Int32Array;
+  private readonly results: Array<NodeResult | undefined>;
+  private readonly order: string[] = [];
+  private readonly ready: number[] = [];
+  private readyHead = 0;
+  private running = 0;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private resolveRun: () => void = () => {};
+
+  constructor(
+    private readonly nodes: GraphNode<T>[],
+    private readonly graph: Indexed,
+    private readonly execute: (node: GraphNode<T>, signal: AbortSignal) => Promise<void>,
+    private readonly options: RunGraphOptions & { maxConcurrency: number },
+  ) {
+    this.pending = Int32Array.from(graph.needs, (n) => n.length);
+    this.results = new Array(nodes.length);
+    for (let i = 0; i < nodes.length; i++) if (this.pending[i] === 0) this.ready.push(i);
+  }
+
+  /** Resolves when no node is running and none will start. */
+  run(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.resolveRun = resolve;
+      const { signal } = this.options;
+      if (signal?.aborted) {
+        this.onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', this.onAbort, { once: true });
+      this.pump();
+    });
+  }
+
+  /** Every node's outcome: nodes never started are cancelled. */
+  result(started: number): GraphRunResult {
+    const outcomes = new Map<string, NodeResult>();
+    const failed: string[] = [];
+    this.nodes.forEach((node, i) => {
+      let result = this.results[i];
+      if (!result) {
+        result = { outcome: 'cancelled' };
+        this.emit({ type: 'finish', id: node.id, outcome: 'cancelled' });
+      }
+      if (result.outcome === 'failed') failed.push(node.id);
+      outcomes.set(node.id, result);
+    });
+    return { outcomes, order: this.order, failed, durationMs: Date.now() - started };
+  }
+
+  private readonly onAbort = () => {
+    this.stopping = true;
+    this.abort.abort(this.options.signal?.reason);
+    if (this.running === 0) this.finish();
   };
 
-  const skipDescendants = (from: number) => {
-    const stack = [...graph.dependents[from]];
+  private finish(): void {
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.resolveRun();
+  }
+
+  private emit(event: GraphEvent): void {
+    if (this.options.onEvent) this.options.onEvent(event);
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.running < this.options.maxConcurrency && this.readyHead < this.ready.length) {
+      const i = this.ready[this.readyHead++];
+      if (this.results[i]) continue; // skipped while waiting
+      this.start(i);
+    }
+    if (this.running === 0 && (this.stopping || this.readyHead >= this.ready.length)) this.finish();
+  }
+
+  private start(i: number): void {
+    this.running++;
+    const node = this.nodes[i];
+    const startedAt = Date.now();
+    this.order.push(node.id);
+    this.emit({ type: 'start', id: node.id });
+    Promise.resolve()
+      .then(() => this.execute(node, this.abort.signal))
+      .then(
+        () => {
+          this.results[i] = { outcome: 'succeeded', startedAt, finishedAt: Date.now() };
+          this.emit({ type: 'finish', id: node.id, outcome: 'succeeded' });
+          for (const d of this.graph.dependents[i]) if (--this.pending[d] === 0) this.ready.push(d);
+        },
+        (error: unknown) => {
+          this.results[i] = { outcome: 'failed', error, startedAt, finishedAt: Date.now() };
+          this.emit({ type: 'finish', id: node.id, outcome: 'failed' });
+          if ((this.options.onError ?? 'stop') === 'stop') this.stopping = true;
+          else this.skipDescendants(i);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.pump();
+      });
+  }
+
+  private skipDescendants(from: number): void {
+    const stack = [...this.graph.dependents[from]];
     while (stack.length > 0) {
       const i = stack.pop() as number;
-      if (results[i]) continue;
-      results[i] = { outcome: 'skipped' };
-      emit({ type: 'finish', id: nodes[i].id, outcome: 'skipped' });
-      stack.push(...graph.dependents[i]);
+      if (this.results[i]) continue;
+      this.results[i] = { outcome: 'skipped' };
+      this.emit({ type: 'finish', id: this.nodes[i].id, outcome: 'skipped' });
+      stack.push(...this.graph.dependents[i]);
     }
-  };
-
-  await new Promise<void>((resolve) => {
-    const onAbort = () => {
-      stopping = true;
-      abort.abort(options.signal?.reason);
-      if (running === 0) finish();
-    };
-    const finish = () => {
-      options.signal?.removeEventListener('abort', onAbort);
-      resolve();
-    };
-
-    const pump = () => {
-      while (!stopping && running < maxConcurrency && readyHead < ready.length) {
-        const i = ready[readyHead++];
-        if (results[i]) continue; // skipped while waiting
-        start(i);
-      }
-      if (running === 0 && (stopping || readyHead >= ready.length)) finish();
-    };
-
-    const start = (i: number) => {
-      running++;
-      const node = nodes[i];
-      const startedAt = Date.now();
-      order.push(node.id);
-      emit({ type: 'start', id: node.id });
-      Promise.resolve()
-        .then(() => execute(node, abort.signal))
-        .then(
-          () => {
-            results[i] = { outcome: 'succeeded', startedAt, finishedAt: Date.now() };
-            emit({ type: 'finish', id: node.id, outcome: 'succeeded' });
-            for (const d of graph.dependents[i]) if (--pending[d] === 0) ready.push(d);
-          },
-          (error: unknown) => {
-            results[i] = { outcome: 'failed', error, startedAt, finishedAt: Date.now() };
-            emit({ type: 'finish', id: node.id, outcome: 'failed' });
-            if (onError === 'stop') stopping = true;
-            else skipDescendants(i);
-          },
-        )
-        .finally(() => {
-          running--;
-          pump();
-        });
-    };
-
-    if (options.signal?.aborted) {
-      onAbort();
-      return;
-    }
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    pump();
-  });
-
-  const outcomes = new Map<string, NodeResult>();
-  const failed: string[] = [];
-  nodes.forEach((node, i) => {
-    let result = results[i];
-    if (!result) {
-      result = { outcome: 'cancelled' };
-      emit({ type: 'finish', id: node.id, outcome: 'cancelled' });
-    }
-    if (result.outcome === 'failed') failed.push(node.id);
-    outcomes.set(node.id, result);
-  });
-  return { outcomes, order, failed, durationMs: Date.now() - started };
+  }
 }

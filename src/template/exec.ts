@@ -18,7 +18,7 @@ import type {
 } from './ast.ts';
 import { nodeString } from './ast.ts';
 import { lineCol, TemplateError } from './errors.ts';
-import { formatValue, type GoMap, isMap, isTrue, kindOf, mapEntries, mapGet, mapKeys, typeName } from './format.ts';
+import { formatValue } from './format.ts';
 import {
   builtinAnd,
   builtinOr,
@@ -29,6 +29,7 @@ import {
   type TemplateFunction,
 } from './funcs.ts';
 import type { ParsedTree } from './parser.ts';
+import { type GoMap, isMap, isTrue, kindOf, mapEntries, mapGet, mapKeys, typeName } from './value.ts';
 
 export type MissingKey = 'default' | 'zero' | 'error';
 

@@ -2,7 +2,9 @@
  * Function signatures and Go's text/template builtins (and, or, not, len, index, slice, print*, eq..ge, html, js,
  * urlquery, call), written by hand to reproduce Go's results and error messages.
  */
-import { type GoMap, isMap, isTrue, kindOf, mapGet, mapSize, sprint, sprintf, sprintln, typeName } from './format.ts';
+import { sprint, sprintln } from './format.ts';
+import { sprintf } from './sprintf.ts';
+import { type GoMap, isMap, isTrue, kindOf, mapGet, mapSize, typeName } from './value.ts';
 
 export type TemplateFunction = (...args: unknown[]) => unknown;
 export type FuncMap = Record<string, TemplateFunction>;

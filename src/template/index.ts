@@ -9,7 +9,7 @@
 import { type ExecContext, execute, type MissingKey } from './exec.ts';
 import { type FuncMap, goBuiltins } from './funcs.ts';
 import { type ParsedTree, parseTree } from './parser.ts';
-import { sprigFunctions } from './sprig.ts';
+import { sprigFunctions } from './sprig/index.ts';
 
 export { TemplateError } from './errors.ts';
 export type { MissingKey } from './exec.ts';

@@ -102,154 +102,195 @@ function atTerminator(input: string, at: number, rightDelim: string): boolean {
 }
 
 export function lex(input: string, leftDelim: string, rightDelim: string): Token[] {
-  const tokens: Token[] = [];
-  const n = input.length;
-  let pos = 0;
+  return new Lexer(input, leftDelim, rightDelim).run();
+}
 
-  const fail = (message: string, at: number) => {
-    tokens.push({ type: 'error', val: message, pos: at });
-    return tokens;
-  };
+/** Returned instead of an offset when the token list has ended (at the end of input, or with an error token). */
+const STOP = -1;
 
-  for (;;) {
-    // Text state: everything up to the next left delimiter.
-    const idx = input.indexOf(leftDelim, pos);
+/** The lexer's states as methods; each takes the offset to read from and returns the offset after what it read. */
+class Lexer {
+  private readonly tokens: Token[] = [];
+  private parenDepth = 0;
+
+  constructor(
+    private readonly input: string,
+    private readonly leftDelim: string,
+    private readonly rightDelim: string,
+  ) {}
+
+  run(): Token[] {
+    let pos = 0;
+    while (pos !== STOP) pos = this.text(pos);
+    return this.tokens;
+  }
+
+  private fail(message: string, at: number): number {
+    this.tokens.push({ type: 'error', val: message, pos: at });
+    return STOP;
+  }
+
+  /** Text state: everything up to the next left delimiter, then the comment or action it opens. */
+  private text(pos: number): number {
+    const { input, tokens } = this;
+    const idx = input.indexOf(this.leftDelim, pos);
     if (idx === -1) {
-      if (pos < n) tokens.push({ type: 'text', val: input.slice(pos), pos });
-      tokens.push({ type: 'eof', val: '', pos: n });
-      return tokens;
+      if (pos < input.length) tokens.push({ type: 'text', val: input.slice(pos), pos });
+      tokens.push({ type: 'eof', val: '', pos: input.length });
+      return STOP;
     }
-    const afterLeft = idx + leftDelim.length;
+    const afterLeft = idx + this.leftDelim.length;
     const trimLeft = hasLeftTrimMarker(input, afterLeft);
     let textEnd = idx;
     if (trimLeft) while (textEnd > pos && isSpace(input[textEnd - 1])) textEnd--;
     if (textEnd > pos) tokens.push({ type: 'text', val: input.slice(pos, textEnd), pos });
-    let p = afterLeft + (trimLeft ? TRIM_MARKER_LEN : 0);
+    const p = afterLeft + (trimLeft ? TRIM_MARKER_LEN : 0);
+    if (input.startsWith('/*', p)) return this.comment(idx, p);
+    tokens.push({ type: 'leftDelim', val: this.leftDelim, pos: idx });
+    return this.action(idx, p);
+  }
 
-    if (input.startsWith('/*', p)) {
-      const end = input.indexOf('*/', p + 2);
-      if (end === -1) return fail('unclosed comment', idx);
-      const delim = atRightDelim(input, end + 2, rightDelim);
-      if (delim === NO_DELIM) return fail('comment ends before closing delimiter', idx);
-      pos = end + 2 + (delim === TRIM_DELIM ? TRIM_MARKER_LEN : 0) + rightDelim.length;
-      if (delim === TRIM_DELIM) pos = skipSpaces(input, pos);
-      continue;
-    }
+  /** `/* … *\/` right after the left delimiter (and its trim marker), then the right delimiter. */
+  private comment(idx: number, p: number): number {
+    const { input, rightDelim } = this;
+    const end = input.indexOf('*/', p + 2);
+    if (end === -1) return this.fail('unclosed comment', idx);
+    const delim = atRightDelim(input, end + 2, rightDelim);
+    if (delim === NO_DELIM) return this.fail('comment ends before closing delimiter', idx);
+    const pos = end + 2 + (delim === TRIM_DELIM ? TRIM_MARKER_LEN : 0) + rightDelim.length;
+    return delim === TRIM_DELIM ? skipSpaces(input, pos) : pos;
+  }
 
-    tokens.push({ type: 'leftDelim', val: leftDelim, pos: idx });
-    let parenDepth = 0;
-    // Inside an action.
+  /** Inside an action that opened at `idx`: tokens up to and including the right delimiter. */
+  private action(idx: number, p: number): number {
+    const { input, rightDelim } = this;
+    this.parenDepth = 0;
     for (;;) {
       const delim = atRightDelim(input, p, rightDelim);
       if (delim !== NO_DELIM) {
-        if (parenDepth > 0) return fail('unclosed left paren', p);
+        if (this.parenDepth > 0) return this.fail('unclosed left paren', p);
         if (delim === TRIM_DELIM) p += TRIM_MARKER_LEN;
-        tokens.push({ type: 'rightDelim', val: rightDelim, pos: p });
+        this.tokens.push({ type: 'rightDelim', val: rightDelim, pos: p });
         p += rightDelim.length;
-        if (delim === TRIM_DELIM) p = skipSpaces(input, p);
-        pos = p;
-        break;
+        return delim === TRIM_DELIM ? skipSpaces(input, p) : p;
       }
-      if (p >= n) return fail('unclosed action', idx);
-      const c = input[p];
-      const start = p;
-      if (isSpace(c)) {
-        while (p < n && isSpace(input[p])) p++;
-        // A trim-marked closing delimiter: the last space belongs to the marker.
-        if (hasRightTrimMarker(input, p - 1) && input.startsWith(rightDelim, p - 1 + TRIM_MARKER_LEN)) {
-          p--;
-          if (p === start) continue;
-        }
-        tokens.push({ type: 'space', val: input.slice(start, p), pos: start });
-        continue;
-      }
-      switch (c) {
-        case '=':
-          tokens.push({ type: 'assign', val: '=', pos: p++ });
-          continue;
-        case ':':
-          if (input[p + 1] !== '=') return fail('expected :=', p);
-          tokens.push({ type: 'declare', val: ':=', pos: p });
-          p += 2;
-          continue;
-        case '|':
-          tokens.push({ type: 'pipe', val: '|', pos: p++ });
-          continue;
-        case '"': {
-          const end = quotedEnd(input, start, '"');
-          if (end === undefined) return fail('unterminated quoted string', start);
-          p = end;
-          tokens.push({ type: 'string', val: input.slice(start, p), pos: start });
-          continue;
-        }
-        case '`': {
-          const end = input.indexOf('`', p + 1);
-          if (end === -1) return fail('unterminated raw quoted string', start);
-          p = end + 1;
-          tokens.push({ type: 'rawString', val: input.slice(start, p), pos: start });
-          continue;
-        }
-        case "'": {
-          const end = quotedEnd(input, start, "'");
-          if (end === undefined) return fail('unterminated character constant', start);
-          p = end;
-          tokens.push({ type: 'charConstant', val: input.slice(start, p), pos: start });
-          continue;
-        }
-        case '$':
-        case '.': {
-          const isVar = c === '$';
-          // ".5" is a number, not a field.
-          if (!isVar && input[p + 1] !== undefined && input[p + 1] >= '0' && input[p + 1] <= '9') break;
-          p++;
-          if (atTerminator(input, p, rightDelim)) {
-            tokens.push(isVar ? { type: 'variable', val: '$', pos: start } : { type: 'dot', val: '.', pos: start });
-            continue;
-          }
-          while (p < n && isAlphaNumeric(input[p])) p++;
-          if (!atTerminator(input, p, rightDelim))
-            return fail(`bad character ${runeName(String.fromCodePoint(input.codePointAt(p)!))}`, p);
-          tokens.push({ type: isVar ? 'variable' : 'field', val: input.slice(start, p), pos: start });
-          continue;
-        }
-        case '(':
-          parenDepth++;
-          tokens.push({ type: 'leftParen', val: '(', pos: p++ });
-          continue;
-        case ')':
-          parenDepth--;
-          tokens.push({ type: 'rightParen', val: ')', pos: p++ });
-          if (parenDepth < 0) return fail('unexpected right paren', start);
-          continue;
-      }
-      if (c === '+' || c === '-' || c === '.' || (c >= '0' && c <= '9')) {
-        p = scanNumber(input, p);
-        if (p < 0) {
-          const end = -p;
-          return fail(`bad number syntax: ${JSON.stringify(input.slice(start, end))}`, start);
-        }
-        tokens.push({ type: 'number', val: input.slice(start, p), pos: start });
-        continue;
-      }
-      if (isAlphaNumeric(c)) {
-        while (p < n && isAlphaNumeric(input[p])) p++;
-        if (!atTerminator(input, p, rightDelim))
-          return fail(`bad character ${runeName(String.fromCodePoint(input.codePointAt(p)!))}`, p);
-        const word = input.slice(start, p);
-        let type: TokenType = 'identifier';
-        if (word === 'nil') type = 'nil';
-        else if (KEYWORDS.has(word)) type = 'keyword';
-        else if (word === 'true' || word === 'false') type = 'bool';
-        tokens.push({ type, val: word, pos: start });
-        continue;
-      }
-      const code = c.charCodeAt(0);
-      if (code >= 0x20 && code < 0x7f) {
-        tokens.push({ type: 'char', val: c, pos: p++ });
-        continue;
-      }
-      return fail(`unrecognized character in action: ${runeName(String.fromCodePoint(input.codePointAt(p)!))}`, p);
+      if (p >= input.length) return this.fail('unclosed action', idx);
+      p = this.token(p);
+      if (p === STOP) return STOP;
     }
+  }
+
+  /** One token inside an action. */
+  private token(start: number): number {
+    const { input, tokens } = this;
+    const c = input[start];
+    if (isSpace(c)) return this.space(start);
+    switch (c) {
+      case '=':
+        tokens.push({ type: 'assign', val: '=', pos: start });
+        return start + 1;
+      case ':':
+        if (input[start + 1] !== '=') return this.fail('expected :=', start);
+        tokens.push({ type: 'declare', val: ':=', pos: start });
+        return start + 2;
+      case '|':
+        tokens.push({ type: 'pipe', val: '|', pos: start });
+        return start + 1;
+      case '"':
+        return this.quoted(start, quotedEnd(input, start, '"'), 'string', 'unterminated quoted string');
+      case '`': {
+        const end = input.indexOf('`', start + 1);
+        return this.quoted(start, end === -1 ? undefined : end + 1, 'rawString', 'unterminated raw quoted string');
+      }
+      case "'":
+        return this.quoted(start, quotedEnd(input, start, "'"), 'charConstant', 'unterminated character constant');
+      case '$':
+      case '.':
+        // ".5" is a number, not a field.
+        if (c === '$' || !(input[start + 1] >= '0' && input[start + 1] <= '9')) return this.variableOrField(start);
+        break;
+      case '(':
+        this.parenDepth++;
+        tokens.push({ type: 'leftParen', val: '(', pos: start });
+        return start + 1;
+      case ')':
+        this.parenDepth--;
+        tokens.push({ type: 'rightParen', val: ')', pos: start });
+        if (this.parenDepth < 0) return this.fail('unexpected right paren', start);
+        return start + 1;
+    }
+    if (c === '+' || c === '-' || c === '.' || (c >= '0' && c <= '9')) return this.number(start);
+    if (isAlphaNumeric(c)) return this.word(start);
+    const code = c.charCodeAt(0);
+    if (code >= 0x20 && code < 0x7f) {
+      tokens.push({ type: 'char', val: c, pos: start });
+      return start + 1;
+    }
+    return this.fail(
+      `unrecognized character in action: ${runeName(String.fromCodePoint(input.codePointAt(start)!))}`,
+      start,
+    );
+  }
+
+  private space(start: number): number {
+    const { input } = this;
+    let p = start;
+    while (p < input.length && isSpace(input[p])) p++;
+    // A trim-marked closing delimiter: the last space belongs to the marker.
+    if (hasRightTrimMarker(input, p - 1) && input.startsWith(this.rightDelim, p - 1 + TRIM_MARKER_LEN)) {
+      p--;
+      if (p === start) return p;
+    }
+    this.tokens.push({ type: 'space', val: input.slice(start, p), pos: start });
+    return p;
+  }
+
+  /** A quoted token from `start` to `end` (undefined: unterminated). */
+  private quoted(start: number, end: number | undefined, type: TokenType, unterminated: string): number {
+    if (end === undefined) return this.fail(unterminated, start);
+    this.tokens.push({ type, val: this.input.slice(start, end), pos: start });
+    return end;
+  }
+
+  /** `$`, `$name`, `.` or `.Field`. */
+  private variableOrField(start: number): number {
+    const { input } = this;
+    const isVar = input[start] === '$';
+    let p = start + 1;
+    if (atTerminator(input, p, this.rightDelim)) {
+      this.tokens.push(isVar ? { type: 'variable', val: '$', pos: start } : { type: 'dot', val: '.', pos: start });
+      return p;
+    }
+    while (p < input.length && isAlphaNumeric(input[p])) p++;
+    if (!atTerminator(input, p, this.rightDelim)) return this.badCharacter(p);
+    this.tokens.push({ type: isVar ? 'variable' : 'field', val: input.slice(start, p), pos: start });
+    return p;
+  }
+
+  private number(start: number): number {
+    const p = scanNumber(this.input, start);
+    if (p < 0) return this.fail(`bad number syntax: ${JSON.stringify(this.input.slice(start, -p))}`, start);
+    this.tokens.push({ type: 'number', val: this.input.slice(start, p), pos: start });
+    return p;
+  }
+
+  /** An identifier, keyword, `nil`, `true` or `false`. */
+  private word(start: number): number {
+    const { input } = this;
+    let p = start;
+    while (p < input.length && isAlphaNumeric(input[p])) p++;
+    if (!atTerminator(input, p, this.rightDelim)) return this.badCharacter(p);
+    const word = input.slice(start, p);
+    let type: TokenType = 'identifier';
+    if (word === 'nil') type = 'nil';
+    else if (KEYWORDS.has(word)) type = 'keyword';
+    else if (word === 'true' || word === 'false') type = 'bool';
+    this.tokens.push({ type, val: word, pos: start });
+    return p;
+  }
+
+  private badCharacter(p: number): number {
+    return this.fail(`bad character ${runeName(String.fromCodePoint(this.input.codePointAt(p)!))}`, p);
   }
 }
 

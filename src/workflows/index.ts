@@ -8,6 +8,7 @@ export {
   type WorkflowLocation,
   type WorkflowSummary,
 } from './discover.ts';
+export { resumeHint, WorkflowRunError, type WorkflowRunResult } from './execute.ts';
 export {
   formatDuration,
   parseDuration,
@@ -21,14 +22,14 @@ export {
   type WorkflowManifest,
   type WorkflowStep,
 } from './model.ts';
-export { chooseProgressMode, type ProgressMode } from './progress.ts';
-export { listRecords, type RunRecord, type RunStatus, resumableRecord, runsDir, type StepRecord } from './record.ts';
+export type { RunWorkflowOptions } from './options.ts';
 export {
-  type RunWorkflowOptions,
-  resumeHint,
-  runWorkflow,
-  strataInvocation,
-  WorkflowRunError,
-  type WorkflowRunResult,
-} from './run.ts';
+  chooseProgressMode,
+  type ProgressMode,
+  silentStreams,
+  type TextSink,
+  type WorkflowStreams,
+} from './progress.ts';
+export { listRecords, type RunRecord, type RunStatus, resumableRecord, runsDir, type StepRecord } from './record.ts';
+export { runWorkflow, strataInvocation } from './run.ts';
 export { splitWords, withStack } from './words.ts';

@@ -70,6 +70,13 @@ export interface WorkflowManifest {
   workflow(name: string): Workflow;
 }
 
+/** Step i implicitly needs step i-1 unless it lists `needs` (Atmos runs steps in file order). */
+export function stepNeeds(workflow: Workflow, index: number): string[] {
+  const step = workflow.steps[index];
+  if (step.needs) return step.needs;
+  return index === 0 ? [] : [workflow.steps[index - 1].name];
+}
+
 /** Parses `30s`, `5m`, `1h30m`, `250ms` or a bare number of seconds. */
 export function parseDuration(value: unknown, what: string, location?: SourceLocation): number {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value * 1000;

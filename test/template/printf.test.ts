@@ -1,8 +1,10 @@
 // printf and value formatting, with the results Go's fmt package gives for the same verbs and arguments.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatFloat, sprint, sprintf, sprintln } from '../../src/template/format.ts';
+import { sprint, sprintln } from '../../src/template/format.ts';
 import { renderTemplate } from '../../src/template/index.ts';
+import { sprintf } from '../../src/template/sprintf.ts';
+import { formatFloat } from '../../src/template/strconv.ts';
 
 const cases: Array<[format: string, args: unknown[], expected: string]> = [
   // integers

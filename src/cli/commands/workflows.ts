@@ -4,11 +4,14 @@ import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { loadConfig } from '../../config/index.ts';
 import { StrataError, UsageError } from '../../errors.ts';
+import { renderPlanText } from '../../util/plan.ts';
 import {
+  chooseProgressMode,
   describeWorkflows,
   listWorkflowFiles,
   type ProgressMode,
   runWorkflow,
+  type WorkflowStreams,
   type WorkflowSummary,
 } from '../../workflows/index.ts';
 import { subcommand } from '../main.ts';
@@ -58,6 +61,12 @@ function table(rows: WorkflowSummary[]): string {
 }
 
 export function register(program: Command): void {
+  registerWorkflow(program);
+  registerDescribe(program);
+  registerList(program);
+}
+
+function registerWorkflow(program: Command): void {
   program
     .command('workflow')
     .description('Run a workflow: the steps of a workflow manifest, in order or as a dependency graph')
@@ -94,7 +103,8 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
           hint: names.length > 0 ? undefined : `no workflow manifests under ${workflowsDir}`,
         });
       }
-      await runWorkflow(name, {
+      const streams: WorkflowStreams = { stdout: process.stdout, stderr: process.stderr };
+      const result = await runWorkflow(name, {
         workflowsDir,
         basePath,
         file: opts.file,
@@ -103,11 +113,15 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
         resume: opts.resume === true,
         dryRun: opts.dryRun === true,
         maxConcurrency: opts.maxConcurrency,
-        progress: progressMode(opts.progress),
+        streams,
+        progress: progressMode(opts.progress) ?? chooseProgressMode(streams),
         env,
       });
+      if (result.plan) process.stdout.write(renderPlanText(result.plan));
     });
+}
 
+function registerDescribe(program: Command): void {
   subcommand(program, 'describe', 'Show the merged configuration of stacks, components, workflows, ...')
     .command('workflows')
     .description('List the workflows under workflows.base_path (as Atmos: -o list | map | all)')
@@ -138,7 +152,9 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
       }
       process.stdout.write(render(data, format));
     });
+}
 
+function registerList(program: Command): void {
   subcommand(program, 'list', 'List stacks, components, workflows, ...')
     .command('workflows')
     .description('List the workflows under workflows.base_path with their descriptions')
