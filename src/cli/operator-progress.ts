@@ -1,4 +1,4 @@
-/** The live progress of a manifest's nodes on stderr: redrawn in place on a terminal, one line per transition otherwise. */
+/** Live progress of a manifest's nodes on stderr: redrawn in place on a terminal, one line per transition elsewhere. */
 import type { ProgressEvent } from '../operator/index.ts';
 import { globalMasker } from '../secrets/mask.ts';
 

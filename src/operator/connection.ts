@@ -24,7 +24,7 @@ export interface ProxmoxConnection {
   nestedLocator?: NestedLocator;
   /** How verify probes guests' ports (default: a TCP connect from this machine). */
   portProbe?: PortProbe;
-  /** Releases what serves the endpoint (an in-process simulator); called once the run is over. */
+  /** Releases what serves the endpoint (an in-process simulator); runManifest calls it when its provider opened it. */
   close?: () => Promise<void>;
 }
 

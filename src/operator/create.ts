@@ -124,7 +124,10 @@ export async function runCreate(run: OperatorRun): Promise<PhaseOutcome> {
   }
   run.store.state.completed_at = now();
   await run.store.save();
-  if (result.failed.length === 0 && !run.o.signal?.aborted) return { ok: true };
+  if (result.failed.length === 0 && !run.o.signal?.aborted) {
+    const completed = run.plan.create_order.filter((name) => run.store.node(name).status === 'completed');
+    return { ok: true, message: `${completed.length} node(s) created` };
+  }
   const first = result.failed[0];
   const error = first
     ? `Failed node(s): ${result.failed.join(', ')} (${first}: ${message(result.outcomes.get(first)?.error)})`

@@ -16,18 +16,13 @@ import { runVerify } from './verify.ts';
 
 export type { NodeReport, OperatorOptions, PhaseResult, ProgressEvent, RunResult, Verb } from './types.ts';
 
-/** Runs a phase and records it; the first failure becomes the run's error. */
-async function phase(
-  result: RunResult,
-  name: string,
-  fn: () => Promise<PhaseOutcome>,
-  passed: () => string,
-): Promise<boolean> {
+/** Runs and records a phase (`passed`: its message unless it gives one); the first failure is the run's error. */
+async function phase(result: RunResult, name: string, fn: () => Promise<PhaseOutcome>, passed = ''): Promise<boolean> {
   const started = performance.now();
   const value = await fn();
   const duration = round2((performance.now() - started) / 1000);
   const entry: PhaseResult = { name, status: value.ok ? 'passed' : 'failed', duration };
-  entry.message = value.ok ? (value.message ?? passed()) : value.error;
+  entry.message = value.ok ? (value.message ?? passed) : value.error;
   result.phases.push(entry);
   if (!value.ok) {
     result.success = false;
@@ -36,26 +31,13 @@ async function phase(
   return value.ok;
 }
 
-/** create, then for test: verify, collect the context, and destroy (always after success; else by cleanup_on_failure). */
+/** create, then for test: verify, collect the context, destroy (after success; on failure per cleanup_on_failure). */
 async function createAndTest(run: OperatorRun, verb: Verb, result: RunResult, resumed: boolean): Promise<void> {
   if (resumed) await reopenDelegations(run);
-  const completed = () => run.nodeReports().filter((n) => n.status === 'completed').length;
-  const created = await phase(
-    result,
-    'create',
-    () => runCreate(run),
-    () => `${completed()} node(s) created`,
-  );
+  const created = await phase(result, 'create', () => runCreate(run));
   if (verb !== 'test') return;
   let cleanup = run.manifest.settings.cleanupOnFailure;
-  if (created)
-    cleanup =
-      (await phase(
-        result,
-        'verify',
-        () => runVerify(run),
-        () => '',
-      )) || cleanup;
+  if (created) cleanup = (await phase(result, 'verify', () => runVerify(run))) || cleanup;
   // Collect the context before destroy clears vm ids and IPs.
   result.context = run.contextValues();
   result.nodes = run.nodeReports();
@@ -64,12 +46,7 @@ async function createAndTest(run: OperatorRun, verb: Verb, result: RunResult, re
     return;
   }
   const done = result.success ? 'All nodes destroyed' : 'Cleaned up after failure';
-  await phase(
-    result,
-    'destroy',
-    () => runDestroy(run),
-    () => done,
-  );
+  await phase(result, 'destroy', () => runDestroy(run), done);
 }
 
 async function dryRun(run: OperatorRun, verb: Verb, result: RunResult): Promise<void> {
@@ -114,12 +91,7 @@ async function execute(run: OperatorRun, verb: Verb, result: RunResult): Promise
     for (const name of run.plan.create_order) run.store.node(name);
     result.success = true;
     if (verb === 'destroy') {
-      await phase(
-        result,
-        'destroy',
-        () => runDestroy(run),
-        () => 'All nodes destroyed',
-      );
+      await phase(result, 'destroy', () => runDestroy(run), 'All nodes destroyed');
     } else {
       await createAndTest(run, verb, result, previous !== undefined);
     }

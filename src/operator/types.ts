@@ -34,7 +34,7 @@ export interface OperatorOptions {
   maxConcurrency?: number;
   /** Overrides the manifest's settings.on_error. */
   onError?: OnError;
-  /** Poll interval for tasks, the guest agent and nested APIs (default: the connection's, or settings.proxmox.poll_ms). */
+  /** Poll interval for tasks, the guest agent and nested APIs (default: the connection's, else poll_ms, else 1 s). */
   pollMs?: number;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;

@@ -56,7 +56,10 @@ export interface ManifestRunOptions {
   onError?: OnError;
   /** Nodes created at the same time (default: settings.max_concurrency or 4). */
   maxConcurrency?: number;
-  /** Continue from the saved execution state (default). false: start a new one; VMs already on the hosts are still found by name and marker. */
+  /**
+   * Continue from the saved execution state (default). false: start a new one; VMs already on the hosts are still
+   * found by name and marker, and adopted.
+   */
   resume?: boolean;
   /** Execution state and locks (default: <base path>/.strata/state). */
   stateDir?: string;
@@ -82,11 +85,14 @@ export interface RunManifestRequest {
   verb: ManifestVerb;
   /** A manifest name (looked up in operator.manifests_path) or a file. */
   manifest: ManifestRef;
-  /** The stack: endpoint, presets and images. Needed by create/test/destroy, and by validate/plan to resolve presets. */
+  /** The stack: endpoint, presets, images. Needed by create/test/destroy; validate/plan resolve presets with it. */
   stack?: string;
   /** The project, as --config and --base-path (default: found from the current folder). */
   project?: { config?: string; basePath?: string };
-  /** The Proxmox endpoint (default: the stack's own). */
+  /**
+   * The Proxmox endpoint (default: the stack's own). A provider is called with the resolved stack and its connection
+   * closed after the run; a connection handed in as is stays open (the caller's).
+   */
   connection?: ProxmoxConnection | ConnectionProvider;
   options?: ManifestRunOptions;
   /** Environment for tokens and endpoint overrides (default: process.env). */
@@ -165,12 +171,14 @@ export async function runManifest(request: RunManifestRequest): Promise<Manifest
   return operate(request, verb, loaded);
 }
 
-async function resolveConnection(
+/** The connection for this run; one opened by a provider is this run's to close, one handed in stays the caller's. */
+async function openConnection(
   connection: RunManifestRequest['connection'],
   context: StackContext | undefined,
-): Promise<ProxmoxConnection | undefined> {
-  if (!connection || !context) return undefined;
-  return typeof connection === 'function' ? connection(context) : connection;
+): Promise<{ connection?: ProxmoxConnection; owned: boolean }> {
+  if (!connection || !context) return { owned: false };
+  if (typeof connection === 'function') return { connection: await connection(context), owned: true };
+  return { connection, owned: false };
 }
 
 async function operate(request: RunManifestRequest, verb: Verb, loaded: Loaded): Promise<ManifestResult> {
@@ -187,9 +195,10 @@ async function operate(request: RunManifestRequest, verb: Verb, loaded: Loaded):
   const paths = operatorPaths(loaded.basePath);
   // Scratch state: an endpoint that vanishes with the run must not leave state that mixes with a real host's.
   const scratch = options.scratchState ? await mkdtemp(join(tmpdir(), 'strata-sim-state-')) : undefined;
-  let connection: ProxmoxConnection | undefined;
+  let opened: { connection?: ProxmoxConnection; owned: boolean } = { owned: false };
   try {
-    connection = await resolveConnection(request.connection, context);
+    opened = await openConnection(request.connection, context);
+    const { connection } = opened;
     const run = await runOperatorFor(request, verb, loaded, connection, {
       stateDir: options.stateDir ?? (scratch ? join(scratch, 'state') : paths.stateDir),
       workDir: options.workDir ?? scratch ?? paths.workDir,
@@ -201,7 +210,7 @@ async function operate(request: RunManifestRequest, verb: Verb, loaded: Loaded):
     }
     return result;
   } finally {
-    await connection?.close?.();
+    if (opened.owned) await opened.connection?.close?.();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }

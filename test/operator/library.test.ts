@@ -1,7 +1,7 @@
 // strata as a library: runManifest from the package entry, against a simulator started in this process, no CLI.
 // The simulator's state (GET /_sim/state on the outer host and on each nested host) is the judge.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -122,6 +122,44 @@ test('runManifest drives create, test and destroy against an in-process simulato
     assert.ok(tested.reports?.md && existsSync(tested.reports.md), 'markdown report written');
     assert.equal(existsSync(join(dir, '.strata')), false, 'scratch state stays out of the project');
     assert.equal(closed, 3, 'the connection is closed after every run');
+  } finally {
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('resume: false starts a new execution state and adopts the VMs already there, cloning nothing', async () => {
+  const sim = await startSimulator({ latencyScale: 0 });
+  const dir = project();
+  const stateDir = join(dir, 'state');
+  const connection: ProxmoxConnection = {
+    endpoint: { url: sim.url, tokenId: sim.tokenId, tokenSecret: sim.tokenSecret, ca: sim.ca },
+    pollMs: 10,
+    nestedLocator: simulatorLocator,
+  };
+  const clones = async () =>
+    (
+      (await simState(sim.url, sim.ca)) as unknown as { requests: Array<{ method: string; path: string }> }
+    ).requests.filter((r) => r.method === 'POST' && r.path.endsWith('/clone')).length;
+  const create = (resume: boolean) =>
+    runManifest({
+      verb: 'create',
+      manifest: { name: 'lab' },
+      stack: 'lab',
+      project: { config: join(dir, 'atmos.yaml') },
+      connection,
+      options: { stateDir, workDir: dir, resume },
+    });
+  const startedAt = () => JSON.parse(readFileSync(join(stateDir, 'lab--lab.json'), 'utf8')).started_at as number;
+  try {
+    assert.equal((await create(true)).exitCode, 0);
+    const first = startedAt();
+    const cloned = await clones();
+    const again = await create(false);
+    assert.equal(again.exitCode, 0, again.run?.error);
+    assert.ok(startedAt() > first, 'a new execution state');
+    assert.equal(await clones(), cloned, 'outer VMs adopted, not cloned again');
+    assert.deepEqual(await runningVms(sim), { outer: ['lab-host', 'lab-util'], nested: ['lab-db', 'lab-web'] });
   } finally {
     await sim.close();
     rmSync(dir, { recursive: true, force: true });

@@ -31,10 +31,9 @@ interface RunOptions extends CommonOptions {
   reportDir?: string;
 }
 
-/** The operator library, loaded on first use so `strata --help` and other commands start fast. */
+// Loaded on first use, so `strata --help` and other commands start fast; the simulator only for --simulator.
 const operator = () => import('../../operator/index.ts');
 const services = () => import('../../services/manifest.ts');
-/** The in-process simulator, loaded only for --simulator. */
 const simulator = () => import('../simulated-proxmox.ts');
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
