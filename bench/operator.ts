@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { runManifest } from '../src/operator/engine.ts';
+import { runOperator } from '../src/operator/engine.ts';
 import { parseManifest, planManifest } from '../src/operator/manifest.ts';
 import { startSimulator } from '../src/proxmox/simulator/index.ts';
 
@@ -83,7 +83,7 @@ async function createOnSimulator(latencyScale: number, maxConcurrency: number) {
       maxConcurrency,
     };
     const started = performance.now();
-    const result = await runManifest('create', runOptions);
+    const result = await runOperator('create', runOptions);
     const wall = (performance.now() - started) / 1000;
     if (!result.success) throw new Error(`bench create failed: ${result.error}`);
     // Critical path: the longest root-to-leaf sum of measured node durations.
@@ -96,7 +96,7 @@ async function createOnSimulator(latencyScale: number, maxConcurrency: number) {
       critical = Math.max(critical, sum);
     }
     const destroyStarted = performance.now();
-    const destroyed = await runManifest('destroy', runOptions);
+    const destroyed = await runOperator('destroy', runOptions);
     if (!destroyed.success) throw new Error(`bench destroy failed: ${destroyed.error}`);
     return { wall, critical, destroy: (performance.now() - destroyStarted) / 1000 };
   } finally {

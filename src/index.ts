@@ -14,6 +14,22 @@ export { PveApiError, PveClient, PveTaskError } from './proxmox/client.ts';
 export { startSimulator } from './proxmox/simulator/index.ts';
 export { globalMasker, Masker } from './secrets/mask.ts';
 export { parseSecretTag, resolveSecrets, SecretRef } from './secrets/values.ts';
+export type {
+  ConnectionProvider,
+  ManifestEvent,
+  ManifestResult,
+  ManifestRunOptions,
+  ManifestVerb,
+  NestedLocator,
+  NodeReport,
+  PortProbe,
+  ProxmoxConnection,
+  ReportFormat,
+  RunManifestRequest,
+  RunResult,
+  StackContext,
+} from './services/manifest.ts';
+export { addressLocator, runManifest, simulatorLocator } from './services/manifest.ts';
 export * from './stacks/index.ts';
 export { componentProvenance } from './stacks/provenance.ts';
 export { executeTemplate, parseTemplate, renderTemplate, TemplateError } from './template/index.ts';

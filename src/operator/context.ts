@@ -77,10 +77,11 @@ export function splitToken(token: string): { tokenId: string; tokenSecret: strin
 }
 
 /**
- * Reads the target. Precedence: environment (STRATA_PVE_ENDPOINT / PROXMOX_VE_ENDPOINT, STRATA_PVE_TOKEN /
- * PROXMOX_VE_API_TOKEN, STRATA_PVE_FINGERPRINT), then `settings.proxmox`, then `vars.proxmox`.
+ * The API endpoint of a stack: URL, token and TLS trust. Precedence: environment (STRATA_PVE_ENDPOINT /
+ * PROXMOX_VE_ENDPOINT, STRATA_PVE_TOKEN / PROXMOX_VE_API_TOKEN, STRATA_PVE_FINGERPRINT), then `settings.proxmox`,
+ * then `vars.proxmox`.
  */
-export function proxmoxTarget(context: StackContext, env: NodeJS.ProcessEnv = process.env): ProxmoxTarget {
+export function proxmoxEndpoint(context: StackContext, env: NodeJS.ProcessEnv = process.env): PveEndpoint {
   const cfg = proxmoxSettings(context);
   const url = str(env.STRATA_PVE_ENDPOINT) ?? str(env.PROXMOX_VE_ENDPOINT) ?? str(cfg.endpoint);
   const where = `stack '${context.stack}'`;
@@ -104,22 +105,44 @@ export function proxmoxTarget(context: StackContext, env: NodeJS.ProcessEnv = pr
   }
   globalMasker.add(tokenSecret);
   const caFile = str(cfg.ca_file);
+  return {
+    url,
+    tokenId,
+    tokenSecret,
+    fingerprint: str(env.STRATA_PVE_FINGERPRINT) ?? str(cfg.fingerprint),
+    ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
+    insecure: cfg.insecure === true || env.STRATA_PVE_INSECURE === '1',
+    timeoutMs: requestTimeout(context),
+  };
+}
+
+/** `settings.proxmox.timeout_ms`: the per-request timeout, whoever the endpoint is. */
+function requestTimeout(context: StackContext): number | undefined {
+  const cfg = proxmoxSettings(context);
+  return typeof cfg.timeout_ms === 'number' ? cfg.timeout_ms : undefined;
+}
+
+/**
+ * The target of a stack: where VMs go (node, storage, bridge, cloud-init defaults) and the endpoint that reaches it,
+ * the stack's own (proxmoxEndpoint) unless one is handed in.
+ */
+export function proxmoxTarget(
+  context: StackContext,
+  env: NodeJS.ProcessEnv = process.env,
+  endpoint?: PveEndpoint,
+): ProxmoxTarget {
+  const cfg = proxmoxSettings(context);
+  const reached = endpoint
+    ? { ...endpoint, timeoutMs: endpoint.timeoutMs ?? requestTimeout(context) }
+    : proxmoxEndpoint(context, env);
   const node = str(cfg.node);
   if (!node) {
-    throw new StrataError(`No Proxmox node for ${where}`, {
+    throw new StrataError(`No Proxmox node for stack '${context.stack}'`, {
       hint: 'Set settings.proxmox.node to the PVE node name (pvesh get /nodes).',
     });
   }
   return {
-    endpoint: {
-      url,
-      tokenId,
-      tokenSecret,
-      fingerprint: str(env.STRATA_PVE_FINGERPRINT) ?? str(cfg.fingerprint),
-      ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
-      insecure: cfg.insecure === true || env.STRATA_PVE_INSECURE === '1',
-      timeoutMs: typeof cfg.timeout_ms === 'number' ? cfg.timeout_ms : undefined,
-    },
+    endpoint: reached,
     node,
     storage: str(cfg.storage),
     snippetsStorage: str(cfg.snippets_storage),

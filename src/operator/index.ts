@@ -9,11 +9,29 @@ import type { StackEngine } from '../stacks/engine.ts';
 import { didYouMean } from '../util/suggest.ts';
 import type { StackContext } from './context.ts';
 
+export type { PortProbe, ProxmoxConnection } from './connection.ts';
+export { portOpen, tcpProbe } from './connection.ts';
 export type { ImageRef, Preset, ProxmoxTarget, ResolvedNode, StackContext } from './context.ts';
-export { needsStack, proxmoxSettings, proxmoxTarget, resolveNodes, vmName, vmTags } from './context.ts';
-export type { NodeReport, OperatorOptions, PhaseResult, ProgressEvent, RunResult, Verb } from './engine.ts';
-export { portOpen, runManifest } from './engine.ts';
-export type { Manifest, ManifestIssue, ManifestNode, ManifestPlan, ManifestSettings, OnError } from './manifest.ts';
+export {
+  imagesOf,
+  needsStack,
+  proxmoxEndpoint,
+  proxmoxSettings,
+  proxmoxTarget,
+  resolveNodes,
+  vmName,
+  vmTags,
+} from './context.ts';
+export { runOperator } from './engine.ts';
+export type {
+  Manifest,
+  ManifestIssue,
+  ManifestNode,
+  ManifestPlan,
+  ManifestRef,
+  ManifestSettings,
+  OnError,
+} from './manifest.ts';
 export {
   listManifests,
   loadManifest,
@@ -26,10 +44,11 @@ export type { NestedAccess, NestedHost, NestedLocator } from './nested.ts';
 export { addressLocator, simulatorLocator } from './nested.ts';
 export type { CheckStatus, PreflightCheck, PreflightResult } from './preflight.ts';
 export { REQUIRED_PRIVILEGES, runPreflight } from './preflight.ts';
-export { ProgressView, reportMarkdown, writeReports } from './report.ts';
-export { seedFor, simulateStack } from './simulate.ts';
+export type { ReportFormat } from './report.ts';
+export { reportMarkdown, writeReports } from './report.ts';
 export type { ExecutionState, NodeState, NodeStatus } from './state.ts';
 export { acquireLock, readState, statePaths } from './state.ts';
+export type { NodeReport, OperatorOptions, PhaseResult, ProgressEvent, RunResult, Verb } from './types.ts';
 
 /** Where manifests live: `operator.manifests_path` in atmos.yaml/strata.yaml, default <stacks base>/manifests. */
 export function manifestsDir(config: StrataConfig): string {

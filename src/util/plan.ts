@@ -31,6 +31,8 @@ export interface PlannedAction {
   needs?: string[];
   /** Indented lines under the summary (a node's delegation, a step's options). */
   details?: string[];
+  /** How far the action is nested under the one before it: two more spaces per level (a module's commands). */
+  depth?: number;
 }
 
 export interface DryRunPlan {
@@ -41,17 +43,18 @@ export interface DryRunPlan {
   actions: PlannedAction[];
 }
 
-/** Text for people: title, notes, then each action's summary with its content and details indented. */
+/** Text for people: title, notes, then each action's summary (indented by its depth) with its content and details. */
 export function renderPlanText(plan: DryRunPlan, indent = ''): string {
   const lines: string[] = [];
   if (plan.title !== undefined) lines.push(plan.title);
   for (const note of plan.notes ?? []) lines.push(note);
   for (const action of plan.actions) {
-    lines.push(`${indent}${action.summary}`);
+    const pad = indent + '  '.repeat(action.depth ?? 0);
+    lines.push(`${pad}${action.summary}`);
     if (action.content !== undefined) {
-      for (const line of action.content.replace(/\n$/, '').split('\n')) lines.push(`${indent}#   ${line}`);
+      for (const line of action.content.replace(/\n$/, '').split('\n')) lines.push(`${pad}#   ${line}`);
     }
-    for (const detail of action.details ?? []) lines.push(`${indent}    ${detail}`);
+    for (const detail of action.details ?? []) lines.push(`${pad}    ${detail}`);
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }

@@ -183,11 +183,11 @@ test('destroy without state finds the VMs by name and marker, and leaves foreign
 
 /** The same simulator seen from another stack (its own state folder). */
 async function startLabContextCopy(lab: Lab, stack: string): Promise<Pick<Lab, 'run'>> {
-  const { runManifest } = await import('../../src/operator/engine.ts');
+  const { runOperator } = await import('../../src/operator/engine.ts');
   const context = { ...lab.context, stack };
   return {
     run: (verb, m, extra = {}) =>
-      runManifest(verb, {
+      runOperator(verb, {
         manifest: m,
         context,
         env: lab.env,

@@ -6,7 +6,7 @@ import {
   type OperatorOptions,
   type ProgressEvent,
   type RunResult,
-  runManifest,
+  runOperator,
   type Verb,
 } from '../../src/operator/engine.ts';
 import { type Manifest, parseManifest } from '../../src/operator/manifest.ts';
@@ -60,7 +60,7 @@ export async function startLab(
     dir,
     events,
     run: (verb, manifest, extra = {}) =>
-      runManifest(verb, {
+      runOperator(verb, {
         manifest,
         context,
         env,

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import type { RunResult } from '../../src/operator/engine.ts';
-import { ProgressView, writeReports } from '../../src/operator/report.ts';
+import { ProgressView } from '../../src/cli/operator-progress.ts';
+import { writeReports } from '../../src/operator/report.ts';
+import type { RunResult } from '../../src/operator/types.ts';
 import { globalMasker } from '../../src/secrets/mask.ts';
 
 const RESULT: RunResult = {

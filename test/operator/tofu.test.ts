@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tofuDir } from '../../src/operator/provisioners/tofu.ts';
+import { renderPlanText } from '../../src/util/plan.ts';
 import { manifest, startLab } from './helpers.ts';
 
 const TOFU = manifest(`schema_version: 2
@@ -25,7 +26,7 @@ test('dry run writes one isolated root module per node and lists the exact comma
     const hostDir = tofuDir(lab.dir, 'tf', 'lab', 'host');
     const webDir = tofuDir(lab.dir, 'tf', 'lab', 'web');
     assert.notEqual(hostDir, webDir);
-    const plan = (result.plan ?? []).join('\n');
+    const plan = renderPlanText(result.plan ?? { actions: [] });
     assert.match(plan, new RegExp(`host: module ${hostDir}`));
     assert.ok(
       plan.includes(
@@ -69,7 +70,7 @@ test('a template named in vars.images is looked up by the provider (data source)
   try {
     await lab.run('destroy', TOFU, { dryRun: true });
     const result = await lab.run('test', TOFU, { dryRun: true });
-    const plan = (result.plan ?? []).join('\n');
+    const plan = renderPlanText(result.plan ?? { actions: [] });
     assert.ok(plan.includes('tofu destroy -auto-approve -input=false -no-color -var-file=terraform.tfvars.json'));
     const module = JSON.parse(readFileSync(join(tofuDir(lab.dir, 'tf', 'lab', 'host'), 'main.tf.json'), 'utf8'));
     assert.deepEqual(module.data.proxmox_virtual_environment_vms.template[0].filter, [

@@ -1,18 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { holdSignals, interruptSignal } from '../../exec/index.ts';
-import type { Manifest, OnError, RunResult, StackContext, Verb } from '../../operator/index.ts';
+import type { Manifest, OnError, PreflightResult, RunResult, Verb } from '../../operator/index.ts';
+import type { ManifestEvent, ManifestResult, ManifestVerb, RunManifestRequest } from '../../services/manifest.ts';
+import { renderPlanText } from '../../util/plan.ts';
 import { subcommand } from '../main.ts';
+import type { ProgressView } from '../operator-progress.ts';
 import { paint, parseFormat, render } from '../output.ts';
 
 interface CommonOptions {
   stack?: string;
   manifestFile?: string;
   format?: string;
+}
+
+interface PreflightOptions extends CommonOptions {
+  manifest?: string;
+  simulator?: boolean;
 }
 
 interface RunOptions extends CommonOptions {
@@ -26,39 +31,10 @@ interface RunOptions extends CommonOptions {
   reportDir?: string;
 }
 
-interface Loaded {
-  manifest: Manifest;
-  context?: StackContext;
-  basePath: string;
-}
-
-/** The operator library, loaded on first use so `strata --help` and other commands start fast. */
+// Loaded on first use, so `strata --help` and other commands start fast; the simulator only for --simulator.
 const operator = () => import('../../operator/index.ts');
-
-/** The stack engine, loaded on first use: validate/plan of a manifest file run without any stack configuration. */
-async function openStacks(globals: { config?: string; basePath?: string }) {
-  const { openEngine } = await import('../../stacks/engine.ts');
-  return openEngine({ configPath: globals.config, basePath: globals.basePath });
-}
-
-/** Reads the manifest (by name from the manifests folder, or --manifest-file) and, with -s, the stack's context. */
-async function load(name: string | undefined, options: CommonOptions, command: Command): Promise<Loaded> {
-  if (!name && !options.manifestFile) {
-    throw new UsageError('Missing manifest: give its name or --manifest-file <path>', {
-      hint: 'Manifests live in stacks/manifests/ (operator.manifests_path in atmos.yaml); e.g. strata manifest plan nested-pve',
-    });
-  }
-  const { loadManifest, manifestsDir, stackContext } = await operator();
-  const globals = command.optsWithGlobals() as { config?: string; basePath?: string };
-  const needEngine = options.stack !== undefined || !options.manifestFile;
-  const engine = needEngine ? await openStacks(globals) : undefined;
-  const manifest = await loadManifest(
-    { name, file: options.manifestFile },
-    engine ? manifestsDir(engine.config) : process.cwd(),
-  );
-  const context = engine && options.stack ? await stackContext(engine, options.stack) : undefined;
-  return { manifest, context, basePath: engine?.config.basePath ?? process.cwd() };
-}
+const services = () => import('../../services/manifest.ts');
+const simulator = () => import('../simulated-proxmox.ts');
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -75,7 +51,13 @@ function onErrorOf(value: string | undefined): OnError | undefined {
   return value as OnError;
 }
 
-async function confirmDestroy(manifest: Manifest, stack: string): Promise<void> {
+function simLatencyOf(value: string | undefined): number | undefined {
+  const latency = value === undefined ? undefined : Number(value);
+  if (latency !== undefined && !(latency >= 0)) throw new UsageError('--sim-latency must be a number >= 0');
+  return latency;
+}
+
+async function confirmDestroy(manifest: Manifest, stack: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
     throw new UsageError(`destroy of '${manifest.name}' needs --yes when not run from a terminal`, {
       hint: `strata manifest destroy ${manifest.name} -s ${stack} --yes`,
@@ -86,10 +68,69 @@ async function confirmDestroy(manifest: Manifest, stack: string): Promise<void> 
     const answer = await rl.question(
       `Destroy ${manifest.nodes.length} node(s) of manifest '${manifest.name}' in stack '${stack}'? [y/N] `,
     );
-    if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('destroy cancelled');
+    return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
   }
+}
+
+/** The request every verb shares: which manifest, which stack, which project. */
+function baseRequest(
+  verb: ManifestVerb,
+  name: string | undefined,
+  options: CommonOptions,
+  command: Command,
+): RunManifestRequest {
+  if (!name && !options.manifestFile) {
+    throw new UsageError('Missing manifest: give its name or --manifest-file <path>', {
+      hint: 'Manifests live in stacks/manifests/ (operator.manifests_path in atmos.yaml); e.g. strata manifest plan nested-pve',
+    });
+  }
+  const globals = command.optsWithGlobals() as { config?: string; basePath?: string };
+  return {
+    verb,
+    manifest: { name, file: options.manifestFile },
+    stack: options.stack,
+    project: { config: globals.config, basePath: globals.basePath },
+  };
+}
+
+/** create/test/destroy flags as a request; --simulator hands the operator a simulator seeded from the stack. */
+function runRequest(verb: Verb, name: string | undefined, options: RunOptions, command: Command): RunManifestRequest {
+  const maxConcurrency = positiveInt(options.maxConcurrency, '--max-concurrency');
+  const onError = onErrorOf(options.onError);
+  const simLatency = simLatencyOf(options.simLatency);
+  const request = baseRequest(verb, name, options, command);
+  request.options = {
+    dryRun: options.dryRun,
+    maxConcurrency,
+    onError,
+    reportDir: options.reportDir,
+    // The simulator lives as long as this command: its state must not mix with state of the real host.
+    scratchState: options.simulator,
+    confirmDestroy: options.yes || options.simulator ? undefined : confirmDestroy,
+  };
+  if (options.simulator) {
+    request.connection = async (context) => {
+      const latency = simLatency ?? 0.1;
+      const connection = await (await simulator()).simulatedConnection(context, latency);
+      process.stderr.write(`Simulator: ${connection.url} (Proxmox VE simulator, latency x${latency})\n`);
+      return connection;
+    };
+  }
+  return request;
+}
+
+/** Progress on stderr: the live node table while nodes run, plain lines otherwise. */
+async function progressView(): Promise<(event: ManifestEvent) => void> {
+  const { ProgressView } = await import('../operator-progress.ts');
+  let view: ProgressView | undefined;
+  return (event) => {
+    if (event.type === 'start') view = event.dryRun ? undefined : new ProgressView(event.nodes);
+    else if (event.type === 'node') view?.update(event.progress);
+    else if (view) view.log(event.line);
+    else process.stderr.write(`${event.line}\n`);
+  };
 }
 
 function summary(result: RunResult, reportPath: string | undefined): string {
@@ -117,76 +158,96 @@ function summary(result: RunResult, reportPath: string | undefined): string {
   return `${lines.join('\n')}\n`;
 }
 
+function renderRun(outcome: ManifestResult, options: RunOptions): string {
+  const run = outcome.run as RunResult;
+  if (options.jsonOutput) return render(outcome.reports ? { ...run, report: outcome.reports } : run, 'json');
+  if (run.plan) return renderPlanText(run.plan);
+  return summary(run, outcome.reports?.md);
+}
+
 async function runVerb(verb: Verb, name: string | undefined, options: RunOptions, command: Command): Promise<void> {
-  const { needsStack, operatorPaths, simulateStack, ProgressView, planManifest, runManifest, writeReports } =
-    await operator();
-  const loaded = await load(name, options, command);
-  const { manifest } = loaded;
-  let context = loaded.context;
-  if (!context && !(options.dryRun && !needsStack(manifest))) {
-    throw new UsageError(`manifest ${verb} needs a stack: -s <stack>`, {
-      hint: 'The stack gives the Proxmox endpoint (settings.proxmox or vars.proxmox) and the presets and images (vars).',
-    });
-  }
-  const maxConcurrency = positiveInt(options.maxConcurrency, '--max-concurrency');
-  const onError = onErrorOf(options.onError);
-  const simLatency = options.simLatency === undefined ? undefined : Number(options.simLatency);
-  if (simLatency !== undefined && !(simLatency >= 0)) throw new UsageError('--sim-latency must be a number >= 0');
-  if (verb === 'destroy' && !options.yes && !options.dryRun && !options.simulator && context) {
-    await confirmDestroy(manifest, context.stack);
-  }
-  const paths = operatorPaths(loaded.basePath);
-  // The simulator lives as long as this command: its state must not mix with state of the real host.
-  const scratch = options.simulator ? await mkdtemp(join(tmpdir(), 'strata-sim-state-')) : undefined;
-  if (scratch) {
-    paths.stateDir = join(scratch, 'state');
-    paths.workDir = scratch;
-  }
-  let env: NodeJS.ProcessEnv = process.env;
-  const simulated =
-    options.simulator && context ? await simulateStack(context, { latencyScale: simLatency }) : undefined;
-  if (simulated) {
-    context = simulated.context;
-    env = simulated.env;
-    process.stderr.write(`Simulator: ${simulated.sim.url} (Proxmox VE simulator, latency x${simLatency ?? 0.1})\n`);
-  }
+  const request = runRequest(verb, name, options, command);
+  const { runManifest } = await services();
   const release = holdSignals();
   try {
-    const view = options.dryRun ? undefined : new ProgressView(planManifest(manifest).create_order);
-    const result = await runManifest(verb, {
-      manifest,
-      context,
-      stateDir: paths.stateDir,
-      workDir: paths.workDir,
-      env,
-      dryRun: options.dryRun,
-      maxConcurrency,
-      onError,
-      signal: interruptSignal(),
-      onProgress: view?.update,
-      log: view?.log ?? ((line) => process.stderr.write(`${line}\n`)),
-      command: `strata ${command.parent?.name()} ${verb} ${manifest.name}${context ? ` -s ${context.stack}` : ''}`,
-      tofuBinary: env.STRATA_TOFU_BINARY,
-      simulated: simulated !== undefined,
-    });
-    let reportPath: string | undefined;
-    let reports: { json: string; md: string } | undefined;
-    if (verb === 'test' && !options.dryRun) {
-      reports = await writeReports(options.reportDir ?? paths.reportDir, result);
-      reportPath = reports.md;
-    }
-    if (options.jsonOutput) {
-      process.stdout.write(render(reports ? { ...result, report: reports } : result, 'json'));
-    } else if (options.dryRun) {
-      process.stdout.write(`${(result.plan ?? []).join('\n')}\n`);
-    } else {
-      process.stdout.write(summary(result, reportPath));
-    }
-    if (!result.success) process.exitCode = 1;
+    request.signal = interruptSignal();
+    request.onEvent = await progressView();
+    const outcome = await runManifest(request);
+    process.stdout.write(renderRun(outcome, options));
+    if (outcome.exitCode !== 0) process.exitCode = outcome.exitCode;
   } finally {
     release();
-    await simulated?.sim.close();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function describeManifest(
+  verb: 'validate' | 'plan',
+  name: string | undefined,
+  options: CommonOptions,
+  command: Command,
+): Promise<void> {
+  const format = parseFormat(options.format, ['text', 'json', 'yaml']);
+  const request = baseRequest(verb, name, options, command);
+  const { runManifest } = await services();
+  const outcome = await runManifest(request);
+  const { name: manifest, nodes, file } = outcome.manifest;
+  if (verb === 'validate') {
+    if ((format as string) === 'text') {
+      process.stdout.write(`Manifest '${manifest}' is valid (${nodes} node${nodes === 1 ? '' : 's'})\n`);
+    } else process.stdout.write(render({ valid: true, name: manifest, nodes, file }, format));
+    return;
+  }
+  const plan = outcome.order as NonNullable<ManifestResult['order']>;
+  if ((format as string) !== 'text') {
+    process.stdout.write(render(plan, format));
+    return;
+  }
+  const lines = [`Manifest '${manifest}' (${nodes} nodes)`, 'Levels (nodes in a level may run together):'];
+  plan.levels.forEach((level, i) => {
+    lines.push(`  ${i}: ${level.join(', ')}`);
+  });
+  lines.push(`Create order:  ${plan.create_order.join(', ')}`, `Destroy order: ${plan.destroy_order.join(', ')}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function preflightText(result: PreflightResult): string {
+  const out = process.stdout;
+  const mark = {
+    ok: paint('✓', 'green', out),
+    fail: paint('✗', 'red', out),
+    warn: paint('!', 'yellow', out),
+    skip: '-',
+  };
+  const lines = [
+    `Preflight for stack '${result.stack}'${result.endpoint ? ` (${result.endpoint}, node ${result.node})` : ''}`,
+  ];
+  for (const check of result.checks) {
+    lines.push(`  ${mark[check.status]} ${check.name}: ${check.message}`);
+    if (check.hint && check.status !== 'ok') lines.push(`      fix: ${check.hint}`);
+  }
+  lines.push(result.success ? 'All checks passed.' : 'Some checks failed.');
+  return `${lines.join('\n')}\n`;
+}
+
+async function preflight(options: PreflightOptions, command: Command): Promise<void> {
+  const format = parseFormat(options.format, ['text', 'json', 'yaml']);
+  if (!options.stack) throw new UsageError('preflight needs a stack: -s <stack>');
+  const { stackContext, loadManifest, manifestsDir, runPreflight } = await operator();
+  const { openEngine } = await import('../../stacks/engine.ts');
+  const globals = command.optsWithGlobals() as { config?: string; basePath?: string };
+  const engine = await openEngine({ configPath: globals.config, basePath: globals.basePath });
+  const context = await stackContext(engine, options.stack);
+  const manifest =
+    options.manifest || options.manifestFile
+      ? await loadManifest({ name: options.manifest, file: options.manifestFile }, manifestsDir(engine.config))
+      : undefined;
+  const connection = options.simulator ? await (await simulator()).simulatedConnection(context, 0) : undefined;
+  try {
+    const result = await runPreflight(context, { manifest, connection });
+    process.stdout.write((format as string) === 'text' ? preflightText(result) : render(result, format));
+    if (!result.success) process.exitCode = 1;
+  } finally {
+    await connection?.close?.();
   }
 }
 
@@ -223,17 +284,9 @@ export function register(program: Command): void {
       'after',
       '\nExamples:\n  strata manifest validate nested-pve\n  strata manifest validate --manifest-file ./lab.yaml -s pve-dev\n',
     )
-    .action(async (name: string | undefined, options: CommonOptions, command: Command) => {
-      const format = parseFormat(options.format, ['text', 'json', 'yaml']);
-      const { resolveNodes } = await operator();
-      const loaded = await load(name, options, command);
-      if (loaded.context) resolveNodes(loaded.manifest, loaded.context);
-      const count = loaded.manifest.nodes.length;
-      const data = { valid: true, name: loaded.manifest.name, nodes: count, file: loaded.manifest.file };
-      if ((format as string) === 'text') {
-        process.stdout.write(`Manifest '${loaded.manifest.name}' is valid (${count} node${count === 1 ? '' : 's'})\n`);
-      } else process.stdout.write(render(data, format));
-    });
+    .action((name: string | undefined, options: CommonOptions, command: Command) =>
+      describeManifest('validate', name, options, command),
+    );
 
   manifest
     .command('plan [manifest]')
@@ -245,26 +298,9 @@ export function register(program: Command): void {
       'after',
       '\nExamples:\n  strata manifest plan nested-pve\n  strata manifest plan nested-pve --format json\n',
     )
-    .action(async (name: string | undefined, options: CommonOptions, command: Command) => {
-      const format = parseFormat(options.format, ['text', 'json', 'yaml']);
-      const { resolveNodes, planManifest } = await operator();
-      const loaded = await load(name, options, command);
-      if (loaded.context) resolveNodes(loaded.manifest, loaded.context);
-      const plan = planManifest(loaded.manifest);
-      if ((format as string) !== 'text') {
-        process.stdout.write(render(plan, format));
-        return;
-      }
-      const lines = [
-        `Manifest '${loaded.manifest.name}' (${loaded.manifest.nodes.length} nodes)`,
-        'Levels (nodes in a level may run together):',
-      ];
-      plan.levels.forEach((level, i) => {
-        lines.push(`  ${i}: ${level.join(', ')}`);
-      });
-      lines.push(`Create order:  ${plan.create_order.join(', ')}`, `Destroy order: ${plan.destroy_order.join(', ')}`);
-      process.stdout.write(`${lines.join('\n')}\n`);
-    });
+    .action((name: string | undefined, options: CommonOptions, command: Command) =>
+      describeManifest('plan', name, options, command),
+    );
 
   for (const [verb, description] of [
     ['create', "Create the manifest's nodes (parents first, siblings in parallel); resumes an interrupted run"],
@@ -304,44 +340,5 @@ export function register(program: Command): void {
       'after',
       '\nEach failed check prints the command or setting that fixes it; exit code 1 when one fails.\n\nExamples:\n  strata preflight -s pve-dev\n  strata preflight -s pve-dev --manifest nested-pve --format json\n',
     )
-    .action(async (options: CommonOptions & { manifest?: string; simulator?: boolean }, command: Command) => {
-      const format = parseFormat(options.format, ['text', 'json', 'yaml']);
-      if (!options.stack) throw new UsageError('preflight needs a stack: -s <stack>');
-      const { stackContext, loadManifest, manifestsDir, simulateStack, runPreflight } = await operator();
-      const globals = command.optsWithGlobals() as { config?: string; basePath?: string };
-      const engine = await openStacks(globals);
-      let context = await stackContext(engine, options.stack);
-      const manifestRef = options.manifest || options.manifestFile;
-      const manifest = manifestRef
-        ? await loadManifest({ name: options.manifest, file: options.manifestFile }, manifestsDir(engine.config))
-        : undefined;
-      let env: NodeJS.ProcessEnv = process.env;
-      const simulated = options.simulator ? await simulateStack(context, { latencyScale: 0 }) : undefined;
-      if (simulated) ({ context, env } = simulated);
-      try {
-        const result = await runPreflight(context, { manifest, env });
-        if ((format as string) !== 'text') process.stdout.write(render(result, format));
-        else {
-          const out = process.stdout;
-          const mark = {
-            ok: paint('✓', 'green', out),
-            fail: paint('✗', 'red', out),
-            warn: paint('!', 'yellow', out),
-            skip: '-',
-          };
-          const lines = [
-            `Preflight for stack '${result.stack}'${result.endpoint ? ` (${result.endpoint}, node ${result.node})` : ''}`,
-          ];
-          for (const check of result.checks) {
-            lines.push(`  ${mark[check.status]} ${check.name}: ${check.message}`);
-            if (check.hint && check.status !== 'ok') lines.push(`      fix: ${check.hint}`);
-          }
-          lines.push(result.success ? 'All checks passed.' : 'Some checks failed.');
-          process.stdout.write(`${lines.join('\n')}\n`);
-        }
-        if (!result.success) process.exitCode = 1;
-      } finally {
-        await simulated?.sim.close();
-      }
-    });
+    .action(preflight);
 }

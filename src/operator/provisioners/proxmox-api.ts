@@ -211,10 +211,103 @@ export interface CreatedVm {
   adopted: boolean;
 }
 
+/** Starts an adopted VM if it is stopped, and waits for its IP. */
+async function adoptVm(
+  target: Target,
+  vm: PveVmSummary,
+  running: boolean,
+  waits: Waits,
+  phase: PhaseHook,
+): Promise<CreatedVm> {
+  const { client } = target;
+  if (!running) {
+    await phase('start', { vm_id: vm.vmid, pve_node: vm.node });
+    try {
+      const startTask = await client.startVm(vm.node, vm.vmid);
+      await client.waitForTask(startTask, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
+    } catch (error) {
+      // A start the killed run asked for may have won the race: running is all that matters.
+      if ((await client.vmStatus(vm.node, vm.vmid)).status !== 'running') throw error;
+    }
+  }
+  await phase('wait_ip', { vm_id: vm.vmid, pve_node: vm.node });
+  const ip = await waitForIp(target, vm.node, vm.vmid, waits);
+  return { vmid: vm.vmid, pveNode: vm.node, ip, adopted: true };
+}
+
 /**
- * Creates one node's VM, or adopts/cleans the VM an interrupted run left behind:
- * a VM with our name and marker that is fully configured (tagged) is adopted, started if needed and waited for;
- * anything less is deleted and created again, because a clone interrupted half-way cannot be trusted.
+ * VMs with this node's name that an interrupted run left: one that is fully configured (tagged) is adopted, anything
+ * less is deleted, because a clone interrupted half-way cannot be trusted. A VM of that name without strata's marker
+ * stops the run.
+ */
+async function adoptLeftover(
+  target: Target,
+  id: Identity,
+  waits: Waits,
+  phase: PhaseHook,
+  resumeTask: string | undefined,
+): Promise<CreatedVm | undefined> {
+  const { client } = target;
+  const existing = (await client.listVms()).filter((v) => v.name === id.vmName && !v.template);
+  if (resumeTask && existing.length > 0) {
+    try {
+      await client.waitForTask(resumeTask, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
+    } catch {
+      // Whether that task ended well or not, the VM is judged below like any other leftover.
+    }
+  }
+  for (const vm of existing) {
+    if (!(await ownedBy(target, vm, id.marker))) {
+      throw new StrataError(
+        `A VM named '${id.vmName}' (vmid ${vm.vmid}) exists on ${target.url} and was not created by strata for this stack`,
+        { hint: 'Rename or remove that VM, or use another manifest name.' },
+      );
+    }
+    await waitUnlocked(target, vm.node, vm.vmid, waits);
+    const fresh = (await client.listVms()).find((v) => v.vmid === vm.vmid);
+    // Fully configured: adopt it, starting it if it is stopped (never delete a finished VM to make it again).
+    if (fresh?.tags.includes('strata')) return adoptVm(target, vm, fresh.status === 'running', waits, phase);
+    await phase('clean', { vm_id: vm.vmid, pve_node: vm.node });
+    await destroyVm(target, vm.node, vm.vmid, waits);
+  }
+  return undefined;
+}
+
+/** The manifest's vmid when it is free, else the next free one. */
+async function vmidFor(target: Target, node: ResolvedNode, allocator: VmidAllocator): Promise<number> {
+  if (node.vmid === undefined) return allocator.allocate(target.client);
+  const taken = (await target.client.listVms()).find((v) => v.vmid === node.vmid);
+  if (taken) {
+    throw new StrataError(
+      `Node '${node.name}': vmid ${node.vmid} is already used by VM '${taken.name}' on ${taken.node}`,
+      {
+        hint: 'Pick a free vmid in the manifest, or leave vmid out to let Proxmox choose.',
+      },
+    );
+  }
+  return node.vmid;
+}
+
+/** Size, network, cloud-init and tags of a new VM. */
+function vmSettings(target: Target, node: ResolvedNode, id: Identity): Record<string, string | number | boolean> {
+  const config: Record<string, string | number | boolean> = {
+    tags: id.tags.join(';'),
+    agent: 'enabled=1',
+    ipconfig0: node.ip && node.ip !== 'dhcp' ? `ip=${node.ip}${node.gateway ? `,gw=${node.gateway}` : ''}` : 'ip=dhcp',
+  };
+  if (node.cores !== undefined) config.cores = node.cores;
+  if (node.memory !== undefined) config.memory = node.memory;
+  // A nested PVE host runs VMs itself: it needs the host CPU's virtualisation extensions.
+  if (node.type === 'pve') config.cpu = 'host';
+  if (target.ciuser) config.ciuser = target.ciuser;
+  if (target.sshKeys.length > 0) config.sshkeys = target.sshKeys.join('\n');
+  if (target.nameserver) config.nameserver = target.nameserver;
+  return config;
+}
+
+/**
+ * Creates one node's VM (clone, resize, configure, start, wait for its IP), or adopts/cleans the VM an interrupted
+ * run left behind.
  */
 export async function createVm(
   target: Target,
@@ -233,58 +326,10 @@ export async function createVm(
   }
   const { client } = target;
   await phase('lookup');
-  const existing = (await client.listVms()).filter((v) => v.name === id.vmName && !v.template);
-  if (resumeTask && existing.length > 0) {
-    try {
-      await client.waitForTask(resumeTask, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
-    } catch {
-      // Whether that task ended well or not, the VM is judged below like any other leftover.
-    }
-  }
-  for (const vm of existing) {
-    if (!(await ownedBy(target, vm, id.marker))) {
-      throw new StrataError(
-        `A VM named '${id.vmName}' (vmid ${vm.vmid}) exists on ${target.url} and was not created by strata for this stack`,
-        {
-          hint: 'Rename or remove that VM, or use another manifest name.',
-        },
-      );
-    }
-    await waitUnlocked(target, vm.node, vm.vmid, waits);
-    const fresh = (await client.listVms()).find((v) => v.vmid === vm.vmid);
-    if (fresh?.tags.includes('strata')) {
-      // Fully configured: adopt it, starting it if it is stopped (never delete a finished VM to make it again).
-      if (fresh.status !== 'running') {
-        await phase('start', { vm_id: vm.vmid, pve_node: vm.node });
-        try {
-          const startTask = await client.startVm(vm.node, vm.vmid);
-          await client.waitForTask(startTask, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
-        } catch (error) {
-          // A start the killed run asked for may have won the race: running is all that matters.
-          if ((await client.vmStatus(vm.node, vm.vmid)).status !== 'running') throw error;
-        }
-      }
-      await phase('wait_ip', { vm_id: vm.vmid, pve_node: vm.node });
-      const ip = await waitForIp(target, vm.node, vm.vmid, waits);
-      return { vmid: vm.vmid, pveNode: vm.node, ip, adopted: true };
-    }
-    await phase('clean', { vm_id: vm.vmid, pve_node: vm.node });
-    await destroyVm(target, vm.node, vm.vmid, waits);
-  }
+  const adopted = await adoptLeftover(target, id, waits, phase, resumeTask);
+  if (adopted) return adopted;
   const template = await templateOf(target, node);
-  let vmid: number;
-  if (node.vmid !== undefined) {
-    const taken = (await client.listVms()).find((v) => v.vmid === node.vmid);
-    if (taken) {
-      throw new StrataError(
-        `Node '${node.name}': vmid ${node.vmid} is already used by VM '${taken.name}' on ${taken.node}`,
-        {
-          hint: 'Pick a free vmid in the manifest, or leave vmid out to let Proxmox choose.',
-        },
-      );
-    }
-    vmid = node.vmid;
-  } else vmid = await allocator.allocate(client);
+  const vmid = await vmidFor(target, node, allocator);
   const task = { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal };
   // The id is recorded before the clone is asked for, so a kill right after the request still knows what to look for.
   await phase('clone', { vm_id: vmid, pve_node: target.node });
@@ -305,19 +350,7 @@ export async function createVm(
   }
   // Tags go on last: a tagged VM is fully configured, which is what a resumed run relies on to adopt it.
   await phase('configure', { task: undefined });
-  const config: Record<string, string | number | boolean> = {
-    tags: id.tags.join(';'),
-    agent: 'enabled=1',
-    ipconfig0: node.ip && node.ip !== 'dhcp' ? `ip=${node.ip}${node.gateway ? `,gw=${node.gateway}` : ''}` : 'ip=dhcp',
-  };
-  if (node.cores !== undefined) config.cores = node.cores;
-  if (node.memory !== undefined) config.memory = node.memory;
-  // A nested PVE host runs VMs itself: it needs the host CPU's virtualisation extensions.
-  if (node.type === 'pve') config.cpu = 'host';
-  if (target.ciuser) config.ciuser = target.ciuser;
-  if (target.sshKeys.length > 0) config.sshkeys = target.sshKeys.join('\n');
-  if (target.nameserver) config.nameserver = target.nameserver;
-  const configTask = await client.setVmConfig(target.node, vmid, config);
+  const configTask = await client.setVmConfig(target.node, vmid, vmSettings(target, node, id));
   if (configTask) {
     await phase('configure', { task: configTask });
     await client.waitForTask(configTask, task);

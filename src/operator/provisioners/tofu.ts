@@ -4,10 +4,11 @@
  * The module is written as Terraform JSON syntax (main.tf.json): JSON.stringify produces it exactly, with no HCL
  * escaping to get wrong. The API token is passed as TF_VAR_api_token, never written to disk.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../errors.ts';
 import { formatCommand, run } from '../../exec/index.ts';
+import { writeFileAtomicSync } from '../../util/fs.ts';
 import type { ProxmoxTarget, ResolvedNode } from '../context.ts';
 import { slug } from '../state.ts';
 import type { Identity } from './proxmox-api.ts';
@@ -150,8 +151,8 @@ export function tfvars(input: TofuNodeInput): Record<string, unknown> {
 /** Writes main.tf.json and terraform.tfvars.json into the node's folder; returns the folder. */
 export async function writeModule(dir: string, input: TofuNodeInput): Promise<string> {
   await mkdir(join(dir, 'data'), { recursive: true });
-  await writeFile(join(dir, 'main.tf.json'), `${JSON.stringify(rootModule(input), null, 2)}\n`);
-  await writeFile(join(dir, 'terraform.tfvars.json'), `${JSON.stringify(tfvars(input), null, 2)}\n`);
+  writeFileAtomicSync(join(dir, 'main.tf.json'), `${JSON.stringify(rootModule(input), null, 2)}\n`);
+  writeFileAtomicSync(join(dir, 'terraform.tfvars.json'), `${JSON.stringify(tfvars(input), null, 2)}\n`);
   return dir;
 }
 

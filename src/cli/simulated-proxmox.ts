@@ -1,9 +1,16 @@
 /**
- * `--simulator`: runs a manifest against an in-process PVE simulator seeded from the stack itself (its node, its
- * storage, one template per image), so the same manifest and stack work without a Proxmox host.
+ * `--simulator`: an in-process PVE simulator seeded from the stack itself (its node, its storage, one template per
+ * image), handed to the operator as its Proxmox connection, so the same manifest and stack work without a host.
+ * The simulator lives here, in the CLI: the operator and the services only see the connection.
  */
-import { defaultSeed, type RunningSimulator, type SimSeed, startSimulator } from '../proxmox/simulator/index.ts';
-import { imagesOf, proxmoxSettings, type StackContext } from './context.ts';
+import {
+  imagesOf,
+  type ProxmoxConnection,
+  proxmoxSettings,
+  type StackContext,
+  simulatorLocator,
+} from '../operator/index.ts';
+import { defaultSeed, type SimSeed, startSimulator } from '../proxmox/simulator/index.ts';
 
 /** The default lab plus what the stack names: its node, its storage, a template for every image. */
 export function seedFor(context: StackContext, nodeName?: string): SimSeed {
@@ -48,47 +55,27 @@ export function seedFor(context: StackContext, nodeName?: string): SimSeed {
   return seed;
 }
 
-export interface Simulated {
-  sim: RunningSimulator;
-  context: StackContext;
-  env: NodeJS.ProcessEnv;
-}
+/** The simulator's guests have no network stack: verify cannot reach their ports. */
+const NO_GUEST_NETWORK = 'simulator: no TCP to guests';
 
-/** Starts a simulator for the stack and returns the context and environment that point the operator at it. */
-export async function simulateStack(
+/** Starts a simulator for the stack; the connection closes it. `url` is where it listens. */
+export async function simulatedConnection(
   context: StackContext,
-  options: { latencyScale?: number; env?: NodeJS.ProcessEnv } = {},
-): Promise<Simulated> {
-  const latencyScale = options.latencyScale ?? 0.1;
+  latencyScale = 0.1,
+): Promise<ProxmoxConnection & { url: string }> {
   // Nested hosts get the same templates, under their own node name (as the simulator names them: the VM name).
   const sim = await startSimulator({
     seed: seedFor(context),
     latencyScale,
     nestedSeed: (vm) => seedFor(context, vm.name.split('.')[0].replace(/[^a-zA-Z0-9-]/g, '-') || `pve${vm.vmid}`),
   });
-  const proxmox = proxmoxSettings(context);
-  const nested = (proxmox.nested ?? {}) as Record<string, unknown>;
   return {
-    sim,
-    context: {
-      ...context,
-      settings: {
-        ...context.settings,
-        proxmox: {
-          ...proxmox,
-          endpoint: sim.url,
-          fingerprint: sim.fingerprint,
-          // Poll often: simulated tasks take a tenth of real time.
-          poll_ms: Math.max(20, Math.round(1000 * latencyScale)),
-          nested: { ...nested, locator: 'simulator' },
-        },
-      },
-    },
-    env: {
-      ...(options.env ?? process.env),
-      STRATA_PVE_TOKEN: `${sim.tokenId}=${sim.tokenSecret}`,
-      STRATA_PVE_ENDPOINT: sim.url,
-      STRATA_PVE_FINGERPRINT: sim.fingerprint ?? '',
-    },
+    url: sim.url,
+    endpoint: { url: sim.url, tokenId: sim.tokenId, tokenSecret: sim.tokenSecret, fingerprint: sim.fingerprint },
+    // Poll often: simulated tasks take a tenth of real time.
+    pollMs: Math.max(20, Math.round(1000 * latencyScale)),
+    nestedLocator: simulatorLocator,
+    portProbe: { unreachable: NO_GUEST_NETWORK },
+    close: () => sim.close(),
   };
 }
