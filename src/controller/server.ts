@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { StrataError } from '../errors.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 import { RateLimiter } from './rate-limit.ts';
 import {
   checkRequestPath,

@@ -12,10 +12,10 @@ import { backendDocument, workspaceName } from '../components/terraform/files.ts
 import { dependencyGraph, instanceId, runTerraformMany } from '../components/terraform/multi.ts';
 import { runTerraform } from '../components/terraform/runner.ts';
 import type { StrataConfig } from '../config/types.ts';
+import type { ComponentInstance } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
 import { runGraph, topologicalLevels } from '../graph/index.ts';
-import { openEngine } from '../stacks/index.ts';
-import type { ComponentInstance } from '../stacks/types.ts';
+import { loadEngine } from '../stacks/index.ts';
 import { openStore, withRunLock } from '../store/index.ts';
 import { type AffectedItem, type AffectedOptions, canonicalJson, describeAffectedReport } from './affected.ts';
 import { repoRoot } from './git.ts';
@@ -91,11 +91,12 @@ export interface PlanAffectedResult {
 async function setup(options: AffectedOptions, plansDir: string | undefined) {
   const cwd = resolve(options.cwd ?? process.cwd());
   const report = await describeAffectedReport(options);
-  const engine = await openEngine({
+  const engine = await loadEngine({
     cwd,
     configPath: options.configPath,
     basePath: options.basePath,
     env: options.env,
+    resolvers: options.resolvers,
   });
   const skipped: PlanAffectedResult['skipped'] = [];
   const instances: ComponentInstance[] = [];

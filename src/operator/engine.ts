@@ -8,8 +8,8 @@ import { connect as netConnect } from 'node:net';
 import { StrataError } from '../errors.ts';
 import { type GraphNode, runGraph } from '../graph/index.ts';
 import { PveClient, type PveEndpoint, type PveVmSummary } from '../proxmox/client.ts';
-import { globalMasker } from '../secrets/mask.ts';
 import { sleep } from '../util/fs.ts';
+import { globalMasker } from '../util/mask.ts';
 import {
   type ProxmoxTarget,
   proxmoxSettings,

@@ -8,8 +8,8 @@
  */
 import { Agent, buildConnector, fetch } from 'undici';
 import { StrataError } from '../errors.ts';
-import { globalMasker } from '../secrets/mask.ts';
 import { sleep } from '../util/fs.ts';
+import { globalMasker } from '../util/mask.ts';
 
 export interface PveEndpoint {
   /** Base URL such as `https://pve.lan:8006` (a trailing `/api2/json` is accepted). */

@@ -156,8 +156,8 @@ export async function encryptFile(file: string, options: EncryptFileOptions = {}
   return { text: await encryptSops(text, { file, recipients, rules }), recipients, from };
 }
 
-/** Writes next to the target then renames, so a crash never leaves half a file; keeps the target's mode. */
-export function writeFileAtomic(file: string, text: string): void {
+/** Writes a secrets file atomically (util/fs), keeping the target's mode (0600 for a new file). */
+export function writeSecretFile(file: string, text: string): void {
   writeFileAtomicSync(file, text, existsSync(file) ? statSync(file).mode & 0o777 : 0o600);
 }
 
@@ -205,14 +205,14 @@ export async function editFile(file: string, options: SecretFileOptions = {}): P
       rules: rulesOf(metadata),
       reuse: { dataKey: plain.dataKey, age: metadata.age, ivStash: plain.ivStash },
     });
-    writeFileAtomic(file, encrypted);
+    writeSecretFile(file, encrypted);
     return { changed: true };
   }
   const password = vaultPassword(options);
   const plain = await decryptVault(text, password, file);
   const edited = await editInTemp(plain, file, env, () => undefined);
   if (edited === plain) return { changed: false };
-  writeFileAtomic(file, await encryptVault(edited, password, vaultId(text)));
+  writeSecretFile(file, await encryptVault(edited, password, vaultId(text)));
   return { changed: true };
 }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { StrataError, UsageError } from '../errors.ts';
 import { formatCommand, holdSignals, interruptSignal, run, ToolNotFoundError } from '../exec/index.ts';
 import { GraphCycleError, type GraphNode, runGraph, topologicalLevels, validateGraph } from '../graph/index.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 import { didYouMean } from '../util/suggest.ts';
 import { findWorkflow, type WorkflowLocation } from './discover.ts';
 import { formatDuration, type RetryPolicy, type Workflow, type WorkflowStep } from './model.ts';

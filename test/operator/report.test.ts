@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import type { RunResult } from '../../src/operator/engine.ts';
 import { ProgressView, writeReports } from '../../src/operator/report.ts';
-import { globalMasker } from '../../src/secrets/mask.ts';
+import { globalMasker } from '../../src/util/mask.ts';
 
 const RESULT: RunResult = {
   scenario: 'manifest-test-lab',

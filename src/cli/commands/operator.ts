@@ -6,8 +6,9 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { holdSignals, interruptSignal } from '../../exec/index.ts';
 import type { Manifest, OnError, RunResult, StackContext, Verb } from '../../operator/index.ts';
-import { subcommand } from '../main.ts';
-import { paint, parseFormat, render } from '../output.ts';
+import { paint } from '../../util/terminal.ts';
+import { parseFormat, render } from '../output.ts';
+import { subcommand } from '../shared.ts';
 
 interface CommonOptions {
   stack?: string;
@@ -37,7 +38,7 @@ const operator = () => import('../../operator/index.ts');
 
 /** The stack engine, loaded on first use: validate/plan of a manifest file run without any stack configuration. */
 async function openStacks(globals: { config?: string; basePath?: string }) {
-  const { openEngine } = await import('../../stacks/engine.ts');
+  const { openEngine } = await import('../../services/engine.ts');
   return openEngine({ configPath: globals.config, basePath: globals.basePath });
 }
 

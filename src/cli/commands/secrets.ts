@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { StrataError, UsageError } from '../../errors.ts';
 import { describeKeySources, discoverAgeKeys } from '../../secrets/age-keys.ts';
-import { decryptFile, editFile, encryptFile, rotateFile, writeFileAtomic } from '../../secrets/files.ts';
+import { decryptFile, editFile, encryptFile, rotateFile, writeSecretFile } from '../../secrets/files.ts';
 import { scanPaths } from '../../secrets/scan.ts';
 import type { SopsRules } from '../../secrets/sops.ts';
 import { parseFormat, render } from '../output.ts';
@@ -114,7 +114,7 @@ Examples:
         process.stdout.write(result.text);
         return;
       }
-      writeFileAtomic(target, result.text);
+      writeSecretFile(target, result.text);
       process.stderr.write(`encrypted ${file} for ${what} -> ${target}\n`);
     });
 
@@ -138,7 +138,7 @@ Examples:
     .addHelpText('after', '\nExample:\n  strata secrets rotate secrets/prod.yaml --add-age age1new…')
     .action(async (file: string, opts: { age?: string[]; addAge?: string[]; rmAge?: string[]; dryRun?: boolean }) => {
       const result = await rotateFile(file, { age: opts.age, add: opts.addAge, remove: opts.rmAge });
-      if (!opts.dryRun) writeFileAtomic(file, result.text);
+      if (!opts.dryRun) writeSecretFile(file, result.text);
       process.stderr.write(
         `${opts.dryRun ? 'dry run: would rotate' : 'rotated'} the data key of ${file}; recipients: ${result.recipients.join(', ')}\n`,
       );
