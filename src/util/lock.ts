@@ -5,7 +5,7 @@
  * the holder. Node has no flock, and a lock file is also what a person can inspect and delete.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { StrataError } from '../errors.ts';
@@ -101,6 +101,25 @@ async function create(path: string, holder: LockHolder): Promise<boolean> {
   return true;
 }
 
+/**
+ * Removes a stale lock: renamed aside first, so that of two runs taking over the same lock only one removes it.
+ * When what was moved aside is not the lock judged stale (another run replaced it in between), it goes back.
+ */
+async function takeOver(path: string, stale: LockHolder | undefined): Promise<void> {
+  const aside = `${path}.stale.${process.pid}`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return; // Another run took it over first; the next attempt sees its fresh lock.
+  }
+  const moved = await readHolder(aside);
+  if (stale && moved && (moved.pid !== stale.pid || moved.started_at !== stale.started_at)) {
+    // link fails when a lock exists again at `path`: then that one stands.
+    await link(aside, path).catch(() => undefined);
+  }
+  await unlink(aside).catch(() => undefined);
+}
+
 /** Takes the lock at `path` (creating its folder); see the module comment for stale locks and waiting. */
 export async function acquireFileLock(path: string, options: FileLockOptions): Promise<ReleaseLock> {
   await mkdir(dirname(path), { recursive: true });
@@ -125,14 +144,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
     if (await isStale(path, current, options)) {
       // A stale lock that keeps coming back (it cannot be moved aside) is held as far as this run can tell.
       if (++takeovers > 3) throw new LockedError(path, current);
-      // Rename before unlinking, so two runs taking over the same stale lock cannot both succeed.
-      const aside = `${path}.stale.${process.pid}`;
-      try {
-        await rename(path, aside);
-        await unlink(aside);
-      } catch {
-        // Another run took it over first; the next attempt sees its fresh lock.
-      }
+      await takeOver(path, current);
       continue;
     }
     // A holder still writing its lock file gets a moment before the lock counts as held.
