@@ -66,7 +66,7 @@ export interface PlanAffectedOptions extends AffectedOptions {
   maxConcurrency?: number;
   /** Write the markdown summary here (and `<name>-full.md` when it had to be cut). */
   summaryFile?: string;
-  /** Where Terraform's grouped output goes (default stderr, so --format json stays clean). */
+  /** Where Terraform's grouped output goes (default: nowhere; the CLI sends it to stderr, so --format json stays clean). */
   write?: (text: string) => void;
 }
 
@@ -122,7 +122,7 @@ function skipReason(item: AffectedItem): string | undefined {
 export async function planAffected(options: PlanAffectedOptions = {}): Promise<PlanAffectedResult> {
   const { report, engine, instances, skipped, dir } = await setup(options, options.plansDir);
   mkdirSync(dir, { recursive: true });
-  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const write = options.write ?? (() => undefined);
   const many =
     instances.length > 0
       ? await runTerraformMany(engine.config, instances, {
@@ -184,6 +184,7 @@ export interface ApplyAffectedOptions extends AffectedOptions {
   requirePlan?: boolean;
   maxConcurrency?: number;
   dryRun?: boolean;
+  /** Where each apply's output goes (default: nowhere; the CLI sends it to stderr). */
   write?: (text: string) => void;
 }
 
@@ -204,7 +205,7 @@ export async function applyAffected(options: ApplyAffectedOptions = {}): Promise
   exitCode: number;
 }> {
   const { report, engine, instances, skipped, dir } = await setup(options, options.plansDir);
-  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const write = options.write ?? (() => undefined);
   const runnable = instances.filter((i) => {
     if (!i.locked) return true;
     skipped.push({ component: i.name, stack: i.stack, reason: 'metadata.locked: true' });

@@ -38,6 +38,8 @@ function affectedRunOptions(opts: AffectedRunFlags, cmd: Command) {
     plansDir: opts.plansDir,
     maxConcurrency: opts.maxConcurrency,
     resolvers: defaultResolvers,
+    // Terraform's output: on stderr, so stdout holds only the summary or the --format data.
+    write: (text: string) => process.stderr.write(text),
   };
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { StrataError, UsageError } from '../../errors.ts';
@@ -13,6 +14,14 @@ interface VaultFlag {
 
 const vaultOptions = (opts: VaultFlag) => ({ vault: { passwordFile: opts.vaultPasswordFile } });
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim())];
+
+/** An invalid edit at a terminal: say why, wait for Enter, and open the editor again. */
+function backToEditor(error: StrataError): boolean {
+  if (!process.stdin.isTTY) return false;
+  process.stderr.write(`${error.message}\nPress Enter to return to the editor (Ctrl-C discards).\n`);
+  spawnSync('sh', ['-c', 'read _'], { stdio: 'inherit' });
+  return true;
+}
 
 /** `strata secrets …`: SOPS (age) and Ansible Vault files, and a scanner for plain-text secrets. */
 export function register(program: Command): void {
@@ -124,7 +133,7 @@ Examples:
     .option('--vault-password-file <file>', 'Ansible Vault password file')
     .addHelpText('after', '\nExample:\n  EDITOR=nano strata secrets edit secrets/prod.yaml')
     .action(async (file: string, opts: VaultFlag) => {
-      const result = await editFile(file, vaultOptions(opts));
+      const result = await editFile(file, { ...vaultOptions(opts), retryInvalid: backToEditor });
       process.stderr.write(result.changed ? `saved ${file} (re-encrypted)\n` : `no changes; ${file} left as it was\n`);
     });
 

@@ -37,7 +37,7 @@ export interface ManyOptions {
   /** stop (default): start nothing new after a failure; continue: skip only what depends on it. */
   onError?: 'stop' | 'continue';
   color?: boolean;
-  /** Where grouped output goes (default stdout). */
+  /** Where the grouped output goes (default: nowhere; the CLI passes stdout or stderr). */
   write?: (text: string) => void;
 }
 
@@ -109,7 +109,7 @@ export async function runTerraformMany(
   options: ManyOptions,
 ): Promise<ManyResult> {
   const started = Date.now();
-  const write = options.write ?? ((text: string) => process.stdout.write(text));
+  const write = options.write ?? (() => undefined);
   const maxConcurrency = options.maxConcurrency ?? 4;
   const verb = options.verb;
   let nodes = dependencyGraph(instances);
