@@ -51,7 +51,7 @@ export class LockedError extends StrataError {
 }
 
 /** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -93,8 +93,8 @@ async function create(path: string, holder: LockHolder): Promise<boolean> {
     throw error;
   }
   try {
+    // No fsync: after a crash the holder is gone anyway, and an empty or missing file is taken over.
     await handle.writeFile(`${JSON.stringify(holder)}\n`);
-    await handle.sync();
   } finally {
     await handle.close();
   }
