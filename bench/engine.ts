@@ -23,8 +23,8 @@ function yamlFiles(dir: string): string[] {
 /** Child-process modes, so each measurement has its own heap and peak RSS. */
 export async function measureInChild(mode: string, dir: string): Promise<void> {
   // Modules load before the clock starts: both sides measure work, not TypeScript compilation or start-up.
-  const { openEngine } = await import('../src/stacks/engine.ts');
-  const { describeStacks } = await import('../src/stacks/commands.ts');
+  const { openEngine } = await import('../src/services/engine.ts');
+  const { describeStacks } = await import('../src/services/describe.ts');
   const start = performance.now();
   if (mode === 'floor-js-yaml' || mode === 'floor-yaml') {
     const parse = mode === 'floor-js-yaml' ? (t: string) => jsyaml.load(t) : (t: string) => parseWithYaml(t);

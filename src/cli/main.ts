@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { formatError, StrataError } from '../errors.ts';
+import { paint } from '../util/terminal.ts';
 import { complete, completionScript } from './completion.ts';
-import { paint } from './output.ts';
 
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
 type Registrar = (program: Command) => void;
@@ -93,7 +93,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
 /** Stack and component names for completion; quiet (empty) when the current folder is no stacks repository. */
 async function completionValues(kind: 'stack' | 'component', stack?: string): Promise<string[]> {
   try {
-    const { openEngine } = await import('../stacks/engine.ts');
+    const { openEngine } = await import('../services/engine.ts');
     const engine = await openEngine({ processFunctions: false, processTemplates: false });
     if (kind === 'stack') return engine.stackNames();
     const instances = await engine.instances(stack ? { stack } : {});
@@ -101,13 +101,6 @@ async function completionValues(kind: 'stack' | 'component', stack?: string): Pr
   } catch {
     return [];
   }
-}
-
-/** Finds or creates a parent command such as `describe` or `list`, so several concerns can add subcommands. */
-export function subcommand(program: Command, name: string, description: string): Command {
-  const existing = program.commands.find((c) => c.name() === name);
-  if (existing) return existing;
-  return program.command(name).description(description).exitOverride();
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 user error or failed run, 2 usage error. */

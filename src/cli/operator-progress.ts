@@ -1,6 +1,6 @@
 /** Live progress of a manifest's nodes on stderr: redrawn in place on a terminal, one line per transition elsewhere. */
 import type { ProgressEvent } from '../operator/index.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 
 const SYMBOL: Record<string, string> = {
   pending: '·',

@@ -17,17 +17,3 @@ export function render(data: unknown, format: OutputFormat): string {
   if (data === undefined) return '';
   return stringify(data, { indent: 2, lineWidth: 0, aliasDuplicateObjects: false });
 }
-
-/** Colour only on a terminal and never when NO_COLOR is set (https://no-color.org). */
-export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
-  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
-  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
-  return stream.isTTY === true;
-}
-
-const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1, dim: 2 } as const;
-export type Color = keyof typeof codes;
-
-export function paint(text: string, color: Color, stream: NodeJS.WriteStream = process.stdout): string {
-  return useColor(stream) ? `\u001b[${codes[color]}m${text}\u001b[0m` : text;
-}

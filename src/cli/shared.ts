@@ -15,3 +15,10 @@ export function globals(cmd: Command): GlobalOptions {
 export function out(text: string): void {
   process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }
+
+/** Finds or creates a parent command such as `describe` or `list`, so several concerns can add subcommands. */
+export function subcommand(program: Command, name: string, description: string): Command {
+  const existing = program.commands.find((c) => c.name() === name);
+  if (existing) return existing;
+  return program.command(name).description(description).exitOverride();
+}

@@ -1,13 +1,16 @@
 /** Pieces every toolchain runner shares: Atmos file names, the subprocess environment, restrictions, file writes. */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parse as parseHcl } from '@cdktn/hcl2json';
 import type { StrataConfig } from '../config/types.ts';
+import type { ComponentInstance, Section } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
-import { globalMasker, type Masker } from '../secrets/mask.ts';
-import type { ComponentInstance, Section } from '../stacks/types.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+import { acquireFileLock } from '../util/lock.ts';
+import { globalMasker, type Masker } from '../util/mask.ts';
 
 /**
  * Atmos's file prefix: `<stack>-<component>` with `/` as `-`, e.g. stack `tenant1-ue2-dev` and component
@@ -140,13 +143,29 @@ export function requireComponentDir(instance: ComponentInstance): void {
 
 const folderQueues = new Map<string, Promise<unknown>>();
 
+/** Where the cross-process lock of a component folder lives: outside it, so locking never changes its files. */
+function folderLockPath(dir: string): string {
+  const key = createHash('sha1').update(resolve(dir)).digest('hex').slice(0, 20);
+  return join(tmpdir(), 'strata-locks', `folder-${key}.lock`);
+}
+
 /**
- * Runs `task` when no other task of this process holds `dir`: runs in one Terraform component folder share
- * `.terraform/` (selected workspace, backend settings) and backend.tf.json, so they must not overlap.
+ * Runs `task` when no other task holds `dir`: runs in one Terraform component folder share `.terraform/`
+ * (selected workspace, backend settings) and backend.tf.json, so they must not overlap. Tasks of this process
+ * queue; another strata process holding the folder (util/lock) is an error naming it.
  */
 export async function withFolderLock<T>(dir: string, task: () => Promise<T>): Promise<T> {
   const previous = folderQueues.get(dir) ?? Promise.resolve();
-  const current = previous.catch(() => undefined).then(task);
+  const current = previous
+    .catch(() => undefined)
+    .then(async () => {
+      const release = await acquireFileLock(folderLockPath(dir), { command: `strata (component folder ${dir})` });
+      try {
+        return await task();
+      } finally {
+        await release();
+      }
+    });
   const settled = current.catch(() => undefined);
   folderQueues.set(dir, settled);
   try {
@@ -156,15 +175,11 @@ export async function withFolderLock<T>(dir: string, task: () => Promise<T>): Pr
   }
 }
 
-/** Writes via a temporary file and rename, so a concurrent reader never sees half a file. */
-export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
-  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+/** Writes a file of a component run atomically (util/fs); a failure says what to fix. */
+export async function writeComponentFile(path: string, content: string, mode = 0o644): Promise<void> {
   try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(temporary, content, { mode });
-    await rename(temporary, path);
+    await writeFileAtomic(path, content, mode);
   } catch (error) {
-    await rm(temporary, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
     throw new StrataError(`cannot write ${path}${code ? ` (${code})` : ''}`, {
       hint:

@@ -1,12 +1,13 @@
 /**
- * A runner first plans its work as steps (files to write or delete, commands to run), then either prints them
- * (`--dry-run`, exact commands and file contents, nothing run) or executes them in order.
+ * A runner first plans its work as steps (files to write or delete, commands to run), then either returns them as
+ * a dry-run plan (exact commands and file contents, nothing run) or executes them in order.
  */
 import { rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { formatCommand, type RunResult, run, shellQuote } from '../exec/index.ts';
-import { globalMasker, Masker } from '../secrets/mask.ts';
-import { writeFileAtomic } from './common.ts';
+import { globalMasker, Masker } from '../util/mask.ts';
+import type { DryRunPlan, PlannedAction } from '../util/plan.ts';
+import { writeComponentFile } from './common.ts';
 
 export interface RunStep {
   type: 'run';
@@ -69,7 +70,7 @@ export async function executeSteps(steps: Step[], options: ExecuteOptions = {}):
     for (; index < steps.length; index++) {
       const step = steps[index];
       if (failed && !(step.type === 'delete' && step.always)) continue;
-      if (step.type === 'write') await writeFileAtomic(step.path, step.content, step.mode);
+      if (step.type === 'write') await writeComponentFile(step.path, step.content, step.mode);
       else if (step.type === 'delete') await rm(step.path, { recursive: true, force: true });
       else {
         const outcome = await runStep(step, options);
@@ -105,7 +106,7 @@ async function runStep(step: RunStep, options: ExecuteOptions): Promise<RunResul
       masker: new Masker(),
       signal: options.signal,
     });
-    if (result.exitCode === 0) await writeFileAtomic(step.stdoutTo, `${result.stdout}\n`, 0o600);
+    if (result.exitCode === 0) await writeComponentFile(step.stdoutTo, `${result.stdout}\n`, 0o600);
     else for (const line of result.stderr.split('\n')) printLine(globalMasker.mask(line), 'stderr', options);
     return result;
   }
@@ -144,9 +145,13 @@ function printLine(line: string, stream: 'stdout' | 'stderr', options: ExecuteOp
   else process[stream].write(`${options.prefix ?? ''}${line}\n`);
 }
 
-/** The dry-run listing: environment, files with their (masked) contents, and the exact commands. */
-export function describeSteps(steps: Step[], baseDir: string): string {
-  const lines: string[] = [];
+/**
+ * The dry run of some steps: environment, files with their (masked) contents, and the exact commands, as the one
+ * plan shape (util/plan.ts). Paths are shown relative to `baseDir` when inside it.
+ */
+export function planSteps(steps: Step[], baseDir: string): DryRunPlan {
+  const actions: PlannedAction[] = [];
+  const mask = (text: string) => globalMasker.mask(text);
   const shown = (path: string) => {
     const rel = relative(baseDir, path);
     return rel === '' || rel.startsWith('..') ? path : rel;
@@ -154,23 +159,35 @@ export function describeSteps(steps: Step[], baseDir: string): string {
   const envShown = new Set<string>();
   for (const step of steps) {
     if (step.type === 'write') {
-      lines.push(`# write ${shown(step.path)}${step.mode !== undefined ? ` (mode ${step.mode.toString(8)})` : ''}`);
-      for (const line of step.content.replace(/\n$/, '').split('\n')) lines.push(`#   ${globalMasker.mask(line)}`);
+      actions.push({
+        kind: 'write',
+        summary: `# write ${shown(step.path)}${step.mode !== undefined ? ` (mode ${step.mode.toString(8)})` : ''}`,
+        path: step.path,
+        // Line by line, as tools print them: a multi-line secret is registered line by line too.
+        content: step.content.split('\n').map(mask).join('\n'),
+      });
     } else if (step.type === 'delete') {
-      lines.push(`rm -rf ${shellQuote(shown(step.path))}`);
+      actions.push({ kind: 'delete', summary: `rm -rf ${shellQuote(shown(step.path))}`, path: step.path });
     } else {
-      const env = Object.entries(step.env)
-        .filter(([key, value]) => !envShown.has(`${key}=${value}`))
-        .map(([key, value]) => {
-          envShown.add(`${key}=${value}`);
-          return value === undefined ? `unset ${key}` : `export ${key}=${shellQuote(globalMasker.mask(value))}`;
+      const env: Record<string, string | undefined> = {};
+      for (const [key, value] of Object.entries(step.env)) {
+        env[key] = value === undefined ? undefined : mask(value);
+        if (envShown.has(`${key}=${value}`)) continue;
+        envShown.add(`${key}=${value}`);
+        actions.push({
+          kind: 'set',
+          summary: value === undefined ? `unset ${key}` : `export ${key}=${shellQuote(mask(value))}`,
         });
-      lines.push(...env);
-      const command = globalMasker.mask(formatCommand(step.command, step.args));
-      const fallback = step.orElse ? ` || ${globalMasker.mask(formatCommand(step.command, step.orElse.args))}` : '';
+      }
+      const command = mask(formatCommand(step.command, step.args));
+      const fallback = step.orElse ? ` || ${mask(formatCommand(step.command, step.orElse.args))}` : '';
       const redirect = step.stdoutTo ? ` > ${shellQuote(shown(step.stdoutTo))}` : '';
-      lines.push(`(cd ${shellQuote(shown(step.cwd))} && ${command}${fallback}${redirect})`);
+      actions.push({
+        kind: 'run',
+        summary: `(cd ${shellQuote(shown(step.cwd))} && ${command}${fallback}${redirect})`,
+        command: { program: step.command, args: step.args.map(mask), cwd: step.cwd, env },
+      });
     }
   }
-  return `${lines.join('\n')}\n`;
+  return { actions };
 }

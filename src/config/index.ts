@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { type ListMergeStrategy, mergeLayers } from '../data/merge.ts';
+import { parseYaml } from '../data/yaml.ts';
 import { StrataError, UsageError } from '../errors.ts';
-import { type ListMergeStrategy, mergeLayers } from '../stacks/merge.ts';
-import { parseYaml } from '../stacks/yaml.ts';
 import type { ComponentKindConfig, LoadConfigOptions, StrataConfig, TemplatesConfig } from './types.ts';
 
 export type { LoadConfigOptions, StrataConfig } from './types.ts';

@@ -4,7 +4,7 @@
  * refused) and written when its response closes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 import type { Credential } from './auth.ts';
 
 /** Receives each log line (JSON, masked, no trailing newline). */

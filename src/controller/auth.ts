@@ -3,7 +3,7 @@
  * rule that decides whether a credential reads a node's spec.
  */
 import type { IncomingMessage } from 'node:http';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 import { safeEqual, verifyToken } from './tokens.ts';
 import type { Credentials, NodeEntry } from './types.ts';
 

@@ -8,8 +8,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { isPlainMap } from '../data/merge.ts';
 import { StrataError } from '../errors.ts';
-import { isPlainMap } from '../stacks/merge.ts';
 import { LoadedSpecSource, parseAuthMethod } from './source.ts';
 import type { NodeEntry } from './types.ts';
 

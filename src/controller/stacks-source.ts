@@ -13,12 +13,12 @@
  * engine: edited manifests, imports and catalogs are all read again.
  */
 import { StrataError } from '../errors.ts';
-import { type EngineOptions, isPlainMap, openEngine } from '../stacks/index.ts';
+import { type EngineOptions, isPlainMap, loadEngine } from '../stacks/index.ts';
 import { LoadedSpecSource, parseAuthMethod } from './source.ts';
 import type { NodeEntry } from './types.ts';
 
 export async function stackNodes(options: EngineOptions = {}): Promise<NodeEntry[]> {
-  const engine = await openEngine(options);
+  const engine = await loadEngine(options);
   const nodes: NodeEntry[] = [];
   for (const instance of await engine.instances()) {
     if (instance.abstract || !instance.enabled) continue;

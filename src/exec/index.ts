@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { execa } from 'execa';
 import { StrataError } from '../errors.ts';
-import { globalMasker, type Masker } from '../secrets/mask.ts';
+import { globalMasker, type Masker } from '../util/mask.ts';
 
 export interface RunOptions {
   cwd?: string;

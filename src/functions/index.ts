@@ -1,22 +1,36 @@
 /**
  * YAML functions (`!env`, `!exec`, `!template`, `!terraform.output`, `!secret`, ...) evaluated per component after
- * templates, as Atmos does. Functions that need another concern (Terraform state, secrets) load it on first use,
- * so describing stacks that do not use them never pays for it.
+ * templates, as Atmos does. Functions that need data from outside the stacks (Terraform outputs and state) get it
+ * from resolvers the engine's caller hands in (`FunctionResolvers`), so this layer imports no toolchain and no
+ * engine, and describing stacks that do not use them never loads one.
  */
 import { execFileSync, execSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
+import { isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
+import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { parseSecretTag, vaultSecret } from '../secrets/values.ts';
-import type { StackEngine } from '../stacks/engine.ts';
-import { isPlainMap, mapDeep, type PlainMap } from '../stacks/merge.ts';
-import { YamlFunction } from '../stacks/yaml.ts';
 import { renderTemplate } from '../template/index.ts';
+
+/** Which component output `!terraform.output` / `!terraform.state` read. */
+export interface TerraformOutputRef {
+  component: string;
+  stack: string;
+  /** An output name or a yq-style path, optionally with `// default`. */
+  expression: string;
+}
+
+/** Outside data for YAML functions; a function whose resolver is missing fails with an error naming it. */
+export interface FunctionResolvers {
+  /** `!terraform.output` (`output`: as `terraform output` gives it) and `!terraform.state` (`state`: from the state). */
+  terraformOutput?(ref: TerraformOutputRef, mode: 'output' | 'state'): Promise<unknown>;
+}
 
 export interface FunctionContext {
   config: StrataConfig;
-  /** The engine evaluating the component (functions that read other components need it). */
-  engine?: StackEngine;
+  /** Outside data (see FunctionResolvers). */
+  resolvers?: FunctionResolvers;
   /** The component section being evaluated (vars, env, settings, atmos_stack, ...). */
   section: PlainMap;
   stack: string;
@@ -155,11 +169,17 @@ async function terraformValue(fn: YamlFunction, context: FunctionContext, mode: 
       `write !terraform.${mode} <component> [stack] <output>`,
     );
   }
-  if (!context.engine) return fn.toString();
+  const resolve = context.resolvers?.terraformOutput;
+  if (!resolve) {
+    throw functionError(
+      fn,
+      context,
+      'nothing here resolves Terraform outputs',
+      "open the stack engine with strata's openEngine (src/services/engine.ts), or pass resolvers.terraformOutput in the engine options",
+    );
+  }
   const [component, stack, expression] = words.length === 3 ? words : [words[0], context.stack, words[1]];
-  // Loaded on first use: describe and list never pay for the Terraform runner unless a stack reads outputs.
-  const { readTerraformOutput } = await import('../components/terraform/outputs.ts');
-  return readTerraformOutput(context.engine, { component, stack, expression }, mode);
+  return resolve({ component, stack, expression }, mode);
 }
 
 /** True when the value contains a YAML function anywhere. */

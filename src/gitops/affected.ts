@@ -8,17 +8,26 @@
  * kept in the git directory. A change to the configuration file, or an added/deleted imported file (a glob import
  * may pick it up), processes every manifest.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { escapePath } from 'tinyglobby';
 import { loadConfig } from '../config/index.ts';
-import type { StrataConfig } from '../config/types.ts';
 import { StrataError } from '../errors.ts';
-import type { DependentItem } from '../stacks/commands.ts';
-import { type Dependency, dependenciesOf, isPlainMap, type PlainMap, StackEngine } from '../stacks/index.ts';
+import type { EngineResolvers } from '../stacks/engine.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
-import type { ComponentInstance } from '../stacks/types.ts';
+import {
+  cacheKey,
+  type Evaluated,
+  evaluate,
+  FileHasher,
+  hashFile,
+  isUnder,
+  type ManifestEntry,
+  readCache,
+  type Side,
+  toPosix,
+  writeCache,
+} from './affected-evaluate.ts';
+import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
 import {
   type Checkout,
   defaultBranch,
@@ -32,52 +41,27 @@ import {
   resolveCommit,
   temporaryWorktree,
 } from './git.ts';
-import { ModuleResolver } from './modules.ts';
 
-export interface AffectedOptions {
+export { canonicalJson } from './affected-evaluate.ts';
+export type { AffectedItem, DependentNode } from './affected-items.ts';
+
+export interface AffectedOptions extends FindOptions {
   cwd?: string;
   configPath?: string;
   basePath?: string;
   env?: NodeJS.ProcessEnv;
+  /** Outside data for YAML functions on both sides (strata's commands pass services/engine.ts's). */
+  resolvers?: EngineResolvers;
   /** Base git ref (branch, tag); default: the merge-base of HEAD and the default branch. */
   ref?: string;
   /** Base commit SHA (wins over ref). */
   sha?: string;
   /** An already checked-out base tree (another clone or a copy) instead of a commit. */
   repoPath?: string;
-  includeDependents?: boolean;
-  includeSettings?: boolean;
-  excludeLocked?: boolean;
   /** Compare the working tree (uncommitted and untracked files) instead of the HEAD commit. */
   includeUncommitted?: boolean;
-  /** Only items in this stack. */
-  stack?: string;
   /** Use and refresh the closure cache in the git directory (default true). */
   cache?: boolean;
-}
-
-export interface DependentNode extends DependentItem {
-  dependents: DependentNode[];
-  included_in_dependents: boolean;
-}
-
-export interface AffectedItem {
-  component: string;
-  component_type: string;
-  component_path: string;
-  stack: string;
-  stack_slug: string;
-  /** The first reason. */
-  affected: string;
-  /** Every reason, in Atmos's order. */
-  affected_all: string[];
-  file?: string;
-  folder?: string;
-  dependents?: DependentNode[];
-  included_in_dependents?: boolean;
-  settings?: PlainMap;
-  deleted?: boolean;
-  deletion_type?: 'component' | 'stack';
 }
 
 export interface AffectedReport {
@@ -87,207 +71,6 @@ export interface AffectedReport {
   items: AffectedItem[];
   /** Manifests processed on each side (the rest came from the cache or were untouched). */
   processed: { head: number; base: number; full: boolean };
-}
-
-/** Sections compared in this order after metadata/module/component (Atmos's default `describe.affected.sections`). */
-const SECTIONS = [
-  'vars',
-  'env',
-  'providers',
-  'required_providers',
-  'required_version',
-  'generate',
-  'backend',
-  'backend_type',
-  'remote_state_backend',
-  'remote_state_backend_type',
-  'auth',
-  'command',
-  'dependencies',
-  'source',
-  'provision',
-];
-const CONTEXT_KEYS = ['namespace', 'tenant', 'environment', 'stage'] as const;
-const CACHE_VERSION = 1;
-
-/** What is kept per instance: enough for folder/module matching, dependents and output without re-evaluating. */
-interface Summary {
-  key: string;
-  kind: string;
-  name: string;
-  stack: string;
-  /** Repository-relative component folder. */
-  componentPath: string;
-  abstract: boolean;
-  enabled: boolean;
-  locked: boolean;
-  deps: Dependency[];
-  files: string[];
-  folders: string[];
-  settings: PlainMap;
-  context: Record<string, string>;
-}
-
-interface ManifestEntry {
-  /** Repository-relative path -> content hash of every file merged into the manifest. */
-  closure: Record<string, string>;
-  instances: Summary[];
-}
-
-interface Evaluated {
-  manifests: Map<string, ManifestEntry>;
-  /** Canonical JSON of each compared section, per instance key. */
-  sections: Map<string, Record<string, string>>;
-}
-
-interface Side {
-  root: string;
-  config: StrataConfig;
-  engineOptions: { cwd: string; configPath?: string; basePath?: string; env?: NodeJS.ProcessEnv };
-}
-
-/** JSON with sorted keys: equal data gives equal text whatever the key order in the files. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const map = value as Record<string, unknown>;
-    return `{${Object.keys(map)
-      .sort()
-      .filter((k) => map[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(map[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
-const instanceKey = (kind: string, stack: string, name: string) => `${kind}\u0000${stack}\u0000${name}`;
-const toPosix = (p: string) => p.split('\\').join('/');
-
-function hashFile(path: string): string {
-  return createHash('sha1').update(readFileSync(path)).digest('hex');
-}
-
-function stringList(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
-
-function summarize(instance: ComponentInstance, root: string): Summary {
-  const d = instance.description;
-  const settings = isPlainMap(d.settings) ? d.settings : {};
-  const dependencies = isPlainMap(d.dependencies) ? d.dependencies : {};
-  const files = stringList(dependencies.files);
-  const folders = stringList(dependencies.folders);
-  const legacy = isPlainMap(settings.depends_on)
-    ? Object.values(settings.depends_on)
-    : Array.isArray(settings.depends_on)
-      ? settings.depends_on
-      : [];
-  for (const entry of legacy) {
-    if (!isPlainMap(entry)) continue;
-    if (typeof entry.file === 'string') files.push(entry.file);
-    if (typeof entry.folder === 'string') folders.push(entry.folder);
-  }
-  const vars = isPlainMap(d.vars) ? d.vars : {};
-  const context: Record<string, string> = {};
-  for (const k of CONTEXT_KEYS) if (vars[k] !== undefined) context[k] = String(vars[k]);
-  return {
-    key: instanceKey(instance.kind, instance.stack, instance.name),
-    kind: instance.kind,
-    name: instance.name,
-    stack: instance.stack,
-    componentPath: toPosix(relative(root, instance.componentDir)),
-    abstract: instance.abstract,
-    enabled: instance.enabled,
-    locked: instance.locked,
-    deps: dependenciesOf(instance),
-    files,
-    folders,
-    settings: settings as PlainMap,
-    context,
-  };
-}
-
-function sectionsOf(instance: ComponentInstance): Record<string, string> {
-  const d = instance.description as Record<string, unknown>;
-  const out: Record<string, string> = { metadata: canonicalJson(d.metadata), settings: canonicalJson(d.settings) };
-  for (const s of SECTIONS) out[s] = canonicalJson(d[s]);
-  return out;
-}
-
-/** Evaluates some (or all) top-level manifests of one tree. */
-async function evaluate(side: Side, manifests: string[] | 'all', hashes: FileHasher): Promise<Evaluated> {
-  const { config, root } = side;
-  const stacksBase = config.stacks.basePath;
-  let scoped = config;
-  if (manifests !== 'all') {
-    const included = manifests.map((m) => escapePath(toPosix(relative(stacksBase, join(root, m)))));
-    if (included.length === 0) return { manifests: new Map(), sections: new Map() };
-    scoped = { ...config, stacks: { ...config.stacks, includedPaths: included, excludedPaths: [] } };
-  }
-  const engine = new StackEngine(scoped, side.engineOptions);
-  const byKey = new Map<string, { rel: string; entry: ManifestEntry }>();
-  for (const m of engine.manifests()) {
-    const closure: Record<string, string> = {};
-    for (const file of [m.path, ...m.files.map((f) => f.path)]) {
-      const rel = toPosix(relative(root, file));
-      closure[rel] = hashes.hash(root, rel);
-    }
-    byKey.set(m.key, { rel: toPosix(relative(root, m.path)), entry: { closure, instances: [] } });
-  }
-  const sections = new Map<string, Record<string, string>>();
-  for (const instance of await engine.instances()) {
-    const owner = byKey.get(String(instance.description.atmos_manifest));
-    // Abstract instances are never reported, compared or depended on: keep them out of the cache.
-    if (instance.abstract) continue;
-    const summary = summarize(instance, root);
-    owner?.entry.instances.push(summary);
-    sections.set(summary.key, sectionsOf(instance));
-  }
-  return { manifests: new Map([...byKey.values()].map((v) => [v.rel, v.entry])), sections };
-}
-
-/** Content hashes per tree, each file read at most once. */
-class FileHasher {
-  readonly #memo = new Map<string, string>();
-  hash(root: string, rel: string): string {
-    const path = join(root, rel);
-    let h = this.#memo.get(path);
-    if (h === undefined) {
-      h = existsSync(path) ? hashFile(path) : '';
-      this.#memo.set(path, h);
-    }
-    return h;
-  }
-}
-
-interface CacheFile {
-  version: number;
-  key: string;
-  manifests: Record<string, ManifestEntry>;
-}
-
-function cacheKey(side: Side, prefix: string): string {
-  const h = createHash('sha1').update(`${CACHE_VERSION}\n${prefix}\n`);
-  for (const f of side.config.configFiles) h.update(readFileSync(f));
-  h.update(canonicalJson(side.config.stacks));
-  return h.digest('hex');
-}
-
-function readCache(path: string, key: string): Record<string, ManifestEntry> {
-  try {
-    const data = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
-    if (data.version === CACHE_VERSION && data.key === key) return data.manifests;
-  } catch {
-    // No cache yet, or an unreadable one: start over.
-  }
-  return {};
-}
-
-function writeCache(path: string, key: string, manifests: Record<string, ManifestEntry>): void {
-  mkdirSync(join(path, '..'), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, key, manifests } satisfies CacheFile));
-  renameSync(tmp, path);
 }
 
 /** Repository-relative files that differ between two directory trees (for --repo-path). */
@@ -310,10 +93,6 @@ function diffTrees(a: string, b: string): string[] {
   return [...out].sort();
 }
 
-function isUnder(path: string, dir: string): boolean {
-  return dir === '' || path === dir || path.startsWith(`${dir}/`);
-}
-
 function openSide(root: string, prefix: string, options: AffectedOptions, realRoot: string): Side {
   const cwd = join(root, prefix);
   let configPath = options.configPath;
@@ -322,7 +101,7 @@ function openSide(root: string, prefix: string, options: AffectedOptions, realRo
     const rel = relative(realRoot, absolute);
     configPath = rel.startsWith('..') || isAbsolute(rel) ? absolute : join(root, rel);
   }
-  const engineOptions = { cwd, configPath, basePath: options.basePath, env: options.env };
+  const engineOptions = { cwd, configPath, basePath: options.basePath, env: options.env, resolvers: options.resolvers };
   return { root, config: loadConfig(engineOptions), engineOptions };
 }
 
@@ -509,158 +288,6 @@ async function evaluateBase(
   const top = new Set(findStackManifests(side.config).map((m) => toPosix(join(stacksRel, m))));
   const list = wanted === 'all' ? 'all' : wanted.filter((m) => top.has(m));
   return evaluate(side, list, new FileHasher());
-}
-
-interface FindInput {
-  headRoot: string;
-  headAll: Summary[];
-  freshKeys: Set<string>;
-  headSections: Map<string, Record<string, string>>;
-  baseSections: Map<string, Record<string, string>>;
-  baseInstances: Summary[];
-  changed: string[];
-  changedOutsideStacks: string[];
-  options: AffectedOptions;
-}
-
-async function findAffected(input: FindInput): Promise<AffectedItem[]> {
-  const { options } = input;
-  const changedDirs = new Set<string>();
-  for (const f of input.changedOutsideStacks) {
-    const parts = f.split('/');
-    for (let i = 1; i < parts.length; i++) changedDirs.add(parts.slice(0, i).join('/'));
-  }
-  const changedSet = new Set(input.changed);
-  const modules = input.changedOutsideStacks.length > 0 ? new ModuleResolver() : undefined;
-  const items: AffectedItem[] = [];
-  const included = (s: Summary) => !s.abstract && s.enabled && !(options.excludeLocked && s.locked);
-
-  for (const s of input.headAll) {
-    if (!included(s)) continue;
-    const reasons: string[] = [];
-    const fresh = input.freshKeys.has(s.key);
-    const head = fresh ? input.headSections.get(s.key) : undefined;
-    const base = fresh ? input.baseSections.get(s.key) : undefined;
-    const differs = (section: string) => head !== undefined && (base === undefined || base[section] !== head[section]);
-    if (differs('metadata')) reasons.push('stack.metadata');
-    if (modules && s.kind === 'terraform') {
-      const dirs = await modules.localModules(join(input.headRoot, s.componentPath));
-      if (dirs.some((d) => changedDirs.has(toPosix(relative(input.headRoot, d))))) reasons.push('component.module');
-    }
-    if (changedDirs.has(s.componentPath)) reasons.push('component');
-    for (const section of SECTIONS) if (differs(section)) reasons.push(`stack.${section}`);
-    if (differs('settings')) reasons.push('stack.settings');
-    const file = s.files.find((f) => changedSet.has(toPosix(f.replace(/^\.\//, ''))));
-    if (file) reasons.push('file');
-    const folder = s.folders.find((f) => {
-      const dir = toPosix(f.replace(/^\.\//, '').replace(/\/$/, ''));
-      return changedDirs.has(dir) || input.changed.some((c) => isUnder(c, dir));
-    });
-    if (folder) reasons.push('folder');
-    if (reasons.length === 0) continue;
-    items.push(itemOf(s, reasons, options, { file, folder }));
-  }
-
-  const headKeys = new Set(input.headAll.map((s) => s.key));
-  const headStacks = new Set(input.headAll.map((s) => s.stack));
-  for (const s of input.baseInstances) {
-    if (headKeys.has(s.key) || !included(s)) continue;
-    const stackGone = !headStacks.has(s.stack);
-    const item = itemOf(s, [stackGone ? 'deleted.stack' : 'deleted'], options, {});
-    item.deleted = true;
-    item.deletion_type = stackGone ? 'stack' : 'component';
-    items.push(item);
-  }
-
-  if (options.includeDependents) addDependents(items, input.headAll);
-  const filtered = options.stack ? items.filter((i) => i.stack === options.stack) : items;
-  return filtered.sort(
-    (a, b) => a.stack.localeCompare(b.stack) || a.component.localeCompare(b.component) || Number(!!a.deleted),
-  );
-}
-
-function itemOf(
-  s: Summary,
-  reasons: string[],
-  options: AffectedOptions,
-  extra: { file?: string; folder?: string },
-): AffectedItem {
-  const item: AffectedItem = {
-    component: s.name,
-    component_type: s.kind,
-    component_path: s.componentPath,
-    stack: s.stack,
-    stack_slug: `${s.stack}-${s.name.replaceAll('/', '-')}`,
-    affected: reasons[0],
-    affected_all: reasons,
-  };
-  if (extra.file) item.file = extra.file;
-  if (extra.folder) item.folder = extra.folder;
-  if (options.includeSettings) item.settings = s.settings;
-  return item;
-}
-
-/** Recursive `dependents` trees, and `included_in_dependents` for items that sit inside a sibling's tree. */
-function addDependents(items: AffectedItem[], all: Summary[]): void {
-  const byName = new Map<string, Summary[]>();
-  for (const s of all) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
-  const index = new Map<string, Summary[]>();
-  for (const s of all) {
-    if (s.abstract || !s.enabled) continue;
-    for (const dep of s.deps) {
-      let targets: string[];
-      if (dep.stack) targets = [dep.stack];
-      else if (CONTEXT_KEYS.some((k) => dep[k] !== undefined)) {
-        targets = (byName.get(dep.component) ?? [])
-          .filter((t) => CONTEXT_KEYS.every((k) => (dep[k] ?? s.context[k]) === t.context[k]))
-          .map((t) => t.stack);
-      } else targets = [s.stack];
-      for (const stack of targets) {
-        const key = `${dep.component}@${stack}`;
-        const list = index.get(key) ?? [];
-        if (!list.includes(s)) list.push(s);
-        index.set(key, list);
-      }
-    }
-  }
-  const tree = (component: string, stack: string, seen: Set<string>): DependentNode[] => {
-    const out: DependentNode[] = [];
-    for (const d of (index.get(`${component}@${stack}`) ?? []).sort(
-      (a, b) => a.stack.localeCompare(b.stack) || a.name.localeCompare(b.name),
-    )) {
-      const id = `${d.name}@${d.stack}`;
-      if (seen.has(id)) continue;
-      const node: DependentNode = {
-        component: d.name,
-        component_type: d.kind,
-        component_path: d.componentPath,
-        stack: d.stack,
-        stack_slug: `${d.stack}-${d.name.replaceAll('/', '-')}`,
-        ...d.context,
-        dependents: tree(d.name, d.stack, new Set([...seen, id])),
-        included_in_dependents: false,
-      };
-      out.push(node);
-    }
-    markIncluded(out);
-    return out;
-  };
-  for (const item of items) {
-    if (item.deleted) continue;
-    item.dependents = tree(item.component, item.stack, new Set([`${item.component}@${item.stack}`]));
-  }
-  markIncluded(items.filter((i) => !i.deleted) as Array<AffectedItem & { dependents: DependentNode[] }>);
-}
-
-function markIncluded(
-  siblings: Array<{ component: string; stack: string; dependents?: DependentNode[]; included_in_dependents?: boolean }>,
-): void {
-  const within = (nodes: DependentNode[] | undefined, id: string): boolean =>
-    (nodes ?? []).some((n) => `${n.component}@${n.stack}` === id || within(n.dependents, id));
-  for (const item of siblings) {
-    const id = `${item.component}@${item.stack}`;
-    item.included_in_dependents = siblings.some((other) => other !== item && within(other.dependents, id));
-  }
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */

@@ -13,7 +13,7 @@ import { backendDocument, workspaceName } from '../components/terraform/files.ts
 import { StrataError } from '../errors.ts';
 import { run } from '../exec/index.ts';
 import type { EngineOptions } from '../stacks/engine.ts';
-import { openEngine } from '../stacks/index.ts';
+import { loadEngine } from '../stacks/index.ts';
 
 export interface DoctorCheck {
   step: string;
@@ -46,7 +46,7 @@ const LOCK_ERROR = /Error acquiring the state lock/;
 export async function doctorBackend(
   options: EngineOptions & { component: string; stack: string },
 ): Promise<DoctorReport> {
-  const engine = await openEngine(options);
+  const engine = await loadEngine(options);
   const instance = await engine.describeComponent(options.component, options.stack, { kind: 'terraform' });
   const type = String(instance.description.backend_type ?? '');
   if (!type) {

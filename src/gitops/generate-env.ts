@@ -4,14 +4,15 @@
  * the same commit always gives the same bytes.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { backendDocument, workspaceName } from '../components/terraform/files.ts';
+import type { ComponentInstance } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
 import { run } from '../exec/index.ts';
 import type { EngineOptions } from '../stacks/engine.ts';
-import { isPlainMap, openEngine } from '../stacks/index.ts';
-import type { ComponentInstance } from '../stacks/types.ts';
+import { isPlainMap, loadEngine } from '../stacks/index.ts';
+import { writeFileAtomicSync } from '../util/fs.ts';
 
 export interface GenerateEnvOptions extends EngineOptions {
   stack: string;
@@ -95,16 +96,9 @@ async function configVersion(cwd: string): Promise<{ commit: string | null; dirt
   return { commit: head.stdout.trim(), dirty: status.stdout.trim() !== '' };
 }
 
-function writeAtomic(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
-}
-
 /** Writes the stack's generated inputs into `out` and returns the metadata written to `out/metadata.json`. */
 export async function generateEnv(options: GenerateEnvOptions): Promise<EnvMetadata> {
-  const engine = await openEngine(options);
+  const engine = await loadEngine(options);
   const names = await engine.stackNames();
   if (!names.includes(options.stack)) {
     const near = await engine.closestStacks(options.stack);
@@ -129,7 +123,7 @@ export async function generateEnv(options: GenerateEnvOptions): Promise<EnvMetad
   for (const instance of instances) {
     for (const file of inputsOf(engine.config, instance)) {
       const content = stableJson(file.data);
-      writeAtomic(join(out, file.path), content);
+      writeFileAtomicSync(join(out, file.path), content);
       stale.delete(file.path);
       files.push({
         path: file.path,
@@ -154,6 +148,6 @@ export async function generateEnv(options: GenerateEnvOptions): Promise<EnvMetad
     files,
     checksum,
   };
-  writeAtomic(previous, stableJson(metadata));
+  writeFileAtomicSync(previous, stableJson(metadata));
   return metadata;
 }

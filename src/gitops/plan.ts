@@ -12,10 +12,10 @@ import { backendDocument, workspaceName } from '../components/terraform/files.ts
 import { dependencyGraph, instanceId, runTerraformMany } from '../components/terraform/multi.ts';
 import { runTerraform } from '../components/terraform/runner.ts';
 import type { StrataConfig } from '../config/types.ts';
+import type { ComponentInstance } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
 import { runGraph, topologicalLevels } from '../graph/index.ts';
-import { openEngine } from '../stacks/index.ts';
-import type { ComponentInstance } from '../stacks/types.ts';
+import { loadEngine } from '../stacks/index.ts';
 import { openStore, withRunLock } from '../store/index.ts';
 import { type AffectedItem, type AffectedOptions, canonicalJson, describeAffectedReport } from './affected.ts';
 import { repoRoot } from './git.ts';
@@ -66,7 +66,7 @@ export interface PlanAffectedOptions extends AffectedOptions {
   maxConcurrency?: number;
   /** Write the markdown summary here (and `<name>-full.md` when it had to be cut). */
   summaryFile?: string;
-  /** Where Terraform's grouped output goes (default stderr, so --format json stays clean). */
+  /** Where Terraform's grouped output goes (default: nowhere; the CLI sends it to stderr, so --format json stays clean). */
   write?: (text: string) => void;
 }
 
@@ -91,11 +91,12 @@ export interface PlanAffectedResult {
 async function setup(options: AffectedOptions, plansDir: string | undefined) {
   const cwd = resolve(options.cwd ?? process.cwd());
   const report = await describeAffectedReport(options);
-  const engine = await openEngine({
+  const engine = await loadEngine({
     cwd,
     configPath: options.configPath,
     basePath: options.basePath,
     env: options.env,
+    resolvers: options.resolvers,
   });
   const skipped: PlanAffectedResult['skipped'] = [];
   const instances: ComponentInstance[] = [];
@@ -121,7 +122,7 @@ function skipReason(item: AffectedItem): string | undefined {
 export async function planAffected(options: PlanAffectedOptions = {}): Promise<PlanAffectedResult> {
   const { report, engine, instances, skipped, dir } = await setup(options, options.plansDir);
   mkdirSync(dir, { recursive: true });
-  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const write = options.write ?? (() => undefined);
   const many =
     instances.length > 0
       ? await runTerraformMany(engine.config, instances, {
@@ -183,6 +184,7 @@ export interface ApplyAffectedOptions extends AffectedOptions {
   requirePlan?: boolean;
   maxConcurrency?: number;
   dryRun?: boolean;
+  /** Where each apply's output goes (default: nowhere; the CLI sends it to stderr). */
   write?: (text: string) => void;
 }
 
@@ -203,7 +205,7 @@ export async function applyAffected(options: ApplyAffectedOptions = {}): Promise
   exitCode: number;
 }> {
   const { report, engine, instances, skipped, dir } = await setup(options, options.plansDir);
-  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const write = options.write ?? (() => undefined);
   const runnable = instances.filter((i) => {
     if (!i.locked) return true;
     skipped.push({ component: i.name, stack: i.stack, reason: 'metadata.locked: true' });

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { StrataError } from '../errors.ts';
 import type { PveEndpoint } from '../proxmox/client.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 import { didYouMean } from '../util/suggest.ts';
 import type { Manifest, ManifestNode } from './manifest.ts';
 

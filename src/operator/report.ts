@@ -1,8 +1,8 @@
 /** Test reports: `reports/YYYYMMDD-HHMMSS.{passed|failed}.{json,md}`, as the seed names them. */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { globalMasker } from '../secrets/mask.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
+import { globalMasker } from '../util/mask.ts';
 import type { RunResult } from './types.ts';
 
 /** Report files: the seed's JSON and a markdown summary for people. */

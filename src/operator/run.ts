@@ -5,7 +5,7 @@
  */
 import { StrataError } from '../errors.ts';
 import { PveClient, type PveEndpoint, type PveVmSummary } from '../proxmox/client.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 import { type PortProbe, type ProxmoxConnection, tcpProbe } from './connection.ts';
 import {
   type ProxmoxTarget,

@@ -3,13 +3,11 @@
  * folder) after every node transition, so a run killed at any instant leaves either the old or the new file, never a
  * torn one. A lock file created with O_EXCL keeps two runs off the same manifest+stack.
  */
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StrataError } from '../errors.ts';
-import { processAlive } from '../util/fs.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+import { acquireFileLock, type ReleaseLock } from '../util/lock.ts';
 
 export type NodeStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'destroyed';
 
@@ -97,26 +95,8 @@ export async function readState(path: string): Promise<ExecutionState | undefine
 }
 
 /** Writes JSON atomically and durably: a reader sees the old or the new content, even after a crash or SIGKILL. */
-export async function writeJsonAtomic(path: string, data: unknown, mode = 0o600): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w', mode);
-  try {
-    await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  // The rename is durable only once the folder entry is on disk.
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename is still atomic there.
-  } finally {
-    await dir.close();
-  }
+export function writeJsonAtomic(path: string, data: unknown, mode = 0o600): Promise<void> {
+  return writeFileAtomic(path, `${JSON.stringify(data, null, 2)}\n`, mode);
 }
 
 /**
@@ -167,86 +147,10 @@ export class StateStore {
   }
 }
 
-export interface LockInfo {
-  pid: number;
-  host: string;
-  started_at: string;
-  command: string;
-}
-
-export class LockedError extends StrataError {
-  constructor(path: string, info: LockInfo | undefined) {
-    super(
-      info
-        ? `Another strata run (pid ${info.pid} on ${info.host}, started ${info.started_at}: ${info.command}) holds the lock ${path}`
-        : `The lock ${path} is held by another strata run`,
-      {
-        hint:
-          info && info.host !== hostname()
-            ? `Wait for that run to finish. If it is gone, delete ${path}.`
-            : 'Wait for that run to finish; a lock left by a killed run is taken over automatically.',
-      },
-    );
-    this.name = 'LockedError';
-  }
-}
-
-async function olderThan(path: string, ms: number): Promise<boolean> {
-  try {
-    return Date.now() - (await stat(path)).mtimeMs > ms;
-  } catch {
-    return true;
-  }
-}
-
 /**
  * Takes the lock for a manifest+stack. A lock whose process is gone (same host, pid not alive) is stale and is
  * taken over: that is how a run killed with SIGKILL is resumed by running the same command again.
  */
-export async function acquireLock(path: string, command: string): Promise<() => Promise<void>> {
-  await mkdir(dirname(path), { recursive: true });
-  const info: LockInfo = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-      try {
-        await handle.writeFile(`${JSON.stringify(info)}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      let released = false;
-      return async () => {
-        if (released) return;
-        released = true;
-        await unlink(path).catch(() => undefined);
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let holder: LockInfo | undefined;
-    try {
-      holder = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
-    } catch {
-      // A lock file being written right now, or an empty one from a crash between create and write.
-      holder = undefined;
-    }
-    const stale = holder ? holder.host === hostname() && !processAlive(holder.pid) : await olderThan(path, 5000);
-    if (!stale) {
-      if (!holder && attempt < 2) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      throw new LockedError(path, holder);
-    }
-    // Rename before unlinking, so two runs taking over the same stale lock cannot both succeed.
-    const aside = `${path}.stale.${process.pid}`;
-    try {
-      await rename(path, aside);
-      await unlink(aside);
-    } catch {
-      // Another run took it over first; the next attempt sees its fresh lock.
-    }
-  }
-  throw new LockedError(path, undefined);
+export function acquireLock(path: string, command: string): Promise<ReleaseLock> {
+  return acquireFileLock(path, { command });
 }

@@ -3,8 +3,9 @@
  * the operator, preflight and the CLI make. HTTP, TLS trust, timeouts and retries live in ./transport.ts; errors
  * in ./errors.ts; task ids in ./upid.ts.
  */
-import { globalMasker } from '../secrets/mask.ts';
+
 import { sleep } from '../util/fs.ts';
+import { globalMasker } from '../util/mask.ts';
 import { PveApiError, PveTaskError, PveTimeoutError } from './errors.ts';
 import { type Params, PveTransport } from './transport.ts';
 import type { PveAgentInterface, PveEndpoint, PveNodeStatus, PveTask, PveVmSummary } from './types.ts';

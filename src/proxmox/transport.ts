@@ -5,8 +5,8 @@
  */
 import { Agent, buildConnector, fetch } from 'undici';
 import { StrataError } from '../errors.ts';
-import { globalMasker } from '../secrets/mask.ts';
 import { sleep } from '../util/fs.ts';
+import { globalMasker } from '../util/mask.ts';
 import { connectionHint, PveApiError, PveConnectionError, pveErrorMessage, statusHint } from './errors.ts';
 import type { PveEndpoint } from './types.ts';
 

@@ -156,8 +156,8 @@ export async function encryptFile(file: string, options: EncryptFileOptions = {}
   return { text: await encryptSops(text, { file, recipients, rules }), recipients, from };
 }
 
-/** Writes next to the target then renames, so a crash never leaves half a file; keeps the target's mode. */
-export function writeFileAtomic(file: string, text: string): void {
+/** Writes a secrets file atomically (util/fs), keeping the target's mode (0600 for a new file). */
+export function writeSecretFile(file: string, text: string): void {
   writeFileAtomicSync(file, text, existsSync(file) ? statSync(file).mode & 0o777 : 0o600);
 }
 
@@ -181,7 +181,12 @@ export interface EditResult {
  * Decrypts to a private temp file, opens the editor, and re-encrypts when the content changed: SOPS files keep
  * their data key and recipients (unchanged values keep their ciphertext), vault files keep password and vault id.
  */
-export async function editFile(file: string, options: SecretFileOptions = {}): Promise<EditResult> {
+export interface EditOptions extends SecretFileOptions {
+  /** The edited content is invalid: true opens the editor again (a person is there to fix it), else it fails. */
+  retryInvalid?: (error: StrataError) => boolean;
+}
+
+export async function editFile(file: string, options: EditOptions = {}): Promise<EditResult> {
   const text = readExisting(file);
   const protection = protectionOf(text);
   const env = options.env ?? process.env;
@@ -194,7 +199,7 @@ export async function editFile(file: string, options: SecretFileOptions = {}): P
   }
   if (protection === 'sops') {
     const plain = await decryptSops(text, { file, keyring: options.keyring, env });
-    const edited = await editInTemp(plain.text, file, env, (candidate) => {
+    const edited = await editInTemp(plain.text, file, env, options.retryInvalid, (candidate) => {
       validateEdited(candidate, file, plain.format);
     });
     if (edited === plain.text) return { changed: false };
@@ -205,14 +210,14 @@ export async function editFile(file: string, options: SecretFileOptions = {}): P
       rules: rulesOf(metadata),
       reuse: { dataKey: plain.dataKey, age: metadata.age, ivStash: plain.ivStash },
     });
-    writeFileAtomic(file, encrypted);
+    writeSecretFile(file, encrypted);
     return { changed: true };
   }
   const password = vaultPassword(options);
   const plain = await decryptVault(text, password, file);
-  const edited = await editInTemp(plain, file, env, () => undefined);
+  const edited = await editInTemp(plain, file, env, options.retryInvalid, () => undefined);
   if (edited === plain) return { changed: false };
-  writeFileAtomic(file, await encryptVault(edited, password, vaultId(text)));
+  writeSecretFile(file, await encryptVault(edited, password, vaultId(text)));
   return { changed: true };
 }
 
@@ -224,11 +229,12 @@ function validateEdited(text: string, file: string, format: SopsFormat): void {
     throw new StrataError(`${file}: the edited ${format.toUpperCase()} is invalid: ${error.message.split('\n')[0]}`);
 }
 
-/** Edits in a private temp file; on invalid content, re-opens the editor when a person is at the terminal. */
+/** Edits in a private temp file; on invalid content, re-opens the editor when the caller says to retry. */
 async function editInTemp(
   content: string,
   file: string,
   env: NodeJS.ProcessEnv,
+  retryInvalid: EditOptions['retryInvalid'],
   validate: (text: string) => void,
 ): Promise<string> {
   return withSecretFile(
@@ -241,9 +247,7 @@ async function editInTemp(
           validate(edited);
           return edited;
         } catch (error) {
-          if (!process.stdin.isTTY) throw error;
-          process.stderr.write(`${(error as Error).message}\nPress Enter to return to the editor (Ctrl-C discards).\n`);
-          spawnSync('sh', ['-c', 'read _'], { stdio: 'inherit' });
+          if (!(error instanceof StrataError) || !retryInvalid?.(error)) throw error;
         }
       }
     },

@@ -8,9 +8,9 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { globalMasker, MASK } from '../util/mask.ts';
 import { didYouMean } from '../util/suggest.ts';
 import type { AgeKeyring } from './age-keys.ts';
-import { globalMasker, MASK } from './mask.ts';
 import { decryptSops, isSopsEncrypted, sopsFormatFor } from './sops.ts';
 import {
   decryptInlineVault,

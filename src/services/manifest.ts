@@ -30,7 +30,7 @@ import {
   type Verb,
   writeReports,
 } from '../operator/index.ts';
-import { openEngine } from '../stacks/engine.ts';
+import { openEngine } from './engine.ts';
 
 export type {
   NestedLocator,

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
+import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
 import { StrataError } from '../errors.ts';
 import { didYouMean } from '../util/suggest.ts';
-import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from './merge.ts';
 
 /** Sections merged in four layers (global+kind, bases, component, overrides). */
 const LAYERED_SECTIONS = ['vars', 'settings', 'env', 'auth', 'providers', 'hooks', 'generate'] as const;

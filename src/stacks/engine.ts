@@ -5,21 +5,37 @@
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
+import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
+import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
-import { containsFunction, evaluateFunctions } from '../functions/index.ts';
+import {
+  containsFunction,
+  evaluateFunctions,
+  type FunctionResolvers,
+  type TerraformOutputRef,
+} from '../functions/index.ts';
 import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../template/index.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
+import { contextStack, dependenciesOf } from './dependencies.ts';
 import { findStackManifests, lineOf, ManifestReader, type MergedFile } from './manifests.ts';
-import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from './merge.ts';
 import { stackTemplateFunctions } from './template-functions.ts';
-import type { ComponentDescription, ComponentInstance } from './types.ts';
 
 export interface EngineOptions extends LoadConfigOptions {
   /** Evaluate Go templates in component sections (default: as templates.settings.enabled says). */
   processTemplates?: boolean;
   /** Evaluate YAML functions (default true). */
   processFunctions?: boolean;
+  /** Outside data for YAML functions; services/engine.ts's openEngine passes strata's own. */
+  resolvers?: EngineResolvers;
+}
+
+/**
+ * Outside data for YAML functions, given the engine that evaluates (a resolver describes the components it
+ * reads through it). The engine never imports the toolchains that answer these: they come from its caller.
+ */
+export interface EngineResolvers {
+  terraformOutput?(engine: StackEngine, ref: TerraformOutputRef, mode: 'output' | 'state'): Promise<unknown>;
 }
 
 export interface InstanceFilter {
@@ -60,11 +76,14 @@ export class StackEngine {
     this.#componentForTemplate(component, stack),
   );
   readonly #renderingForTemplate = new Set<string>();
+  readonly #resolvers: FunctionResolvers;
 
   constructor(config: StrataConfig, options: EngineOptions = {}) {
     this.config = config;
     this.#options = options;
     this.#reader = new ManifestReader(config);
+    const terraformOutput = options.resolvers?.terraformOutput;
+    this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
   }
 
   get reader(): ManifestReader {
@@ -279,7 +298,7 @@ export class StackEngine {
     if (this.#options.processFunctions !== false && this.#reader.sawFunctions && containsFunction(section)) {
       section = (await evaluateFunctions(section, {
         config: this.config,
-        engine: this,
+        resolvers: this.#resolvers,
         section,
         stack,
         component: raw.name,
@@ -355,7 +374,7 @@ export class StackEngine {
     for (const instance of await this.instances()) {
       if (instance.abstract) continue;
       for (const dep of dependenciesOf(instance)) {
-        const depStack = dep.stack ?? matchContext(dep, target, instance);
+        const depStack = dep.stack ?? contextStack(dep, target, instance);
         if (dep.component === target.name && depStack === target.stack) {
           out.push(instance);
           break;
@@ -369,45 +388,6 @@ export class StackEngine {
   async closestStacks(name: string): Promise<string[]> {
     return closestNames(name, await this.stackNames());
   }
-}
-
-export interface Dependency {
-  component: string;
-  stack?: string;
-  namespace?: string;
-  tenant?: string;
-  environment?: string;
-  stage?: string;
-}
-
-/** `dependencies.components` (current Atmos) and `settings.depends_on` (legacy map or list). */
-export function dependenciesOf(instance: ComponentInstance): Dependency[] {
-  const out: Dependency[] = [];
-  const collect = (value: unknown) => {
-    const items = Array.isArray(value) ? value : isPlainMap(value) ? Object.values(value) : [];
-    for (const item of items) {
-      if (typeof item === 'string') out.push({ component: item });
-      else if (isPlainMap(item) && typeof item.component === 'string') out.push(item as unknown as Dependency);
-    }
-  };
-  const settings = instance.description.settings;
-  collect(isPlainMap(settings) ? settings.depends_on : undefined);
-  const dependencies = instance.description.dependencies;
-  collect(isPlainMap(dependencies) ? dependencies.components : undefined);
-  return out;
-}
-
-/** Without `stack:`, a dependency is in the dependent's stack unless context keys point elsewhere. */
-function matchContext(dep: Dependency, target: ComponentInstance, dependent: ComponentInstance): string | undefined {
-  const keys = ['namespace', 'tenant', 'environment', 'stage'] as const;
-  if (!keys.some((k) => dep[k] !== undefined)) return dependent.stack;
-  const vars = target.description.vars as PlainMap;
-  const depVars = dependent.description.vars as PlainMap;
-  for (const key of keys) {
-    const wanted = dep[key] ?? depVars[key];
-    if (wanted !== undefined && vars[key] !== wanted) return undefined;
-  }
-  return target.stack;
 }
 
 /** name_pattern: only {namespace}, {tenant}, {environment}, {stage} are understood (Atmos's GetContextPrefix). */
@@ -541,6 +521,10 @@ function describedSection(s: PlainMap, stack: string, workspace: string): PlainM
   };
 }
 
-export async function openEngine(options: EngineOptions = {}): Promise<StackEngine> {
+/**
+ * An engine over the configuration the options find, with only the resolvers they carry. Programs and commands
+ * use services/engine.ts's openEngine, which adds strata's own resolvers (Terraform outputs and state).
+ */
+export async function loadEngine(options: EngineOptions = {}): Promise<StackEngine> {
   return new StackEngine(loadConfig(options), options);
 }

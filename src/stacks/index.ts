@@ -1,13 +1,12 @@
 /** The stack engine's public API. */
-export * from './commands.ts';
+export type { ComponentDescription, ComponentInstance, Section } from '../data/instance.ts';
+export { isPlainMap, type ListMergeStrategy, mergeLayers, mergeMaps, type PlainMap } from '../data/merge.ts';
+export { YamlFunction } from '../data/yaml.ts';
+export { type Dependency, type DependentItem, dependenciesOf } from './dependencies.ts';
 export {
-  type Dependency,
-  dependenciesOf,
   type EngineOptions,
+  type EngineResolvers,
   type InstanceFilter,
-  openEngine,
+  loadEngine,
   StackEngine,
 } from './engine.ts';
-export { isPlainMap, type ListMergeStrategy, mergeLayers, mergeMaps, type PlainMap } from './merge.ts';
-export type { ComponentDescription, ComponentInstance, Section } from './types.ts';
-export { YamlFunction } from './yaml.ts';

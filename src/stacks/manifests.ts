@@ -7,11 +7,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
+import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
+import { FUNCTION_TAGS, IncludeRef, parseYaml } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
-import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from './merge.ts';
-import { FUNCTION_TAGS, IncludeRef, parseYaml } from './yaml.ts';
 
 export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
 const GLOB_CHARS = /[*?[{]/;

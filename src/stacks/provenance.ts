@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar } from 'yaml';
+import type { ComponentInstance } from '../data/instance.ts';
+import { isPlainMap, type PlainMap } from '../data/merge.ts';
 import type { RawComponent } from './components.ts';
 import type { StackEngine, StackManifest } from './engine.ts';
-import { isPlainMap, type PlainMap } from './merge.ts';
-import type { ComponentInstance } from './types.ts';
 
 export interface Origin {
   file: string;

@@ -1,40 +1,17 @@
 /**
  * The single-machine store: one JSON file per lock under `.strata/locks/`, run records under `.strata/runs/`,
- * every write atomic (temp file, fsync, rename). Read-decide-write on a lock happens under a short mutex file
- * created with O_EXCL; a mutex left by a killed process (its pid is gone, or it is older than 30 s) is broken.
- * No native code and no locking library: Node has no flock, and the mutex is held only for microseconds.
+ * every write atomic (util/fs). Read-decide-write on a lock happens under a short mutex: util/lock's lock file,
+ * waited for, and broken when its process is gone or it is older than 30 s. The mutex is held only for
+ * microseconds; no native code and no locking library.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { processAlive, sleep } from '../util/fs.ts';
-import type { LockInfo, RunRecord, StoreBackend } from './index.ts';
+import { writeFileAtomicSync } from '../util/fs.ts';
+import { acquireFileLock } from '../util/lock.ts';
+import type { LockedRunRecord, LockInfo, StoreBackend } from './types.ts';
 
 const MUTEX_STALE_MS = 30_000;
-
-function writeAtomic(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
 
 function readJson<T>(path: string): T | undefined {
   try {
@@ -61,31 +38,15 @@ export class FileStore implements StoreBackend {
   }
 
   async #withMutex<T>(id: string, task: () => T): Promise<T> {
-    const mutex = `${this.#file(id)}.mutex`;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const fd = openSync(mutex, 'wx');
-        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname() }));
-        closeSync(fd);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const owner = readJson<{ pid: number; host: string }>(mutex);
-        let age = 0;
-        try {
-          age = Date.now() - statSync(mutex).mtimeMs;
-        } catch {
-          continue;
-        }
-        const dead = owner && owner.host === hostname() && !processAlive(owner.pid);
-        if (dead || age > MUTEX_STALE_MS) rmSync(mutex, { force: true });
-        else await sleep(Math.min(50, 2 + attempt));
-      }
-    }
+    const release = await acquireFileLock(`${this.#file(id)}.mutex`, {
+      command: `strata store: ${id}`,
+      waitMs: Number.POSITIVE_INFINITY,
+      staleAfterMs: MUTEX_STALE_MS,
+    });
     try {
       return task();
     } finally {
-      rmSync(mutex, { force: true });
+      await release();
     }
   }
 
@@ -95,7 +56,7 @@ export class FileStore implements StoreBackend {
       if (current && Date.parse(current.expiresAt) > Date.now()) return undefined;
       if (current) this.#abandon(id);
       const lock: LockInfo = { id, ...info };
-      writeAtomic(this.#file(id), JSON.stringify(lock, null, 2));
+      writeFileAtomicSync(this.#file(id), JSON.stringify(lock, null, 2));
       return lock;
     });
   }
@@ -103,7 +64,7 @@ export class FileStore implements StoreBackend {
   #abandon(lockId: string): void {
     for (const run of this.#allRuns()) {
       if (run.lockId === lockId && run.status === 'running')
-        writeAtomic(
+        writeFileAtomicSync(
           join(this.#runs, `${run.id}.json`),
           JSON.stringify({ ...run, status: 'abandoned', finishedAt: new Date().toISOString() }, null, 2),
         );
@@ -114,7 +75,7 @@ export class FileStore implements StoreBackend {
     return this.#withMutex(id, () => {
       const current = readJson<LockInfo>(this.#file(id));
       if (!current || current.token !== token) return false;
-      writeAtomic(
+      writeFileAtomicSync(
         this.#file(id),
         JSON.stringify({ ...current, expiresAt: new Date(Date.now() + ttlMs).toISOString() }, null, 2),
       );
@@ -139,18 +100,18 @@ export class FileStore implements StoreBackend {
       .sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  async saveRun(run: RunRecord): Promise<void> {
-    writeAtomic(join(this.#runs, `${run.id}.json`), JSON.stringify(run, null, 2));
+  async saveRun(run: LockedRunRecord): Promise<void> {
+    writeFileAtomicSync(join(this.#runs, `${run.id}.json`), JSON.stringify(run, null, 2));
   }
 
-  #allRuns(): RunRecord[] {
+  #allRuns(): LockedRunRecord[] {
     return readdirSync(this.#runs)
       .filter((f) => f.endsWith('.json'))
-      .map((f) => readJson<RunRecord>(join(this.#runs, f)))
-      .filter((r): r is RunRecord => r !== undefined);
+      .map((f) => readJson<LockedRunRecord>(join(this.#runs, f)))
+      .filter((r): r is LockedRunRecord => r !== undefined);
   }
 
-  async runs(limit = 100): Promise<RunRecord[]> {
+  async runs(limit = 100): Promise<LockedRunRecord[]> {
     return this.#allRuns()
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || a.id.localeCompare(b.id))
       .slice(0, limit);

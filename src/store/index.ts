@@ -5,52 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { StrataError } from '../errors.ts';
+import type { LockedRunRecord, LockInfo, StoreBackend } from './types.ts';
 
-export interface LockInfo {
-  /** `component@stack`. */
-  id: string;
-  holder: string;
-  operation: string;
-  token: string;
-  acquiredAt: string;
-  expiresAt: string;
-}
-
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'abandoned';
-
-export interface RunRecord {
-  id: string;
-  /** The lock (component@stack) the run held. */
-  lockId: string;
-  operation: string;
-  holder: string;
-  status: RunStatus;
-  startedAt: string;
-  finishedAt?: string;
-  details?: Record<string, unknown>;
-  /** The lease token, so a taken-over lock marks its abandoned run. */
-  token: string;
-}
+export type { LockedRunRecord, LockInfo, RunRecord, RunStatus, StoreBackend } from './types.ts';
 
 export interface AcquireOptions {
   operation: string;
   holder?: string;
   /** Lease length; the holder renews it every third of it (default 60 s). */
   ttlMs?: number;
-}
-
-/** What a store implements; `Lease` adds renewal on top. */
-export interface StoreBackend {
-  readonly kind: 'postgres' | 'files';
-  /** The new lock, or undefined when someone else holds a lease that has not expired. */
-  tryAcquire(id: string, info: Omit<LockInfo, 'id'>, ttlMs: number): Promise<LockInfo | undefined>;
-  renew(id: string, token: string, ttlMs: number): Promise<boolean>;
-  /** With a token: release only that lease. Without: force (an operator clearing a lock). */
-  release(id: string, token?: string): Promise<boolean>;
-  list(): Promise<LockInfo[]>;
-  saveRun(run: RunRecord): Promise<void>;
-  runs(limit?: number): Promise<RunRecord[]>;
-  close(): Promise<void>;
 }
 
 export function defaultHolder(): string {
@@ -138,13 +102,12 @@ export async function withRunLock<T>(
   const lease = await acquireLock(store, id, options);
   if (!lease) {
     const holder = (await store.list()).find((l) => l.id === id);
-    const { StrataError } = await import('../errors.ts');
     throw new StrataError(`'${id}' is locked by ${holder?.holder ?? 'another run'} (${holder?.operation ?? '?'})`, {
       details: holder ? `taken ${holder.acquiredAt}, expires ${holder.expiresAt} unless renewed` : undefined,
       hint: `wait for it to finish, or clear a stale lock with \`strata lock release ${id}\``,
     });
   }
-  const run: RunRecord = {
+  const run: LockedRunRecord = {
     id: randomUUID(),
     lockId: id,
     operation: options.operation,

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { StrataError } from '../errors.ts';
-import type { LockInfo, RunRecord, StoreBackend } from './index.ts';
+import type { LockedRunRecord, LockInfo, StoreBackend } from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS strata_locks (
@@ -126,7 +126,7 @@ export class PostgresStore implements StoreBackend {
     return r.rows.map(lockOf);
   }
 
-  async saveRun(run: RunRecord): Promise<void> {
+  async saveRun(run: LockedRunRecord): Promise<void> {
     await this.#pool.query(
       `INSERT INTO strata_runs (id, lock_id, operation, holder, status, token, started_at, finished_at, details)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -146,14 +146,14 @@ export class PostgresStore implements StoreBackend {
     );
   }
 
-  async runs(limit = 100): Promise<RunRecord[]> {
+  async runs(limit = 100): Promise<LockedRunRecord[]> {
     const r = await this.#pool.query('SELECT * FROM strata_runs ORDER BY started_at DESC, id LIMIT $1', [limit]);
     return r.rows.map((row: Row) => ({
       id: String(row.id),
       lockId: String(row.lock_id),
       operation: String(row.operation),
       holder: String(row.holder),
-      status: row.status as RunRecord['status'],
+      status: row.status as LockedRunRecord['status'],
       token: String(row.token),
       startedAt: iso(row.started_at),
       finishedAt: row.finished_at ? iso(row.finished_at) : undefined,

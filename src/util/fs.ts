@@ -1,36 +1,112 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  fsync,
+  fsyncSync,
+  mkdirSync,
+  open,
+  openSync,
+  renameSync,
+  rmSync,
+  write,
+  writeSync,
+} from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+/** The file-system calls an atomic write makes, in a synchronous and an asynchronous flavour. */
+interface WriteCalls<R> {
+  mkdir(dir: string): R;
+  open(path: string, flags: string, mode?: number): R;
+  /** Writes from `offset` on; gives the number of bytes written. */
+  write(fd: number, data: Uint8Array, offset: number): R;
+  fsync(fd: number): R;
+  close(fd: number): R;
+  rename(from: string, to: string): R;
+  remove(path: string): R;
+}
+
+const syncCalls: WriteCalls<unknown> = {
+  mkdir: (dir) => mkdirSync(dir, { recursive: true }),
+  open: (path, flags, mode) => openSync(path, flags, mode),
+  write: (fd, data, offset) => writeSync(fd, data, offset, data.length - offset),
+  fsync: (fd) => fsyncSync(fd),
+  close: (fd) => closeSync(fd),
+  rename: (from, to) => renameSync(from, to),
+  remove: (path) => rmSync(path, { force: true }),
+};
+
+const writeAsync = promisify(write);
+const asyncCalls: WriteCalls<Promise<unknown>> = {
+  mkdir: (dir) => mkdir(dir, { recursive: true }),
+  open: promisify(open),
+  write: async (fd, data, offset) => (await writeAsync(fd, data, offset, data.length - offset)).bytesWritten,
+  fsync: promisify(fsync),
+  close: promisify(close),
+  rename: (from, to) => rename(from, to),
+  remove: (path) => rm(path, { force: true }),
+};
 
 /**
- * Writes a file so that no reader, and no crash, ever sees half of it: a temporary file in the same folder, fsync,
+ * The one atomic write, written once as a sequence of calls that a synchronous or an asynchronous driver runs:
+ * a temporary file in the same folder (so the rename never crosses file systems) created with `mode`, fsync,
  * rename over the target, fsync of the folder (so the rename itself survives a power cut).
  */
-export function writeFileAtomicSync(path: string, content: string | Uint8Array, mode = 0o644): void {
+function* atomicWrite<R>(
+  calls: WriteCalls<R>,
+  path: string,
+  content: string | Uint8Array,
+  mode: number,
+): Generator<R, void, unknown> {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  yield calls.mkdir(dir);
   const temporary = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const data = typeof content === 'string' ? Buffer.from(content) : content;
   try {
-    const fd = openSync(temporary, 'w', mode);
+    const fd = (yield calls.open(temporary, 'w', mode)) as number;
     try {
-      writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
-      fsyncSync(fd);
+      for (let done = 0; done < data.length; ) done += (yield calls.write(fd, data, done)) as number;
+      yield calls.fsync(fd);
     } finally {
-      closeSync(fd);
+      yield calls.close(fd);
     }
-    renameSync(temporary, path);
+    yield calls.rename(temporary, path);
   } catch (error) {
-    rmSync(temporary, { force: true });
+    yield calls.remove(temporary);
     throw error;
   }
   try {
-    const dirFd = openSync(dir, 'r');
+    const dirFd = (yield calls.open(dir, 'r')) as number;
     try {
-      fsyncSync(dirFd);
+      yield calls.fsync(dirFd);
     } finally {
-      closeSync(dirFd);
+      yield calls.close(dirFd);
     }
   } catch {
     // Some file systems refuse fsync on a folder; the rename is still atomic there.
+  }
+}
+
+/** Writes a file so that no reader, and no crash, ever sees half of it (see atomicWrite). */
+export function writeFileAtomicSync(path: string, content: string | Uint8Array, mode = 0o644): void {
+  const steps = atomicWrite(syncCalls, path, content, mode);
+  for (let step = steps.next(); !step.done; step = steps.next(step.value));
+}
+
+/** The asynchronous form of writeFileAtomicSync: the same steps, without blocking the event loop. */
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  const steps = atomicWrite(asyncCalls, path, content, mode);
+  let step = steps.next();
+  while (!step.done) {
+    let result: unknown;
+    try {
+      result = await step.value;
+    } catch (error) {
+      step = steps.throw(error);
+      continue;
+    }
+    step = steps.next(result);
   }
 }
 
@@ -48,14 +124,4 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -4,9 +4,9 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ComponentInstance } from '../data/instance.ts';
+import { isPlainMap } from '../data/merge.ts';
 import { StrataError } from '../errors.ts';
-import { isPlainMap } from '../stacks/merge.ts';
-import type { ComponentInstance } from '../stacks/types.ts';
 import { closestNames } from '../util/suggest.ts';
 
 export type HclType =

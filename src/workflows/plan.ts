@@ -5,7 +5,7 @@
 import { relative, resolve } from 'node:path';
 import { formatCommand } from '../exec/index.ts';
 import { type GraphNode, topologicalLevels } from '../graph/index.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import { globalMasker } from '../util/mask.ts';
 import type { DryRunPlan, PlannedAction, PlannedCommand } from '../util/plan.ts';
 import { formatDuration, stepNeeds, type Workflow, type WorkflowStep } from './model.ts';
 import type { RunSettings } from './options.ts';

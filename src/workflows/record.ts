@@ -5,11 +5,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StrataError } from '../errors.ts';
-import { globalMasker } from '../secrets/mask.ts';
+import type { RunRecord as StoredRunRecord, RunStatus as StoredRunStatus } from '../store/types.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
+import { globalMasker } from '../util/mask.ts';
 import { formatDuration } from './model.ts';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type RunStatus = Exclude<StoredRunStatus, 'abandoned'>;
 export type StepStatus =
   | 'pending'
   | 'running'
@@ -40,9 +41,11 @@ export interface StepRecord {
   output: string[];
 }
 
-export interface RunRecord {
+/** A workflow run: the store's run record with the workflow's own fields. */
+export type RunRecord = StoredRunRecord<WorkflowRunFields>;
+
+interface WorkflowRunFields {
   version: 1;
-  id: string;
   workflow: string;
   /** Manifest path relative to the workflows folder. */
   file: string;
@@ -52,8 +55,6 @@ export interface RunRecord {
   stack?: string;
   status: RunStatus;
   pid: number;
-  startedAt: string;
-  finishedAt?: string;
   durationMs?: number;
   fromStep?: string;
   resumedFrom?: string;

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { inventoryFromValue, runAnsible } from '../../src/components/ansible/index.ts';
 import { runTerraform } from '../../src/components/terraform/runner.ts';
-import type { ComponentInstance } from '../../src/stacks/types.ts';
+import type { ComponentInstance } from '../../src/data/instance.ts';
+import { renderPlanText } from '../../src/util/plan.ts';
 import { makeConfig, makeInstance, tempDir, writeTree } from './helpers.ts';
 
 const skip =
@@ -123,6 +124,9 @@ test('a failing play returns ansible-playbook exit code; dry run shows the comma
   });
   assert.equal(result.exitCode, 2, lines.join('\n'));
   const dry = await runAnsible(config, site({ inventory: 'localhost,' }), { verb: 'playbook', dryRun: true });
-  assert.match(dry.dryRun ?? '', /ansible-playbook -i localhost, -e @\S+\/extra-vars\.json site\.yml/);
-  assert.match(dry.dryRun ?? '', /# write \S+\/extra-vars\.json \(mode 600\)/);
+  assert.match(
+    renderPlanText(dry.dryRun ?? { actions: [] }),
+    /ansible-playbook -i localhost, -e @\S+\/extra-vars\.json site\.yml/,
+  );
+  assert.match(renderPlanText(dry.dryRun ?? { actions: [] }), /# write \S+\/extra-vars\.json \(mode 600\)/);
 });

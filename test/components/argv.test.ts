@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { COMMON_FLAGS, splitArgs, wordsAfterCommand } from '../../src/components/argv.ts';
+import { COMMON_FLAGS, splitArgs, wordsAfterCommand } from '../../src/cli/toolchains/argv.ts';
 import { UsageError } from '../../src/errors.ts';
 
 const FLAGS = [...COMMON_FLAGS, { name: 'skip-init', kind: 'boolean' as const }];

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { StrataConfig } from '../../src/config/types.ts';
-import type { ComponentDescription, ComponentInstance, Section } from '../../src/stacks/types.ts';
+import type { ComponentDescription, ComponentInstance, Section } from '../../src/data/instance.ts';
 
 export function tempDir(prefix: string): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), `strata-${prefix}-`));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { packerOutput, packerVersion, runPacker } from '../../src/components/packer/index.ts';
 import type { StrataError } from '../../src/errors.ts';
+import { renderPlanText } from '../../src/util/plan.ts';
 import { makeConfig, makeInstance, PACKER_TEMPLATE, tempDir, writeTree } from './helpers.ts';
 
 const skip = spawnSync('packer', ['version']).status === 0 ? false : 'packer is not installed (apt-get install packer)';
@@ -62,8 +63,14 @@ test('dry run shows the var file and the exact packer command line', { skip }, a
     color: true,
     template: 'build.pkr.hcl',
   });
-  assert.match(result.dryRun ?? '', /# write components\/packer\/image\/dev-image\.packer\.vars\.json/);
-  assert.match(result.dryRun ?? '', /packer build -var-file=dev-image\.packer\.vars\.json build\.pkr\.hcl/);
+  assert.match(
+    renderPlanText(result.dryRun ?? { actions: [] }),
+    /# write components\/packer\/image\/dev-image\.packer\.vars\.json/,
+  );
+  assert.match(
+    renderPlanText(result.dryRun ?? { actions: [] }),
+    /packer build -var-file=dev-image\.packer\.vars\.json build\.pkr\.hcl/,
+  );
   assert.equal(existsSync(join(dir.path, 'components/packer/image/dev-image.packer.vars.json')), false);
 });
 

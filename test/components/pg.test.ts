@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { readTerraformOutput } from '../../src/components/terraform/outputs.ts';
 import { runTerraform } from '../../src/components/terraform/runner.ts';
-import type { ComponentInstance } from '../../src/stacks/types.ts';
+import type { ComponentInstance } from '../../src/data/instance.ts';
 import { type Postgres, postgresUnavailable, startPostgres } from '../helpers/postgres.ts';
 import { makeConfig, makeInstance, SLOW_TF, tempDir, writeTree } from './helpers.ts';
 

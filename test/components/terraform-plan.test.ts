@@ -2,19 +2,16 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { summaryTable } from '../../src/cli/toolchains/render.ts';
 import { contextPrefix, terraformEnv, terraformVarfileName, withFolderLock } from '../../src/components/common.ts';
 import { cleanTargets, countChanges, planShell } from '../../src/components/terraform/extra.ts';
 import { backendDocument, workspaceName } from '../../src/components/terraform/files.ts';
-import {
-  countsFromOutput,
-  dependencyGraph,
-  runTerraformMany,
-  summaryTable,
-} from '../../src/components/terraform/multi.ts';
+import { countsFromOutput, dependencyGraph, runTerraformMany } from '../../src/components/terraform/multi.ts';
 import { planTerraform, runTerraform } from '../../src/components/terraform/runner.ts';
 import { type StrataError, UsageError } from '../../src/errors.ts';
 import { topologicalLevels } from '../../src/graph/index.ts';
-import { globalMasker } from '../../src/secrets/mask.ts';
+import { globalMasker } from '../../src/util/mask.ts';
+import { renderPlanText } from '../../src/util/plan.ts';
 import { BASIC_TF, makeConfig, makeInstance, tempDir, writeTree } from './helpers.ts';
 
 const config = makeConfig('/repo', { terraform: { auto_generate_backend_file: true } });
@@ -126,7 +123,7 @@ test('locked and abstract components are refused with Atmos messages, before any
     assert.equal(existsSync(join(dir.path, 'components/terraform/mock/prod-mock.terraform.tfvars.json')), false);
     // plan is allowed on a locked component (dry run: nothing is executed).
     const planned = await runTerraform(local, locked, { verb: 'plan', dryRun: true });
-    assert.match(planned.dryRun ?? '', /terraform plan/);
+    assert.match(renderPlanText(planned.dryRun ?? { actions: [] }), /terraform plan/);
   } finally {
     dir.cleanup();
   }
@@ -150,7 +147,7 @@ test('dry run prints the files and commands with sensitive values masked', async
       vars: { name: 'web', token: 'dry-run-secret-value' },
     });
     const result = await runTerraform(local, instance, { verb: 'plan', dryRun: true, color: false });
-    const text = result.dryRun ?? '';
+    const text = renderPlanText(result.dryRun ?? { actions: [] });
     assert.match(text, /# write components\/terraform\/app\/dev-app\.terraform\.tfvars\.json/);
     assert.match(text, /"name": "web"/);
     assert.doesNotMatch(text, /dry-run-secret-value/);

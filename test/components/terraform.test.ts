@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readTerraformOutput } from '../../src/components/terraform/outputs.ts';
 import { runTerraform } from '../../src/components/terraform/runner.ts';
+import type { ComponentInstance } from '../../src/data/instance.ts';
 import type { StrataError } from '../../src/errors.ts';
 import { ToolNotFoundError } from '../../src/exec/index.ts';
-import type { ComponentInstance } from '../../src/stacks/types.ts';
 import { BASIC_TF, makeConfig, makeInstance, tempDir, writeTree } from './helpers.ts';
 
 const dir = tempDir('tf');

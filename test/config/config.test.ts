@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeConfig, discoverConfigFiles, loadConfig } from '../../src/config/index.ts';
 import { StrataError, UsageError } from '../../src/errors.ts';
-import { describeComponent } from '../../src/stacks/index.ts';
+import { describeComponent } from '../../src/services/describe.ts';
 import { ATMOS_YAML, withRepo } from '../stacks/fixtures.ts';
 
 const NO_GIT_ROOT = { ATMOS_GIT_ROOT_BASEPATH: 'false' };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { formatCommand, run, shellQuote, ToolNotFoundError } from '../../src/exec/index.ts';
-import { Masker } from '../../src/secrets/mask.ts';
+import { Masker } from '../../src/util/mask.ts';
 import { repoRoot } from '../helpers/shared.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'strata-exec-'));

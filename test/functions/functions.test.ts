@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { StrataError } from '../../src/errors.ts';
 import { evaluateFunctions } from '../../src/functions/index.ts';
-import { describeComponent, YamlFunction } from '../../src/stacks/index.ts';
+import { describeComponent } from '../../src/services/describe.ts';
+import { loadEngine, YamlFunction } from '../../src/stacks/index.ts';
 import { ATMOS_YAML_TEMPLATES, withRepo } from '../stacks/fixtures.ts';
 
 const stack = (vars: string[], extra: string[] = []) =>
@@ -141,7 +142,7 @@ test('!unset and !append through imports; the component wins over its base', asy
   assert.deepEqual(result, { tags: ['base', 'mine'], kept: 1 });
 });
 
-test('!terraform.output and !terraform.state are kept as written when evaluated without an engine to resolve them', async () => {
+test('!terraform.output and !terraform.state without a resolver fail with an error naming the function', async () => {
   await withRepo({}, async (repo) => {
     const context = {
       config: loadConfig({ cwd: repo.dir, env: {} }),
@@ -151,18 +152,57 @@ test('!terraform.output and !terraform.state are kept as written when evaluated 
       kind: 'terraform',
     };
     const file = `${repo.dir}/stacks/deploy/prod.yaml`;
-    const value = {
-      vpc_id: new YamlFunction('terraform.output', 'vpc vpc_id', file),
-      other: new YamlFunction('terraform.state', 'vpc deploy/dev .subnets[0]', file),
-    };
-    assert.deepEqual(await evaluateFunctions(value, context), {
-      vpc_id: '!terraform.output vpc vpc_id',
-      other: '!terraform.state vpc deploy/dev .subnets[0]',
-    });
-    // The arguments are still checked.
+    for (const fn of [
+      new YamlFunction('terraform.output', 'vpc vpc_id', file),
+      new YamlFunction('terraform.state', 'vpc deploy/dev .subnets[0]', file),
+    ]) {
+      await assert.rejects(evaluateFunctions({ value: fn }, context), (error: unknown) => {
+        assert.ok(error instanceof StrataError);
+        assert.ok(error.message.startsWith(`${fn.toString()} in component 'app' (stack 'prod')`), error.message);
+        assert.match(error.message, /nothing here resolves Terraform outputs/);
+        assert.match(error.hint ?? '', /openEngine|resolvers\.terraformOutput/);
+        assert.equal(error.location?.file, file);
+        return true;
+      });
+    }
+    // The arguments are checked first.
     await assert.rejects(
       evaluateFunctions(new YamlFunction('terraform.output', 'vpc', file), context),
       (error: unknown) => error instanceof StrataError && /expected 2 or 3 arguments/.test(error.message),
+    );
+  });
+});
+
+test('!terraform.output asks the resolver the engine was given, with the stack defaulting to the current one', async () => {
+  const files = {
+    'stacks/deploy/prod.yaml': stack([
+      'vpc_id: !terraform.output vpc vpc_id',
+      'subnet: !terraform.state vpc dev .subnets[0]',
+    ]),
+  };
+  await withRepo(files, async (repo) => {
+    const asked: unknown[] = [];
+    const engine = await loadEngine({
+      cwd: repo.dir,
+      env: {},
+      resolvers: {
+        async terraformOutput(given, ref, mode) {
+          assert.equal(given, engine);
+          asked.push({ ...ref, mode });
+          return `${mode}:${ref.component}@${ref.stack}`;
+        },
+      },
+    });
+    const { description } = await describeComponent(engine, 'app', 'deploy/prod');
+    assert.deepEqual(description.vars, { vpc_id: 'output:vpc@deploy/prod', subnet: 'state:vpc@dev' });
+    assert.deepEqual(asked, [
+      { component: 'vpc', stack: 'deploy/prod', expression: 'vpc_id', mode: 'output' },
+      { component: 'vpc', stack: 'dev', expression: '.subnets[0]', mode: 'state' },
+    ]);
+    // An engine opened without resolvers says what is missing instead of failing somewhere deeper.
+    await assert.rejects(
+      describeComponent(await loadEngine({ cwd: repo.dir, env: {} }), 'app', 'deploy/prod'),
+      /!terraform\.output vpc vpc_id in component 'app' \(stack 'deploy\/prod'\): nothing here resolves Terraform outputs/,
     );
   });
 });

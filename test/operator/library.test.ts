@@ -13,8 +13,8 @@ import {
   type RunManifestRequest,
   runManifest,
   simulatorLocator,
-  startSimulator,
 } from '../../src/index.ts';
+import { startSimulator } from '../../src/proxmox/simulator/index.ts';
 import { NESTED, PRESETS } from './helpers.ts';
 
 type RunningSimulator = Awaited<ReturnType<typeof startSimulator>>;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { ProgressView } from '../../src/cli/operator-progress.ts';
 import { writeReports } from '../../src/operator/report.ts';
 import type { RunResult } from '../../src/operator/types.ts';
-import { globalMasker } from '../../src/secrets/mask.ts';
+import { globalMasker } from '../../src/util/mask.ts';
 
 const RESULT: RunResult = {
   scenario: 'manifest-test-lab',

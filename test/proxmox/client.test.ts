@@ -13,7 +13,7 @@ import {
   parseUpid,
 } from '../../src/proxmox/client.ts';
 import { type RunningSimulator, startSimulator } from '../../src/proxmox/simulator/index.ts';
-import { globalMasker, MASK } from '../../src/secrets/mask.ts';
+import { globalMasker, MASK } from '../../src/util/mask.ts';
 
 type Req = { method: string; path: string; status: number | null };
 type Vm = { vmid: number; name: string; status: string; lock?: string; config: Record<string, unknown>; ip?: string };

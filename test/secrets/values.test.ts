@@ -3,7 +3,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { globalMasker } from '../../src/secrets/mask.ts';
 import { encryptSops } from '../../src/secrets/sops.ts';
 import {
   containsSecrets,
@@ -16,6 +15,7 @@ import {
   vaultSecret,
 } from '../../src/secrets/values.ts';
 import { encryptVault, encryptVaultString } from '../../src/secrets/vault.ts';
+import { globalMasker } from '../../src/util/mask.ts';
 import { ageKeygen, isolatedEnv, tempDir } from './helpers.ts';
 
 test('key paths: dots, [n] indexes and quoted keys', () => {

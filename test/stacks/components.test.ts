@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StrataError } from '../../src/errors.ts';
-import { describeComponent, describeStacks, listComponents, listStacks } from '../../src/stacks/index.ts';
+import { describeComponent, describeStacks, listComponents, listStacks } from '../../src/services/describe.ts';
 import { componentProvenance } from '../../src/stacks/provenance.ts';
 import { ATMOS_YAML, ATMOS_YAML_TEMPLATES, withRepo } from './fixtures.ts';
 

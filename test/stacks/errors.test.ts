@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatError, StrataError } from '../../src/errors.ts';
-import { describeComponent, describeStacks } from '../../src/stacks/index.ts';
+import { describeComponent, describeStacks } from '../../src/services/describe.ts';
 import { ATMOS_YAML_TEMPLATES, withRepo } from './fixtures.ts';
 
 async function failure(files: Record<string, string>, run: 'stacks' | [string, string], atmos?: string) {

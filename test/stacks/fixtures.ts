@@ -2,7 +2,8 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type EngineOptions, openEngine, type StackEngine } from '../../src/stacks/index.ts';
+import { openEngine } from '../../src/services/engine.ts';
+import type { EngineOptions, StackEngine } from '../../src/stacks/index.ts';
 
 /** A minimal atmos.yaml: stacks under deploy/, shared files under catalog/ and mixins/. */
 export const ATMOS_YAML = `base_path: "."

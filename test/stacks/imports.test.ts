@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StrataError } from '../../src/errors.ts';
-import { describeComponent, describeManifest } from '../../src/stacks/index.ts';
+import { describeComponent, describeManifest } from '../../src/services/describe.ts';
 import { ATMOS_YAML_TEMPLATES, withRepo } from './fixtures.ts';
 
 const app = 'components:\n  terraform:\n    app: {}\n';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { finalizeMarkers, isPlainMap, mergeLayers, mergeMaps } from '../../src/stacks/merge.ts';
-import { AppendList, UNSET } from '../../src/stacks/yaml.ts';
+import { finalizeMarkers, isPlainMap, mergeLayers, mergeMaps } from '../../src/data/merge.ts';
+import { AppendList, UNSET } from '../../src/data/yaml.ts';
 
 const key = fc.constantFrom('a', 'b', 'c', 'd', 'vars', 'tags');
 const scalar = fc.oneof(fc.integer(), fc.string({ maxLength: 5 }), fc.boolean(), fc.constant(null));

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { parse as parseYamlText } from 'yaml';
 import { render } from '../../src/cli/output.ts';
 import { formatError, StrataError } from '../../src/errors.ts';
-import { describeComponent, describeStacks, validateStacks } from '../../src/stacks/index.ts';
+import { describeComponent, describeStacks } from '../../src/services/describe.ts';
+import { validateStacks } from '../../src/services/validate.ts';
 import { makeRepo, withRepo } from './fixtures.ts';
 
 const RUNS = { numRuns: 100 };

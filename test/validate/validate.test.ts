@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StrataError } from '../../src/errors.ts';
-import { validateComponent, validateStacks } from '../../src/stacks/index.ts';
+import { validateComponent, validateStacks } from '../../src/services/validate.ts';
 import { parseHclType, typeMismatch } from '../../src/validate/variables.ts';
 import { withRepo } from '../stacks/fixtures.ts';
 

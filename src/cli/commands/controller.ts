@@ -56,8 +56,9 @@ function integer(value: string, flag: string, min: number, max: number): number 
 async function openSource(cmd: Command, opts: SourceOptions): Promise<SpecSource> {
   if (opts.siteConfig) return siteConfigSpecSource(opts.siteConfig);
   const { stacksSpecSource } = await import('../../controller/stacks-source.ts');
+  const { defaultResolvers } = await import('../../services/engine.ts');
   const g = globals(cmd);
-  return stacksSpecSource({ configPath: g.config, basePath: g.basePath });
+  return stacksSpecSource({ configPath: g.config, basePath: g.basePath, resolvers: defaultResolvers });
 }
 
 async function readCredentials(opts: { signingKey?: string; siteTokenFile?: string }): Promise<Credentials> {

@@ -5,10 +5,10 @@ import { ciInit, FORGES, type Forge, upsertComment } from '../../gitops/ci.ts';
 import { doctorBackend } from '../../gitops/doctor.ts';
 import { generateEnv } from '../../gitops/generate-env.ts';
 import { applyAffected, planAffected } from '../../gitops/plan.ts';
+import { defaultResolvers } from '../../services/engine.ts';
 import { openStore } from '../../store/index.ts';
-import { subcommand } from '../main.ts';
 import { parseFormat, render } from '../output.ts';
-import { globals, out } from '../shared.ts';
+import { globals, out, subcommand } from '../shared.ts';
 
 async function storeDir(cmd: Command): Promise<string> {
   const { repoRoot } = await import('../../gitops/git.ts');
@@ -37,6 +37,9 @@ function affectedRunOptions(opts: AffectedRunFlags, cmd: Command) {
     includeUncommitted: opts.includeUncommitted,
     plansDir: opts.plansDir,
     maxConcurrency: opts.maxConcurrency,
+    resolvers: defaultResolvers,
+    // Terraform's output: on stderr, so stdout holds only the summary or the --format data.
+    write: (text: string) => process.stderr.write(text),
   };
 }
 
@@ -72,6 +75,7 @@ export function register(program: Command): void {
         excludeLocked: opts.excludeLocked,
         includeUncommitted: opts.includeUncommitted,
         stack: opts.stack,
+        resolvers: defaultResolvers,
       });
       if (format === 'matrix') out(JSON.stringify(affectedMatrix(items)));
       else out(render(items, format as 'json' | 'yaml'));
@@ -93,6 +97,7 @@ export function register(program: Command): void {
         basePath: g.basePath,
         stack: opts.stack,
         out: opts.out,
+        resolvers: defaultResolvers,
       });
       out(render(metadata, format));
     });
@@ -272,7 +277,13 @@ export function register(program: Command): void {
     .action(async (component: string, opts, cmd: Command) => {
       const format = parseFormat(opts.format);
       const g = globals(cmd);
-      const report = await doctorBackend({ configPath: g.config, basePath: g.basePath, component, stack: opts.stack });
+      const report = await doctorBackend({
+        configPath: g.config,
+        basePath: g.basePath,
+        component,
+        stack: opts.stack,
+        resolvers: defaultResolvers,
+      });
       out(render(report, format));
       process.exitCode = report.ok ? 0 : 1;
     });

@@ -5,9 +5,10 @@ import { holdSignals, interruptSignal } from '../../exec/index.ts';
 import type { Manifest, OnError, PreflightResult, RunResult, Verb } from '../../operator/index.ts';
 import type { ManifestEvent, ManifestResult, ManifestVerb, RunManifestRequest } from '../../services/manifest.ts';
 import { renderPlanText } from '../../util/plan.ts';
-import { subcommand } from '../main.ts';
+import { paint } from '../../util/terminal.ts';
 import type { ProgressView } from '../operator-progress.ts';
-import { paint, parseFormat, render } from '../output.ts';
+import { parseFormat, render } from '../output.ts';
+import { subcommand } from '../shared.ts';
 
 interface CommonOptions {
   stack?: string;
@@ -233,7 +234,7 @@ async function preflight(options: PreflightOptions, command: Command): Promise<v
   const format = parseFormat(options.format, ['text', 'json', 'yaml']);
   if (!options.stack) throw new UsageError('preflight needs a stack: -s <stack>');
   const { stackContext, loadManifest, manifestsDir, runPreflight } = await operator();
-  const { openEngine } = await import('../../stacks/engine.ts');
+  const { openEngine } = await import('../../services/engine.ts');
   const globals = command.optsWithGlobals() as { config?: string; basePath?: string };
   const engine = await openEngine({ configPath: globals.config, basePath: globals.basePath });
   const context = await stackContext(engine, options.stack);

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { StrataError, UsageError } from '../../errors.ts';
 import { describeKeySources, discoverAgeKeys } from '../../secrets/age-keys.ts';
-import { decryptFile, editFile, encryptFile, rotateFile, writeFileAtomic } from '../../secrets/files.ts';
+import { decryptFile, editFile, encryptFile, rotateFile, writeSecretFile } from '../../secrets/files.ts';
 import { scanPaths } from '../../secrets/scan.ts';
 import type { SopsRules } from '../../secrets/sops.ts';
 import { parseFormat, render } from '../output.ts';
@@ -13,6 +14,14 @@ interface VaultFlag {
 
 const vaultOptions = (opts: VaultFlag) => ({ vault: { passwordFile: opts.vaultPasswordFile } });
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim())];
+
+/** An invalid edit at a terminal: say why, wait for Enter, and open the editor again. */
+function backToEditor(error: StrataError): boolean {
+  if (!process.stdin.isTTY) return false;
+  process.stderr.write(`${error.message}\nPress Enter to return to the editor (Ctrl-C discards).\n`);
+  spawnSync('sh', ['-c', 'read _'], { stdio: 'inherit' });
+  return true;
+}
 
 /** `strata secrets …`: SOPS (age) and Ansible Vault files, and a scanner for plain-text secrets. */
 export function register(program: Command): void {
@@ -114,7 +123,7 @@ Examples:
         process.stdout.write(result.text);
         return;
       }
-      writeFileAtomic(target, result.text);
+      writeSecretFile(target, result.text);
       process.stderr.write(`encrypted ${file} for ${what} -> ${target}\n`);
     });
 
@@ -124,7 +133,7 @@ Examples:
     .option('--vault-password-file <file>', 'Ansible Vault password file')
     .addHelpText('after', '\nExample:\n  EDITOR=nano strata secrets edit secrets/prod.yaml')
     .action(async (file: string, opts: VaultFlag) => {
-      const result = await editFile(file, vaultOptions(opts));
+      const result = await editFile(file, { ...vaultOptions(opts), retryInvalid: backToEditor });
       process.stderr.write(result.changed ? `saved ${file} (re-encrypted)\n` : `no changes; ${file} left as it was\n`);
     });
 
@@ -138,7 +147,7 @@ Examples:
     .addHelpText('after', '\nExample:\n  strata secrets rotate secrets/prod.yaml --add-age age1new…')
     .action(async (file: string, opts: { age?: string[]; addAge?: string[]; rmAge?: string[]; dryRun?: boolean }) => {
       const result = await rotateFile(file, { age: opts.age, add: opts.addAge, remove: opts.rmAge });
-      if (!opts.dryRun) writeFileAtomic(file, result.text);
+      if (!opts.dryRun) writeSecretFile(file, result.text);
       process.stderr.write(
         `${opts.dryRun ? 'dry run: would rotate' : 'rotated'} the data key of ${file}; recipients: ${result.recipients.join(', ')}\n`,
       );

@@ -9,15 +9,14 @@ import {
   describeStacks,
   listComponents,
   listStacks,
-  openEngine,
-  type StackEngine,
-  validateComponent,
-  validateStacks,
-} from '../../stacks/index.ts';
+} from '../../services/describe.ts';
+import { openEngine } from '../../services/engine.ts';
+import { validateComponent, validateStacks } from '../../services/validate.ts';
+import type { StackEngine } from '../../stacks/engine.ts';
 import { componentProvenance, renderWithProvenance } from '../../stacks/provenance.ts';
-import { subcommand } from '../main.ts';
-import { paint, parseFormat, render } from '../output.ts';
-import { globals, out } from '../shared.ts';
+import { paint } from '../../util/terminal.ts';
+import { parseFormat, render } from '../output.ts';
+import { globals, out, subcommand } from '../shared.ts';
 
 export function engineFor(
   cmd: Command,

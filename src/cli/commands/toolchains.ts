@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { wordsAfterCommand } from '../../components/argv.ts';
-import { runComponentCommand, type ToolchainKind } from '../../components/dispatch.ts';
+import type { ToolchainKind } from '../../services/toolchain.ts';
+import { wordsAfterCommand } from '../toolchains/argv.ts';
+import { runComponentCommand } from '../toolchains/command.ts';
 
 const TERRAFORM_HELP = `
 Verbs: any terraform/tofu subcommand (plan, apply, output, validate, state list, import, ...), plus

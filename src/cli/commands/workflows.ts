@@ -14,8 +14,8 @@ import {
   type WorkflowStreams,
   type WorkflowSummary,
 } from '../../workflows/index.ts';
-import { subcommand } from '../main.ts';
 import { parseFormat, render } from '../output.ts';
+import { subcommand } from '../shared.ts';
 
 interface GlobalOptions {
   config?: string;

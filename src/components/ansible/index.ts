@@ -8,8 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError, UsageError } from '../../errors.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
+import type { DryRunPlan } from '../../util/plan.ts';
 import {
   checkRestrictions,
   componentEnv,
@@ -20,7 +21,7 @@ import {
   setting,
   toolCommand,
 } from '../common.ts';
-import { describeSteps, type ExecuteOptions, executeSteps, type Step } from '../steps.ts';
+import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 import { type OutputsEngine, readTerraformOutput } from '../terraform/outputs.ts';
 
 export interface AnsibleOptions extends ExecuteOptions {
@@ -39,7 +40,8 @@ export interface AnsibleOptions extends ExecuteOptions {
 export interface AnsibleResult {
   exitCode: number;
   skipped?: string;
-  dryRun?: string;
+  /** The dry run, when asked for: the files and commands, nothing run. */
+  dryRun?: DryRunPlan;
 }
 
 export function playbookFile(instance: ComponentInstance, flag?: string): string {
@@ -141,7 +143,7 @@ export async function runAnsible(
   requireComponentDir(instance);
   if (options.dryRun) {
     const steps = await planAnsible(config, instance, options, join(tmpdir(), 'strata-ansible-XXXXXX'));
-    return { exitCode: 0, dryRun: describeSteps(steps, config.basePath) };
+    return { exitCode: 0, dryRun: planSteps(steps, config.basePath) };
   }
   // mkdtemp creates the folder with mode 0700: only this user can list or read the vars file.
   const workDir = await mkdtemp(join(tmpdir(), 'strata-ansible-'));

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { UsageError } from '../../errors.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
+import type { DryRunPlan } from '../../util/plan.ts';
 import {
   checkRestrictions,
   componentEnv,
@@ -21,7 +22,7 @@ import {
   setting,
   toolCommand,
 } from '../common.ts';
-import { describeSteps, type ExecuteOptions, executeSteps, type Step } from '../steps.ts';
+import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 
 export const KUBERNETES_VERBS = ['render', 'diff', 'apply', 'delete', 'wait'] as const;
 export const VARS_CONFIGMAP = 'strata-vars';
@@ -35,7 +36,8 @@ export interface KubernetesOptions extends ExecuteOptions {
 export interface KubernetesResult {
   exitCode: number;
   skipped?: string;
-  dryRun?: string;
+  /** The dry run, when asked for: the files and commands, nothing run. */
+  dryRun?: DryRunPlan;
 }
 
 /** Top-level vars as ConfigMap data: scalars as text, maps and lists as JSON (ConfigMap values are strings). */
@@ -136,7 +138,7 @@ export async function runKubernetes(
   if (!instance.enabled) return { exitCode: 0, skipped: disabledNotice(instance) };
   if (options.dryRun) {
     const steps = planKubernetes(config, instance, options, join(tmpdir(), 'strata-k8s-XXXXXX'));
-    return { exitCode: 0, dryRun: describeSteps(steps, config.basePath) };
+    return { exitCode: 0, dryRun: planSteps(steps, config.basePath) };
   }
   requireComponentDir(instance);
   const overlayDir = await mkdtemp(join(tmpdir(), 'strata-k8s-'));

@@ -4,11 +4,12 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { useColor } from '../../cli/output.ts';
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError, UsageError } from '../../errors.ts';
 import { run } from '../../exec/index.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
+import type { DryRunPlan } from '../../util/plan.ts';
+import { useColor } from '../../util/terminal.ts';
 import {
   checkRestrictions,
   componentEnv,
@@ -22,7 +23,7 @@ import {
   toolCommand,
 } from '../common.ts';
 import { evaluateQuery, parseQuery } from '../query.ts';
-import { describeSteps, type ExecuteOptions, executeSteps, type Step } from '../steps.ts';
+import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 
 export const PACKER_VERBS = ['init', 'validate', 'build', 'inspect', 'fmt', 'version', 'console', 'output'] as const;
 
@@ -39,7 +40,8 @@ export interface PackerOptions extends ExecuteOptions {
 export interface PackerResult {
   exitCode: number;
   skipped?: string;
-  dryRun?: string;
+  /** The dry run, when asked for: the files and commands, nothing run. */
+  dryRun?: DryRunPlan;
 }
 
 export function packerTemplate(instance: ComponentInstance, flag?: string): string {
@@ -144,7 +146,7 @@ export async function runPacker(
   }
   const steps = planPacker(config, instance, options, version);
   await maskSensitiveVars(dir, instance.description.vars ?? {}, ['.pkr.hcl', '.pkr.json']);
-  if (options.dryRun) return { exitCode: 0, dryRun: describeSteps(steps, config.basePath) };
+  if (options.dryRun) return { exitCode: 0, dryRun: planSteps(steps, config.basePath) };
   requireComponentDir(instance);
   const outcome = await executeSteps(steps, options);
   return { exitCode: outcome.exitCode };

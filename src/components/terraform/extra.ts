@@ -4,9 +4,9 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError } from '../../errors.ts';
 import { run } from '../../exec/index.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
 import {
   json,
   requireComponentDir,

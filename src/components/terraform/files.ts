@@ -1,7 +1,7 @@
 /** The files Atmos writes into a Terraform component folder before running it. */
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError } from '../../errors.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
 import { section } from '../common.ts';
 
 export const BACKEND_FILE = 'backend.tf.json';

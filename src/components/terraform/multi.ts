@@ -3,10 +3,11 @@
  * (`settings.depends_on` / `dependencies.components`), independent ones in parallel, output grouped per component.
  */
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError } from '../../errors.ts';
 import { type GraphNode, runGraph } from '../../graph/index.ts';
 import { dependenciesOf } from '../../stacks/index.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
+import { renderPlanText } from '../../util/plan.ts';
 import { section, withFolderLock } from '../common.ts';
 import { countChanges, type PlanCounts, showPlan } from './extra.ts';
 import { runTerraform } from './runner.ts';
@@ -36,7 +37,7 @@ export interface ManyOptions {
   /** stop (default): start nothing new after a failure; continue: skip only what depends on it. */
   onError?: 'stop' | 'continue';
   color?: boolean;
-  /** Where grouped output goes (default stdout). */
+  /** Where the grouped output goes (default: nowhere; the CLI passes stdout or stderr). */
   write?: (text: string) => void;
 }
 
@@ -108,7 +109,7 @@ export async function runTerraformMany(
   options: ManyOptions,
 ): Promise<ManyResult> {
   const started = Date.now();
-  const write = options.write ?? ((text: string) => process.stdout.write(text));
+  const write = options.write ?? (() => undefined);
   const maxConcurrency = options.maxConcurrency ?? 4;
   const verb = options.verb;
   let nodes = dependencyGraph(instances);
@@ -146,7 +147,7 @@ export async function runTerraformMany(
         summary.result = 'disabled';
         emit(result.skipped);
       } else if (result.dryRun !== undefined) {
-        for (const line of result.dryRun.replace(/\n$/, '').split('\n')) emit(line);
+        for (const line of renderPlanText(result.dryRun).replace(/\n$/, '').split('\n')) emit(line);
       } else if (result.exitCode !== 0 && !(verb === 'plan' && result.exitCode === 2 && !result.interrupted)) {
         // `plan -detailed-exitcode` exits 2 for "changes present": that is a successful plan.
         summary.result = 'failed';
@@ -193,30 +194,4 @@ export async function runTerraformMany(
     durationMs: Date.now() - started,
     maxConcurrency,
   };
-}
-
-/** The summary table printed after a multi-component run. */
-export function summaryTable(result: ManyResult): string {
-  const header = ['COMPONENT', 'STACK', 'RESULT', 'ADD', 'CHANGE', 'DESTROY', 'DURATION'];
-  const rows = result.results.map((r) => [
-    r.component,
-    r.stack,
-    r.result,
-    r.add === undefined ? '-' : String(r.add),
-    r.change === undefined ? '-' : String(r.change),
-    r.destroy === undefined ? '-' : String(r.destroy),
-    `${(r.durationMs / 1000).toFixed(1)}s`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  const counts = new Map<string, number>();
-  for (const r of result.results) counts.set(r.result, (counts.get(r.result) ?? 0) + 1);
-  const totals = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
-  return `${[line(header), ...rows.map(line)].join('\n')}\n\n${result.results.length} component(s): ${totals} in ${(
-    result.durationMs / 1000
-  ).toFixed(1)}s (max concurrency ${result.maxConcurrency})\n`;
 }

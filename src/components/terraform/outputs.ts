@@ -6,8 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import pg from 'pg';
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError } from '../../errors.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
+import type { TerraformOutputRef } from '../../functions/index.ts';
 import { maskValue, section, withFolderLock } from '../common.ts';
 import { evaluateQuery, parseQuery } from '../query.ts';
 import { executeSteps } from '../steps.ts';
@@ -20,20 +21,13 @@ export interface OutputsEngine {
   describeComponent(component: string, stack: string, options?: { kind?: string }): Promise<ComponentInstance>;
 }
 
-export interface OutputRef {
-  component: string;
-  stack: string;
-  /** An output name or a yq-style path, optionally with `// default`. */
-  expression: string;
-}
-
 type Outputs = { provisioned: true; values: Record<string, unknown> } | { provisioned: false; why: string };
 
 const caches = new WeakMap<object, Map<string, Promise<Outputs>>>();
 
 export async function readTerraformOutput(
   engine: OutputsEngine,
-  ref: OutputRef,
+  ref: TerraformOutputRef,
   mode: 'output' | 'state',
 ): Promise<unknown> {
   const query = parseQuery(ref.expression);
@@ -64,7 +58,7 @@ export async function readTerraformOutput(
   return evaluateQuery(outputs.values, query);
 }
 
-async function loadOutputs(engine: OutputsEngine, ref: OutputRef, mode: 'output' | 'state'): Promise<Outputs> {
+async function loadOutputs(engine: OutputsEngine, ref: TerraformOutputRef, mode: 'output' | 'state'): Promise<Outputs> {
   const instance = await engine.describeComponent(ref.component, ref.stack, { kind: 'terraform' });
   if (instance.description.remote_state_backend_type === 'static') {
     return { provisioned: true, values: section(instance.description.remote_state_backend) };

@@ -4,11 +4,12 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { useColor } from '../../cli/output.ts';
 import type { StrataConfig } from '../../config/types.ts';
+import type { ComponentInstance } from '../../data/instance.ts';
 import { UsageError } from '../../errors.ts';
 import type { RunResult } from '../../exec/index.ts';
-import type { ComponentInstance } from '../../stacks/types.ts';
+import type { DryRunPlan } from '../../util/plan.ts';
+import { useColor } from '../../util/terminal.ts';
 import {
   checkRestrictions,
   disabledNotice,
@@ -21,7 +22,7 @@ import {
   terraformVarfileName,
   toolCommand,
 } from '../common.ts';
-import { describeSteps, type ExecuteOptions, executeSteps, type Step } from '../steps.ts';
+import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 import {
   BACKEND_FILE,
   backendDocument,
@@ -286,11 +287,13 @@ export interface TerraformResult {
   exitCode: number;
   /** Set when nothing ran because the component is disabled. */
   skipped?: string;
-  /** The dry-run listing, when asked for. */
-  dryRun?: string;
+  /** The dry run, when asked for: the files and commands, nothing run. */
+  dryRun?: DryRunPlan;
   main?: RunResult;
   interrupted: boolean;
   planned: PlannedRun;
+  /** Why a failed run failed, when strata can tell (a held state lock, a broken backend); also sent to onLine. */
+  hint?: string;
 }
 
 export interface RunTerraformOptions extends TerraformOptions, ExecuteOptions {
@@ -313,19 +316,14 @@ export async function runTerraform(
   const planned = planTerraform(config, instance, options.dryRun ? { ...options, interactive: true } : options);
   await maskSensitiveVars(instance.componentDir, instance.description.vars ?? {}, ['.tf', '.tf.json']);
   if (options.dryRun) {
-    return { exitCode: 0, dryRun: describeSteps(planned.steps, config.basePath), interrupted: false, planned };
+    return { exitCode: 0, dryRun: planSteps(planned.steps, config.basePath), interrupted: false, planned };
   }
   requireComponentDir(instance);
   const outcome = await executeSteps(planned.steps, options);
   const failedRole = outcome.exitCode !== 0 ? outcome.last : undefined;
-  if (failedRole && !outcome.interrupted) {
-    const hint = failureHint(instance, failedRole, planned);
-    if (hint) {
-      if (options.onLine) options.onLine(hint, 'stderr');
-      else process.stderr.write(`${hint}\n`);
-    }
-  }
-  return { exitCode: outcome.exitCode, main: outcome.main, interrupted: outcome.interrupted, planned };
+  const hint = failedRole && !outcome.interrupted ? failureHint(instance, failedRole, planned) : undefined;
+  if (hint) options.onLine?.(hint, 'stderr');
+  return { exitCode: outcome.exitCode, main: outcome.main, interrupted: outcome.interrupted, planned, hint };
 }
 
 /** A one-line explanation for the failures people hit most: a held state lock, a broken backend. */

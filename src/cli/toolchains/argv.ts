@@ -5,7 +5,7 @@
  * (see the notes on commander's single-dash hazard), and any generic parser would do the same. Here only the
  * exact spellings of strata's own flags are recognised; every other word keeps its place in the native args.
  */
-import { UsageError } from '../errors.ts';
+import { UsageError } from '../../errors.ts';
 
 export type FlagKind = 'boolean' | 'string';
 

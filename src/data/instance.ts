@@ -1,5 +1,7 @@
-import type { StrataConfig } from '../config/types.ts';
-
+/**
+ * The shape of a component instance: what the stack engine (layer 4) produces and every check, runner and report
+ * reads. It lives below both the engine and the validators (layer 3) so that neither imports the other for it.
+ */
 export type Section = Record<string, unknown>;
 
 /**
@@ -51,10 +53,4 @@ export interface ComponentInstance {
   enabled: boolean;
   locked: boolean;
   description: ComponentDescription;
-}
-
-export interface Workspace {
-  config: StrataConfig;
-  /** Canonical stack names, sorted. */
-  stackNames: string[];
 }

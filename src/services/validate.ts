@@ -1,5 +1,5 @@
 /**
- * The stack commands as typed library functions: the CLI only parses flags and renders what these return.
+ * `validate stacks` and `validate component` as typed functions: problems are returned, not printed.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
@@ -7,184 +7,15 @@ import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { globSync } from 'tinyglobby';
+import type { ComponentInstance } from '../data/instance.ts';
+import { isPlainMap, type PlainMap } from '../data/merge.ts';
+import { parseYaml } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
+import type { StackEngine } from '../stacks/engine.ts';
+import { STACK_EXTENSIONS } from '../stacks/manifests.ts';
 import { didYouMean } from '../util/suggest.ts';
 import { checkInstanceVariables } from '../validate/variables.ts';
-import type { StackEngine } from './engine.ts';
-import { STACK_EXTENSIONS } from './manifests.ts';
-import { finalizeMarkers, isPlainMap, type PlainMap } from './merge.ts';
-import type { ComponentInstance } from './types.ts';
-import { parseYaml } from './yaml.ts';
-
-export interface DescribeStacksOptions {
-  /** Stack names or manifest paths to keep. */
-  stacks?: string[];
-  components?: string[];
-  componentTypes?: string[];
-  /** Section names to keep in each component (e.g. vars, settings). */
-  sections?: string[];
-  includeEmptyStacks?: boolean;
-}
-
-export type StacksDescription = Record<string, { components: Record<string, Record<string, PlainMap>> }>;
-
-/** `describe stacks`: every stack with its components, keyed by canonical stack name. */
-export async function describeStacks(
-  engine: StackEngine,
-  options: DescribeStacksOptions = {},
-): Promise<StacksDescription> {
-  const out: StacksDescription = {};
-  const wantedStacks = options.stacks?.length ? new Set(options.stacks) : undefined;
-  const instances = await engine.instances();
-  for (const instance of instances) {
-    if (
-      wantedStacks &&
-      !wantedStacks.has(instance.stack) &&
-      !wantedStacks.has(String(instance.description.atmos_manifest))
-    )
-      continue;
-    if (options.components?.length && !options.components.includes(instance.name)) continue;
-    if (options.componentTypes?.length && !options.componentTypes.includes(instance.kind)) continue;
-    const stack = (out[instance.stack] ??= { components: {} });
-    const byKind = (stack.components[instance.kind] ??= {});
-    byKind[instance.name] = selectSections(instance.description, options.sections);
-  }
-  if (options.includeEmptyStacks) {
-    for (const manifest of engine.manifests()) {
-      if (wantedStacks && !wantedStacks.has(manifest.fallbackName) && !wantedStacks.has(manifest.key)) continue;
-      out[manifest.fallbackName] ??= { components: {} };
-    }
-  }
-  if (wantedStacks && Object.keys(out).length === 0) {
-    // An unknown stack is an error with a suggestion, not an empty result.
-    for (const name of wantedStacks) await engine.stackVars(name);
-  }
-  return sortKeys(out) as StacksDescription;
-}
-
-function selectSections(description: PlainMap, sections: string[] | undefined): PlainMap {
-  if (!sections?.length) return description;
-  const out: PlainMap = {};
-  for (const key of Object.keys(description)) if (sections.includes(key)) out[key] = description[key];
-  return out;
-}
-
-function sortKeys(value: PlainMap): PlainMap {
-  const out: PlainMap = {};
-  for (const key of Object.keys(value).sort()) out[key] = value[key];
-  return out;
-}
-
-export interface DescribeComponentResult {
-  instance: ComponentInstance;
-  /** The section as printed: Atmos's full set of keys, plus deps and component_type. */
-  description: PlainMap;
-}
-
-/** `describe component <c> -s <stack>`. */
-export async function describeComponent(
-  engine: StackEngine,
-  component: string,
-  stack: string,
-  kind?: string,
-): Promise<DescribeComponentResult> {
-  const instance = await engine.describeComponent(component, stack, { kind });
-  const imports = engine.origin(instance)?.manifest.imports ?? [];
-  const description: PlainMap = { ...instance.description, imports };
-  const deps = [...imports, String(instance.description.atmos_manifest)].sort();
-  description.component_type = instance.kind;
-  description.deps = deps;
-  description.deps_all = deps;
-  description.component_info = {
-    ...(instance.description.component_info as PlainMap),
-    component_path: instance.componentDir,
-  };
-  return { instance, description: sortKeys(description) };
-}
-
-/**
- * `describe manifest <path>` (strata only): a top-level manifest merged with all its imports, before components are
- * processed, i.e. what the stack-level sections (vars, settings, env, components, ...) add up to.
- */
-export async function describeManifest(engine: StackEngine, manifest: string): Promise<PlainMap> {
-  const key = manifest.replace(/\.(ya?ml)(\.tmpl)?$/, '');
-  const found = engine.manifests().find((m) => m.key === key || m.fallbackName === manifest);
-  if (!found) {
-    const keys = engine.manifests().map((m) => m.key);
-    throw new StrataError(`no top-level manifest '${manifest}'`, {
-      hint: didYouMean(key, keys) ?? `manifests: ${keys.join(', ')}`,
-    });
-  }
-  return { ...(finalizeMarkers(found.doc) as PlainMap), imports: found.imports };
-}
-
-/** `list stacks [-c component]`. */
-export async function listStacks(engine: StackEngine, options: { component?: string } = {}): Promise<string[]> {
-  if (!options.component) return engine.stackNames();
-  const instances = await engine.instances({ component: options.component });
-  return [...new Set(instances.map((i) => i.stack))].sort();
-}
-
-export interface ComponentRow {
-  component: string;
-  type: string;
-  stacks: number;
-}
-
-/** `list components [-s stack]`: unique components with their kind and how many stacks use them (abstract hidden). */
-export async function listComponents(
-  engine: StackEngine,
-  options: { stack?: string; abstract?: boolean } = {},
-): Promise<ComponentRow[]> {
-  if (options.stack) await engine.stackVars(options.stack);
-  const instances = await engine.instances({ stack: options.stack });
-  const rows = new Map<string, { component: string; type: string; stacks: Set<string> }>();
-  for (const instance of instances) {
-    if (instance.abstract && !options.abstract) continue;
-    const key = `${instance.kind}\u0000${instance.name}`;
-    const row = rows.get(key) ?? { component: instance.name, type: instance.kind, stacks: new Set<string>() };
-    row.stacks.add(instance.stack);
-    rows.set(key, row);
-  }
-  return [...rows.values()]
-    .map((r) => ({ component: r.component, type: r.type, stacks: r.stacks.size }))
-    .sort((a, b) => a.component.localeCompare(b.component) || a.type.localeCompare(b.type));
-}
-
-export interface DependentItem {
-  component: string;
-  component_type: string;
-  component_path: string;
-  stack: string;
-  stack_slug: string;
-  namespace?: string;
-  tenant?: string;
-  environment?: string;
-  stage?: string;
-}
-
-/** `describe dependents <c> -s <stack>`. */
-export async function describeDependents(
-  engine: StackEngine,
-  component: string,
-  stack: string,
-): Promise<DependentItem[]> {
-  const dependents = await engine.dependents(component, stack);
-  dependents.sort((a, b) => a.stack.localeCompare(b.stack) || a.name.localeCompare(b.name));
-  return dependents.map((d) => {
-    const vars = d.description.vars as PlainMap;
-    const item: DependentItem = {
-      component: d.name,
-      component_type: d.kind,
-      component_path: String((d.description.component_info as PlainMap).component_path),
-      stack: d.stack,
-      stack_slug: `${d.stack}-${d.name.replaceAll('/', '-')}`,
-    };
-    for (const key of ['namespace', 'tenant', 'environment', 'stage'] as const)
-      if (vars[key] !== undefined) item[key] = String(vars[key]);
-    return item;
-  });
-}
+import { describeComponent } from './describe.ts';
 
 export interface ValidationProblem {
   severity: 'error' | 'warning';
