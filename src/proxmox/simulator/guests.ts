@@ -15,8 +15,9 @@ export function agentEnabled(config: Record<string, string | number>): boolean {
 
 /** Why the guest agent does not answer now, or undefined when it does. */
 export function agentProblem(vm: SimVm, now = Date.now()): string | undefined {
+  if (vm.config.agent === undefined) return 'No QEMU guest agent configured';
   if (vm.status !== 'running') return `VM ${vm.vmid} is not running`;
-  if (!agentEnabled(vm.config)) return 'No QEMU guest agent configured';
+  if (!agentEnabled(vm.config)) return 'QEMU guest agent is not enabled';
   if (vm.agentLost || vm.bootedAt === undefined || now < vm.bootedAt) return 'QEMU guest agent is not running';
   return undefined;
 }

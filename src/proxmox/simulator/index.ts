@@ -18,6 +18,9 @@ export interface RunningSimulator {
   /** A token of the first seeded user (root@pam!strata by default), privilege separation off. */
   tokenId: string;
   tokenSecret: string;
+  /** That user and its password, for password (ticket) logins. */
+  user: string;
+  password: string;
   /** JSON snapshot of the whole simulated cluster, as GET /_sim/state returns it. */
   readonly state: Record<string, unknown>;
   inject(fault: SimFault): number;
@@ -39,6 +42,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     ca: sim.certificate?.ca,
     tokenId: user && token ? `${user.userid}!${token.id}` : '',
     tokenSecret: token?.secret ?? '',
+    user: user?.userid ?? '',
+    password: user?.password ?? '',
     get state() {
       return sim.snapshot();
     },

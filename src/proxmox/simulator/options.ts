@@ -18,6 +18,13 @@ export interface SimulatorOptions {
   nestedTag?: string;
   /** Seed for nested hosts; default: the default lab (template 9000 included) with the VM's name as node name. */
   nestedSeed?: (vm: SimVm) => SimSeed;
+  /**
+   * How far /cluster/resources lags behind a VM's state (PVE: pvestatd publishes every 10 s), before scaling;
+   * default 10000. A new VM shows status `unknown` and no name until its first publication.
+   */
+  statusLagMs?: number;
+  /** Delay of answers to unauthenticated requests, before scaling; default 3000 (pveproxy delays 401s by 3 s). */
+  authFailureDelayMs?: number;
 }
 
 export type ResolvedOptions = Required<Omit<SimulatorOptions, 'seed' | 'nestedSeed' | 'port'>> &
@@ -31,6 +38,8 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     subnet: options.subnet ?? '10.77.0.0/24',
     nestedTag: options.nestedTag ?? 'pve',
     nestedSeed: options.nestedSeed,
+    statusLagMs: options.statusLagMs ?? 10_000,
+    authFailureDelayMs: options.authFailureDelayMs ?? 3000,
   };
   if (!(resolved.latencyScale >= 0)) throw new StrataError('latencyScale must be a number >= 0');
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(resolved.subnet)) {

@@ -13,11 +13,13 @@ import type { SimContext } from './context.ts';
 import { FaultBook, type SimFault } from './faults.ts';
 import { agentProblem, Guests } from './guests.ts';
 import { type Ctx, type Router, readParams, SimHttpError, send } from './http.ts';
+import { findNode } from './lookup.ts';
 import { type NestedEndpoint, NestedHosts } from './nested.ts';
 import { type ResolvedOptions, resolveOptions, type SimulatorOptions } from './options.ts';
-import { authenticate } from './permissions.ts';
+import { authenticate, TicketSigner } from './permissions.ts';
 import { handleControl } from './routes/control.ts';
 import { apiRoutes } from './routes/index.ts';
+import { validate } from './schema.ts';
 import { defaultSeed, type SimState, stateFromSeed } from './state.ts';
 import { TaskRunner } from './tasks.ts';
 import { Timers } from './timers.ts';
@@ -34,6 +36,7 @@ export class PveSimulator {
   readonly #timers = new Timers();
   readonly #nested: NestedHosts<PveSimulator>;
   readonly #routes: Router;
+  readonly #signer = new TicketSigner();
   #server?: Server;
   #certificate?: SimCertificate;
   #port: number;
@@ -51,6 +54,8 @@ export class PveSimulator {
       options: this.#options,
       tasks: new TaskRunner(this.state, this.#faults, this.#timers, this.#options.latencyScale),
       guests: new Guests(this.#options, this.#timers, this.#nested),
+      signer: this.#signer,
+      flocks: new Map(),
       certificate: () => this.#certificate,
     };
     this.#routes = apiRoutes(context);
@@ -123,6 +128,10 @@ export class PveSimulator {
     return this.#nested.get(vmid);
   }
 
+  #authenticate(req: IncomingMessage, method: string) {
+    return authenticate(this.state, this.#signer, req.headers, method);
+  }
+
   /** A JSON snapshot of everything (token secrets left out; nested endpoints carry their bootstrap token). */
   snapshot(): Record<string, unknown> {
     const now = Date.now();
@@ -136,6 +145,7 @@ export class PveSimulator {
         ...structuredClone(vm),
         agent: agentProblem(vm, now) ?? 'ready',
       })),
+      pools: [...this.state.pools],
       users: this.state.users.map((u) => ({
         userid: u.userid,
         privileges: u.privileges,
@@ -194,14 +204,36 @@ export class PveSimulator {
     }
 
     try {
-      const caller = authenticate(this.state, req.headers.authorization);
       const params = await readParams(req, url, method);
-      const route = this.#routes.match(method, path);
-      if (!route) throw new SimHttpError(501, `Method '${method} ${path}' not implemented`);
-      const ctx: Ctx = { caller, params, path: route.path, envelope: {} };
+      const match = this.#routes.match(method, path);
+      const caller = match?.route.noAuth ? undefined : this.#authenticate(req, method);
+      if (!match) throw new SimHttpError(501, `Method '${method} ${path}' not implemented`);
+      const { route } = match;
+      for (const [key, value] of Object.entries(match.path)) {
+        if (params[key] !== undefined && String(params[key]) !== value) {
+          throw new SimHttpError(400, 'Parameter verification failed.', {
+            [key]: 'duplicate parameter (already defined in URI) with conflicting values!',
+          });
+        }
+        params[key] = value;
+      }
+      if (caller) route.check?.(caller, params);
+      // pveproxy hands the request to the node it names (proxyto) before the handler verifies the parameters.
+      if (match.path.node !== undefined) findNode(this.state, match.path.node);
+      const ctx: Ctx = {
+        caller: caller as Ctx['caller'],
+        params: validate(route.schema, params, route.schemaFor),
+        envelope: {},
+      };
       const data = route.handler(ctx);
       return reply(200, { ...ctx.envelope, data: data === undefined ? null : data });
     } catch (error) {
+      if (error instanceof SimHttpError && error.status === 401 && error.pveMessage !== 'authentication failure') {
+        // pveproxy answers failed logins after 3 s, with the reason only (no body).
+        const delay = this.#options.authFailureDelayMs * this.#options.latencyScale;
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        return reply(401, undefined, error.pveMessage);
+      }
       if (error instanceof SimHttpError) {
         const body: Record<string, unknown> = { data: null, message: `${error.pveMessage}\n` };
         if (error.errors) body.errors = error.errors;

@@ -2,10 +2,17 @@
  * The simulated cluster: nodes, storages, VMs, users/tokens with privileges, tasks. The seed (YAML or object) is the
  * starting state; everything else changes only through the API, so `GET /_sim/state` can judge what a client did.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { StrataError } from '../../errors.ts';
+
+/** Storage types PVE treats as shared without the `shared` flag. */
+const SHARED_TYPES = new Set(['nfs', 'cifs', 'glusterfs', 'cephfs', 'rbd', 'iscsi', 'iscsidirect', 'pbs']);
+
+export function defaultShared(type: string): boolean {
+  return SHARED_TYPES.has(type);
+}
 
 /** Every privilege PVE 8 knows; `Administrator` in a seed expands to all of them. */
 export const ALL_PRIVILEGES = [
@@ -47,6 +54,8 @@ export const ALL_PRIVILEGES = [
 
 export interface SeedNode {
   node: string;
+  /** Linux bridges a NIC may name; default [vmbr0]. */
+  bridges?: string[];
   maxcpu?: number;
   maxmem?: number;
   /** CPU flags reported by /nodes/{node}/status; default includes vmx (nested virtualisation available). */
@@ -58,7 +67,12 @@ export interface SeedStorageItem {
   content: string;
   format?: string;
   size?: number;
+  /** The node a volume of a local storage lives on; default: its owner VM's node, else the first node. */
+  node?: string;
 }
+
+/** A volume on a storage; `node` is set for local storages (each node has its own volumes). */
+export type SimVolume = SeedStorageItem;
 
 export interface SeedStorage {
   storage: string;
@@ -67,6 +81,10 @@ export interface SeedStorage {
   content: string[];
   items?: SeedStorageItem[];
   total?: number;
+  /** Every node reaches the same volumes (NFS, Ceph…); default by type (dir, lvm, lvmthin, zfspool are local). */
+  shared?: boolean;
+  /** Nodes the storage is enabled on; default all. */
+  nodes?: string[];
 }
 
 export interface SeedVm {
@@ -90,6 +108,8 @@ export interface SeedToken {
 
 export interface SeedUser {
   userid: string;
+  /** Password for POST /access/ticket logins; default: random (root@pam's is printed by strata pve-sim). */
+  password?: string;
   /** ACLs: path → privileges (propagating to sub-paths, as PVE ACLs do by default). */
   privileges?: Record<string, string[]>;
   tokens?: SeedToken[];
@@ -101,6 +121,27 @@ export interface SimSeed {
   storages?: SeedStorage[];
   vms?: SeedVm[];
   users?: SeedUser[];
+  /** Resource pools (POST …/clone pool=). */
+  pools?: string[];
+}
+
+/** What pvestatd last published about a VM (cluster/resources shows this, not the live state). */
+export interface SimVmStats {
+  name?: string;
+  status: string;
+  uptime: number;
+  maxmem: number;
+  maxcpu: number;
+  maxdisk: number;
+}
+
+export interface SimSnapshot {
+  name: string;
+  description: string;
+  snaptime: number;
+  parent?: string;
+  vmstate: boolean;
+  config: Record<string, string | number>;
 }
 
 export interface SimVm {
@@ -116,9 +157,17 @@ export interface SimVm {
   startedAt?: number;
   bootedAt?: number;
   ip?: string;
-  mac: string;
   agentLost?: boolean;
   pool?: string;
+  /** Changes waiting for the next start (keys that cannot be hot-plugged into a running VM). */
+  pending: Record<string, string | number>;
+  pendingDelete: string[];
+  snapshots: SimSnapshot[];
+  /** The snapshot the current state derives from. */
+  parent?: string;
+  /** pvestatd's last view of the VM and when it was taken (cluster/resources lags behind by statusLagMs). */
+  stats?: SimVmStats;
+  statsAt: number;
 }
 
 export interface SimToken {
@@ -131,6 +180,7 @@ export interface SimToken {
 
 export interface SimUser {
   userid: string;
+  password: string;
   privileges: Record<string, string[]>;
   tokens: SimToken[];
 }
@@ -161,6 +211,7 @@ export interface SimNode {
   maxcpu: number;
   maxmem: number;
   cpuFlags: string[];
+  bridges: string[];
   pstart: number;
 }
 
@@ -168,8 +219,10 @@ export interface SimStorage {
   storage: string;
   type: string;
   content: string[];
-  items: SeedStorageItem[];
+  items: SimVolume[];
   total: number;
+  shared: boolean;
+  nodes?: string[];
 }
 
 export interface SimState {
@@ -178,6 +231,7 @@ export interface SimState {
   storages: SimStorage[];
   vms: SimVm[];
   users: SimUser[];
+  pools: string[];
   tasks: SimTask[];
   requests: SimRequest[];
 }
@@ -255,13 +309,16 @@ function expandPrivileges(acl: Record<string, string[]> | undefined, where: stri
   return out;
 }
 
-function macFor(vmid: number, index = 0): string {
-  const hex = vmid.toString(16).padStart(6, '0').slice(-6);
-  return `BC:24:11:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${((Number.parseInt(hex.slice(4), 16) + index) % 256).toString(16).padStart(2, '0')}`.toUpperCase();
+/** A random MAC with PVE's default prefix (datacenter.cfg mac_prefix BC:24:11), as a clone or a new NIC gets. */
+export function randomMac(): string {
+  const bytes = [...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'));
+  return `BC:24:11:${bytes.join(':')}`.toUpperCase();
 }
 
-export function newMac(vmid: number): string {
-  return macFor(vmid);
+/** The node a seeded volume of a local storage lives on: its owner VM's, else the first node. */
+function volumeNode(item: SeedStorageItem, vms: SeedVm[], first: string): string {
+  const owner = /[:/](?:vm|base)-(\d+)-[^/]*$/.exec(item.volid)?.[1];
+  return item.node ?? vms.find((v) => String(v.vmid) === owner)?.node ?? first;
 }
 
 /** Builds the live state from a seed; unknown references (VM on a missing node, bad privilege) are errors. */
@@ -275,18 +332,32 @@ export function stateFromSeed(seed: SimSeed, where = 'simulator seed'): SimState
       maxcpu: n.maxcpu ?? 16,
       maxmem: n.maxmem ?? 64 * 1024 ** 3,
       cpuFlags: n.cpuFlags ?? DEFAULT_CPU_FLAGS,
+      bridges: n.bridges ?? ['vmbr0'],
       pstart: 1000 + Math.floor(Math.random() * 0xffffff),
     };
   });
   if (nodes.length === 0) throw new StrataError(`${where}: at least one node is needed`);
   const nodeNames = new Set(nodes.map((n) => n.node));
-  const storages: SimStorage[] = (seed.storages ?? []).map((s) => ({
-    storage: s.storage,
-    type: s.type ?? 'dir',
-    content: s.content ?? ['images'],
-    items: [...(s.items ?? [])],
-    total: s.total ?? 500 * 1024 ** 3,
-  }));
+  const storages: SimStorage[] = (seed.storages ?? []).map((s) => {
+    const shared = s.shared ?? defaultShared(s.type ?? 'dir');
+    for (const n of s.nodes ?? []) {
+      if (!nodeNames.has(n))
+        throw new StrataError(
+          `${where}: storage ${s.storage} names node ${JSON.stringify(n)}, which the seed does not define`,
+        );
+    }
+    return {
+      storage: s.storage,
+      type: s.type ?? 'dir',
+      content: s.content ?? ['images'],
+      items: (s.items ?? []).map((i) =>
+        shared ? { ...i } : { ...i, node: volumeNode(i, seed.vms ?? [], nodes[0].node) },
+      ),
+      total: s.total ?? 500 * 1024 ** 3,
+      shared,
+      ...(s.nodes ? { nodes: [...s.nodes] } : {}),
+    };
+  });
   const vmids = new Set<number>();
   const vms: SimVm[] = (seed.vms ?? []).map((v) => {
     if (!Number.isInteger(v.vmid) || v.vmid < 100)
@@ -309,7 +380,10 @@ export function stateFromSeed(seed: SimSeed, where = 'simulator seed'): SimState
       tags: v.tags ?? [],
       status,
       config: { ...(v.config ?? {}), name: v.name, ...(v.template ? { template: 1 } : {}) },
-      mac: macFor(v.vmid),
+      pending: {},
+      pendingDelete: [],
+      snapshots: [],
+      statsAt: 0,
       ...(status === 'running' ? { startedAt: now, bootedAt: now } : {}),
     };
   });
@@ -318,6 +392,7 @@ export function stateFromSeed(seed: SimSeed, where = 'simulator seed'): SimState
       throw new StrataError(`${where}: user id ${JSON.stringify(u.userid)} must be user@realm`);
     return {
       userid: u.userid,
+      password: u.password ?? randomUUID(),
       privileges: expandPrivileges(u.privileges, `${where} (${u.userid})`),
       tokens: (u.tokens ?? []).map((t) => ({
         id: t.id,
@@ -334,6 +409,7 @@ export function stateFromSeed(seed: SimSeed, where = 'simulator seed'): SimState
     storages,
     vms,
     users,
+    pools: [...(seed.pools ?? [])],
     tasks: [],
     requests: [],
   };
@@ -363,7 +439,7 @@ export async function loadSeedFile(path: string): Promise<SimSeed> {
       location: { file: path },
     });
   }
-  const known = new Set(['version', 'nodes', 'storages', 'vms', 'users']);
+  const known = new Set(['version', 'nodes', 'storages', 'vms', 'users', 'pools']);
   for (const key of Object.keys(seed)) {
     if (!known.has(key)) {
       throw new StrataError(`Unknown key ${JSON.stringify(key)} in simulator seed`, {

@@ -3,8 +3,9 @@
  * latencyScale), appends its log and exit status, and may fail (by itself or through an injected fault).
  */
 import { formatUpid, parseUpid } from '../client.ts';
+import { invalidParams } from './errors.ts';
 import type { FaultBook } from './faults.ts';
-import { type Caller, invalidParams, SimHttpError } from './http.ts';
+import type { Caller } from './http.ts';
 import type { SimNode, SimState, SimTask } from './state.ts';
 import type { Timers } from './timers.ts';
 
@@ -18,6 +19,12 @@ export const TASK_MS = {
   qmconfig: 300,
   resize: 500,
   qmdestroy: 1500,
+  qmtemplate: 800,
+  qmigrate: 4000,
+  qmsnapshot: 800,
+  qmdelsnapshot: 800,
+  qmrollback: 1000,
+  qmcreate: 1000,
 };
 export type TaskType = keyof typeof TASK_MS;
 
@@ -27,8 +34,12 @@ const UNPOLLED_TASK_MS = 1000;
 export class TaskFailure extends Error {}
 
 export interface TaskHooks {
+  /** Runs as the worker starts (takes its locks); a TaskFailure here ends the task with that error. */
+  begin?: () => void;
   /** Runs when the task ends; returns its log lines; may throw TaskFailure. */
   done: () => string[];
+  /** Runs after done or failed, whatever the outcome (releases locks). */
+  cleanup?: () => void;
   /** Undoes what the request already did (locks, placeholders) when the task fails. */
   failed?: () => void;
   firstLines?: string[];
@@ -38,7 +49,9 @@ export interface TaskHooks {
 }
 
 export class TaskRunner {
-  readonly #hooks = new Map<string, { done: () => string[]; failed: () => void; vmid?: number }>();
+  readonly #hooks = new Map<string, { done: () => string[]; failed: () => void; cleanup: () => void; vmid?: number }>();
+  /** Tasks whose begin() failed: they end with this error. */
+  readonly #early = new Map<string, string>();
   readonly #state: SimState;
   readonly #faults: FaultBook;
   readonly #timers: Timers;
@@ -78,7 +91,18 @@ export class TaskRunner {
     };
     this.#state.tasks.push(task);
     if (this.#state.tasks.length > 10_000) this.#state.tasks.shift();
-    this.#hooks.set(upid, { done: hooks.done, failed: hooks.failed ?? (() => {}), vmid: hooks.vmid });
+    this.#hooks.set(upid, {
+      done: hooks.done,
+      failed: hooks.failed ?? (() => {}),
+      cleanup: hooks.cleanup ?? (() => {}),
+      vmid: hooks.vmid,
+    });
+    try {
+      hooks.begin?.();
+    } catch (error) {
+      if (!(error instanceof TaskFailure)) throw error;
+      this.#early.set(upid, error.message);
+    }
     const duration = (hooks.durationMs ?? TASK_MS[type]) * this.#latencyScale;
     // At latencyScale 0 polling ends a task (see poll()); a task nobody polls (its polls fail, or the client went
     // away) still ends on its own, as on PVE, after UNPOLLED_TASK_MS.
@@ -92,16 +116,21 @@ export class TaskRunner {
     this.#hooks.delete(task.upid);
     task.status = 'stopped';
     task.endtime = Math.floor(Date.now() / 1000);
+    const early = this.#early.get(task.upid);
+    this.#early.delete(task.upid);
     try {
+      if (early !== undefined) throw new TaskFailure(early);
       const forced = this.#faults.takeTaskFailure(task, hooks?.vmid);
       if (forced !== undefined) throw new TaskFailure(forced);
       task.log.push(...(hooks?.done() ?? []), 'TASK OK');
       task.exitstatus = 'OK';
     } catch (error) {
       if (!(error instanceof TaskFailure)) throw error;
-      hooks?.failed();
+      if (early === undefined) hooks?.failed();
       task.log.push(`TASK ERROR: ${error.message}`);
       task.exitstatus = error.message;
+    } finally {
+      hooks?.cleanup();
     }
   }
 
@@ -112,16 +141,15 @@ export class TaskRunner {
     task.polls++;
   }
 
-  /** The task a UPID names on a node, or PVE's errors for a malformed or unknown one. */
+  /** The task a UPID names on a node, or PVE's 400 for a malformed or unknown one. */
   find(node: string, upidText: string): SimTask {
     try {
       parseUpid(upidText);
     } catch {
-      throw invalidParams({ upid: `unable to parse worker upid '${upidText}'` });
+      throw invalidParams({ upid: 'unable to parse worker upid' });
     }
     const task = this.#state.tasks.find((t) => t.upid === upidText && t.node === node);
-    if (!task)
-      throw new SimHttpError(500, `unable to open file '/var/log/pve/tasks/active' - no such task '${upidText}'`);
+    if (!task) throw invalidParams({ upid: 'no such task' });
     return task;
   }
 }

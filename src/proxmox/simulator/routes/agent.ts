@@ -1,32 +1,94 @@
-/** The QEMU guest agent of a VM: ping and network interfaces, once the VM has booted with the agent enabled. */
+/**
+ * The QEMU guest agent of a VM, once the VM has booted with the agent enabled: one endpoint per command (GET for
+ * the reading ones, POST for the others) and the generic POST …/agent with `command`.
+ */
 import type { SimContext } from '../context.ts';
+import { SimHttpError } from '../errors.ts';
 import { agentProblem } from '../guests.ts';
-import { type Ctx, type Router, SimHttpError } from '../http.ts';
+import type { Ctx, Router } from '../http.ts';
 import { findVm } from '../lookup.ts';
-import { need } from '../permissions.ts';
+import { vmPerm } from '../permissions.ts';
+import { VM_PATH } from '../schema.ts';
 import type { SimVm } from '../state.ts';
 
+const READ_COMMANDS = [
+  'get-fsinfo',
+  'get-host-name',
+  'get-memory-block-info',
+  'get-memory-blocks',
+  'get-osinfo',
+  'get-time',
+  'get-timezone',
+  'get-users',
+  'get-vcpus',
+  'info',
+  'network-get-interfaces',
+];
+const ACTION_COMMANDS = [
+  'fsfreeze-freeze',
+  'fsfreeze-status',
+  'fsfreeze-thaw',
+  'fstrim',
+  'ping',
+  'shutdown',
+  'suspend-disk',
+  'suspend-hybrid',
+  'suspend-ram',
+];
+
 export function registerAgentRoutes(router: Router, sim: SimContext): void {
-  /** The VM whose agent the request talks to, or PVE's error when the agent does not answer. */
-  const answering = ({ caller, path }: Ctx): SimVm => {
-    const vm = findVm(sim.state, path.node, path.vmid);
-    need(caller, `/vms/${vm.vmid}`, 'VM.Monitor', 'VM.GuestAgent.Audit');
+  const check = vmPerm('VM.Monitor', 'VM.GuestAgent.Audit');
+  /** The VM whose agent answers, or PVE's error when it does not. */
+  const answering = ({ params }: Ctx): SimVm => {
+    const vm = findVm(sim.state, params.node, params.vmid);
     const problem = agentProblem(vm);
     if (problem) throw new SimHttpError(500, problem);
     return vm;
   };
-  router.add('POST', '/nodes/{node}/qemu/{vmid}/agent/ping', (ctx) => {
-    answering(ctx);
-    return { result: {} };
+  for (const command of READ_COMMANDS) {
+    router.add('GET', `/nodes/{node}/qemu/{vmid}/agent/${command}`, {
+      schema: VM_PATH,
+      check,
+      handler: (ctx) => ({ result: result(command, answering(ctx)) }),
+    });
+  }
+  for (const command of ACTION_COMMANDS) {
+    router.add('POST', `/nodes/{node}/qemu/{vmid}/agent/${command}`, {
+      schema: VM_PATH,
+      check,
+      handler: (ctx) => ({ result: result(command, answering(ctx)) }),
+    });
+  }
+  router.add('POST', '/nodes/{node}/qemu/{vmid}/agent', {
+    schema: { ...VM_PATH, command: { type: 'string', enum: [...ACTION_COMMANDS, ...READ_COMMANDS].sort() } },
+    check,
+    handler: (ctx) => ({ result: result(ctx.params.command, answering(ctx)) }),
   });
-  router.add('GET', '/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces', (ctx) => ({
-    result: interfaces(answering(ctx)),
-  }));
+}
+
+function result(command: string, vm: SimVm): unknown {
+  if (command === 'network-get-interfaces') return interfaces(vm);
+  if (command === 'get-host-name') return { 'host-name': vm.name || `vm${vm.vmid}` };
+  if (command === 'get-osinfo') {
+    return {
+      id: 'debian',
+      name: 'Debian GNU/Linux',
+      'pretty-name': 'Debian GNU/Linux 12 (bookworm)',
+      version: '12 (bookworm)',
+      'version-id': '12',
+      'kernel-release': '6.1.0-28-amd64',
+      'kernel-version': '#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)',
+      machine: 'x86_64',
+    };
+  }
+  if (command === 'info') return { version: '7.2.0', supported_commands: [] };
+  if (command === 'get-time') return Date.now() * 1_000_000;
+  return {};
 }
 
 function interfaces(vm: SimVm): unknown[] {
   const [ip, prefix] = (vm.ip ?? '').split('/');
-  const mac = /=([0-9A-F:]{17})/i.exec(String(vm.config.net0 ?? ''))?.[1]?.toLowerCase() ?? vm.mac.toLowerCase();
+  const mac = /=([0-9A-F:]{17})/i.exec(String(vm.config.net0 ?? ''))?.[1]?.toLowerCase() ?? 'bc:24:11:00:00:00';
   const suffix = mac.split(':').slice(3).join('');
   return [
     {

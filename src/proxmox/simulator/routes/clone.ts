@@ -1,141 +1,339 @@
 /**
- * Cloning a VM or template: full or linked, to another storage or node, as a qmclone task that locks the new VM
- * (and the source) until it ends and removes the placeholder when it fails.
+ * Cloning and migrating VMs as qemu-server does. A clone checks the source, storages and target node before its
+ * UPID; its worker writes a placeholder config holding only `lock: clone` on the source's node, copies (full) or
+ * links (templates) the disks, writes the config and, with `target`, moves it to the target node at the very end. A
+ * VM on local storage cannot be cloned to another node; it can be cloned locally and migrated offline.
  */
+import { randomUUID } from 'node:crypto';
 import type { SimContext } from '../context.ts';
-import { type Ctx, invalidParams, SimHttpError } from '../http.ts';
-import { checkLock, findNode, findVm } from '../lookup.ts';
-import { need } from '../permissions.ts';
-import { newMac, type SimState, type SimStorage, type SimVm } from '../state.ts';
-import { TASK_MS } from '../tasks.ts';
-import { parseSize } from '../units.ts';
-import { DISK_KEY, DNS_NAME } from '../vm-config.ts';
+import { invalidParams, SimHttpError } from '../errors.ts';
+import type { Ctx, Router } from '../http.ts';
+import { checkLock, findNode, findVm, takeFlock } from '../lookup.ts';
+import { need, vmPerm } from '../permissions.ts';
+import { DISK_KEY, isCdrom, parseDrive, parseNet, printDrive, printNet } from '../qemu-schema.ts';
+import {
+  configId,
+  dnsName,
+  node as nodeSpec,
+  optionalBool,
+  optionalInt,
+  optionalString,
+  poolId,
+  storageId,
+  VM_PATH,
+  vmid as vmidSpec,
+} from '../schema.ts';
+import { randomMac, type SimState, type SimVm } from '../state.ts';
+import { allocate, enabledOn, findVolume, moveVolume, parseVolid, storageConfig, storageOn } from '../storage.ts';
+import { TASK_MS, TaskFailure } from '../tasks.ts';
+import { applyPending } from './config.ts';
 
-interface ClonedConfig {
-  config: Record<string, string | number>;
-  volumes: Array<{ storage: string; volid: string; size: number }>;
-  lines: string[];
+export function registerCloneRoutes(router: Router, sim: SimContext): void {
+  router.add('POST', '/nodes/{node}/qemu/{vmid}/clone', {
+    schema: {
+      ...VM_PATH,
+      newid: vmidSpec,
+      name: { ...dnsName, optional: true },
+      description: optionalString,
+      pool: { ...poolId, optional: true },
+      snapname: { ...configId, optional: true },
+      storage: { ...storageId, optional: true },
+      format: { type: 'string', optional: true, enum: ['raw', 'qcow2', 'vmdk'] },
+      full: optionalBool,
+      target: { ...nodeSpec, optional: true },
+      bwlimit: { ...optionalInt, minimum: 0 },
+    },
+    check: (caller, raw) => {
+      need(caller, `/vms/${String(raw.vmid)}`, 'VM.Clone');
+      if (raw.pool !== undefined) need(caller, `/pool/${String(raw.pool)}`, 'VM.Allocate');
+      else need(caller, `/vms/${String(raw.newid)}`, 'VM.Allocate');
+    },
+    handler: (ctx) => cloneVm(sim, ctx),
+  });
+  router.add('POST', '/nodes/{node}/qemu/{vmid}/migrate', {
+    schema: {
+      ...VM_PATH,
+      target: nodeSpec,
+      online: optionalBool,
+      force: optionalBool,
+      migration_type: { type: 'string', optional: true, enum: ['secure', 'insecure'] },
+      migration_network: optionalString,
+      'with-local-disks': optionalBool,
+      targetstorage: optionalString,
+      bwlimit: { ...optionalInt, minimum: 0 },
+    },
+    check: vmPerm('VM.Migrate'),
+    handler: (ctx) => migrateVm(sim, ctx),
+  });
 }
 
-export function cloneVm(sim: SimContext, ctx: Ctx): unknown {
-  const { state } = sim;
-  const { caller, params } = ctx;
-  const source = findVm(state, ctx.path.node, ctx.path.vmid);
-  checkParams(state, params);
-  const newid = Number(params.newid);
-  const full = params.full === undefined ? !source.template : params.full === '1';
-  const storage = params.storage ? state.storages.find((s) => s.storage === params.storage) : undefined;
-  need(caller, `/vms/${source.vmid}`, 'VM.Clone');
-  need(caller, params.pool ? `/pool/${params.pool}` : `/vms/${newid}`, 'VM.Allocate');
-  if (params.storage) {
-    if (!storage) throw new SimHttpError(500, `storage '${params.storage}' does not exist`);
-    need(caller, `/storage/${storage.storage}`, 'Datastore.AllocateSpace');
-    if (!storage.content.includes('images')) {
-      throw new SimHttpError(500, `storage '${storage.storage}' does not support content-type 'images'`);
-    }
-    if (!full) throw invalidParams({ storage: 'option is only allowed for full clones' });
-  }
-  if (!full && !source.template) throw new SimHttpError(500, 'linked clone feature is only available for templates');
-  if (state.vms.some((v) => v.vmid === newid)) {
-    throw new SimHttpError(500, `unable to create VM ${newid}: config file already exists`);
-  }
-  // A template is shared-locked (concurrent linked clones are fine); any other source is exclusively locked.
-  if (source.lock && !(source.template && source.lock === 'clone')) checkLock(source);
+interface ClonePlan {
+  source: SimVm;
+  full: boolean;
+  target?: string;
+  storage?: string;
+  /** The drives to copy or link: config key → parsed drive. */
+  drives: Array<[string, Record<string, string>]>;
+  config: Record<string, string | number>;
+}
 
-  const { config, volumes, lines } = cloneConfig(source, newid, full, storage);
-  const name = params.name ?? `Copy-of-VM-${source.name}`;
-  config.name = name;
-  if (params.description !== undefined) config.description = params.description;
-  const vm: SimVm = {
+/** The clone's early checks (load_and_check): everything PVE verifies before it forks the worker. */
+function planClone(state: SimState, ctx: Ctx): ClonePlan {
+  const { params } = ctx;
+  const local = params.node;
+  const target = params.target && params.target !== local && params.target !== 'localhost' ? params.target : undefined;
+  if (params.pool !== undefined && !state.pools.includes(params.pool)) {
+    throw new SimHttpError(500, `pool '${params.pool}' does not exist`);
+  }
+  if (target && !state.nodes.some((n) => n.node === target)) {
+    throw new SimHttpError(500, `no such cluster node '${target}'`);
+  }
+  if (params.storage) {
+    const storage = storageOn(state, params.storage, local);
+    if (!storage.content.includes('images')) {
+      throw invalidParams({ storage: `storage '${params.storage}' does not support vm images` });
+    }
+    if (target) {
+      storageOn(state, params.storage, target);
+      if (!storage.shared) throw new SimHttpError(500, `can't clone to non-shared storage '${params.storage}'`);
+    }
+  }
+  const source = findVm(state, local, params.vmid);
+  checkLock(source);
+  if (params.snapname && !source.snapshots.some((s) => s.name === params.snapname)) {
+    throw new SimHttpError(500, `snapshot '${params.snapname}' does not exist`);
+  }
+  const full = params.full === undefined ? !source.template : params.full === '1';
+  if (params.storage && !full) throw new SimHttpError(500, "parameter 'storage' not allowed for linked clones");
+  if (params.format && !full) throw new SimHttpError(500, "parameter 'format' not allowed for linked clones");
+  const old = params.snapname
+    ? (source.snapshots.find((s) => s.name === params.snapname)?.config ?? {})
+    : source.config;
+  const drives: ClonePlan['drives'] = [];
+  const config: Record<string, string | number> = {};
+  let shared = true;
+  for (const [key, value] of Object.entries(old)) {
+    if (/^unused\d+$/.test(key) || /^(parent|snaptime|vmstate|runningcpu|runningmachine)$/.test(key)) continue;
+    if (/^net\d+$/.test(key)) {
+      const net = parseNet(String(value));
+      delete net.macaddr;
+      net[net.model] = randomMac();
+      config[key] = printNet(net, randomMac);
+      continue;
+    }
+    if (!DISK_KEY.test(key)) {
+      config[key] = value;
+      continue;
+    }
+    const drive = parseDrive(String(value));
+    const volume = parseVolid(drive.file);
+    if (volume && !storageConfig(state, volume.storage).shared) shared = false;
+    if (isCdrom(drive) && !/cloudinit/.test(drive.file)) {
+      config[key] = value;
+      continue;
+    }
+    const base = volume?.volname.split('/').pop() ?? '';
+    if (!full && !/cloudinit/.test(drive.file) && !base.startsWith('base-')) {
+      throw new SimHttpError(500, `Linked clone feature is not supported for '${drive.file}' (${key})`);
+    }
+    drives.push([key, drive]);
+  }
+  if (target && !shared) throw new SimHttpError(500, `can't clone VM to node '${target}' (VM uses local storage)`);
+  if (state.vms.some((v) => v.vmid === Number(params.newid))) {
+    throw new SimHttpError(500, `unable to create VM ${params.newid}: config file already exists`);
+  }
+  return { source, full, target, storage: params.storage, drives, config };
+}
+
+function cloneVm(sim: SimContext, ctx: Ctx): unknown {
+  const { state } = sim;
+  const { params, caller } = ctx;
+  const plan = planClone(state, ctx);
+  const newid = Number(params.newid);
+  const { source } = plan;
+  let placeholder: SimVm | undefined;
+  let release: (() => void) | undefined;
+  const created: string[] = [];
+  return sim.tasks.start(findNode(state, params.node), caller, 'qmclone', params.vmid, {
     vmid: newid,
-    name,
-    node: params.target ?? source.node,
-    template: false,
-    tags: [...source.tags.filter((t) => t !== 'template')],
-    status: 'stopped',
-    config,
-    lock: 'clone',
-    mac: newMac(newid),
-    pool: params.pool,
-  };
-  if (vm.tags.length > 0) vm.config.tags = vm.tags.join(';');
-  else delete vm.config.tags;
-  state.vms.push(vm);
-  source.lock = 'clone';
-  const releaseSource = () => {
-    const stillCloning = state.tasks.some(
-      (t) => t.status === 'running' && t.type === 'qmclone' && t.id === String(source.vmid),
-    );
-    if (!stillCloning && source.lock === 'clone') source.lock = undefined;
-  };
-  return sim.tasks.start(findNode(state, source.node), caller, 'qmclone', String(source.vmid), {
-    vmid: newid,
-    durationMs: full ? TASK_MS.qmclone * 2 : TASK_MS.qmclone,
-    done: () => {
-      vm.lock = undefined;
-      for (const v of volumes) {
-        state.storages
-          .find((s) => s.storage === v.storage)
-          ?.items.push({ volid: v.volid, content: 'images', format: 'raw', size: v.size });
+    durationMs: plan.full ? TASK_MS.qmclone * 2 : TASK_MS.qmclone,
+    begin: () => {
+      release = takeFlock(sim, source.vmid, source.status === 'running');
+      if (state.vms.some((v) => v.vmid === newid)) {
+        throw new TaskFailure(`clone failed: unable to create VM ${newid}: config file already exists`);
       }
-      releaseSource();
+      // "# qmclone temporary file\nlock: clone": a config with nothing but the lock, on the source's node.
+      placeholder = newVm(newid, params.node, 'clone');
+      state.vms.push(placeholder);
+    },
+    done: () => {
+      const vm = placeholder as SimVm;
+      const lines = [`create ${plan.full ? 'full' : 'linked'} clone of VM ${source.vmid} to VM ${newid}`];
+      const config = { ...plan.config };
+      for (const [key, drive] of plan.drives) {
+        config[key] = cloneDrive(sim, plan, newid, drive, created);
+        lines.push(
+          `create ${plan.full || /cloudinit/.test(drive.file) ? 'full' : 'linked'} clone of drive ${key} (${drive.file})`,
+        );
+      }
+      delete config.template;
+      config.name = params.name ?? `Copy-of-VM-${source.config.name ?? source.vmid}`;
+      if (params.description) config.description = params.description;
+      else delete config.description;
+      config.smbios1 = `uuid=${randomUUID()}`;
+      vm.config = config;
+      applyPending(vm);
+      vm.lock = undefined;
+      if (plan.target) vm.node = plan.target;
+      if (params.pool) vm.pool = params.pool;
       return lines;
     },
     failed: () => {
-      state.vms = state.vms.filter((v) => v !== vm);
-      releaseSource();
+      for (const volid of created) {
+        const parsed = parseVolid(volid);
+        const storage = parsed && state.storages.find((s) => s.storage === parsed.storage);
+        if (storage) storage.items = storage.items.filter((v) => v.volid !== volid);
+      }
+      state.vms = state.vms.filter((v) => v !== placeholder);
+    },
+    cleanup: () => release?.(),
+  });
+}
+
+/** A VM as a config file without content: the placeholder of a clone or a migration target. */
+export function newVm(vmid: number, node: string, lock?: string): SimVm {
+  return {
+    vmid,
+    name: '',
+    node,
+    template: false,
+    tags: [],
+    status: 'stopped',
+    config: {},
+    lock,
+    pending: {},
+    pendingDelete: [],
+    snapshots: [],
+    statsAt: Date.now(),
+  };
+}
+
+/** One drive of the clone: a full copy on the target storage, or a linked volume on the base's storage. */
+function cloneDrive(
+  sim: SimContext,
+  plan: ClonePlan,
+  newid: number,
+  drive: Record<string, string>,
+  created: string[],
+): string {
+  const source = parseVolid(drive.file);
+  const sourceVolume = findVolume(sim.state, drive.file, plan.source.node);
+  if (!source || !sourceVolume) throw new TaskFailure(`clone failed: volume '${drive.file}' does not exist`);
+  const cloudinit = /cloudinit/.test(drive.file);
+  const storage = plan.full || cloudinit ? (plan.storage ?? source.storage) : source.storage;
+  if (!enabledOn(storageConfig(sim.state, storage), plan.source.node)) {
+    throw new TaskFailure(`clone failed: storage '${storage}' is not available on node '${plan.source.node}'`);
+  }
+  const linkedVolid = plan.full || cloudinit ? undefined : `${drive.file}/vm-${newid}-disk-${created.length}`;
+  const volume = allocate(
+    sim.state,
+    storage,
+    plan.source.node,
+    newid,
+    sourceVolume.size ?? 0,
+    cloudinit ? 'cloudinit' : 'disk',
+    linkedVolid,
+  );
+  created.push(volume.volid);
+  return printDrive({ ...drive, file: volume.volid });
+}
+
+/** Offline migration (and the checks before its UPID): the config and the local volumes move to the target node. */
+function migrateVm(sim: SimContext, ctx: Ctx): unknown {
+  const { state } = sim;
+  const { params } = ctx;
+  if (params.target === params.node) throw invalidParams({ target: 'target is local node.' });
+  if (!state.nodes.some((n) => n.node === params.target)) {
+    throw new SimHttpError(500, `no such cluster node '${params.target}'`);
+  }
+  const vm = findVm(state, params.node, params.vmid);
+  checkLock(vm);
+  if (vm.status === 'running' && params.online !== '1') {
+    throw new SimHttpError(500, "can't migrate running VM without --online");
+  }
+  const map = storageMap(params.targetstorage);
+  const local = localVolumes(state, vm);
+  for (const [, volid] of local) {
+    const storage = map(parseVolid(volid)?.storage ?? '');
+    storageOn(state, storage, params.target);
+  }
+  return sim.tasks.start(findNode(state, params.node), ctx.caller, 'qmigrate', params.vmid, {
+    vmid: vm.vmid,
+    begin: () => {
+      vm.lock = 'migrate';
+    },
+    done: () => {
+      const lines = [`starting migration of VM ${vm.vmid} to node '${params.target}'`];
+      for (const [key, volid] of local) {
+        const base = parseVolid(volid)?.volname.split('/');
+        if (base && base.length > 1 && base[0].startsWith('base-')) {
+          throw new TaskFailure(`can't migrate '${volid}' as it's a clone of '${base[0]}'`);
+        }
+        const target = map(parseVolid(volid)?.storage ?? '');
+        const moved = migrateVolume(sim, vm, volid, params.node, params.target, target);
+        vm.config[key] = String(vm.config[key]).replace(volid, moved);
+        lines.push(`copying local disk '${volid}' to '${moved}' on node '${params.target}'`);
+      }
+      vm.node = params.target;
+      vm.lock = undefined;
+      lines.push('migration finished successfully');
+      return lines;
+    },
+    failed: () => {
+      vm.lock = undefined;
     },
   });
 }
 
-function checkParams(state: SimState, params: Record<string, string>): void {
-  const errors: Record<string, string> = {};
-  const newid = Number(params.newid);
-  if (params.newid === undefined) errors.newid = 'property is missing and it is not optional';
-  else if (!/^\d+$/.test(params.newid)) errors.newid = `type check ('integer') failed - got '${params.newid}'`;
-  else if (newid < 100 || newid > 999999999) errors.newid = 'value must have a minimum value of 100';
-  if (params.name !== undefined && !DNS_NAME.test(params.name))
-    errors.name = 'invalid format - value does not look like a valid DNS name';
-  if (params.full !== undefined && !/^[01]$/.test(params.full))
-    errors.full = `type check ('boolean') failed - got '${params.full}'`;
-  if (params.target !== undefined && !state.nodes.some((n) => n.node === params.target)) {
-    errors.target = `no such cluster node '${params.target}'`;
+/** The local (non-shared) volumes a VM's config references: config key → volume id. */
+function localVolumes(state: SimState, vm: SimVm): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(vm.config)) {
+    if (!DISK_KEY.test(key)) continue;
+    const drive = parseDrive(String(value));
+    const parsed = parseVolid(drive.file);
+    if (!parsed) continue;
+    if (!storageConfig(state, parsed.storage).shared) out.push([key, drive.file]);
   }
-  if (Object.keys(errors).length > 0) throw invalidParams(errors);
+  return out;
 }
 
-/** The new VM's config: disks copied (full) or based on the template's (linked), fresh MACs, cloud-init drive. */
-function cloneConfig(source: SimVm, newid: number, full: boolean, storage: SimStorage | undefined): ClonedConfig {
-  const config: Record<string, string | number> = {};
-  const volumes: ClonedConfig['volumes'] = [];
-  const lines: string[] = [];
-  let diskIndex = 0;
-  for (const [key, value] of Object.entries(source.config)) {
-    if (key === 'template' || key === 'name' || key === 'description') continue;
-    const text = String(value);
-    if (DISK_KEY.test(key) && !text.startsWith('none') && !/media=cdrom/.test(text.replace(/cloudinit.*/, ''))) {
-      const [volid, ...opts] = text.split(',');
-      const [srcStorage, volume] = volid.split(':');
-      const sizeText = /size=([\d.]+[KMGT]?)/.exec(text)?.[1];
-      if (/cloudinit/.test(volume ?? '')) {
-        const st = storage?.storage ?? srcStorage;
-        config[key] = [`${st}:vm-${newid}-cloudinit`, ...opts].join(',');
-        volumes.push({ storage: st, volid: `${st}:vm-${newid}-cloudinit`, size: 4 * 1024 ** 2 });
-        continue;
-      }
-      const st = full ? (storage?.storage ?? srcStorage) : srcStorage;
-      const newVolume = full ? `vm-${newid}-disk-${diskIndex}` : `${volume}/vm-${newid}-disk-${diskIndex}`;
-      diskIndex++;
-      config[key] = [`${st}:${newVolume}`, ...opts].join(',');
-      volumes.push({ storage: st, volid: `${st}:${newVolume}`, size: parseSize(sizeText ?? '0') ?? 0 });
-      lines.push(`create ${full ? 'full' : 'linked'} clone of drive ${key} (${volid})`);
-      continue;
-    }
-    if (/^net\d+$/.test(key)) {
-      config[key] = text.replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, `=${newMac(newid)}`);
-      continue;
-    }
-    config[key] = value;
+/** targetstorage: one storage for all, or `src:dst` pairs (comma separated); unmapped storages stay the same. */
+function storageMap(text: string | undefined): (storage: string) => string {
+  if (!text) return (s) => s;
+  const pairs = text.split(/[,;\s]+/).filter(Boolean);
+  if (pairs.length === 1 && !pairs[0].includes(':')) return () => pairs[0];
+  const map = new Map(pairs.map((p) => p.split(':') as [string, string]));
+  return (s) => map.get(s) ?? s;
+}
+
+function migrateVolume(sim: SimContext, vm: SimVm, volid: string, from: string, to: string, storage: string): string {
+  const parsed = parseVolid(volid);
+  if (!parsed || parsed.storage === storage) {
+    moveVolume(sim.state, volid, from, to);
+    return volid;
   }
-  return { config, volumes, lines };
+  const volume = findVolume(sim.state, volid, from);
+  const copy = allocate(
+    sim.state,
+    storage,
+    to,
+    vm.vmid,
+    volume?.size ?? 0,
+    /cloudinit/.test(volid) ? 'cloudinit' : 'disk',
+  );
+  const source = sim.state.storages.find((s) => s.storage === parsed.storage);
+  if (source)
+    source.items = source.items.filter((v) => !(v.volid === volid && (v.node === undefined || v.node === from)));
+  return copy.volid;
 }
