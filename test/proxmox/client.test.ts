@@ -137,9 +137,12 @@ describe('PveClient against the simulator (latencyScale 0)', () => {
     const upid = await pve.cloneVm('pve', 9000, { newid: 120, name: 'web-1', description: 'made by a test' });
     assert.equal(parseUpid(upid).type, 'qmclone');
     // latencyScale 0 is instant but still asynchronous: the first poll sees the task running and the clone locked.
-    assert.equal((await vms(sim)).find((v) => v.vmid === 120)?.lock, 'clone');
+    // As PVE's worker does: a placeholder config holding only `lock: clone`; the source only takes a file lock.
+    const placeholder = (await vms(sim)).find((v) => v.vmid === 120);
+    assert.equal(placeholder?.lock, 'clone');
+    assert.deepEqual(placeholder?.config, {});
     assert.equal((await pve.taskStatus(upid)).status, 'running');
-    assert.equal((await vms(sim)).find((v) => v.vmid === 9000)?.lock, 'clone');
+    assert.equal((await vms(sim)).find((v) => v.vmid === 9000)?.lock, undefined);
     const task = await pve.waitForTask(upid, FAST);
     assert.equal(task.exitstatus, 'OK');
     assert.equal((await vms(sim)).find((v) => v.vmid === 120)?.lock, undefined);
@@ -270,20 +273,34 @@ describe('PveClient against the simulator (latencyScale 0)', () => {
     await assert.rejects(pve.nodeStatus('nowhere'), /hostname lookup 'nowhere' failed/);
   });
 
-  test('a clone locks its source: a second clone of a non-template source is refused until the first ends', async () => {
+  test('clone locks as PVE: the new VM is locked until the task ends; a stopped source allows parallel clones', async () => {
     await pve.waitForTask(await pve.cloneVm('pve', 9000, { newid: 150, name: 'golden' }), FAST);
+    // A stopped source takes a shared file lock (lock_config_shared): two full clones of it run side by side.
     const first = await pve.cloneVm('pve', 150, { newid: 151, name: 'copy-a', full: true });
+    const second = await pve.cloneVm('pve', 150, { newid: 152, name: 'copy-b', full: true });
+    // Starting the clone in flight is accepted; the start task fails on the placeholder's lock (check_lock in vm_start).
+    const start = await pve.startVm('pve', 151);
     await assert.rejects(
-      pve.cloneVm('pve', 150, { newid: 152, name: 'copy-b', full: true }),
-      /VM 150 is locked \(clone\)/,
+      pve.waitForTask(start, FAST),
+      (e: unknown) => e instanceof PveTaskError && e.exitstatus === 'VM 151 is locked (clone)',
     );
-    await assert.rejects(pve.startVm('pve', 151), /VM 151 is locked \(clone\)/);
-    await pve.waitForTask(first, FAST);
-    await pve.waitForTask(await pve.cloneVm('pve', 150, { newid: 152, name: 'copy-b', full: true }), FAST);
-    // Templates take a shared lock: two linked clones may run at once.
+    // A config change checks the lock before its worker forks: refused at once.
+    await assert.rejects(pve.setVmConfig('pve', 151, { cores: 2 }), /HTTP 500 VM 151 is locked \(clone\)/);
+    await Promise.all([pve.waitForTask(first, FAST), pve.waitForTask(second, FAST)]);
+    // Templates too: two linked clones at once.
     const a = await pve.cloneVm('pve', 9000, { newid: 153, name: 'lc-a' });
     const b = await pve.cloneVm('pve', 9000, { newid: 154, name: 'lc-b' });
     await Promise.all([pve.waitForTask(a, FAST), pve.waitForTask(b, FAST)]);
+    // A running source takes an exclusive lock: a second clone's worker times out on it.
+    await pve.waitForTask(await pve.startVm('pve', 150), FAST);
+    const runningA = await pve.cloneVm('pve', 150, { newid: 155, name: 'hot-a' });
+    const runningB = await pve.cloneVm('pve', 150, { newid: 156, name: 'hot-b' });
+    await pve.waitForTask(runningA, FAST);
+    await assert.rejects(
+      pve.waitForTask(runningB, FAST),
+      /can't lock file '\/var\/lock\/qemu-server\/lock-150.conf' - got timeout/,
+    );
+    await pve.waitForTask(await pve.stopVm('pve', 150), FAST);
   });
 
   test('a raw (once-encoded) sshkeys value is what PVE rejects: the client must encode twice', async () => {
@@ -412,7 +429,7 @@ describe('PveClient against the simulator (latencyScale 0)', () => {
     await assert.rejects(bad.version(), (e: unknown) => {
       assert.ok(e instanceof PveApiError);
       assert.equal(e.status, 401);
-      assert.equal(e.message, 'Proxmox API GET /version failed: HTTP 401 authentication failure');
+      assert.equal(e.message, 'Proxmox API GET /version failed: HTTP 401 invalid token value!');
       assert.match(e.hint ?? '', /PVEAPIToken/);
       return true;
     });
@@ -475,7 +492,10 @@ describe('PveClient against the simulator (latencyScale 0)', () => {
       assert.equal((await call('DELETE', '/_sim/faults')).status, 200);
       assert.equal((await pve.version()).release, '8.4');
       assert.equal((await call('GET', '/_sim/nope')).status, 404);
-      assert.equal((await call('GET', '/api2/json/nodes/pve/lxc')).status, 401, 'the API itself needs a token');
+      const anonymous = await fetch(`${sim.url}/api2/json/nodes/pve/lxc`, { dispatcher });
+      assert.equal(anonymous.status, 401, 'the API itself needs a token');
+      assert.equal(anonymous.statusText, 'No ticket');
+      assert.equal(await anonymous.text(), '', 'pveproxy sends a failed login no body');
       const unknown = await fetch(`${sim.url}/api2/json/nodes/pve/lxc`, {
         dispatcher,
         headers: { Authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}` },
@@ -592,7 +612,7 @@ describe('guest agent timing and nested PVE hosts', () => {
     assert.equal(await pve.agentPing('pve', 200), true);
 
     await pve.waitForTask((await pve.setVmConfig('pve', 200, { agent: 0 })) as string, FAST);
-    await assert.rejects(pve.agentPing('pve', 200), /No QEMU guest agent configured/);
+    await assert.rejects(pve.agentPing('pve', 200), /QEMU guest agent is not enabled/);
     await pve.close();
   });
 

@@ -264,7 +264,10 @@ export function defaultSeed(node = 'pve'): SimSeed {
         storage: 'local-lvm',
         type: 'lvmthin',
         content: ['images', 'rootdir'],
-        items: [{ volid: 'local-lvm:base-9000-disk-0', content: 'images', format: 'raw', size: 3 * 1024 ** 3 }],
+        items: [
+          { volid: 'local-lvm:base-9000-disk-0', content: 'images', format: 'raw', size: 3 * 1024 ** 3 },
+          { volid: 'local-lvm:vm-9000-cloudinit', content: 'images', format: 'raw', size: 4 * 1024 ** 2 },
+        ],
       },
     ],
     vms: [

@@ -227,9 +227,10 @@ function cloneDrive(
   created: string[],
 ): string {
   const source = parseVolid(drive.file);
-  const sourceVolume = findVolume(sim.state, drive.file, plan.source.node);
-  if (!source || !sourceVolume) throw new TaskFailure(`clone failed: volume '${drive.file}' does not exist`);
   const cloudinit = /cloudinit/.test(drive.file);
+  // A cloud-init drive is made anew (PVE regenerates it at start); any other volume must exist to be copied.
+  const sourceVolume = cloudinit ? { size: 4 * 1024 ** 2 } : findVolume(sim.state, drive.file, plan.source.node);
+  if (!source || !sourceVolume) throw new TaskFailure(`clone failed: volume '${drive.file}' does not exist`);
   const storage = plan.full || cloudinit ? (plan.storage ?? source.storage) : source.storage;
   if (!enabledOn(storageConfig(sim.state, storage), plan.source.node)) {
     throw new TaskFailure(`clone failed: storage '${storage}' is not available on node '${plan.source.node}'`);
