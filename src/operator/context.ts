@@ -8,6 +8,7 @@ import type { PveEndpoint } from '../proxmox/client.ts';
 import { globalMasker } from '../util/mask.ts';
 import { didYouMean } from '../util/suggest.ts';
 import type { Manifest, ManifestNode } from './manifest.ts';
+import { type CrossNode, crossNodeSetting } from './provisioners/placement.ts';
 
 export interface StackContext {
   stack: string;
@@ -28,6 +29,8 @@ export interface ProxmoxTarget {
   ciuser?: string;
   sshKeys: string[];
   nameserver?: string;
+  /** How a template on another node is cloned to this one: auto (default), target or migrate. */
+  crossNode: CrossNode;
 }
 
 export interface Preset {
@@ -150,6 +153,7 @@ export function proxmoxTarget(
     ciuser: str(cfg.ciuser),
     sshKeys: Array.isArray(cfg.ssh_keys) ? cfg.ssh_keys.map(String) : [],
     nameserver: str(cfg.nameserver),
+    crossNode: crossNodeSetting(cfg.cross_node),
   };
 }
 

@@ -8,7 +8,7 @@ import { type GraphNode, runGraph } from '../graph/index.ts';
 import { vmName } from './context.ts';
 import { delegate } from './delegation.ts';
 import { destroyNode } from './destroy.ts';
-import { createVm, type Target } from './provisioners/proxmox-api.ts';
+import { createVm, type ResumePoint, type Target } from './provisioners/proxmox-api.ts';
 import { runTofu, tofuCommands, tofuDir, writeModule } from './provisioners/tofu.ts';
 import { message, now, type OperatorRun } from './run.ts';
 import type { NodeState } from './state.ts';
@@ -41,7 +41,7 @@ async function provisionWithApi(
   run: OperatorRun,
   name: string,
   target: Target,
-  resumeTask: string | undefined,
+  resume: ResumePoint,
 ): Promise<Provisioned> {
   const created = await createVm(
     target,
@@ -50,7 +50,7 @@ async function provisionWithApi(
     run.allocator(target.url),
     run.waits,
     (phase, change) => run.transition(name, { phase, ...change }),
-    resumeTask,
+    resume,
   );
   if (created.adopted) run.log(`${name}: adopted VM ${created.vmid} left by an interrupted run`);
   return { vmid: created.vmid, ip: created.ip, pveNode: created.pveNode };
@@ -70,7 +70,8 @@ export async function createNode(run: OperatorRun, name: string): Promise<void> 
     if (delegates && state.ip && state.vm_id !== undefined) await delegate(run, name, state.ip, state.vm_id, target);
     return;
   }
-  const resumeTask = state.task;
+  // Where an interrupted run left this node (a clone may still be in flight under the recorded vm_id).
+  const resume: ResumePoint = { task: state.task, vmid: state.vm_id };
   await run.transition(name, {
     status: 'running',
     started_at: now(),
@@ -83,7 +84,7 @@ export async function createNode(run: OperatorRun, name: string): Promise<void> 
     const { vmid, ip, pveNode } =
       provisioner === 'tofu'
         ? await provisionWithTofu(run, name, target)
-        : await provisionWithApi(run, name, target, resumeTask);
+        : await provisionWithApi(run, name, target, resume);
     await run.transition(name, { vm_id: vmid, ip, pve_node: pveNode });
     if (delegates) {
       if (!ip || vmid === undefined) throw new StrataError(`Nested PVE '${name}' has no IP to reach its API`);

@@ -7,6 +7,7 @@ import { type GraphNode, runGraph } from '../graph/index.ts';
 import type { PveVmSummary } from '../proxmox/client.ts';
 import { vmMarker, vmName } from './context.ts';
 import { reopenDelegations } from './delegation.ts';
+import { namedVms } from './provisioners/placement.ts';
 import { destroyVm, ownedBy, type Target } from './provisioners/proxmox-api.ts';
 import { hasTofuState, runTofu, tofuCommands, tofuDir, writeModule } from './provisioners/tofu.ts';
 import { message, now, type OperatorRun } from './run.ts';
@@ -17,7 +18,7 @@ async function discover(run: OperatorRun, target: Target): Promise<Map<string, P
   const names = new Map<string, string>();
   for (const node of run.manifest.nodes) names.set(vmName(run.manifest.name, node.name), node.name);
   const found = new Map<string, PveVmSummary[]>();
-  for (const vm of await target.client.listVms()) {
+  for (const vm of await namedVms(target.client)) {
     const node = names.get(vm.name);
     if (vm.template || node === undefined) continue;
     if (!(await ownedBy(target, vm, vmMarker(run.manifest.name, run.stack, node)))) continue;

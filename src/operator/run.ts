@@ -34,7 +34,8 @@ export function message(error: unknown): string {
 }
 
 /** Placement options of a host: where disks, NICs and cloud-init defaults go. */
-export type HostOptions = Pick<ProxmoxTarget, 'storage' | 'bridge' | 'ciuser' | 'sshKeys' | 'nameserver'>;
+export type HostOptions = Pick<ProxmoxTarget, 'storage' | 'bridge' | 'ciuser' | 'sshKeys' | 'nameserver'> &
+  Partial<Pick<ProxmoxTarget, 'crossNode'>>;
 
 export class OperatorRun {
   readonly o: OperatorOptions;

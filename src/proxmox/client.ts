@@ -86,6 +86,20 @@ export class PveClient {
     return this.#http.request('POST', `${vmPath(node, templateVmid)}/clone`, { ...opts });
   }
 
+  /** Offline (or with `online`, live) migration to another node of the cluster; returns the qmigrate task. */
+  migrateVm(
+    node: string,
+    vmid: number,
+    opts: { target: string; online?: boolean; targetstorage?: string; withLocalDisks?: boolean },
+  ): Promise<string> {
+    return this.#http.request('POST', `${vmPath(node, vmid)}/migrate`, {
+      target: opts.target,
+      online: opts.online,
+      targetstorage: opts.targetstorage,
+      'with-local-disks': opts.withLocalDisks,
+    });
+  }
+
   /**
    * Asynchronous config update (POST). Returns the task UPID, or null when PVE had nothing to run as a task.
    * Pass `sshkeys` as plain OpenSSH lines: they are URL-encoded here as PVE requires (see encodeSshKeys).
@@ -223,7 +237,10 @@ export class PveClient {
     return data?.result ?? [];
   }
 
-  storages(node: string): Promise<Array<{ storage: string; content: string; type: string; active?: number }>> {
+  /** Storages enabled on a node; `shared` is 1 for storages every node reaches (NFS, Ceph…). */
+  storages(
+    node: string,
+  ): Promise<Array<{ storage: string; content: string; type: string; active?: number; shared?: number }>> {
     return this.#http.request('GET', `/nodes/${encodeURIComponent(node)}/storage`);
   }
 

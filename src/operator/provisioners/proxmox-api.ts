@@ -8,6 +8,7 @@ import { PveApiError, type PveClient, type PveVmSummary } from '../../proxmox/cl
 import { sleep } from '../../util/fs.ts';
 import { didYouMean } from '../../util/suggest.ts';
 import type { ResolvedNode } from '../context.ts';
+import { type CrossNode, cloneOnto, namedVms, retryOnLock } from './placement.ts';
 
 /** A Proxmox host the operator creates VMs on: the stack's host, or a nested PVE host created by the manifest. */
 export interface Target {
@@ -19,6 +20,8 @@ export interface Target {
   ciuser?: string;
   sshKeys: string[];
   nameserver?: string;
+  /** How a template on another node of the cluster is cloned here (settings.proxmox.cross_node). */
+  crossNode?: CrossNode;
 }
 
 export interface Identity {
@@ -70,10 +73,6 @@ function isMissing(error: unknown): boolean {
   );
 }
 
-function isLocked(error: unknown): boolean {
-  return error instanceof PveApiError && /lock|locked/i.test(error.pveMessage);
-}
-
 /** True when the VM's description holds strata's marker for this node (set at clone time). */
 export async function ownedBy(target: Target, vm: PveVmSummary, marker: string): Promise<boolean> {
   try {
@@ -105,33 +104,30 @@ async function waitUnlocked(target: Target, node: string, vmid: number, waits: W
   }
 }
 
-/** Stops (if running) and deletes a VM with purge; a VM that is already gone is fine. */
+/**
+ * Stops (if running) and deletes a VM with purge; a VM that is already gone is fine. A task started by an earlier
+ * (killed) run may still hold the VM: PVE then fails the stop or destroy task with "VM n is locked (…)", which is
+ * retried with backoff.
+ */
 export async function destroyVm(target: Target, node: string, vmid: number, waits: Waits): Promise<void> {
-  const deadline = Date.now() + waits.taskMs;
-  for (;;) {
-    try {
+  const task = { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal };
+  try {
+    await retryOnLock(async () => {
       await waitUnlocked(target, node, vmid, waits);
       const status = await target.client.vmStatus(node, vmid);
-      if (status.status === 'running') {
-        await target.client.waitForTask(await target.client.stopVm(node, vmid), {
-          timeoutMs: waits.taskMs,
-          pollMs: waits.pollMs,
-          signal: waits.signal,
-        });
-      }
+      if (status.status === 'running') await target.client.waitForTask(await target.client.stopVm(node, vmid), task);
       const upid = await target.client.deleteVm(node, vmid, { purge: true, destroyUnreferencedDisks: true });
-      await target.client.waitForTask(upid, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
-      return;
-    } catch (error) {
-      if (isMissing(error)) return;
-      // A task started by an earlier (killed) run may still hold the VM's lock: wait for it and try again.
-      if (isLocked(error) && Date.now() < deadline) {
-        await sleep(waits.pollMs, waits.signal);
-        continue;
-      }
-      throw error;
-    }
+      await target.client.waitForTask(upid, task);
+    }, waits);
+  } catch (error) {
+    if (isMissing(error) || isGoneTask(error)) return;
+    throw error;
   }
+}
+
+/** A task that failed because its VM vanished meanwhile (another run's destroy got there first). */
+function isGoneTask(error: unknown): boolean {
+  return error instanceof Error && 'exitstatus' in error && /does not exist/.test(String(error.exitstatus));
 }
 
 /** First IPv4 address the guest agent reports outside the loopback interface, skipping link-local ones. */
@@ -173,10 +169,12 @@ async function templateOf(target: Target, node: ResolvedNode): Promise<{ vmid: n
   const vms = await target.client.listVms();
   const templates = vms.filter((v) => v.template);
   const ref = node.imageRef;
+  // A template of that name on the target node is cloned there (no cross-node copy); else any node's.
+  const named = templates.filter((t) => t.name === ref.template);
   const found =
     ref.templateVmid !== undefined
       ? templates.find((t) => t.vmid === ref.templateVmid)
-      : templates.find((t) => t.name === ref.template);
+      : (named.find((t) => t.node === target.node) ?? named[0]);
   if (!found) {
     const wanted = ref.templateVmid !== undefined ? `template VM ${ref.templateVmid}` : `template '${ref.template}'`;
     throw new StrataError(`Node '${node.name}': ${wanted} (image '${node.image}') not found on ${target.url}`, {
@@ -235,6 +233,34 @@ async function adoptVm(
   return { vmid: vm.vmid, pveNode: vm.node, ip, adopted: true };
 }
 
+/** Where an interrupted run got to: the task it was waiting for and the VM id it had chosen. */
+export interface ResumePoint {
+  task?: string;
+  vmid?: number;
+}
+
+/**
+ * A clone the interrupted run started may still be in flight: PVE then shows a placeholder config holding only
+ * `lock: clone` (no name, no description yet). Wait for its task and lock, so the VM is judged once it is whole.
+ */
+async function settleInFlight(target: Target, resume: ResumePoint, waits: Waits): Promise<void> {
+  if (resume.vmid === undefined) return;
+  const vm = (await target.client.listVms()).find((v) => v.vmid === resume.vmid);
+  if (!vm) return;
+  if (resume.task) {
+    try {
+      await target.client.waitForTask(resume.task, {
+        timeoutMs: waits.taskMs,
+        pollMs: waits.pollMs,
+        signal: waits.signal,
+      });
+    } catch {
+      // Whether that task ended well or not, the VM is judged below like any other leftover.
+    }
+  }
+  await waitUnlocked(target, vm.node, vm.vmid, waits);
+}
+
 /**
  * VMs with this node's name that an interrupted run left: one that is fully configured (tagged) is adopted, anything
  * less is deleted, because a clone interrupted half-way cannot be trusted. A VM of that name without strata's marker
@@ -245,17 +271,11 @@ async function adoptLeftover(
   id: Identity,
   waits: Waits,
   phase: PhaseHook,
-  resumeTask: string | undefined,
+  resume: ResumePoint,
 ): Promise<CreatedVm | undefined> {
   const { client } = target;
-  const existing = (await client.listVms()).filter((v) => v.name === id.vmName && !v.template);
-  if (resumeTask && existing.length > 0) {
-    try {
-      await client.waitForTask(resumeTask, { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal });
-    } catch {
-      // Whether that task ended well or not, the VM is judged below like any other leftover.
-    }
-  }
+  await settleInFlight(target, resume, waits);
+  const existing = (await namedVms(client)).filter((v) => v.name === id.vmName && !v.template);
   for (const vm of existing) {
     if (!(await ownedBy(target, vm, id.marker))) {
       throw new StrataError(
@@ -265,8 +285,10 @@ async function adoptLeftover(
     }
     await waitUnlocked(target, vm.node, vm.vmid, waits);
     const fresh = (await client.listVms()).find((v) => v.vmid === vm.vmid);
-    // Fully configured: adopt it, starting it if it is stopped (never delete a finished VM to make it again).
-    if (fresh?.tags.includes('strata')) return adoptVm(target, vm, fresh.status === 'running', waits, phase);
+    // Fully configured on the right node: adopt it, starting it if it is stopped (a finished VM is never re-made).
+    if (fresh?.tags.includes('strata') && fresh.node === target.node) {
+      return adoptVm(target, fresh, fresh.status === 'running', waits, phase);
+    }
     await phase('clean', { vm_id: vm.vmid, pve_node: vm.node });
     await destroyVm(target, vm.node, vm.vmid, waits);
   }
@@ -316,8 +338,8 @@ export async function createVm(
   allocator: VmidAllocator,
   waits: Waits,
   phase: PhaseHook,
-  /** UPID of a task an interrupted run started on this node: waited for before the VM is judged. */
-  resumeTask?: string,
+  /** Where an interrupted run left this node: its task is waited for and its VM judged before anything new. */
+  resume: ResumePoint = {},
 ): Promise<CreatedVm> {
   if (node.type === 'ct') {
     throw new StrataError(`Node '${node.name}' is a container (type ct): strata creates QEMU VMs and nested PVE only`, {
@@ -326,39 +348,49 @@ export async function createVm(
   }
   const { client } = target;
   await phase('lookup');
-  const adopted = await adoptLeftover(target, id, waits, phase, resumeTask);
+  const adopted = await adoptLeftover(target, id, waits, phase, resume);
   if (adopted) return adopted;
   const template = await templateOf(target, node);
   const vmid = await vmidFor(target, node, allocator);
   const task = { timeoutMs: waits.taskMs, pollMs: waits.pollMs, signal: waits.signal };
   // The id is recorded before the clone is asked for, so a kill right after the request still knows what to look for.
   await phase('clone', { vm_id: vmid, pve_node: target.node });
-  const upid = await client.cloneVm(template.node, template.vmid, {
-    newid: vmid,
-    name: id.vmName,
-    full: true,
-    target: target.node,
-    storage: target.storage,
-    description: id.marker,
-  });
-  await phase('clone', { task: upid });
-  await client.waitForTask(upid, task);
+  await cloneOnto(
+    client,
+    {
+      template,
+      node: target.node,
+      newid: vmid,
+      name: id.vmName,
+      description: id.marker,
+      storage: target.storage,
+      crossNode: target.crossNode ?? 'auto',
+    },
+    waits,
+    { task: (name, upid) => phase(name, { task: upid }) },
+  );
   if (node.disk !== undefined) {
     await phase('resize', { task: undefined });
     const disk = bootDisk(await client.vmConfig(target.node, vmid));
-    if (disk && node.disk > disk.sizeGb) await client.resizeDisk(target.node, vmid, disk.key, `${node.disk}G`);
+    if (disk && node.disk > disk.sizeGb) {
+      await retryOnLock(() => client.resizeDisk(target.node, vmid, disk.key, `${node.disk}G`), waits);
+    }
   }
   // Tags go on last: a tagged VM is fully configured, which is what a resumed run relies on to adopt it.
   await phase('configure', { task: undefined });
-  const configTask = await client.setVmConfig(target.node, vmid, vmSettings(target, node, id));
-  if (configTask) {
-    await phase('configure', { task: configTask });
-    await client.waitForTask(configTask, task);
-  }
+  await retryOnLock(async () => {
+    const configTask = await client.setVmConfig(target.node, vmid, vmSettings(target, node, id));
+    if (configTask) {
+      await phase('configure', { task: configTask });
+      await client.waitForTask(configTask, task);
+    }
+  }, waits);
   await phase('start', { task: undefined });
-  const startTask = await client.startVm(target.node, vmid);
-  await phase('start', { task: startTask });
-  await client.waitForTask(startTask, task);
+  await retryOnLock(async () => {
+    const startTask = await client.startVm(target.node, vmid);
+    await phase('start', { task: startTask });
+    await client.waitForTask(startTask, task);
+  }, waits);
   await phase('wait_ip', { task: undefined });
   const ip = await waitForIp(target, target.node, vmid, waits);
   return { vmid, pveNode: target.node, ip, adopted: false };
