@@ -18,13 +18,14 @@ export function register(program: Command): void {
   program
     .command('pve-sim')
     .description(
-      'Run a Proxmox VE API simulator on 127.0.0.1 (HTTPS, API tokens, async tasks, guest agent, nested hosts)',
+      'Run a Proxmox VE API simulator on 127.0.0.1 (HTTPS, API tokens and tickets, async tasks, guest agent, nested hosts)',
     )
     .option('--port <port>', 'TCP port (0 picks a free one)', '8006')
     .option('--latency-scale <factor>', 'multiply task durations and boot time (0 = instant)', '1')
     .option('--boot-delay-ms <ms>', 'time from VM start until the guest agent answers, before scaling', '8000')
     .option('--seed-file <yaml>', 'initial nodes, storages, VMs and users (see docs/proxmox-simulator.md)')
     .option('--subnet <cidr>', 'subnet the simulated DHCP hands out', '10.77.0.0/24')
+    .option('--status-lag-ms <ms>', 'how far /cluster/resources lags behind a VM (pvestatd), before scaling', '10000')
     .option('--no-tls', 'serve plain HTTP instead of HTTPS')
     .option('--format <format>', 'output format of the connection details: yaml or json', 'yaml')
     .addHelpText(
@@ -47,6 +48,7 @@ async function runSimulator(opts: Record<string, string | boolean | undefined>):
   const port = parseNumber('--port', String(opts.port), 0, 65535, true);
   const latencyScale = parseNumber('--latency-scale', String(opts.latencyScale), 0, 1000, false);
   const bootDelayMs = parseNumber('--boot-delay-ms', String(opts.bootDelayMs), 0, 3_600_000, true);
+  const statusLagMs = parseNumber('--status-lag-ms', String(opts.statusLagMs), 0, 3_600_000, true);
   const seed = typeof opts.seedFile === 'string' ? await loadSeedFile(opts.seedFile) : undefined;
   let sim: Awaited<ReturnType<typeof startSimulator>>;
   try {
@@ -54,6 +56,7 @@ async function runSimulator(opts: Record<string, string | boolean | undefined>):
       port,
       latencyScale,
       bootDelayMs,
+      statusLagMs,
       seed,
       subnet: String(opts.subnet),
       tls: opts.tls !== false,
@@ -74,6 +77,8 @@ async function runSimulator(opts: Record<string, string | boolean | undefined>):
         tokenSecret: sim.tokenSecret,
         fingerprint: sim.fingerprint ?? null,
         authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`,
+        user: sim.user,
+        password: sim.password,
         state: `${sim.url}/_sim/state`,
         ca: sim.ca ?? null,
       },

@@ -128,7 +128,8 @@ export function parsePropertyString(
         if (result[alias] !== undefined) throw new FormatError(`key '${alias}' has already been set`);
         result[alias] = key;
       }
-      result[key] = value;
+      // Inside property strings PVE reads booleans with parse_boolean: yes/no, on/off, true/false too.
+      result[key] = format[key]?.type === 'boolean' ? parseBoolean(value) : value;
     } else if (!part.includes('=')) {
       const defaultKey = Object.entries(format).find(([, spec]) => spec.defaultKey)?.[0];
       if (!defaultKey) throw new FormatError('value without key, but schema does not define a default key');
@@ -161,6 +162,13 @@ export function parsePropertyString(
   }
   if (errors.length > 0) throw new FormatError(`format error\n${errors.join('\n')}`);
   return result;
+}
+
+/** PVE::JSONSchema::parse_boolean: 1/0, true/false, yes/no, on/off (any case); anything else stays as it is. */
+export function parseBoolean(value: string): string {
+  if (/^(1|true|yes|on)$/i.test(value)) return '1';
+  if (/^(0|false|no|off)$/i.test(value)) return '0';
+  return value;
 }
 
 /** A property string that does not parse; its message is what follows "invalid format - ". */

@@ -20,7 +20,7 @@ import { authenticate, TicketSigner } from './permissions.ts';
 import { handleControl } from './routes/control.ts';
 import { apiRoutes } from './routes/index.ts';
 import { validate } from './schema.ts';
-import { defaultSeed, type SimState, stateFromSeed } from './state.ts';
+import { defaultSeed, type SimRequest, type SimState, stateFromSeed } from './state.ts';
 import { TaskRunner } from './tasks.ts';
 import { Timers } from './timers.ts';
 import { makeNodeCertificate, type SimCertificate } from './tls.ts';
@@ -187,11 +187,15 @@ export class PveSimulator {
   /** One /api2/json request: recorded, checked against injected faults, authenticated, routed, answered. */
   async #api(method: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = url.pathname.slice('/api2/json'.length).replace(/\/+$/, '');
-    const record = { method, path, status: null as number | null };
+    const record: SimRequest = { method, path, status: null };
     this.state.requests.push(record);
     if (this.state.requests.length > 100_000) this.state.requests.shift();
     const reply = (status: number, body: unknown, reason?: string) => {
       record.status = status;
+      if (status >= 400) {
+        const errors = (body as { errors?: Record<string, string> } | undefined)?.errors;
+        record.error = `${reason ?? ''}${errors ? ` ${JSON.stringify(errors)}` : ''}`;
+      }
       send(res, status, body, reason);
     };
 

@@ -204,6 +204,8 @@ export interface SimRequest {
   method: string;
   path: string;
   status: number | null;
+  /** Why a request failed: PVE's message and per-parameter errors. */
+  error?: string;
 }
 
 export interface SimNode {
