@@ -8,6 +8,10 @@ need=()
 for pair in packer:packer ansible-playbook:ansible-core age:age yamllint:yamllint shellcheck:shellcheck git:git psql:postgresql-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
+# The PVE client conformance suite (test/pve-clients) drives third-party clients: proxmoxer and requests for Debian's
+# python3, and the full `ansible` package, which carries community.general's proxmox modules (about 250 MB).
+/usr/bin/python3 -c 'import proxmoxer, requests' >/dev/null 2>&1 || need+=(python3-proxmoxer python3-requests)
+[ -d /usr/lib/python3/dist-packages/ansible_collections/community/general ] || need+=(ansible)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need[*]}; install them with: sudo apt-get install ${need[*]}" >&2
