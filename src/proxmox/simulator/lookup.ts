@@ -1,5 +1,4 @@
 /** Finding nodes and VMs a request names, with the errors PVE gives for missing ones; config locks and flocks. */
-import type { SimContext } from './context.ts';
 import { SimHttpError } from './errors.ts';
 import type { SimNode, SimState, SimVm } from './state.ts';
 import { TaskFailure } from './tasks.ts';
@@ -51,20 +50,22 @@ export function checkLockInTask(vm: SimVm): void {
  * PVE's lock_config_shared / lock_config_full: a flock on /var/lock/qemu-server/lock-<vmid>.conf, held for a task's
  * duration. Returns the release function, or throws PVE's timeout error when another task holds it incompatibly.
  */
-export function takeFlock(sim: SimContext, vmid: number, exclusive: boolean): () => void {
-  const held = sim.flocks.get(vmid);
+export type Flocks = Map<number, { exclusive: boolean; holders: number }>;
+
+export function takeFlock(flocks: Flocks, vmid: number, exclusive: boolean): () => void {
+  const held = flocks.get(vmid);
   if (held && (held.exclusive || exclusive)) {
     throw new TaskFailure(`can't lock file '/var/lock/qemu-server/lock-${vmid}.conf' - got timeout`);
   }
   if (held) held.holders++;
-  else sim.flocks.set(vmid, { exclusive, holders: 1 });
+  else flocks.set(vmid, { exclusive, holders: 1 });
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    const entry = sim.flocks.get(vmid);
+    const entry = flocks.get(vmid);
     if (!entry) return;
     entry.holders--;
-    if (entry.holders <= 0) sim.flocks.delete(vmid);
+    if (entry.holders <= 0) flocks.delete(vmid);
   };
 }

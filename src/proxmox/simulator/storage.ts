@@ -59,10 +59,11 @@ export function newVolumeName(storage: SimStorage, node: string, vmid: number, k
   const file = FILE_TYPES.has(storage.type);
   if (kind === 'cloudinit')
     return `${storage.storage}:${file ? `${vmid}/` : ''}vm-${vmid}-cloudinit${file ? '.qcow2' : ''}`;
-  const taken = new Set(volumesOn(storage, node).map((v) => v.volid));
+  // Names are unique per storage by their last element: a linked clone's base-9000-disk-0/vm-101-disk-0 takes disk-0.
+  const taken = new Set(volumesOn(storage, node).map((v) => v.volid.split(/[:/]/).pop()));
   for (let n = 0; ; n++) {
-    const volid = `${storage.storage}:${file ? `${vmid}/` : ''}vm-${vmid}-disk-${n}${file ? '.qcow2' : ''}`;
-    if (!taken.has(volid)) return volid;
+    const name = `vm-${vmid}-disk-${n}${file ? '.qcow2' : ''}`;
+    if (!taken.has(name)) return `${storage.storage}:${file ? `${vmid}/` : ''}${name}`;
   }
 }
 

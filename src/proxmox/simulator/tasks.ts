@@ -3,7 +3,7 @@
  * latencyScale), appends its log and exit status, and may fail (by itself or through an injected fault).
  */
 import { formatUpid, parseUpid } from '../client.ts';
-import { invalidParams } from './errors.ts';
+import { invalidParams, SimHttpError } from './errors.ts';
 import type { FaultBook } from './faults.ts';
 import type { Caller } from './http.ts';
 import type { SimNode, SimState, SimTask } from './state.ts';
@@ -125,10 +125,12 @@ export class TaskRunner {
       task.log.push(...(hooks?.done() ?? []), 'TASK OK');
       task.exitstatus = 'OK';
     } catch (error) {
-      if (!(error instanceof TaskFailure)) throw error;
+      // Whatever dies inside a worker fails its task (PVE checks shared with the request raise SimHttpErrors).
+      if (!(error instanceof TaskFailure || error instanceof SimHttpError)) throw error;
+      const text = error instanceof SimHttpError ? error.pveMessage : error.message;
       if (early === undefined) hooks?.failed();
-      task.log.push(`TASK ERROR: ${error.message}`);
-      task.exitstatus = error.message;
+      task.log.push(`TASK ERROR: ${text}`);
+      task.exitstatus = text;
     } finally {
       hooks?.cleanup();
     }

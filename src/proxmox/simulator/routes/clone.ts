@@ -158,7 +158,7 @@ function cloneVm(sim: SimContext, ctx: Ctx): unknown {
     vmid: newid,
     durationMs: plan.full ? TASK_MS.qmclone * 2 : TASK_MS.qmclone,
     begin: () => {
-      release = takeFlock(sim, source.vmid, source.status === 'running');
+      release = takeFlock(sim.flocks, source.vmid, source.status === 'running');
       if (state.vms.some((v) => v.vmid === newid)) {
         throw new TaskFailure(`clone failed: unable to create VM ${newid}: config file already exists`);
       }
