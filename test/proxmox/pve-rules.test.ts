@@ -287,6 +287,53 @@ describe('PVE request handling and check order', () => {
     );
   });
 
+  test('more of PVE refusals: reboot, digest, skiplock, pools, bridges, base volumes in use, volumes in use', async () => {
+    const reboot = await api.call('POST', '/nodes/pve/qemu/555/status/reboot');
+    assert.equal(reboot.reason, 'unable to find configuration file for VM 555 - no such machine');
+    const digest = await api.call('POST', '/nodes/pve/qemu/9000/config', { form: 'description=x&digest=0123' });
+    assert.equal(digest.reason, 'checksum mismatch (file change by other user?)');
+    const skip = await api.call('POST', '/nodes/pve/qemu/9000/status/stop', { form: 'skiplock=1' });
+    assert.deepEqual(skip.errors, { skiplock: 'Only root may use this option.' }, 'a token is not root@pam');
+    const pool = await api.call('POST', '/nodes/pve/qemu/9000/clone', { form: 'newid=130&pool=nopool' });
+    assert.equal(pool.reason, "pool 'nopool' does not exist");
+    assert.equal(
+      await api.task((await api.call('POST', '/nodes/pve/qemu/9000/clone', { form: 'newid=131&name=linked' })).data),
+      'OK',
+    );
+    assert.equal(
+      await api.task((await api.call('POST', '/nodes/pve/qemu/131/config', { form: 'net0=virtio,bridge=vmbr7' })).data),
+      'OK',
+    );
+    assert.equal(
+      await api.task((await api.call('POST', '/nodes/pve/qemu/131/status/start')).data),
+      "bridge 'vmbr7' does not exist",
+    );
+    assert.equal(
+      await api.task((await api.call('DELETE', '/nodes/pve/qemu/9000')).data),
+      "base volume 'local-lvm:base-9000-disk-0' is still in use by linked cloned",
+    );
+    const inUse = await api.call(
+      'DELETE',
+      '/nodes/pve/storage/local-lvm/content/local-lvm:base-9000-disk-0%2Fvm-131-disk-0',
+    );
+    assert.equal(
+      inUse.reason,
+      "unable to delete 'local-lvm:base-9000-disk-0/vm-131-disk-0' - volume is still in use (VM 131)",
+    );
+    assert.equal(
+      await api.task((await api.call('POST', '/nodes/pve/qemu/131/snapshot', { form: 'snapname=s1' })).data),
+      'OK',
+    );
+    assert.equal(
+      await api.task((await api.call('POST', '/nodes/pve/qemu/131/config', { form: 'cores=4' })).data),
+      'OK',
+    );
+    assert.equal(await api.task((await api.call('POST', '/nodes/pve/qemu/131/snapshot/s1/rollback')).data), 'OK');
+    const rolled = (await api.call('GET', '/nodes/pve/qemu/131/config')).data as { cores?: number; parent?: string };
+    assert.deepEqual([rolled.cores, rolled.parent], [undefined, 's1']);
+    assert.equal(await api.task((await api.call('DELETE', '/nodes/pve/qemu/131')).data), 'OK');
+  });
+
   test('password tickets: writes need the CSRF token; failed logins get 401 without a body', async () => {
     const login = await api.call('POST', '/access/ticket', {
       form: 'username=root@pam&password=secret-pw',
@@ -311,6 +358,13 @@ describe('PVE request handling and check order', () => {
       headers: { Authorization: '' },
     });
     assert.deepEqual([wrong.status, wrong.reason], [401, 'authentication failure']);
+    const viaHeader = await api.call('GET', '/version', { headers: { Authorization: `PVEAuthCookie=${ticket}` } });
+    assert.equal(viaHeader.status, 200, 'a ticket in the Authorization header works too');
+    const realm = await api.call('POST', '/access/ticket', {
+      form: 'username=root&realm=pam&password=secret-pw',
+      headers: { Authorization: '' },
+    });
+    assert.equal((realm.data as { username: string }).username, 'root@pam');
     const forged = await api.call('GET', '/version', {
       headers: { Authorization: '', Cookie: 'PVEAuthCookie=PVE:root@pam:00000000::forged' },
     });
@@ -341,6 +395,7 @@ describe('two nodes: local and shared storage, cross-node clones, migration, the
             content: ['images'],
             items: [{ volid: 'nfs:9100/base-9100-disk-0.qcow2', content: 'images', size: 1024 ** 3 }],
           },
+          { storage: 'alpha-only', type: 'zfspool', content: ['images'], nodes: ['alpha'] },
         ],
         vms: [
           {
@@ -425,6 +480,34 @@ describe('two nodes: local and shared storage, cross-node clones, migration, the
     assert.equal(
       linked,
       "can't migrate 'local-lvm:base-9000-disk-0/vm-301-disk-0' as it's a clone of 'base-9000-disk-0'",
+    );
+    assert.equal(
+      await api.task(
+        (await api.call('POST', '/nodes/alpha/qemu/9000/clone', { form: 'newid=302&name=hot&full=1' })).data,
+      ),
+      'OK',
+    );
+    assert.equal(await api.task((await api.call('POST', '/nodes/alpha/qemu/302/status/start')).data), 'OK');
+    const running = await api.call('POST', '/nodes/alpha/qemu/302/migrate', { form: 'target=beta' });
+    assert.equal(running.reason, "can't migrate running VM without --online");
+    const noNode = await api.call('POST', '/nodes/alpha/qemu/300/migrate', { form: 'target=gamma' });
+    assert.equal(noNode.reason, "no such cluster node 'gamma'");
+    assert.equal(
+      await api.task(
+        (await api.call('POST', '/nodes/alpha/qemu/9000/clone', { form: 'newid=303&full=1&storage=alpha-only' })).data,
+      ),
+      'OK',
+    );
+    const noStorage = await api.call('POST', '/nodes/alpha/qemu/303/migrate', { form: 'target=beta' });
+    assert.equal(noStorage.reason, "storage 'alpha-only' is not available on node 'beta'");
+    const definitions = (await api.call('GET', '/storage')).data as Array<{ storage: string; shared?: number }>;
+    assert.deepEqual(
+      definitions.map((d) => [d.storage, d.shared ?? 0]),
+      [
+        ['local-lvm', 0],
+        ['nfs', 1],
+        ['alpha-only', 0],
+      ],
     );
     const self = await api.call('POST', '/nodes/alpha/qemu/301/migrate', { form: 'target=alpha' });
     assert.deepEqual(self.errors, { target: 'target is local node.' });

@@ -29,6 +29,18 @@ test('the seed example in docs/proxmox-simulator.md loads and builds the state i
   assert.equal(sim.state.users[0].tokens[0].secret, 'lab-secret-123456');
   assert.ok(sim.state.users[0].privileges['/'].includes('VM.Clone'), 'Administrator expands to every privilege');
   assert.equal(sim.state.users[1].tokens[0].privsep, true);
+  assert.equal(sim.state.users[0].password, 'lab-password');
+  assert.deepEqual(
+    sim.state.storages.map((st) => [st.storage, st.shared, st.nodes]),
+    [
+      ['tank', false, undefined],
+      ['nas', true, ['alpha', 'beta']],
+    ],
+    'zfspool is local, nfs shared',
+  );
+  assert.equal(sim.state.storages[0].items[0].node, 'beta', "a local volume lives on its owner VM's node");
+  assert.deepEqual(sim.state.nodes[1].bridges, ['vmbr0', 'vmbr1']);
+  assert.deepEqual(sim.state.nodes[0].bridges, ['vmbr0']);
 });
 
 test('seed errors name the file and what is wrong', async () => {
