@@ -159,6 +159,37 @@ test('a lock conflict fails the destroy task on PVE: destroy retries it and succ
   }
 });
 
+test('lock conflicts on config and start tasks are retried too; other task failures are not', async () => {
+  const lab = await startLab();
+  try {
+    lab.sim.inject({ kind: 'task-failure', taskType: 'qmconfig', exitstatus: 'VM 100 is locked (snapshot)' });
+    lab.sim.inject({
+      kind: 'task-failure',
+      taskType: 'qmstart',
+      exitstatus: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout",
+    });
+    const created = await lab.run('create', ONE);
+    assert.equal(created.success, true, created.error);
+    const tasks = (lab.sim.state as { tasks: Array<{ type: string; exitstatus?: string }> }).tasks;
+    assert.deepEqual(
+      tasks.filter((t) => t.type === 'qmconfig' || t.type === 'qmstart').map((t) => [t.type, t.exitstatus === 'OK']),
+      [
+        ['qmconfig', false],
+        ['qmconfig', true],
+        ['qmstart', false],
+        ['qmstart', true],
+      ],
+    );
+    assert.equal((await lab.run('destroy', ONE)).success, true);
+    lab.sim.inject({ kind: 'task-failure', taskType: 'qmstart', exitstatus: 'start failed: QEMU exited with code 1' });
+    const failed = await lab.run('create', ONE);
+    assert.equal(failed.success, false);
+    assert.match(failed.nodes[0].error ?? '', /start failed: QEMU exited with code 1/);
+  } finally {
+    await lab.close();
+  }
+});
+
 test('cluster/resources lags behind new VMs (no name yet): re-run and destroy still find them by their config', async () => {
   // 100 s × 0.01: a VM's name appears in /cluster/resources 1 s after it was made, as pvestatd's would.
   const lab = await startLab({ latencyScale: 0.01, statusLagMs: 100_000 });
