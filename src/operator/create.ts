@@ -5,6 +5,7 @@
  */
 import { StrataError } from '../errors.ts';
 import { type GraphNode, runGraph } from '../graph/index.ts';
+import { PveApiError } from '../proxmox/client.ts';
 import { vmName } from './context.ts';
 import { delegate } from './delegation.ts';
 import { destroyNode } from './destroy.ts';
@@ -14,10 +15,17 @@ import { message, now, type OperatorRun } from './run.ts';
 import type { NodeState } from './state.ts';
 import type { PhaseOutcome } from './types.ts';
 
+/** The recorded VM runs under this node's name. Name and status come from the VM itself: /cluster/resources lags. */
 async function vmAlive(run: OperatorRun, target: Target, state: NodeState): Promise<boolean> {
   if (state.vm_id === undefined) return false;
   const vm = (await target.client.listVms()).find((v) => v.vmid === state.vm_id);
-  return vm !== undefined && vm.name === vmName(run.manifest.name, state.name) && vm.status === 'running';
+  if (!vm) return false;
+  const current = await target.client.vmStatus(vm.node, vm.vmid).catch((error: unknown) => {
+    // Gone between the two calls: not alive.
+    if (error instanceof PveApiError && /does not exist/.test(error.pveMessage)) return undefined;
+    throw error;
+  });
+  return current?.name === vmName(run.manifest.name, state.name) && current?.status === 'running';
 }
 
 interface Provisioned {

@@ -287,7 +287,9 @@ async function adoptLeftover(
     const fresh = (await client.listVms()).find((v) => v.vmid === vm.vmid);
     // Fully configured on the right node: adopt it, starting it if it is stopped (a finished VM is never re-made).
     if (fresh?.tags.includes('strata') && fresh.node === target.node) {
-      return adoptVm(target, fresh, fresh.status === 'running', waits, phase);
+      // The status of /cluster/resources lags behind: ask the VM.
+      const running = (await client.vmStatus(fresh.node, fresh.vmid)).status === 'running';
+      return adoptVm(target, fresh, running, waits, phase);
     }
     await phase('clean', { vm_id: vm.vmid, pve_node: vm.node });
     await destroyVm(target, vm.node, vm.vmid, waits);
