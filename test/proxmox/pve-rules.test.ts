@@ -513,3 +513,18 @@ describe('two nodes: local and shared storage, cross-node clones, migration, the
     assert.deepEqual(self.errors, { target: 'target is local node.' });
   });
 });
+
+test('failed logins are answered after 3 s × the latency scale, as pveproxy delays them', async () => {
+  const sim = await startSimulator({ latencyScale: 0.1, tls: false });
+  try {
+    const started = performance.now();
+    const response = await globalThis.fetch(`${sim.url}/api2/json/version`, {
+      headers: { Authorization: `PVEAPIToken=${sim.tokenId}=wrong` },
+    });
+    const elapsed = performance.now() - started;
+    assert.deepEqual([response.status, response.statusText, await response.text()], [401, 'invalid token value!', '']);
+    assert.ok(elapsed >= 290, `answered after ${Math.round(elapsed)} ms`);
+  } finally {
+    await sim.close();
+  }
+});
