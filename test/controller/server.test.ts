@@ -39,7 +39,6 @@ before(async () => {
     'scripts/install.sh': 'echo install\n',
     '.gitignore': 'secrets.yaml\n',
     'secrets.yaml': 'password: hunter2\n',
-    'keys/signing.key': `${key.toString('hex')}\n`,
   });
   write(root, { 'outside/secret.txt': 'outside the repository\n' });
   symlinkSync(join(root, 'outside', 'secret.txt'), join(repo, 'escape.txt'));
@@ -49,6 +48,8 @@ before(async () => {
   git(repo, 'init', '-q', '-b', 'main');
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'fixture');
+  // Not committed (a clone whose history holds a key is not served), but listed: git would commit it.
+  write(repo, { 'keys/signing.key': `${key.toString('hex')}\n` });
   ctl = await startController({
     source: await siteConfigSpecSource(site),
     port: 0,
