@@ -5,8 +5,10 @@ import { after, test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
 import { cliEnv, makeRepo } from './fixture.ts';
 
+// strata:allow-secret (fixture values, with the characters tools escape)
 const password = 'Pa"ss\\word<&>-7Q';
 const pin = 48151623;
+// strata:allow-secret
 const apiKey = 'k3y-with-$dollar-and-é';
 
 const MAIN_TF = `
