@@ -78,7 +78,7 @@ export function isServable(snapshot: RepoSnapshot, path: string): boolean {
  */
 export async function snapshotRepo(
   dir: string,
-  options: { mirror?: boolean; secrets?: Array<string | undefined> } = {},
+  options: { mirror?: boolean; secrets?: string[] } = {},
 ): Promise<RepoSnapshot | undefined> {
   let root: string;
   try {
@@ -99,14 +99,14 @@ export async function snapshotRepo(
   return { root, allowed, mirror: refused ? undefined : mirror, mirrorRefused: refused };
 }
 
-/** Objects found free of the credentials, for the current credentials: objects never change, so a reload scans only new ones. */
+/** Objects found free of the current credentials: objects never change, so a reload scans only new ones. */
 const cleanObjects = { credentials: '', ids: new Set<string>() };
 
 /**
  * Why a clone must not be served: a committed credential file anywhere in its history, or one of `secrets` in
  * any object (file, commit message). Undefined when it is clean.
  */
-async function credentialsInHistory(mirror: string, secrets: Array<string | undefined>): Promise<string | undefined> {
+async function credentialsInHistory(mirror: string, secrets: string[]): Promise<string | undefined> {
   const capture = { stdio: 'capture' as const, timeoutMs: 300_000, masker: new Masker() };
   const git = (args: string[], input?: string) => run('git', ['--git-dir', mirror, ...args], { ...capture, input });
   // `<id> <path>` for files and folders (commits have no path).
@@ -195,15 +195,11 @@ export async function openInside(
     return undefined;
   }
   if (!real.startsWith(root + sep) || fence.deny.has(real)) return undefined;
-  if (
-    !fence.servable(
-      real
-        .slice(root.length + 1)
-        .split(sep)
-        .join('/'),
-    )
-  )
-    return undefined;
+  const relativeReal = real
+    .slice(root.length + 1)
+    .split(sep)
+    .join('/');
+  if (!fence.servable(relativeReal)) return undefined;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     // O_NOFOLLOW: a symlink swapped in after the realpath check is refused instead of followed.
