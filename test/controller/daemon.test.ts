@@ -185,11 +185,17 @@ test('strata serve: stacks postures, reload under load with SIGHUP, no token in 
     assert.equal((await get(`${daemon.url}/spec/late1`)).status, 200, 'the reload picked up the new stack');
 
     // SIGTERM with a download in flight: it completes, new connections are refused, the daemon exits 0.
+    // (In flight means answered: a connection that has not sent its request yet is cut by the drain.)
+    let answered: () => void = () => undefined;
+    const inFlight = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
     const download = new Promise<number>((resolve, reject) => {
       httpsGet(
         `${daemon.url}/repo/big.bin`,
         { rejectUnauthorized: false, agent: false, headers: { authorization: `Bearer ${token}` } },
         (res) => {
+          answered();
           res.pause();
           let bytes = 0;
           setTimeout(() => {
@@ -202,7 +208,7 @@ test('strata serve: stacks postures, reload under load with SIGHUP, no token in 
         },
       ).on('error', reject);
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await inFlight;
     daemon.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     await assert.rejects(get(`${daemon.url}/health`), /ECONNREFUSED/);

@@ -307,12 +307,18 @@ test('close drains: in-flight downloads finish, new connections are refused', as
     gitMirror: false,
     log: () => {},
   });
-  // A slow client: the response is paused until after close() started.
+  // A slow client: the response is paused until after close() started. (In flight means answered: a connection
+  // that has not sent its request yet is cut by the drain.)
+  let answered: () => void = () => undefined;
+  const inFlight = new Promise<void>((resolve) => {
+    answered = resolve;
+  });
   const download = new Promise<{ bytes: number; status: number }>((resolve, reject) => {
     httpsGet(
       `${local.url}/repo/big.bin`,
       { rejectUnauthorized: false, headers: { authorization: `Bearer ${repoToken}` } },
       (res) => {
+        answered();
         res.pause();
         let bytes = 0;
         setTimeout(() => {
@@ -325,7 +331,7 @@ test('close drains: in-flight downloads finish, new connections are refused', as
       },
     ).on('error', reject);
   });
-  await new Promise((r) => setTimeout(r, 150));
+  await inFlight;
   const closing = local.close();
   await new Promise((r) => setTimeout(r, 50));
   await assert.rejects(get(`${local.url}/health`), /ECONNREFUSED/);
