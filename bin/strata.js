@@ -5,6 +5,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// `strata serve` reloads on SIGHUP: one arriving while the CLI loads must not kill the daemon (its own handlers
+// come once its module runs).
+if (process.argv.slice(2).find((arg) => !arg.startsWith('-')) === 'serve') process.on('SIGHUP', () => {});
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist', 'strata.mjs');
 

@@ -51,9 +51,20 @@ export async function readCredentials(
 ): Promise<Credentials> {
   const value = typeof from === 'function' ? await from() : from;
   const credentials = value ?? {};
-  // Registered with the masker so no log line or error message can ever print them.
-  globalMasker.add(credentials.siteToken);
-  globalMasker.add(credentials.repoToken);
-  globalMasker.add(credentials.signingKey?.toString('hex'));
+  // Registered with the masker so no log line, error message, served spec or served file can ever hold them.
+  for (const secret of credentialValues(credentials)) globalMasker.add(secret);
   return credentials;
+}
+
+/** The credentials as text, in the ways they are written down (the key: hex either case, base64). */
+export function credentialValues(credentials: Credentials): string[] {
+  const key = credentials.signingKey;
+  const values = [
+    credentials.siteToken,
+    credentials.repoToken,
+    key?.toString('hex'),
+    key?.toString('hex').toUpperCase(),
+    key?.toString('base64'),
+  ];
+  return values.filter((v): v is string => v !== undefined && v.length > 0);
 }

@@ -1,19 +1,25 @@
 /**
- * Read-only repository serving. Three independent fences, so one mistake does not open the filesystem:
+ * Read-only repository serving. Independent fences, so one mistake does not open the filesystem:
  * 1. the raw request path is refused outright when it tries to climb (`..`, encoded or double-encoded dots, empty
  *    segments, backslashes, NUL, absolute paths);
  * 2. only files in an allowlist are served: what git tracks or would track (ignored files such as decrypted secrets
- *    are never served), snapshotted at start and on every reload;
- * 3. the file's real path (symlinks resolved) must stay inside the repository, and it is opened without following
- *    a symlink at the last step.
+ *    are never served), snapshotted at start and on every reload, minus files named like credentials
+ *    (`site.token`, `*.key`, SSH and vault keys) even when committed;
+ * 3. the file's real path (symlinks resolved) must stay inside the repository and, mapped back to a repository
+ *    path, pass the allowlist itself (a committed symlink to an ignored file or into .git is refused); it is opened
+ *    without following a symlink at the last step;
+ * 4. what is served passes through the masker (the controller's own credentials are registered there).
  * Git's dumb HTTP protocol is served from a bare clone refreshed on every reload: it needs no git process per request.
+ * A clone whose history holds a credential file or one of the controller's credentials is not served.
  */
+import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { mkdtemp, open, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, sep } from 'node:path';
 import { StrataError } from '../errors.ts';
 import { run } from '../exec/index.ts';
+import { Masker } from '../util/mask.ts';
 
 export type PathCheck = { ok: true; path: string } | { ok: false; reason: string };
 
@@ -48,6 +54,21 @@ export interface RepoSnapshot {
   allowed: ReadonlySet<string>;
   /** Bare clone served under /repo.git/, when the folder is a git work tree. */
   mirror?: string;
+  /** Why the clone is not served (its history holds credentials), for the log. */
+  mirrorRefused?: string;
+}
+
+/** File names that hold credentials: never served, whatever git says. */
+const CREDENTIAL_FILE =
+  /^(?:.+\.(?:token|key)|id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|\.?vault[-_.]?pass(?:word)?(?:[-_.].*)?)$/i;
+
+export function isCredentialFile(path: string): boolean {
+  return CREDENTIAL_FILE.test(path.slice(path.lastIndexOf('/') + 1));
+}
+
+/** Whether a repository path may be served: listed by git, not inside .git, not a credential file. */
+export function isServable(snapshot: RepoSnapshot, path: string): boolean {
+  return snapshot.allowed.has(path) && !isGitInternal(path) && !isCredentialFile(path);
 }
 
 /**
@@ -55,7 +76,10 @@ export interface RepoSnapshot {
  * left out) and, optionally, a bare mirror for dumb HTTP. Undefined when the folder is not in a git work tree:
  * without git's ignore rules there is no safe way to tell which files are meant to be shared.
  */
-export async function snapshotRepo(dir: string, options: { mirror?: boolean } = {}): Promise<RepoSnapshot | undefined> {
+export async function snapshotRepo(
+  dir: string,
+  options: { mirror?: boolean; secrets?: string[] } = {},
+): Promise<RepoSnapshot | undefined> {
   let root: string;
   try {
     root = await realpath(dir);
@@ -70,7 +94,41 @@ export async function snapshotRepo(dir: string, options: { mirror?: boolean } = 
   if (listed.exitCode !== 0) return undefined;
   const allowed = new Set(listed.stdout.split('\0').filter((p) => p.length > 0 && !isGitInternal(p)));
   const mirror = options.mirror === false ? undefined : await buildMirror(root);
-  return { root, allowed, mirror };
+  const refused = mirror ? await credentialsInHistory(mirror, options.secrets ?? []) : undefined;
+  if (mirror && refused) await rm(join(mirror, '..'), { recursive: true, force: true });
+  return { root, allowed, mirror: refused ? undefined : mirror, mirrorRefused: refused };
+}
+
+/** Objects found free of the current credentials: objects never change, so a reload scans only new ones. */
+const cleanObjects = { credentials: '', ids: new Set<string>() };
+
+/**
+ * Why a clone must not be served: a committed credential file anywhere in its history, or one of `secrets` in
+ * any object (file, commit message). Undefined when it is clean.
+ */
+async function credentialsInHistory(mirror: string, secrets: string[]): Promise<string | undefined> {
+  const capture = { stdio: 'capture' as const, timeoutMs: 300_000, masker: new Masker() };
+  const git = (args: string[], input?: string) => run('git', ['--git-dir', mirror, ...args], { ...capture, input });
+  // `<id> <path>` for files and folders (commits have no path).
+  const named = (await git(['rev-list', '--all', '--objects'])).stdout
+    .split('\n')
+    .filter((line) => line.includes(' '))
+    .map((line) => line.slice(line.indexOf(' ') + 1))
+    .find(isCredentialFile);
+  if (named) return `its history holds the credential file '${named}'`;
+  const wanted = new Masker();
+  for (const secret of secrets) wanted.add(secret);
+  if (wanted.size === 0) return undefined;
+  const fingerprint = createHash('sha256').update(JSON.stringify(secrets)).digest('hex');
+  if (cleanObjects.credentials !== fingerprint)
+    Object.assign(cleanObjects, { credentials: fingerprint, ids: new Set() });
+  const ids = (await git(['cat-file', '--batch-all-objects', '--batch-check=%(objectname)'])).stdout.split('\n');
+  const fresh = ids.filter((id) => id.length > 0 && !cleanObjects.ids.has(id));
+  if (fresh.length === 0) return undefined;
+  const contents = await git(['cat-file', '--batch'], `${fresh.join('\n')}\n`);
+  if (wanted.contains(contents.stdout)) return "its history holds one of the controller's credentials";
+  for (const id of fresh) cleanObjects.ids.add(id);
+  return undefined;
 }
 
 export async function removeSnapshot(snapshot: RepoSnapshot | undefined): Promise<void> {
@@ -114,7 +172,6 @@ export function isDumbHttpPath(path: string): boolean {
 }
 
 export interface OpenedFile {
-  size: number;
   contentType: string;
   /** Streams the file and closes it; call at most once. */
   stream(): ReadableStream<Uint8Array>;
@@ -122,13 +179,14 @@ export interface OpenedFile {
 }
 
 /**
- * Opens `path` below `root` when its real path stays inside `root` and is a regular file that is not denied;
- * undefined otherwise (the caller answers 404 either way, so nothing about the outside leaks).
+ * Opens `path` below `root` when its real path stays inside `root`, is not denied, passes `servable` (mapped back to
+ * a path relative to `root`: a symlink is served only when its target may be) and is a regular file; undefined
+ * otherwise (the caller answers 404 either way, so nothing about the outside leaks).
  */
 export async function openInside(
   root: string,
   path: string,
-  deny: ReadonlySet<string>,
+  fence: { deny: ReadonlySet<string>; servable: (path: string) => boolean },
 ): Promise<OpenedFile | undefined> {
   let real: string;
   try {
@@ -136,7 +194,12 @@ export async function openInside(
   } catch {
     return undefined;
   }
-  if (!real.startsWith(root + sep) || deny.has(real)) return undefined;
+  if (!real.startsWith(root + sep) || fence.deny.has(real)) return undefined;
+  const relativeReal = real
+    .slice(root.length + 1)
+    .split(sep)
+    .join('/');
+  if (!fence.servable(relativeReal)) return undefined;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     // O_NOFOLLOW: a symlink swapped in after the realpath check is refused instead of followed.
@@ -150,7 +213,6 @@ export async function openInside(
     return undefined;
   }
   return {
-    size: info.size,
     contentType: contentTypeOf(path),
     stream: () => {
       const nodeStream = createReadStream('', { fd: handle.fd, autoClose: false });

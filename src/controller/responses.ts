@@ -1,8 +1,10 @@
 /**
  * Every answer the controller writes. Refusals have one fixed body per status: what is refused never depends on
- * whether a node exists.
+ * whether a node exists. Specs and files pass through the masker, where the controller's own credentials (and any
+ * secret strata resolved) are registered: whatever a spec or a committed file holds, they are never served.
  */
 import type { ServerResponse } from 'node:http';
+import { globalMasker } from '../util/mask.ts';
 import type { Credential } from './auth.ts';
 import type { OpenedFile } from './repo.ts';
 
@@ -16,8 +18,9 @@ export type RefusalStatus = 400 | 403 | 404;
 
 const REFUSAL_TEXT: Record<RefusalStatus, string> = { 400: 'bad request', 403: 'forbidden', 404: 'not found' };
 
+/** A JSON answer, masked (the masker keeps JSON valid: a masked value becomes the string "***"). */
 export function jsonResponse(data: unknown): Response {
-  return new Response(`${JSON.stringify(data)}\n`, { status: 200, headers: JSON_HEADERS });
+  return new Response(`${globalMasker.mask(JSON.stringify(data))}\n`, { status: 200, headers: JSON_HEADERS });
 }
 
 export function unauthorized(credential: Credential): Response {
@@ -39,11 +42,13 @@ export function internalError(): Response {
   return new Response('{"error":"internal error"}\n', { status: 500, headers: JSON_HEADERS });
 }
 
-/** A file from the repository; HEAD answers carry the same headers, close the file and send no body. */
+/**
+ * A file from the repository, masked on the way out (so its length is only known once sent: no content-length);
+ * HEAD answers carry the same headers, close the file and send no body.
+ */
 export async function fileResponse(file: OpenedFile, head: boolean): Promise<Response> {
   const headers = {
     'content-type': file.contentType,
-    'content-length': String(file.size),
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
   };
@@ -51,7 +56,12 @@ export async function fileResponse(file: OpenedFile, head: boolean): Promise<Res
     await file.close();
     return new Response(null, { status: 200, headers });
   }
-  return new Response(file.stream(), { status: 200, headers });
+  const masker = globalMasker.stream();
+  const masked = new TransformStream<Uint8Array, Uint8Array>({
+    transform: (chunk, controller) => controller.enqueue(masker.push(chunk)),
+    flush: (controller) => controller.enqueue(masker.end()),
+  });
+  return new Response(file.stream().pipeThrough(masked), { status: 200, headers });
 }
 
 /** A JSON error written straight to the socket, for refusals decided before any routing. */

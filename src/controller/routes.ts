@@ -8,7 +8,7 @@ import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AccessLog } from './access-log.ts';
 import { bearerToken, type Credential, identify, mayRead } from './auth.ts';
-import { checkRequestPath, isDumbHttpPath, openInside, type RepoSnapshot } from './repo.ts';
+import { checkRequestPath, isDumbHttpPath, isServable, openInside, type RepoSnapshot } from './repo.ts';
 import { fileResponse, internalError, jsonResponse, type RefusalStatus, refusal, unauthorized } from './responses.ts';
 import type { Credentials, SpecSource } from './types.ts';
 import { isValidIdentity } from './types.ts';
@@ -29,8 +29,11 @@ export interface RouteContext {
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** Where in the repository snapshot a request path is served from, if anywhere. */
-type Resolve = (snapshot: RepoSnapshot, path: string) => { root: string; path: string } | undefined;
+/**
+ * Where in the repository snapshot a request path is served from, if anywhere, and which paths below that root may
+ * be served (checked again on the real path, once symlinks are resolved).
+ */
+type Resolve = (snapshot: RepoSnapshot) => { root: string; servable: (path: string) => boolean } | undefined;
 
 export function createRoutes(context: RouteContext): Listener {
   const { access } = context;
@@ -40,13 +43,14 @@ export function createRoutes(context: RouteContext): Listener {
   app.get('/specs', (c) => listSpecs(context, c.env.incoming));
   app.get('/spec/:identity', (c) => readSpec(context, c.env.incoming, c.req.param('identity')));
   app.get('/repo/*', (c) =>
-    serveFile(context, c.env.incoming, '/repo/', (snapshot, path) =>
-      snapshot.allowed.has(path) ? { root: snapshot.root, path } : undefined,
-    ),
+    serveFile(context, c.env.incoming, '/repo/', (snapshot) => ({
+      root: snapshot.root,
+      servable: (path) => isServable(snapshot, path),
+    })),
   );
   app.get('/repo.git/*', (c) =>
-    serveFile(context, c.env.incoming, '/repo.git/', (snapshot, path) =>
-      snapshot.mirror && isDumbHttpPath(path) ? { root: snapshot.mirror, path } : undefined,
+    serveFile(context, c.env.incoming, '/repo.git/', (snapshot) =>
+      snapshot.mirror ? { root: snapshot.mirror, servable: isDumbHttpPath } : undefined,
     ),
   );
   app.notFound((c) => refuse(access, (c.env as HttpBindings).incoming, 404, 'no such endpoint'));
@@ -117,9 +121,9 @@ async function serveFile(
   const raw = (incoming.url ?? '').split('?')[0].slice(prefix.length);
   const checked = checkRequestPath(raw);
   if (!checked.ok) return refuse(access, incoming, 400, `path refused: ${checked.reason}`);
-  const target = resolve(snapshot, checked.path);
-  if (!target) return refuse(access, incoming, 404, 'not servable');
-  const file = await openInside(target.root, target.path, context.denyFiles);
+  const target = resolve(snapshot);
+  if (!target?.servable(checked.path)) return refuse(access, incoming, 404, 'not servable');
+  const file = await openInside(target.root, checked.path, { deny: context.denyFiles, servable: target.servable });
   if (!file) return refuse(access, incoming, 404, 'missing or outside the repository');
   return fileResponse(file, incoming.method === 'HEAD');
 }

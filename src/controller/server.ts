@@ -3,10 +3,10 @@
  * the hono routes), reload and drain. It writes nothing to the terminal: every line goes to the logger handed in.
  */
 import { createServer, type Server } from 'node:https';
-import type { Socket } from 'node:net';
 import { StrataError } from '../errors.ts';
 import { AccessLog, createEmitter, type Emit, type LogSink } from './access-log.ts';
-import { readCredentials } from './auth.ts';
+import { credentialValues, readCredentials } from './auth.ts';
+import { Connections, type ConnectionTimeouts, DEFAULT_TIMEOUTS, serverTimeoutOptions } from './connections.ts';
 import { RequestGate } from './gate.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { Reloader, type ReloadResult } from './reload.ts';
@@ -16,6 +16,7 @@ import { generateSelfSigned, loadTls, type TlsMaterial } from './tls.ts';
 import type { Credentials, SpecSource } from './types.ts';
 
 export type { LogSink } from './access-log.ts';
+export type { ConnectionTimeouts } from './connections.ts';
 export type { ReloadResult } from './reload.ts';
 
 export const DEFAULT_PORT = 44443;
@@ -46,6 +47,8 @@ export interface ControllerOptions {
   maxBodyBytes?: number;
   /** Request headers above this size are refused with 431 (default 16 KiB). */
   maxHeaderBytes?: number;
+  /** Handshake, headers, request, keep-alive and idle timeouts (defaults 10 s, 10 s, 30 s, 5 s, 120 s). */
+  timeouts?: Partial<ConnectionTimeouts>;
   /** How long close() waits for in-flight requests before cutting connections (default 10 s). */
   drainTimeoutMs?: number;
   /** Receives each log line (JSON, masked): the access log and the start, reload, drain and stop events. */
@@ -63,6 +66,8 @@ export interface Controller {
   /** Stops accepting, lets in-flight requests finish (up to the drain deadline), then closes every connection. */
   close(): Promise<{ drained: boolean }>;
   readonly server: Server;
+  /** TCP connections open now (handshaking, idle or busy). */
+  readonly connections: number;
 }
 
 export async function startController(options: ControllerOptions): Promise<Controller> {
@@ -72,11 +77,12 @@ export async function startController(options: ControllerOptions): Promise<Contr
     ? await loadTls(options.tls.certFile, options.tls.keyFile)
     : await generateSelfSigned(bind);
   const repoDir = options.repo;
-  const readRepo = repoDir === undefined ? undefined : () => readRepoSnapshot(repoDir, options.gitMirror);
-  const live: LiveState = {
-    credentials: await readCredentials(options.credentials),
-    repo: readRepo ? await readRepo() : undefined,
-  };
+  const live: LiveState = { credentials: await readCredentials(options.credentials) };
+  const readRepo =
+    repoDir === undefined
+      ? undefined
+      : () => readRepoSnapshot(repoDir, options.gitMirror, credentialValues(live.credentials), emit);
+  live.repo = readRepo ? await readRepo() : undefined;
   const access = new AccessLog(emit);
   const gate = new RequestGate({
     access,
@@ -89,7 +95,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
       access,
     }),
   });
-  const server = createHttpsServer(tls, options.maxHeaderBytes ?? 16 * 1024, gate, emit);
+  const { server, connections } = createHttpsServer(tls, options, gate, emit);
   const port = await listen(server, bind, options.port ?? DEFAULT_PORT);
   const url = `https://${bind.includes(':') ? `[${bind}]` : bind}:${port}`;
   emit({
@@ -114,9 +120,12 @@ export async function startController(options: ControllerOptions): Promise<Contr
     fingerprint: tls.fingerprint,
     selfSigned: tls.selfSigned,
     server,
+    get connections() {
+      return connections.open;
+    },
     reload: () => reloader.reload(),
     close: () => {
-      closing ??= drain(server, gate, options.drainTimeoutMs ?? 10_000, emit).then(async (drained) => {
+      closing ??= drain(server, gate, connections, options.drainTimeoutMs ?? 10_000, emit).then(async (drained) => {
         await reloader.dispose();
         emit({ event: 'stop', drained });
         return { drained };
@@ -126,38 +135,49 @@ export async function startController(options: ControllerOptions): Promise<Contr
   };
 }
 
-async function readRepoSnapshot(dir: string, mirror: boolean | undefined): Promise<RepoSnapshot> {
-  const snapshot = await snapshotRepo(dir, { mirror });
+/** The HTTPS listener with its limits, every connection tracked from accept to close. */
+function createHttpsServer(
+  tls: TlsMaterial,
+  options: ControllerOptions,
+  gate: RequestGate,
+  emit: Emit,
+): { server: Server; connections: Connections } {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const server = createServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024,
+      minVersion: 'TLSv1.2',
+      ...serverTimeoutOptions(timeouts),
+    },
+    gate.listener,
+  );
+  const connections = new Connections();
+  connections.attach(server, emit, timeouts.idleMs);
+  return { server, connections };
+}
+
+async function readRepoSnapshot(
+  dir: string,
+  mirror: boolean | undefined,
+  secrets: string[],
+  emit: Emit,
+): Promise<RepoSnapshot> {
+  const snapshot = await snapshotRepo(dir, { mirror, secrets });
   if (!snapshot) {
     throw new StrataError(`${dir} is not in a git work tree`, {
       hint: "the controller serves what git tracks (ignored files such as decrypted secrets never); run 'git init' there, or serve none (strata serve --no-repo)",
     });
   }
+  if (snapshot.mirrorRefused) {
+    emit({
+      event: 'warning',
+      message: `/repo.git/ is not served: ${snapshot.mirrorRefused}`,
+      hint: 'remove it from the history (and rotate it), or start with --no-git; /repo/ still serves the work tree',
+    });
+  }
   return snapshot;
-}
-
-function createHttpsServer(tls: TlsMaterial, maxHeaderBytes: number, gate: RequestGate, emit: Emit): Server {
-  const server = createServer(
-    { cert: tls.cert, key: tls.key, maxHeaderSize: maxHeaderBytes, minVersion: 'TLSv1.2' },
-    gate.listener,
-  );
-  // Slow clients cannot hold connections open forever.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    emit({ event: 'request', ip: socket.remoteAddress, status, reason: `client error ${error.code ?? ''}`.trim() });
-    if (socket.writable) {
-      const text =
-        status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    } else socket.destroy();
-  });
-  server.on('tlsClientError', () => {
-    // Scanners and clients that refuse the self-signed certificate: nothing to answer, nothing worth logging.
-  });
-  return server;
 }
 
 /** Listens and returns the port bound (the one asked for, or the free one picked for 0). */
@@ -180,15 +200,23 @@ async function listen(server: Server, bind: string, port: number): Promise<numbe
 }
 
 /**
- * Stops accepting, closes idle keep-alive connections as they become idle, and waits for requests in flight up to
- * the deadline, after which every connection is cut. Resolves whether everything finished in time.
+ * Stops accepting and waits for the requests in flight, up to the deadline. As soon as none is left, every
+ * connection still open (idle keep-alive, half-open, mid-handshake) is cut: none of them has anything to finish.
+ * Resolves whether everything finished in time.
  */
-async function drain(server: Server, gate: RequestGate, timeoutMs: number, emit: Emit): Promise<boolean> {
+async function drain(
+  server: Server,
+  gate: RequestGate,
+  connections: Connections,
+  timeoutMs: number,
+  emit: Emit,
+): Promise<boolean> {
   emit({ event: 'drain', inFlight: gate.inFlight });
   gate.stopKeepAlive();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Idle keep-alive connections close now; answers still running tell their clients to close after them.
   server.closeIdleConnections();
-  const idle = gate.whenIdle(() => server.closeIdleConnections());
+  const idle = gate.whenIdle(() => connections.destroyAll());
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -196,6 +224,9 @@ async function drain(server: Server, gate: RequestGate, timeoutMs: number, emit:
   const outcome = await Promise.race([idle.then(() => closed), deadline]);
   clearTimeout(timer);
   const drained = outcome !== 'timeout';
-  if (!drained) server.closeAllConnections();
+  if (!drained) {
+    connections.destroyAll();
+    await closed;
+  }
   return drained;
 }

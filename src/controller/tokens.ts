@@ -53,12 +53,15 @@ export function verifyToken(key: Buffer, token: string, now = Date.now(), skewSe
   if (parts.length !== 2 || !/^[A-Za-z0-9_-]+$/.test(parts[0]) || !/^[A-Za-z0-9_-]+$/.test(parts[1])) {
     return { ok: false, reason: 'malformed' };
   }
-  const expected = sign(key, parts[0]);
   const given = Buffer.from(parts[1], 'base64url');
+  const expected = sign(key, parts[0]);
   // timingSafeEqual needs equal lengths: a wrong-length signature is compared as zeros, so the work stays the same.
   const comparable = given.length === expected.length ? given : Buffer.alloc(expected.length);
   const same = timingSafeEqual(comparable, expected) && given.length === expected.length;
   if (!same) return { ok: false, reason: 'signature' };
+  // One encoding per token: base64url leaves spare bits in the last character, which decoding ignores; a token
+  // whose encoding is not the canonical one (the one issueToken writes) is refused, so no two strings verify.
+  if (!isCanonical(parts[0]) || !isCanonical(parts[1])) return { ok: false, reason: 'malformed' };
   let claims: unknown;
   try {
     claims = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
@@ -88,6 +91,10 @@ export function safeEqual(a: string, b: string): boolean {
   const x = createHash('sha256').update(a).digest();
   const y = createHash('sha256').update(b).digest();
   return timingSafeEqual(x, y);
+}
+
+function isCanonical(encoded: string): boolean {
+  return Buffer.from(encoded, 'base64url').toString('base64url') === encoded;
 }
 
 function sign(key: Buffer, payload: string): Buffer {

@@ -84,7 +84,12 @@ async function execute(run: OperatorRun, verb: Verb, result: RunResult): Promise
   const paths = statePaths(run.o.stateDir, run.manifest.name, run.stack);
   const release = await acquireLock(paths.lock, run.o.command ?? `strata manifest ${verb}`);
   try {
-    const previous = run.o.resume === false ? undefined : await readState(paths.state);
+    // Destroy trusts what fits of a damaged state and finds the rest through the API; the others refuse it.
+    const salvage =
+      verb === 'destroy'
+        ? { manifest: run.manifest.name, stack: run.stack, report: (p: string) => run.log(p) }
+        : undefined;
+    const previous = run.o.resume === false ? undefined : await readState(paths.state, salvage);
     const state = previous ?? newState(run.manifest.name, run.stack, run.plan.create_order);
     state.endpoint = run.outer.endpoint.url;
     run.store = new StateStore(paths.state, state);

@@ -2,11 +2,12 @@
  * File-level operations behind `strata secrets`: detect how a file is protected, show it, encrypt it, edit it
  * through $EDITOR, and rotate its data key. Plaintext only leaves memory through withSecretFile (for the editor).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { signalExitCode } from '../exec/index.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import type { AgeKeyring } from './age-keys.ts';
 import {
@@ -161,14 +162,47 @@ export function writeSecretFile(file: string, text: string): void {
   writeFileAtomicSync(file, text, existsSync(file) ? statSync(file).mode & 0o777 : 0o600);
 }
 
-/** Runs $EDITOR (then $VISUAL, then vi) on a file and waits; `EDITOR` may carry arguments (`code --wait`). */
-export function runEditor(path: string, env: NodeJS.ProcessEnv = process.env): void {
+/**
+ * Runs $EDITOR (then $VISUAL, then vi) on a file and waits; `EDITOR` may carry arguments (`code --wait`). While it
+ * runs, Ctrl-C is the editor's (strata ignores SIGINT, as git does); a SIGTERM or SIGHUP sent to strata is passed
+ * on to the editor and ends the edit with an error (exit status 128+n), the file left unchanged.
+ */
+export async function runEditor(path: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const editor = env.EDITOR || env.VISUAL || 'vi';
-  const result = spawnSync('sh', ['-c', `${editor} "$1"`, 'strata-editor', path], { stdio: 'inherit', env });
-  if (result.error) throw new StrataError(`could not start the editor '${editor}': ${result.error.message}`);
-  if (result.status !== 0) {
+  const child = spawn('sh', ['-c', `exec ${editor} "$1"`, 'strata-editor', path], { stdio: 'inherit', env });
+  let interrupted: NodeJS.Signals | undefined;
+  const passOn = (signal: NodeJS.Signals) => {
+    interrupted ??= signal;
+    child.kill(signal);
+  };
+  const editorsToHandle = () => undefined;
+  process.on('SIGTERM', passOn);
+  process.on('SIGHUP', passOn);
+  process.on('SIGINT', editorsToHandle);
+  let exit: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    exit = await new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+  } catch (error) {
+    throw new StrataError(`could not start the editor '${editor}': ${(error as Error).message}`);
+  } finally {
+    process.off('SIGTERM', passOn);
+    process.off('SIGHUP', passOn);
+    process.off('SIGINT', editorsToHandle);
+  }
+  if (interrupted) {
+    throw new StrataError(`interrupted by ${interrupted} while editing; file left unchanged`, {
+      exitCode: signalExitCode(interrupted),
+    });
+  }
+  if (exit.code !== 0) {
     throw new StrataError(
-      `the editor '${editor}' exited with status ${result.status ?? result.signal}; file left unchanged`,
+      `the editor '${editor}' exited with status ${exit.code ?? exit.signal}; file left unchanged`,
+      {
+        exitCode: exit.signal ? signalExitCode(exit.signal) : 1,
+      },
     );
   }
 }
@@ -239,9 +273,9 @@ async function editInTemp(
 ): Promise<string> {
   return withSecretFile(
     content,
-    (path) => {
+    async (path) => {
       for (;;) {
-        runEditor(path, env);
+        await runEditor(path, env);
         const edited = readFileSync(path, 'utf8');
         try {
           validate(edited);
@@ -251,7 +285,7 @@ async function editInTemp(
         }
       }
     },
-    { name: basename(file) },
+    { name: basename(file), interactive: true },
   );
 }
 

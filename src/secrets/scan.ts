@@ -66,9 +66,13 @@ const DETECTORS: Detector[] = [
 const PEM_BEGIN = /-----BEGIN ((?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?-----/;
 const SECRET_KEY_NAME =
   /(?:^|_)(?:password|passwd|pass|pwd|secret|token|apikey|api_key|secret_key|private_key|access_key|client_secret|passphrase|credentials?)$/;
-// `key: value`, `key = "value"`, `"key": "value",`, `export KEY=value` (YAML, HCL/tfvars, JSON, dotenv, shell).
+// `key: value`, `key = "value"`, `"key": "value",`, `export KEY=value` (YAML, HCL/tfvars, JSON, dotenv, shell),
+// anywhere on a line: minified JSON and one-line HCL hold several. An unquoted value runs to whitespace or
+// punctuation; a `#` inside it is part of it (only ` #` starts a comment in YAML and shell).
 const ASSIGNMENT =
-  /^\s*(?:-\s+)?(?:export\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*(?::|=)\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s#,;'"`()[\]{}]+))/;
+  /(?:^|[\s{[(,;])(?:export\s+)?(["']?)([A-Za-z0-9_.-]+)\1\s*(?::|=)\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s#,;'"`()[\]{}][^\s,;'"`()[\]{}]*))/g;
+// `key: |` or `key: >-` (a YAML block scalar): the value is on the lines below, indented further.
+const BLOCK_SCALAR = /^(\s*)(?:-\s+)?(["']?)([A-Za-z0-9_.-]+)\2\s*:\s*[|>][+-]?\d*[+-]?\s*(?:#.*)?$/;
 
 /** Shannon entropy in bits per character. */
 export function shannonEntropy(text: string): number {
@@ -96,11 +100,16 @@ function characterClasses(text: string): number {
 
 /**
  * References, placeholders and code are not secrets: `${VAR}`, `{{ .vars.x }}`, `!env X`, `ENC[…]`, `<token>`,
- * paths, identifiers and member expressions (`VaultPassword`, `opts.token`), and prose with spaces.
+ * YAML aliases, paths, identifiers and member expressions (`VaultPassword`, `opts.token`), prose with spaces, and
+ * values that spell out what they stand for (`lab-secret-123`, `vault-pass-1`, `example-token-x`).
  */
 function isReference(value: string): boolean {
   return (
-    /^[$!<%]|^ENC\[|\{\{|\$\{|\s/.test(value) ||
+    /^[$!<%?]|^ENC\[|\{\{|\$\{|\s/.test(value) ||
+    /(?<![a-z])(?:secret|password|passwd|pass|token|example|sample|dummy|fake|test|changeme|redacted|placeholder)(?![a-z])/i.test(
+      value,
+    ) ||
+    /^\*[\w-]+$/.test(value) ||
     /^[A-Za-z_$]+$/.test(value) ||
     /^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)+!?$/.test(value) ||
     /^(?:var|local|module|data|each|self)\.[\w.[\]"-]+$/.test(value) ||
@@ -142,16 +151,62 @@ export function scanText(text: string, file: string): SecretFinding[] {
       }
     }
     if (matched) continue;
-    const assignment = ASSIGNMENT.exec(line);
-    if (!assignment) continue;
-    const [, key, double, single, bare] = assignment;
-    const value = double ?? single ?? bare ?? '';
-    if (!SECRET_KEY_NAME.test(snakeCase(key))) continue;
-    if (value.length < MIN_SECRET_LENGTH || isReference(value)) continue;
-    if (characterClasses(value) < 2 || shannonEntropy(value) < MIN_SECRET_ENTROPY) continue;
-    add('password-like-value', `high-entropy value for '${key}'`, value, line.indexOf(value) + 1);
+    for (const m of line.matchAll(ASSIGNMENT)) {
+      const [whole, , key, double, single, bare] = m;
+      const value = double ?? single ?? bare ?? '';
+      const start = m.index ?? 0;
+      const end = start + whole.length;
+      // `${VAR:?message}` and `${VAR:-default}` are shell expansions; an unquoted word followed by more words is prose.
+      if (whole.startsWith('{') && line[start - 1] === '$') continue;
+      if (bare !== undefined && /^\s+[A-Za-z0-9]/.test(line.slice(end))) continue;
+      // Where the value starts: it ends the match, before a closing quote.
+      const column = end - (bare === undefined ? 1 : 0) - value.length + 1;
+      if (looksSecret(key, value)) add('password-like-value', `high-entropy value for '${key}'`, value, column);
+    }
+    const block = BLOCK_SCALAR.exec(line);
+    const scalar = block ? blockScalar(lines, i, block[1].length) : undefined;
+    if (block && scalar && looksSecret(block[3], scalar.value)) {
+      findings.push({
+        file,
+        line: scalar.line + 1,
+        column: scalar.column,
+        rule: 'password-like-value',
+        message: `high-entropy value for '${block[3]}'`,
+        preview: maskPreview(scalar.value),
+      });
+    }
   }
   return findings;
+}
+
+/** A value under a password-like key that looks random (length, character mix, entropy) and is no reference. */
+function looksSecret(key: string, written: string): boolean {
+  if (!SECRET_KEY_NAME.test(snakeCase(key))) return false;
+  // A Proxmox token written `user@realm!id=secret` is judged by its secret part.
+  const value = /^[^@\s]+@[^!\s]+![^=\s]+=(.*)$/.exec(written)?.[1] ?? written;
+  if (value.length < MIN_SECRET_LENGTH || isReference(value)) return false;
+  return characterClasses(value) >= 2 && shannonEntropy(value) >= MIN_SECRET_ENTROPY;
+}
+
+/**
+ * The content of the block scalar whose key is on line `keyLine`: its lines, indented deeper than the key, joined
+ * (a token wrapped over lines); undefined for prose or a PEM block (lines with spaces), which other rules judge.
+ */
+function blockScalar(
+  lines: string[],
+  keyLine: number,
+  keyIndent: number,
+): { value: string; line: number; column: number } | undefined {
+  const content: Array<{ text: string; line: number; column: number }> = [];
+  for (let j = keyLine + 1; j < lines.length; j++) {
+    const text = lines[j];
+    if (text.trim() === '') continue;
+    const indent = text.length - text.trimStart().length;
+    if (indent <= keyIndent) break;
+    content.push({ text: text.trim(), line: j, column: indent + 1 });
+  }
+  if (content.length === 0 || content.some((c) => /\s/.test(c.text))) return undefined;
+  return { value: content.map((c) => c.text).join(''), line: content[0].line, column: content[0].column };
 }
 
 /** A header alone (in docs or code) is not a key; a base64 body after it is (next line, or `\n` in a JSON string). */

@@ -1,14 +1,26 @@
 /**
  * Short-lived files holding secrets (a var file for a tool, the plaintext for an editor). Each lives in its own
  * 0700 directory as a 0600 file, on /dev/shm (memory) when available, and is removed when the callback ends,
- * throws, or the process is interrupted (SIGINT/SIGTERM/SIGHUP) or exits.
+ * throws, or the process is interrupted (SIGINT/SIGTERM/SIGHUP) or exits. Only SIGKILL (or a crash of the machine)
+ * can leave one behind: its folder names the host and pid, and the next run on the host removes the folders
+ * whose process is gone.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { processAlive } from '../util/pid.ts';
 
 const active = new Set<string>();
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Files a person is editing in a foreground program: Ctrl-C (SIGINT) is that program's to handle, as in git. */
+let interactive = 0;
+
+/** This host, short: folders name it, so a shared temporary folder is only swept of this host's leftovers. */
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const PREFIX = 'strata-secret-';
+const OWN_FOLDER = new RegExp(`^${PREFIX}${HOST}-(\\d+)-`);
+let swept = false;
 
 function removeAll(): void {
   for (const dir of active) rmSync(dir, { recursive: true, force: true });
@@ -16,6 +28,7 @@ function removeAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  if (signal === 'SIGINT' && interactive > 0) return;
   removeAll();
   uninstall();
   // Re-raise so the process ends as it would have without us (exit status 128+n, or other handlers run).
@@ -45,6 +58,35 @@ export function secretTempRoot(env: NodeJS.ProcessEnv = process.env): string {
 export interface SecretFileOptions {
   /** File name inside the private directory (keeps an extension tools care about, e.g. `secrets.tfvars`). */
   name?: string;
+  /**
+   * A person works on the file in a foreground program (an editor): SIGINT is that program's (strata leaves the
+   * file in place for it); SIGTERM and SIGHUP still remove it.
+   */
+  interactive?: boolean;
+}
+
+/**
+ * Removes the secret folders a killed strata left on this host (their process is gone), once per run. Folders of
+ * live processes, of other hosts and of other users are left alone.
+ */
+export function sweepSecretLeftovers(root = secretTempRoot()): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const pid = Number(OWN_FOLDER.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    const dir = join(root, name);
+    try {
+      if (uid === undefined || statSync(dir).uid === uid) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Removed by another run meanwhile, or not ours: leave it.
+    }
+  }
 }
 
 /** Writes `content` to a private file, runs `fn(path)`, and always removes the file and its directory. */
@@ -53,14 +95,21 @@ export async function withSecretFile<T>(
   fn: (path: string) => T | Promise<T>,
   options: SecretFileOptions = {},
 ): Promise<T> {
-  const dir = mkdtempSync(join(secretTempRoot(), 'strata-secret-'));
+  const root = secretTempRoot();
+  if (!swept) {
+    swept = true;
+    sweepSecretLeftovers(root);
+  }
+  const dir = mkdtempSync(join(root, `${PREFIX}${HOST}-${process.pid}-`));
   if (active.size === 0) install();
   active.add(dir);
+  if (options.interactive) interactive++;
   try {
     const path = join(dir, basename(options.name ?? 'secret'));
     writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
     return await fn(path);
   } finally {
+    if (options.interactive) interactive--;
     rmSync(dir, { recursive: true, force: true });
     active.delete(dir);
     if (active.size === 0) uninstall();

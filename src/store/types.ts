@@ -14,7 +14,8 @@ export interface LockInfo {
  * Where a run is: `interrupted` is a workflow stopped by a signal, `abandoned` a locked run whose holder died and
  * whose lock was taken over.
  */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'abandoned';
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'interrupted', 'abandoned'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
  * The one record of a run, whoever ran it: an id, a status and when it started and finished. What a recorder adds

@@ -6,14 +6,17 @@ import {
   mkdirSync,
   open,
   openSync,
+  readdirSync,
   renameSync,
   rmSync,
+  statSync,
   write,
   writeSync,
 } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { processAlive } from './pid.ts';
 
 /** The file-system calls an atomic write makes, in a synchronous and an asynchronous flavour. */
 interface WriteCalls<R> {
@@ -88,14 +91,48 @@ function* atomicWrite<R>(
   }
 }
 
+/** The temporary files atomicWrite names: `.<target>.<pid>.<random>.tmp`. */
+const TEMPORARY = /^\..+\.(\d+)\.[0-9a-z]+\.tmp$/;
+/** An orphan must be this old: a writer on another host sharing the folder is never cut off mid-write. */
+const ORPHAN_AGE_MS = 10_000;
+/** Folders swept by this process: once per folder and run is enough. */
+const swept = new Set<string>();
+
+/**
+ * Removes the temporary files that writers killed mid-write (kill -9, a power cut) left in `dir`: only those whose
+ * process is gone and that are older than 10 s. Runs once per folder per process, before its first atomic write.
+ */
+export function sweepOrphanTemporaries(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // Not created yet: nothing to sweep.
+  }
+  for (const name of names) {
+    const pid = Number(TEMPORARY.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      if (Date.now() - statSync(path).mtimeMs > ORPHAN_AGE_MS) rmSync(path, { force: true });
+    } catch {
+      // Gone already (another sweeper), or not ours to remove: leave it.
+    }
+  }
+}
+
 /** Writes a file so that no reader, and no crash, ever sees half of it (see atomicWrite). */
 export function writeFileAtomicSync(path: string, content: string | Uint8Array, mode = 0o644): void {
+  sweepOrphanTemporaries(dirname(path));
   const steps = atomicWrite(syncCalls, path, content, mode);
   for (let step = steps.next(); !step.done; step = steps.next(step.value));
 }
 
 /** The asynchronous form of writeFileAtomicSync: the same steps, without blocking the event loop. */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  sweepOrphanTemporaries(dirname(path));
   const steps = atomicWrite(asyncCalls, path, content, mode);
   let step = steps.next();
   while (!step.done) {

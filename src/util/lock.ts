@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { StrataError } from '../errors.ts';
 import { sleep } from './fs.ts';
+import { processAlive } from './pid.ts';
 
 export interface LockHolder {
   pid: number;
@@ -47,16 +48,6 @@ export class LockedError extends StrataError {
       },
     );
     this.name = 'LockedError';
-  }
-}
-
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

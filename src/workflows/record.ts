@@ -8,18 +8,23 @@ import { StrataError } from '../errors.ts';
 import type { RunRecord as StoredRunRecord, RunStatus as StoredRunStatus } from '../store/types.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { globalMasker } from '../util/mask.ts';
+import { processAlive } from '../util/pid.ts';
+import { integer, list, number, object, oneOf, optional, problemWith, type Shape, string } from '../util/shape.ts';
 import { formatDuration } from './model.ts';
 
 export type RunStatus = Exclude<StoredRunStatus, 'abandoned'>;
-export type StepStatus =
-  | 'pending'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'timed_out'
-  | 'interrupted'
-  | 'cancelled'
-  | 'skipped';
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'interrupted'];
+export const STEP_STATUSES = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'interrupted',
+  'cancelled',
+  'skipped',
+] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface StepRecord {
   name: string;
@@ -131,38 +136,74 @@ export function renderMarkdown(record: RunRecord): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Records of a workflow, newest first. */
+const STEP_SHAPE: Shape = object({
+  name: string,
+  type: string,
+  command: string,
+  stack: optional(string),
+  needs: list(string),
+  status: oneOf(...STEP_STATUSES),
+  attempts: integer,
+  startedAt: optional(string),
+  finishedAt: optional(string),
+  durationMs: optional(number),
+  exitCode: optional(integer),
+  error: optional(string),
+  reusedFrom: optional(string),
+  output: list(string),
+});
+
+const RECORD_SHAPE: Shape = object({
+  id: string,
+  version: oneOf(1),
+  workflow: string,
+  file: string,
+  fileArg: string,
+  status: oneOf(...RUN_STATUSES),
+  startedAt: string,
+  pid: integer,
+  steps: list(STEP_SHAPE),
+});
+
+/** Records of a workflow, newest first; one that is not JSON or has the wrong shape is an error naming it. */
 export function listRecords(basePath: string, workflow: string): RunRecord[] {
+  return recordFiles(basePath, workflow).map(readRecord);
+}
+
+/** Paths of a workflow's records, newest first (ids sort by time). */
+function recordFiles(basePath: string, workflow: string): string[] {
   const dir = runsDir(basePath, workflow);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .reverse()
-    .map((f) => {
-      try {
-        return JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunRecord;
-      } catch (error) {
-        throw new StrataError(`unreadable run record ${join(dir, f)}`, {
-          cause: error,
-          hint: 'delete the file; it is only used by --resume',
-        });
-      }
-    });
+    .map((f) => join(dir, f));
 }
 
-function isAlive(pid: number): boolean {
+function readRecord(path: string): RunRecord {
+  const hint = `move it away (mv ${path} ${path}.bad): it is only used by --resume, and the next run starts afresh`;
+  let data: unknown;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new StrataError(`unreadable run record ${path}: ${(error as Error).message}`, {
+      cause: error,
+      location: { file: path },
+      hint,
+    });
   }
+  const problem = problemWith(RECORD_SHAPE, data);
+  if (problem)
+    throw new StrataError(`run record ${path} has the wrong shape: ${problem}`, { location: { file: path }, hint });
+  return data as RunRecord;
 }
 
 /** The run `--resume` continues: the newest record, which must have failed, been interrupted or died. */
 export function resumableRecord(basePath: string, workflow: string): RunRecord {
-  const [latest] = listRecords(basePath, workflow);
+  // Only the newest record matters (an older damaged one does not block a resume).
+  const [newest] = recordFiles(basePath, workflow);
+  const latest = newest === undefined ? undefined : readRecord(newest);
   if (!latest) {
     throw new StrataError(`nothing to resume: workflow ${workflow} has no run records`, {
       hint: `records are kept in ${runsDir(basePath, workflow)}; run the workflow first`,
@@ -173,7 +214,7 @@ export function resumableRecord(basePath: string, workflow: string): RunRecord {
       hint: `run it again with: strata workflow ${workflow} -f ${latest.fileArg}`,
     });
   }
-  if (latest.status === 'running' && latest.pid !== process.pid && isAlive(latest.pid)) {
+  if (latest.status === 'running' && latest.pid !== process.pid && processAlive(latest.pid)) {
     throw new StrataError(`workflow ${workflow} is still running (process ${latest.pid}, run ${latest.id})`, {
       hint: 'wait for it to finish or stop it with Ctrl-C, then resume',
     });

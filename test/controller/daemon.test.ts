@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
 import { repoRoot } from '../helpers/shared.ts';
-import { get, git, insecure, tempDir, write } from './helpers.ts';
+import { type Daemon, get, git, insecure, startDaemon as startIn, tempDir, write } from './helpers.ts';
 
 const siteToken = `site-${randomBytes(16).toString('hex')}`;
 let root: string;
@@ -57,39 +56,6 @@ components:
   });
 }
 
-interface Daemon {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  fingerprint: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startDaemon(args: string[]): Promise<Daemon> {
-  const child = spawn(
-    process.execPath,
-    [join(repoRoot, 'bin', 'strata.js'), 'serve', '--port', '0', '--json', ...args],
-    {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const first = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`strata serve exited with ${code}: ${stderr}`)));
-  });
-  const info = JSON.parse(first) as { url: string; port: number; fingerprint: string };
-  return { child, ...info, stderr: () => stderr, exited };
-}
-
 function load(options: Record<string, unknown>): Promise<{
   requests: number;
   rps: number;
@@ -128,6 +94,8 @@ before(() => {
     STRATA_SITE_TOKEN: siteToken,
   };
 });
+
+const startDaemon = (args: string[]): Promise<Daemon> => startIn(root, env, args);
 
 after(async () => {
   await insecure.close();
@@ -217,11 +185,17 @@ test('strata serve: stacks postures, reload under load with SIGHUP, no token in 
     assert.equal((await get(`${daemon.url}/spec/late1`)).status, 200, 'the reload picked up the new stack');
 
     // SIGTERM with a download in flight: it completes, new connections are refused, the daemon exits 0.
+    // (In flight means answered: a connection that has not sent its request yet is cut by the drain.)
+    let answered: () => void = () => undefined;
+    const inFlight = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
     const download = new Promise<number>((resolve, reject) => {
       httpsGet(
         `${daemon.url}/repo/big.bin`,
         { rejectUnauthorized: false, agent: false, headers: { authorization: `Bearer ${token}` } },
         (res) => {
+          answered();
           res.pause();
           let bytes = 0;
           setTimeout(() => {
@@ -234,7 +208,7 @@ test('strata serve: stacks postures, reload under load with SIGHUP, no token in 
         },
       ).on('error', reject);
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await inFlight;
     daemon.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     await assert.rejects(get(`${daemon.url}/health`), /ECONNREFUSED/);

@@ -1,9 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
+import { repoRoot } from '../helpers/shared.ts';
 
 /** One client for every in-process test: the daemon's certificate is self-signed. */
 export const insecure = new Agent({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 1000 });
@@ -86,4 +88,34 @@ export function siteConfig(root: string): void {
     'specs/stage1.yaml': 'access: {posture: stage}\nplatform: {packages: [curl]}\n',
     'specs/edge.yaml': 'access: {posture: prod}\nidentity: {domain: example.org}\nconfig: {timezone: UTC}\n',
   });
+}
+
+export interface Daemon {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  fingerprint: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `strata serve --port 0 --json <args>` in `cwd` and waits for its start-up line. */
+export async function startDaemon(cwd: string, env: NodeJS.ProcessEnv, args: string[]): Promise<Daemon> {
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'bin', 'strata.js'), 'serve', '--port', '0', '--json', ...args],
+    { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const first = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`strata serve exited with ${code}: ${stderr}`)));
+  });
+  const info = JSON.parse(first) as { url: string; port: number; fingerprint: string };
+  return { child, ...info, stderr: () => stderr, exited };
 }

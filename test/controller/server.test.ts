@@ -39,7 +39,6 @@ before(async () => {
     'scripts/install.sh': 'echo install\n',
     '.gitignore': 'secrets.yaml\n',
     'secrets.yaml': 'password: hunter2\n',
-    'keys/signing.key': `${key.toString('hex')}\n`,
   });
   write(root, { 'outside/secret.txt': 'outside the repository\n' });
   symlinkSync(join(root, 'outside', 'secret.txt'), join(repo, 'escape.txt'));
@@ -49,6 +48,8 @@ before(async () => {
   git(repo, 'init', '-q', '-b', 'main');
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'fixture');
+  // Not committed (a clone whose history holds a key is not served), but listed: git would commit it.
+  write(repo, { 'keys/signing.key': `${key.toString('hex')}\n` });
   ctl = await startController({
     source: await siteConfigSpecSource(site),
     port: 0,
@@ -306,12 +307,18 @@ test('close drains: in-flight downloads finish, new connections are refused', as
     gitMirror: false,
     log: () => {},
   });
-  // A slow client: the response is paused until after close() started.
+  // A slow client: the response is paused until after close() started. (In flight means answered: a connection
+  // that has not sent its request yet is cut by the drain.)
+  let answered: () => void = () => undefined;
+  const inFlight = new Promise<void>((resolve) => {
+    answered = resolve;
+  });
   const download = new Promise<{ bytes: number; status: number }>((resolve, reject) => {
     httpsGet(
       `${local.url}/repo/big.bin`,
       { rejectUnauthorized: false, headers: { authorization: `Bearer ${repoToken}` } },
       (res) => {
+        answered();
         res.pause();
         let bytes = 0;
         setTimeout(() => {
@@ -324,7 +331,7 @@ test('close drains: in-flight downloads finish, new connections are refused', as
       },
     ).on('error', reject);
   });
-  await new Promise((r) => setTimeout(r, 150));
+  await inFlight;
   const closing = local.close();
   await new Promise((r) => setTimeout(r, 50));
   await assert.rejects(get(`${local.url}/health`), /ECONNREFUSED/);

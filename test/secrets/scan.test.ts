@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateIdentity } from 'age-encryption';
 import { maskPreview, scanPaths, scanText, shannonEntropy } from '../../src/secrets/scan.ts';
+import { repoRoot, sharedDir, skipWithoutShared } from '../helpers/shared.ts';
 import { tempDir } from './helpers.ts';
 
 // Planted secrets are generated at run time, so this file holds none that a scanner (ours or GitHub's) would flag.
@@ -162,4 +163,96 @@ test('in a git work tree: ignored paths, SOPS and vault files are skipped; untra
   } finally {
     cleanup();
   }
+});
+
+test('finds password-like values in minified JSON, one-line HCL, unquoted with #, and block scalars', () => {
+  const v = () => `${random(12)}${random(4, '0123456789')}`;
+  const hashed = `${random(6)}#${random(6)}9`;
+  const planted = {
+    json1: v(),
+    json2: v(),
+    hcl1: v(),
+    hcl2: v(),
+    hash1: hashed,
+    hash2: `${random(5)}#${random(5)}2`,
+    block1: v(),
+    block2: v(),
+    block3: `${v()}${v()}`,
+  };
+  const text = [
+    `{"db":{"host":"db.lan","password":"${planted.json1}","port":5432},"api_token":"${planted.json2}"}`, // 1
+    `db = { user = "admin", password = "${planted.hcl1}" }`, // 2
+    `locals { client_secret = "${planted.hcl2}" }`, // 3
+    `db_password: ${planted.hash1} # rotated monthly`, // 4
+    `API_KEY=${planted.hash2}`, // 5
+    'password: |', // 6
+    `  ${planted.block1}`, // 7
+    'users:', // 8
+    '  - api_token: >-', // 9
+    `      ${planted.block2}`, // 10
+    'secret_key: |2', // 11
+    `  ${planted.block3.slice(0, 20)}`, // 12
+    `  ${planted.block3.slice(20)}`, // 13
+  ].join('\n');
+  const found = scanText(text, 'shapes.txt').map((f) => `${f.line}:${f.column}:${f.rule}`);
+  const column = (line: number, value: string) => text.split('\n')[line - 1].indexOf(value) + 1;
+  assert.deepEqual(found, [
+    `1:${column(1, planted.json1)}:password-like-value`,
+    `1:${column(1, planted.json2)}:password-like-value`,
+    `2:${column(2, planted.hcl1)}:password-like-value`,
+    `3:${column(3, planted.hcl2)}:password-like-value`,
+    `4:${column(4, planted.hash1)}:password-like-value`,
+    `5:${column(5, planted.hash2)}:password-like-value`,
+    '7:3:password-like-value',
+    '10:7:password-like-value',
+    '12:3:password-like-value',
+  ]);
+  const shown = JSON.stringify(scanText(text, 'shapes.txt'));
+  for (const secret of Object.values(planted)) assert.ok(!shown.includes(secret.slice(-6)), 'a finding shows a secret');
+});
+
+test('the same shapes without secrets are not reported', () => {
+  const text = [
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${VAR} reference as written in stack files
+    '{"db":{"host":"db.lan","password":"${DB_PASSWORD}","port":5432},"api_token":"{{ .vars.token }}","name":"x"}',
+    'db = { user = "admin", password = var.db_password, token_ttl = 3600 }',
+    'locals { client_secret = data.vault_generic_secret.app.data["secret"] }',
+    'api_key: !env API_KEY # from the environment',
+    'password: changeme # set in CI',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${VAR} reference as written in stack files
+    'PASSWORD=${DB_PASSWORD:?set DB_PASSWORD first}',
+    '# token: base64url leaves spare bits in the last character',
+    'description: |',
+    '  The token is read from the environment at run time.',
+    'private_key: |',
+    '  -----BEGIN OPENSSH PRIVATE KEY-----',
+    '  (placeholder, not a key)',
+    'token: |',
+    '  {{ .settings.token }}',
+    'notes: >-',
+    '  a3F9xZ0qLm7Rt2Vb',
+    '  tokens: [{ id: lab, secret: lab-secret-123456, privsep: false }]',
+    "const env = { PROXMOX_TOKEN: 'root@pam!x=y' };",
+    'password: *default_password',
+  ].join('\n');
+  assert.deepEqual(scanText(text, 'clean.txt'), []);
+});
+
+test('a corpus of real configuration (Atmos fixtures) and this repository: no new findings', {
+  skip: skipWithoutShared,
+}, () => {
+  const atmos = scanPaths([join(sharedDir, 'conformance', 'atmos')], repoRoot);
+  // The three true secrets the fixtures hold on purpose, and nothing else.
+  assert.deepEqual(
+    atmos.findings.map((f) => `${f.file.split('conformance/atmos/')[1]}:${f.line}:${f.rule}`),
+    [
+      'examples/secrets-masking/stacks/deploy/dev.yaml:16:password-like-value',
+      'examples/sops-secrets/secrets/keys.txt:10:age-secret-key',
+      'tests/snapshots/TestCLICommands_secrets-masking_describe_stacks.stdout.golden:38:password-like-value',
+    ],
+  );
+  assert.ok(atmos.scanned > 900, `${atmos.scanned} files scanned`);
+  const own = scanPaths([], repoRoot);
+  assert.deepEqual(own.findings, []);
+  assert.ok(own.scanned > 300);
 });

@@ -79,6 +79,7 @@ describe('SecretRef', () => {
     assert.equal(await parseSecretTag('secrets/prod.yaml db.port', stackDir).resolve({ env }), '5432');
     assert.equal(
       await parseSecretTag('secrets/prod.yaml db', stackDir).resolve({ env }),
+      // strata:allow-secret (a fixture value)
       '{"password":"pr0d-db-Pa55","port":5432}',
     );
   });

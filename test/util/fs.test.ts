@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -54,4 +65,38 @@ test('concurrent writers: the file always holds one whole version', async () => 
     readdirSync(dir).filter((f) => f.startsWith('.contended')),
     [],
   );
+});
+
+test('temporary files left by a killed writer are swept by the next write to the folder, only theirs', async () => {
+  const folder = join(dir, 'orphans');
+  mkdirSync(folder, { recursive: true });
+  // A writer killed with SIGKILL in the middle of a write: its temporary file stays behind.
+  const writer = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('fs').writeFileSync(${JSON.stringify(folder)} + '/.state.json.' + process.pid + '.k1ll3d.tmp', '{"half'); setInterval(() => {}, 1000)`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const orphan = join(folder, `.state.json.${writer.pid}.k1ll3d.tmp`);
+  for (let i = 0; i < 200 && !existsSync(orphan); i++) await new Promise((r) => setTimeout(r, 10));
+  writer.kill('SIGKILL');
+  await new Promise((r) => writer.once('exit', r));
+  const live = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    const old = new Date(Date.now() - 60_000);
+    const keep = {
+      young: `.state.json.${writer.pid}.y0ung.tmp`,
+      alive: `.state.json.${live.pid}.l1ve.tmp`,
+      other: 'notes.tmp',
+    };
+    for (const name of Object.values(keep)) writeFileSync(join(folder, name), 'x');
+    utimesSync(orphan, old, old);
+    for (const name of [keep.alive, keep.other]) utimesSync(join(folder, name), old, old);
+    await writeFileAtomic(join(folder, 'state.json'), '{}');
+    assert.deepEqual(readdirSync(folder).sort(), [...Object.values(keep), 'state.json'].sort());
+  } finally {
+    live.kill('SIGKILL');
+  }
 });

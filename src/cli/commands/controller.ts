@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
 import {
+  type Controller,
   type Credentials,
   DEFAULT_BIND,
   DEFAULT_PORT,
@@ -37,6 +38,8 @@ interface ServeOptions {
   burst: string;
   maxBody: string;
   drainTimeout: string;
+  handshakeTimeout: string;
+  headerTimeout: string;
   json?: boolean;
 }
 
@@ -90,6 +93,18 @@ async function repoFolder(cmd: Command, opts: ServeOptions): Promise<string | un
 }
 
 async function serve(opts: ServeOptions, cmd: Command): Promise<void> {
+  // First of all: a SIGHUP or SIGTERM sent while the stacks load must not kill the daemon half-started.
+  const signals = installSignals();
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'starting', pid: process.pid })}\n`);
+  try {
+    const controller = await startFromOptions(opts, cmd);
+    await signals.serving(controller);
+  } finally {
+    signals.remove();
+  }
+}
+
+async function startFromOptions(opts: ServeOptions, cmd: Command): Promise<Controller> {
   if ((opts.cert === undefined) !== (opts.key === undefined)) {
     throw new UsageError('--cert and --key go together', {
       hint: 'pass both, or neither for a self-signed certificate',
@@ -97,6 +112,10 @@ async function serve(opts: ServeOptions, cmd: Command): Promise<void> {
   }
   const perSecond = integer(opts.rateLimit, '--rate-limit', 0, 1_000_000);
   const burst = integer(opts.burst, '--burst', 1, 1_000_000);
+  const timeouts = {
+    handshakeMs: parseDuration(opts.handshakeTimeout) * 1000,
+    headersMs: parseDuration(opts.headerTimeout) * 1000,
+  };
   const source = await openSource(cmd, opts);
   const repo = await repoFolder(cmd, opts);
   const controller = await startController({
@@ -106,10 +125,11 @@ async function serve(opts: ServeOptions, cmd: Command): Promise<void> {
     tls: opts.cert && opts.key ? { certFile: opts.cert, keyFile: opts.key } : undefined,
     credentials: () => readCredentials(opts),
     repo,
-    protectFiles: [opts.signingKey ?? defaultSigningKeyFile()],
+    protectFiles: [opts.signingKey ?? defaultSigningKeyFile(), ...(opts.siteTokenFile ? [opts.siteTokenFile] : [])],
     gitMirror: opts.git,
     rateLimit: { perSecond, burst },
     maxBodyBytes: integer(opts.maxBody, '--max-body', 0, 1 << 30),
+    timeouts,
     drainTimeoutMs: parseDuration(opts.drainTimeout) * 1000,
     // The daemon's log (access lines and lifecycle events, one JSON line each) goes to standard error.
     log: (line) => process.stderr.write(`${line}\n`),
@@ -133,19 +153,45 @@ async function serve(opts: ServeOptions, cmd: Command): Promise<void> {
         'SIGHUP reloads, SIGTERM or Ctrl-C drains and stops\n',
     );
   }
+  return controller;
+}
 
-  await new Promise<void>((resolve) => {
-    const reload = () => void controller.reload();
-    const stop = () => {
-      process.off('SIGHUP', reload);
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      void controller.close().then(() => resolve());
-    };
-    process.on('SIGHUP', reload);
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+/**
+ * The daemon's signal handlers, installed before anything else. Until the controller runs, a SIGHUP is kept for
+ * one reload once it does (the stacks may have been read before the edit it announces) and SIGTERM/SIGINT stop it
+ * as soon as it is up; afterwards SIGHUP reloads and SIGTERM/SIGINT drain. `serving` resolves once it stopped.
+ */
+function installSignals(): { serving(controller: Controller): Promise<void>; remove(): void } {
+  let controller: Controller | undefined;
+  let reloadPending = false;
+  let stopRequested = false;
+  let stopped: () => void = () => undefined;
+  const reload = () => {
+    if (controller) void controller.reload();
+    else reloadPending = true;
+  };
+  const stop = () => {
+    stopRequested = true;
+    if (controller) void controller.close().then(() => stopped());
+  };
+  const remove = () => {
+    process.off('SIGHUP', reload);
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  };
+  process.on('SIGHUP', reload);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return {
+    serving: (running) =>
+      new Promise<void>((resolve) => {
+        controller = running;
+        stopped = resolve;
+        if (stopRequested) stop();
+        else if (reloadPending) reload();
+      }),
+    remove,
+  };
 }
 
 /** Options that `serve` declares and its `token` subcommands share (commander hands them to `serve`). */
@@ -234,6 +280,8 @@ export function register(program: Command): void {
     .option('--burst <n>', 'requests a client may send at once', '100')
     .option('--max-body <bytes>', 'largest request body accepted', '16384')
     .option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests', '10s')
+    .option('--handshake-timeout <duration>', 'time a client has to complete the TLS handshake', '10s')
+    .option('--header-timeout <duration>', 'time a client has to send its request headers', '10s')
     .option('--json', 'print the startup information (url, port, fingerprint, pid) as one JSON line')
     .addHelpText(
       'after',

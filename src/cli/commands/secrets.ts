@@ -15,12 +15,11 @@ interface VaultFlag {
 const vaultOptions = (opts: VaultFlag) => ({ vault: { passwordFile: opts.vaultPasswordFile } });
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim())];
 
-/** An invalid edit at a terminal: say why, wait for Enter, and open the editor again. */
+/** An invalid edit at a terminal: say why, wait for Enter, and open the editor again (Ctrl-C there discards). */
 function backToEditor(error: StrataError): boolean {
   if (!process.stdin.isTTY) return false;
   process.stderr.write(`${error.message}\nPress Enter to return to the editor (Ctrl-C discards).\n`);
-  spawnSync('sh', ['-c', 'read _'], { stdio: 'inherit' });
-  return true;
+  return spawnSync('sh', ['-c', 'read _'], { stdio: 'inherit' }).status === 0;
 }
 
 /** `strata secrets …`: SOPS (age) and Ansible Vault files, and a scanner for plain-text secrets. */
