@@ -122,11 +122,14 @@ const schema = jsyaml.FAILSAFE_SCHEMA.extend({
 
 export class YamlSyntaxError extends StrataError {}
 
-/** Parses one YAML document (stack manifests are single documents). Errors carry file:line:col and a code frame. */
+/**
+ * Parses a YAML file; of a multi-document file (or one with a trailing `---`) only the first document counts, as in
+ * Atmos. Errors carry file:line:col and a code frame.
+ */
 export function parseYaml(source: string, file: string): unknown {
   currentFile = file;
   try {
-    return jsyaml.load(source, { schema, filename: file });
+    return jsyaml.loadAll(source, undefined, { schema, filename: file })[0];
   } catch (error) {
     if (error instanceof jsyaml.YAMLException) throw syntaxError(error, source, file);
     throw error;

@@ -246,7 +246,11 @@ export class StackEngine {
         if (name && !name.includes('<no value>')) return name;
         throw new StrataError(`stacks.name_template rendered '${name}' for ${manifest.key}`);
       }
-      if (namePattern) return patternName(namePattern, isPlainMap(section.vars) ? section.vars : {}, manifest.key);
+      // A pattern without any of the four tokens names nothing: Atmos then uses the file name.
+      if (namePattern) {
+        const name = patternName(namePattern, isPlainMap(section.vars) ? section.vars : {}, manifest.key);
+        if (name) return name;
+      }
     } catch (error) {
       if (!lenient) throw error;
     }
@@ -277,7 +281,9 @@ export class StackEngine {
   }
 
   async #evaluateUncached({ manifest, raw, section: base, stack }: Candidate): Promise<ComponentInstance> {
-    let section = describedSection(base, stack, workspaceName(this.config, base, raw, stack));
+    // Only Terraform components have a workspace (Atmos builds none for Packer, Helmfile or Ansible).
+    const workspace = raw.kind === 'terraform' ? workspaceName(this.config, base, raw, stack) : undefined;
+    let section = describedSection(base, stack, workspace);
     if (this.#reader.sawMarkers) section = finalizeMarkers(section) as PlainMap;
     const templates = this.config.templates;
     if ((this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0])) {
@@ -350,7 +356,8 @@ export class StackEngine {
     this.#renderingForTemplate.add(key);
     try {
       let section: PlainMap = { ...candidate.section, atmos_stack: stack, stack };
-      section.workspace = workspaceName(this.config, section, candidate.raw, stack);
+      if (candidate.raw.kind === 'terraform')
+        section.workspace = workspaceName(this.config, section, candidate.raw, stack);
       section = finalizeMarkers(section) as PlainMap;
       const { delimiters } = this.config.templates;
       section = renderDeep(
@@ -488,8 +495,8 @@ function renderIn(
  * The section as `describe` prints it: Atmos's keys in sorted order. The builder always sets exactly these keys, so
  * one object literal (one hidden class for every instance) replaces a generic sort: 16,000 instances add up.
  */
-function describedSection(s: PlainMap, stack: string, workspace: string): PlainMap {
-  return {
+function describedSection(s: PlainMap, stack: string, workspace: string | undefined): PlainMap {
+  const section: PlainMap = {
     atmos_component: s.atmos_component,
     atmos_manifest: s.atmos_manifest,
     atmos_stack: stack,
@@ -519,6 +526,8 @@ function describedSection(s: PlainMap, stack: string, workspace: string): PlainM
     vars: s.vars,
     workspace,
   };
+  if (workspace === undefined) delete section.workspace;
+  return section;
 }
 
 /**

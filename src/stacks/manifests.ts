@@ -7,6 +7,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
+import { HCL_EXTENSIONS, parseHclSync } from '../data/hcl.ts';
+import { runJqSync, unquoteExpression } from '../data/jq.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
 import { FUNCTION_TAGS, IncludeRef, parseYaml } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
@@ -367,18 +369,28 @@ export class ManifestReader {
     return value;
   }
 
-  /** `!include <path> [query]`: `./`/`../` relative to the manifest, other paths relative to base_path. */
+  /**
+   * `!include <path> [query]`: `./`/`../` relative to the manifest, other paths relative to base_path. YAML, JSON and
+   * HCL (`.tf`, `.tfvars`, `.hcl`) files become data, anything else text; the query is a jq expression.
+   */
   #include(ref: IncludeRef, file: string): unknown {
-    const [target, ...queryParts] = ref.args.trim().split(/\s+/);
-    const query = queryParts.join(' ');
+    const { target, query } = splitIncludeArgs(ref.args);
+    const where = `${this.display(file)}: !include ${ref.args}`;
+    const at = { file, line: lineOf(this.source(file), target) };
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) || /^[a-z0-9]+::/i.test(target)) {
+      throw new StrataError(`${where}: remote includes are not supported by strata`, {
+        location: at,
+        hint: 'download the file into the repository (or vendor it) and include it by its path',
+      });
+    }
     const base = target.startsWith('./') || target.startsWith('../') ? dirname(file) : this.#config.basePath;
-    const path = resolve(base, target);
+    const path = resolve(base, target.replace(/^~(?=\/)/, process.env.HOME ?? '~'));
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch {
       throw new StrataError(`!include ${target} in ${this.display(file)}: file not found`, {
-        location: { file, line: lineOf(this.source(file), target) },
+        location: at,
         hint: `looked for ${path}; paths starting with ./ or ../ are relative to the manifest, others to base_path`,
       });
     }
@@ -390,14 +402,26 @@ export class ManifestReader {
           value = JSON.parse(text);
         } catch (error) {
           throw new StrataError(`!include ${target} in ${this.display(file)}: invalid JSON in ${path}`, {
-            location: { file, line: lineOf(this.source(file), target) },
+            location: at,
             details: (error as Error).message,
           });
         }
       } else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path);
+      else if (HCL_EXTENSIONS.includes(ext)) value = parseHclSync(text, path);
     }
-    return query ? selectPath(value, query, `${this.display(file)}: !include ${ref.args}`) : value;
+    return query ? runJqSync(value, query, where) : value;
   }
+}
+
+/** `path [query]`, where a path with spaces is written in double quotes. */
+export function splitIncludeArgs(args: string): { target: string; query: string } {
+  const text = args.trim();
+  const quoted = /^"((?:[^"\\]|\\.)*)"\s*(.*)$/s.exec(text);
+  if (quoted) return { target: quoted[1].replace(/\\(.)/g, '$1'), query: quoted[2].trim() };
+  const space = text.search(/\s/);
+  return space < 0
+    ? { target: text, query: '' }
+    : { target: text.slice(0, space), query: unquoteExpression(text.slice(space).trim()) };
 }
 
 function hasStackExtension(path: string): boolean {
@@ -431,20 +455,6 @@ export function lineOf(source: string, needle: string): number | undefined {
   let line = 1;
   for (let i = 0; i < index; i++) if (source.charCodeAt(i) === 10) line++;
   return line;
-}
-
-/** A minimal path query (`.a.b[0]`) for `!include` and output selection. */
-export function selectPath(value: unknown, query: string, where: string): unknown {
-  let current = value;
-  const parts = query.replace(/^\./, '').match(/[^.[\]]+|\[\d+\]/g) ?? [];
-  for (const part of parts) {
-    if (part.startsWith('[')) {
-      const index = Number(part.slice(1, -1));
-      current = Array.isArray(current) ? current[index] : undefined;
-    } else current = isPlainMap(current) ? current[part] : undefined;
-    if (current === undefined) throw new StrataError(`${where}: query '${query}' selects nothing`);
-  }
-  return current;
 }
 
 function withoutImport(data: PlainMap): PlainMap {
