@@ -8,6 +8,7 @@ import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
 import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
 import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
+import { lockedVersions } from '../functions/extra.ts';
 import {
   containsFunction,
   evaluateFunctions,
@@ -290,7 +291,10 @@ export class StackEngine {
       // Integration names Atmos computes are visible to templates (not printed unless an integration is configured).
       const slug = `${stack}-${raw.name.replaceAll('/', '-')}`;
       for (let pass = 0; pass < templates.evaluations; pass++) {
-        const data = { spacelift_stack: slug, atlantis_project: slug, ...section };
+        const data: PlainMap = { spacelift_stack: slug, atlantis_project: slug, ...section };
+        // `{{ .version.<name> }}`: Atmos's managed versions, when the repository has a versions.lock.yaml.
+        const versions = lockedVersions(this.config, versionTrack(manifest.doc));
+        if (versions) data.version = versions;
         section = renderDeep(
           section,
           data,
@@ -309,6 +313,7 @@ export class StackEngine {
         stack,
         component: raw.name,
         kind: raw.kind,
+        versionTrack: versionTrack(manifest.doc),
       })) as PlainMap;
     }
     const description = section as ComponentDescription;
@@ -412,6 +417,12 @@ export function patternName(pattern: string, vars: PlainMap, manifest: string): 
     parts.push(String(value));
   }
   return parts.join('-');
+}
+
+/** The stack's `version.track` (Atmos's managed versions). */
+function versionTrack(doc: PlainMap): string | undefined {
+  const track = isPlainMap(doc.version) ? doc.version.track : undefined;
+  return typeof track === 'string' ? track : undefined;
 }
 
 /** Atmos's BuildTerraformWorkspace (notes/atmos-reference.md 2.6). */
@@ -527,6 +538,8 @@ function describedSection(s: PlainMap, stack: string, workspace: string | undefi
     workspace,
   };
   if (workspace === undefined) delete section.workspace;
+  // Atmos's declared secrets (secrets.vars, secrets.providers): shown only where a stack declares some.
+  if (isPlainMap(s.secrets) && Object.keys(s.secrets).length > 0) section.secrets = s.secrets;
   return section;
 }
 

@@ -17,7 +17,7 @@ import { closestNames } from '../util/suggest.ts';
 
 export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
 const GLOB_CHARS = /[*?[{]/;
-const FUNCTION_TAG_PATTERN = new RegExp(`!(${FUNCTION_TAGS.map((t) => t.replace('.', '\\.')).join('|')})\\b`);
+const FUNCTION_TAG_PATTERN = new RegExp(`!(${FUNCTION_TAGS.map((t) => t.replaceAll('.', '\\.')).join('|')})\\b`);
 
 export interface ParsedManifest {
   path: string;
