@@ -19,7 +19,7 @@ import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../tem
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
-import { findStackManifests, lineOf, ManifestReader, type MergedFile } from './manifests.ts';
+import { lineOf, listStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
 import { stackTemplateFunctions } from './template-functions.ts';
 
 export interface EngineOptions extends LoadConfigOptions {
@@ -87,6 +87,9 @@ export class StackEngine {
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
   }
 
+  /** Why there are no stacks at all, when that is so (no stacks folder, no included_paths). */
+  stacksNotice: string | undefined;
+
   get reader(): ManifestReader {
     return this.#reader;
   }
@@ -95,7 +98,9 @@ export class StackEngine {
   manifests(): StackManifest[] {
     if (this.#manifests) return this.#manifests;
     const base = this.config.stacks.basePath;
-    this.#manifests = findStackManifests(this.config).map((rel) => {
+    const found = listStackManifests(this.config);
+    this.stacksNotice = found.notice;
+    this.#manifests = found.files.map((rel) => {
       const path = join(base, rel);
       const key = this.#reader.key(path);
       const assembled = this.#reader.assemble(path);

@@ -72,22 +72,30 @@ export function stripStackExtension(path: string): string {
   return path;
 }
 
-/** Top-level manifests: included_paths minus excluded_paths, relative to the stacks folder. */
-export function findStackManifests(config: StrataConfig): string[] {
+/**
+ * Top-level manifests: included_paths minus excluded_paths, relative to the stacks folder. A repository that defines
+ * no stacks (no stacks folder, or no included_paths: Atmos's workflow-only and command-only examples) has none; the
+ * reason is returned so commands can say why they list nothing.
+ */
+export function listStackManifests(config: StrataConfig): { files: string[]; notice?: string } {
   const base = config.stacks.basePath;
   if (!existsSync(base)) {
-    throw new StrataError(`the stacks folder ${base} does not exist`, {
-      hint: 'check stacks.base_path and base_path in atmos.yaml (or ATMOS_BASE_PATH / --base-path)',
-    });
+    return {
+      files: [],
+      notice: `no stacks: the stacks folder ${base} does not exist (stacks.base_path and base_path in atmos.yaml, or ATMOS_BASE_PATH / --base-path)`,
+    };
   }
   const patterns = config.stacks.includedPaths.flatMap(expandExtensions);
   if (patterns.length === 0) {
-    throw new StrataError('no stacks.included_paths configured', {
-      hint: "add e.g. included_paths: ['deploy/**/*'] under stacks: in atmos.yaml",
-    });
+    return { files: [], notice: "no stacks: stacks.included_paths is empty (e.g. included_paths: ['deploy/**/*'])" };
   }
   const files = globSync(patterns, { cwd: base, ignore: config.stacks.excludedPaths, onlyFiles: true, dot: false });
-  return files.filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext))).sort();
+  return { files: files.filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext))).sort() };
+}
+
+/** The top-level manifests' paths (see listStackManifests). */
+export function findStackManifests(config: StrataConfig): string[] {
+  return listStackManifests(config).files;
 }
 
 function expandExtensions(pattern: string): string[] {
@@ -297,6 +305,15 @@ export class ManifestReader {
   }
 
   #resolveImport(spec: ImportSpec, importer: string, chain: string[]): string[] {
+    if (isRemote(spec.path)) {
+      throw new StrataError(
+        `import '${spec.path}' in ${this.display(importer)}: remote imports are not supported by strata`,
+        {
+          location: { file: importer, line: lineOf(this.source(importer), spec.path) },
+          hint: 'download the file into the stacks folder (or vendor it) and import it by its path',
+        },
+      );
+    }
     const relativeToFile = spec.path.startsWith('./') || spec.path.startsWith('../');
     const base = relativeToFile ? dirname(importer) : this.stacksBase;
     const target = resolve(base, spec.path);
@@ -377,7 +394,7 @@ export class ManifestReader {
     const { target, query } = splitIncludeArgs(ref.args);
     const where = `${this.display(file)}: !include ${ref.args}`;
     const at = { file, line: lineOf(this.source(file), target) };
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) || /^[a-z0-9]+::/i.test(target)) {
+    if (isRemote(target)) {
       throw new StrataError(`${where}: remote includes are not supported by strata`, {
         location: at,
         hint: 'download the file into the repository (or vendor it) and include it by its path',
@@ -422,6 +439,11 @@ export function splitIncludeArgs(args: string): { target: string; query: string 
   return space < 0
     ? { target: text, query: '' }
     : { target: text.slice(0, space), query: unquoteExpression(text.slice(space).trim()) };
+}
+
+/** A URL or go-getter address (`https://…`, `git::…`, `s3::…`): Atmos downloads these; strata reads no network. */
+function isRemote(path: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) || /^[a-z0-9]+::/i.test(path);
 }
 
 function hasStackExtension(path: string): boolean {
