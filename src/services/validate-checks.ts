@@ -111,6 +111,30 @@ export function noValueProblems(engine: StackEngine, instance: ComponentInstance
   return problems;
 }
 
+/**
+ * A value whose template reads the value itself (`vars: {vm_name: "{{ .vars.vm_name }}"}`): the data of a template is
+ * the merged section, where this very value has replaced the one it meant (a global var), so it renders itself.
+ */
+export function selfReferenceProblems(engine: StackEngine, instance: ComponentInstance): ValidationProblem[] {
+  const origin = engine.origin(instance);
+  const problems: ValidationProblem[] = [];
+  for (const [path, text] of strings(origin?.raw.section, '')) {
+    const escaped = path.replace(/[.[\]]/g, (c) => `\\${c}`);
+    if (!new RegExp(`\\{\\{[^}]*\\.${escaped}\\b(?![.\\w-])[^}]*\\}\\}`).test(text)) continue;
+    const line = origin ? lineOf(engine.reader.source(origin.manifest.path), text.split('\n', 1)[0]) : undefined;
+    problems.push({
+      severity: 'error',
+      stack: instance.stack,
+      component: instance.name,
+      file: origin?.manifest.path,
+      line,
+      message: `${instance.name}@${instance.stack}: ${path} is '${text}', which reads ${path} itself: this value replaced the one it meant, so it renders its own template text`,
+      hint: `give the source value another name (e.g. a global var or a setting) and refer to that, or drop ${path} here if the inherited value is what you want`,
+    });
+  }
+  return problems;
+}
+
 /** Dependencies (settings.depends_on, dependencies.components) on components that do not exist, and cycles. */
 export function dependencyProblems(engine: StackEngine, instances: ComponentInstance[]): ValidationProblem[] {
   const problems: ValidationProblem[] = [];

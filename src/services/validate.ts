@@ -22,6 +22,7 @@ import {
   dependencyProblems,
   manifestKeyProblems,
   noValueProblems,
+  selfReferenceProblems,
   workflowProblems,
 } from './validate-checks.ts';
 import { validateConfig } from './validate-config.ts';
@@ -73,7 +74,11 @@ export async function validateStacks(
     problems.push(...missingComponentFolders(engine, instances));
     problems.push(...stackNameTemplateProblems(engine, instances));
     for (const instance of instances) {
-      problems.push(...noValueProblems(engine, instance), ...backendProblems(engine, instance));
+      problems.push(
+        ...noValueProblems(engine, instance),
+        ...selfReferenceProblems(engine, instance),
+        ...backendProblems(engine, instance),
+      );
     }
     problems.push(...dependencyProblems(engine, instances));
     if (options.checkVariables !== false) {

@@ -11,7 +11,17 @@ import { StrataError } from '../errors.ts';
 import { didYouMean } from '../util/suggest.ts';
 
 /** Sections merged in four layers (global+kind, bases, component, overrides). */
-const LAYERED_SECTIONS = ['vars', 'settings', 'env', 'auth', 'providers', 'hooks', 'generate', 'secrets'] as const;
+const LAYERED_SECTIONS = [
+  'vars',
+  'settings',
+  'env',
+  'auth',
+  'providers',
+  'hooks',
+  'generate',
+  'secrets',
+  'mocks',
+] as const;
 /** Sections that `overrides:` may change. */
 const OVERRIDABLE = new Set(['vars', 'settings', 'env', 'providers', 'hooks', 'generate', 'command']);
 /** Sections that must be maps wherever they are written. */

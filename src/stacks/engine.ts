@@ -545,6 +545,8 @@ function describedSection(s: PlainMap, stack: string, workspace: string | undefi
   if (workspace === undefined) delete section.workspace;
   // Atmos's declared secrets (secrets.vars, secrets.providers): shown only where a stack declares some.
   if (isPlainMap(s.secrets) && Object.keys(s.secrets).length > 0) section.secrets = s.secrets;
+  // Atmos's `mocks:`: outputs that !terraform.state/output give while the component is not provisioned.
+  if (isPlainMap(s.mocks) && Object.keys(s.mocks).length > 0) section.mocks = s.mocks;
   return section;
 }
 

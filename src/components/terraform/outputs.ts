@@ -66,6 +66,17 @@ async function loadOutputs(engine: OutputsEngine, ref: TerraformOutputRef, mode:
   if (instance.description.remote_state_backend_type === 'static') {
     return { provisioned: true, values: section(instance.description.remote_state_backend) };
   }
+  const outputs = await readOutputs(engine, instance, mode);
+  // The component's `mocks:` stand in for outputs it does not have yet (Atmos's terraform-component-mocks).
+  const mocks = section(instance.description.mocks);
+  return !outputs.provisioned && Object.keys(mocks).length > 0 ? { provisioned: true, values: mocks } : outputs;
+}
+
+async function readOutputs(
+  engine: OutputsEngine,
+  instance: ComponentInstance,
+  mode: 'output' | 'state',
+): Promise<Outputs> {
   if (!instance.enabled) {
     return { provisioned: false, why: `it is disabled (metadata.enabled: false)` };
   }
