@@ -62,23 +62,25 @@ const remote = (cwd: string) => {
   return url ? { url, ...remoteParts(url) } : undefined;
 };
 
-const lockFiles = new Map<string, PlainMap>();
+/** Parsed lock files by path; null when there is none (looked up once: templates ask for every component). */
+const lockFiles = new Map<string, PlainMap | null>();
 
 /** `versions.lock.yaml` at base_path: name -> version for one track (`default` when none is set). */
 export function lockedVersions(config: StrataConfig, track: string | undefined): Record<string, string> | undefined {
   const path = join(config.basePath, 'versions.lock.yaml');
   let lock = lockFiles.get(path);
-  if (!lock) {
-    let text: string;
+  if (lock === undefined) {
+    let text: string | undefined;
     try {
       text = readFileSync(path, 'utf8');
     } catch {
-      return undefined;
+      text = undefined;
     }
-    const parsed = parseYaml(text, path);
-    lock = isPlainMap(parsed) ? parsed : {};
+    const parsed = text === undefined ? null : parseYaml(text, path);
+    lock = text === undefined ? null : isPlainMap(parsed) ? parsed : {};
     lockFiles.set(path, lock);
   }
+  if (lock === null) return undefined;
   const configured = isPlainMap(config.raw.version) ? config.raw.version.track : undefined;
   const name = track || (typeof configured === 'string' && configured) || 'default';
   const tracks = isPlainMap(lock.tracks) ? lock.tracks : {};
