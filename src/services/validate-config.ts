@@ -9,7 +9,8 @@ import { lineOfKey, type ValidationProblem } from './problems.ts';
 
 const PATTERN_TOKENS = ['{namespace}', '{tenant}', '{environment}', '{stage}'];
 
-export function validateConfig(config: StrataConfig): ValidationProblem[] {
+/** `checkPaths: false` inside `validate stacks`, which reports missing folders per stack and component. */
+export function validateConfig(config: StrataConfig, options: { checkPaths?: boolean } = {}): ValidationProblem[] {
   const file = config.configFiles[config.configFiles.length - 1];
   const source = file ? readFileSync(file, 'utf8') : '';
   const at = (key: string) => ({ file, line: file ? lineOfKey(source, key) : undefined });
@@ -25,6 +26,7 @@ export function validateConfig(config: StrataConfig): ValidationProblem[] {
     });
   }
   problems.push(...stackNameProblems(config, at));
+  if (options.checkPaths === false) return problems;
   if (file && !existsSync(config.stacks.basePath)) {
     problems.push({
       severity: 'warning',

@@ -37,7 +37,7 @@ export async function validateStacks(
   engine: StackEngine,
   options: { stack?: string; checkVariables?: boolean } = {},
 ): Promise<ValidationProblem[]> {
-  const problems: ValidationProblem[] = validateConfig(engine.config);
+  const problems: ValidationProblem[] = validateConfig(engine.config, { checkPaths: false });
   const record = (error: unknown) => {
     if (!(error instanceof StrataError)) throw error;
     problems.push({
