@@ -35,7 +35,8 @@ export interface ComponentDescription {
   source: Section;
   stack: string;
   vars: Section;
-  workspace: string;
+  /** Terraform only: other kinds have no workspace. */
+  workspace?: string;
   [key: string]: unknown;
 }
 

@@ -19,9 +19,8 @@ export class YamlFunction {
 
   /** The Atmos text form (`!env HOME`), used when a function must be shown unevaluated. */
   toString(): string {
-    return typeof this.args === 'string'
-      ? `!${this.tag} ${this.args}`.trimEnd()
-      : `!${this.tag} ${JSON.stringify(this.args)}`;
+    if (typeof this.args === 'string' || this.args.length === 0) return `!${this.tag} ${this.args}`.trimEnd();
+    return `!${this.tag} ${JSON.stringify(this.args)}`;
   }
 
   toJSON(): string {
@@ -62,6 +61,32 @@ export const FUNCTION_TAGS = [
   'repo-root',
   'cwd',
   'literal',
+  'git.root',
+  'git.sha',
+  'git.branch',
+  'git.ref',
+  'git.url',
+  'git.host',
+  'git.owner',
+  'git.name',
+  'git.repository',
+  'version',
+  'labels',
+  'labels.keys',
+  'labels.values',
+  'tags',
+  'random',
+  // Recognised so that a stack using them still loads; evaluating them fails with a message (functions/extra.ts).
+  'aws.account_id',
+  'aws.caller_identity_arn',
+  'aws.caller_identity_user_id',
+  'aws.region',
+  'aws.organization_id',
+  'aws.cloudformation.output',
+  'emulator',
+  'cel',
+  'starlark',
+  'ci.labels',
 ] as const;
 
 /** The manifest being parsed: js-yaml constructors take no context, and parsing is synchronous. */
@@ -122,11 +147,14 @@ const schema = jsyaml.FAILSAFE_SCHEMA.extend({
 
 export class YamlSyntaxError extends StrataError {}
 
-/** Parses one YAML document (stack manifests are single documents). Errors carry file:line:col and a code frame. */
+/**
+ * Parses a YAML file; of a multi-document file (or one with a trailing `---`) only the first document counts, as in
+ * Atmos. Errors carry file:line:col and a code frame.
+ */
 export function parseYaml(source: string, file: string): unknown {
   currentFile = file;
   try {
-    return jsyaml.load(source, { schema, filename: file });
+    return jsyaml.loadAll(source, undefined, { schema, filename: file })[0];
   } catch (error) {
     if (error instanceof jsyaml.YAMLException) throw syntaxError(error, source, file);
     throw error;

@@ -5,13 +5,15 @@
  * engine, and describing stacks that do not use them never loads one.
  */
 import { execFileSync, execSync } from 'node:child_process';
-import { dirname } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
 import { isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
-import { parseSecretTag, vaultSecret } from '../secrets/values.ts';
+import { vaultSecret } from '../secrets/values.ts';
 import { renderTemplate } from '../template/index.ts';
+import { parseTerraformArgs, splitArgs } from './args.ts';
+import { EXTRA_FUNCTIONS } from './extra.ts';
+import { secretValue } from './secret.ts';
 
 /** Which component output `!terraform.output` / `!terraform.state` read. */
 export interface TerraformOutputRef {
@@ -36,19 +38,13 @@ export interface FunctionContext {
   stack: string;
   component: string;
   kind: string;
+  /** The stack's `version.track`, for `!version`. */
+  versionTrack?: string;
 }
 
 export type FunctionResolver = (fn: YamlFunction, context: FunctionContext) => unknown | Promise<unknown>;
 
-/** Splits function arguments like a shell: spaces separate, single and double quotes group. */
-export function splitArgs(text: string): string[] {
-  const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]));
-  }
-  return out;
-}
+export { splitArgs } from './args.ts';
 
 function argText(fn: YamlFunction): string {
   return typeof fn.args === 'string' ? fn.args : fn.args.map(String).join(' ');
@@ -125,12 +121,16 @@ const builtins: Record<string, FunctionResolver> = {
   literal(fn) {
     return argText(fn);
   },
-  /** `!secret <file> <key.path>` / `!secret env:NAME`: a lazy reference, decrypted only when a tool runs. */
+  /**
+   * `!secret <file> <key.path>` / `!secret env:NAME` / Atmos's `!secret NAME` (declared under `secrets.vars`), with
+   * `| default <value>` and `| path <jq>`: a lazy reference, decrypted only when a tool runs.
+   */
   secret(fn, context) {
     try {
-      return parseSecretTag(argText(fn), [dirname(fn.file), context.config.basePath]);
+      return secretValue(argText(fn), fn, context);
     } catch (error) {
-      if (error instanceof StrataError) throw functionError(fn, context, error.message, error.hint);
+      if (error instanceof StrataError && !error.message.startsWith(fn.toString()))
+        throw functionError(fn, context, error.message, error.hint);
       throw error;
     }
   },
@@ -160,13 +160,13 @@ builtins['store.get'] = builtins.store;
  * (`state`) or by running `terraform output` (`output`). The stack defaults to the current one.
  */
 async function terraformValue(fn: YamlFunction, context: FunctionContext, mode: 'output' | 'state'): Promise<unknown> {
-  const words = typeof fn.args === 'string' ? splitArgs(fn.args) : fn.args.map(String);
-  if (words.length < 2 || words.length > 3) {
+  const parsed = parseTerraformArgs(argText(fn));
+  if (!parsed) {
     throw functionError(
       fn,
       context,
-      `expected 2 or 3 arguments, got ${words.length}`,
-      `write !terraform.${mode} <component> [stack] <output>`,
+      `expected 2 or 3 arguments, got ${splitArgs(argText(fn)).length}`,
+      `write !terraform.${mode} <component> [stack] <output or jq expression>`,
     );
   }
   const resolve = context.resolvers?.terraformOutput;
@@ -178,8 +178,10 @@ async function terraformValue(fn: YamlFunction, context: FunctionContext, mode: 
       "open the stack engine with strata's openEngine (src/services/engine.ts), or pass resolvers.terraformOutput in the engine options",
     );
   }
-  const [component, stack, expression] = words.length === 3 ? words : [words[0], context.stack, words[1]];
-  return resolve({ component, stack, expression }, mode);
+  return resolve(
+    { component: parsed.component, stack: parsed.stack ?? context.stack, expression: parsed.expression },
+    mode,
+  );
 }
 
 /** True when the value contains a YAML function anywhere. */
@@ -203,8 +205,14 @@ export async function evaluateFunctions(value: unknown, context: FunctionContext
   const results = new Map<YamlFunction, unknown>();
   for (const fn of collectFunctions(value)) {
     const resolver = builtins[fn.tag];
-    if (!resolver) throw functionError(fn, context, 'unsupported YAML function');
-    results.set(fn, await resolver(fn, context));
+    const extra = EXTRA_FUNCTIONS[fn.tag];
+    if (resolver) results.set(fn, await resolver(fn, context));
+    else if (extra)
+      results.set(
+        fn,
+        extra(fn, context, (message, hint) => functionError(fn, context, message, hint)),
+      );
+    else throw functionError(fn, context, 'unsupported YAML function');
   }
   if (results.size === 0) return value;
   return mapDeep(value, (leaf) => (leaf instanceof YamlFunction ? results.get(leaf) : leaf));

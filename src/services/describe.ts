@@ -165,3 +165,19 @@ export async function describeDependents(
     return item;
   });
 }
+
+export interface InstanceRow {
+  component: string;
+  stack: string;
+  type: string;
+}
+
+/** `list instances [-s stack]`: every (component, stack) pair, sorted by stack then component; abstract ones hidden. */
+export async function listInstances(engine: StackEngine, options: { stack?: string } = {}): Promise<InstanceRow[]> {
+  if (options.stack) await engine.stackVars(options.stack);
+  const instances = await engine.instances({ stack: options.stack });
+  return instances
+    .filter((i) => !i.abstract)
+    .map((i) => ({ component: i.name, stack: i.stack, type: i.kind }))
+    .sort((a, b) => a.stack.localeCompare(b.stack) || a.component.localeCompare(b.component));
+}

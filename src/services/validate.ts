@@ -2,7 +2,7 @@
  * `validate stacks` and `validate component` as typed functions: problems are returned, not printed.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -16,17 +16,18 @@ import { STACK_EXTENSIONS } from '../stacks/manifests.ts';
 import { didYouMean } from '../util/suggest.ts';
 import { checkInstanceVariables } from '../validate/variables.ts';
 import { describeComponent } from './describe.ts';
+import type { ValidationProblem } from './problems.ts';
+import {
+  backendProblems,
+  dependencyProblems,
+  manifestKeyProblems,
+  noValueProblems,
+  selfReferenceProblems,
+  workflowProblems,
+} from './validate-checks.ts';
+import { validateConfig } from './validate-config.ts';
 
-export interface ValidationProblem {
-  severity: 'error' | 'warning';
-  stack?: string;
-  component?: string;
-  file?: string;
-  line?: number;
-  col?: number;
-  message: string;
-  hint?: string;
-}
+export type { ValidationProblem } from './problems.ts';
 
 /**
  * `validate stacks`: every YAML file under the stacks folder parses, every stack assembles and every component
@@ -36,7 +37,7 @@ export async function validateStacks(
   engine: StackEngine,
   options: { stack?: string; checkVariables?: boolean } = {},
 ): Promise<ValidationProblem[]> {
-  const problems: ValidationProblem[] = [];
+  const problems: ValidationProblem[] = validateConfig(engine.config, { checkPaths: false });
   const record = (error: unknown) => {
     if (!(error instanceof StrataError)) throw error;
     problems.push({
@@ -48,42 +49,38 @@ export async function validateStacks(
       hint: error.hint,
     });
   };
+  // Every manifest under the stacks folder, imported or not, as Atmos validates them all against its schema.
   const base = engine.config.stacks.basePath;
   const files = globSync(
     STACK_EXTENSIONS.filter((e) => !e.endsWith('.tmpl')).map((e) => `**/*${e}`),
-    { cwd: base, onlyFiles: true },
+    { cwd: base, onlyFiles: true, ignore: workflowsInside(engine, base) },
   ).sort();
+  const kinds = new Set(Object.keys(engine.config.components));
   for (const file of files) {
     try {
-      parseYaml(readFileSync(join(base, file), 'utf8'), join(base, file));
+      const path = join(base, file);
+      problems.push(...manifestKeyProblems(parseYaml(readFileSync(path, 'utf8'), path), path, kinds));
     } catch (error) {
       record(error);
     }
   }
-  if (problems.length > 0) return problems;
+  if (problems.some((p) => p.severity === 'error' && p.file?.startsWith(base))) return problems;
   try {
     const instances = await engine.instances(options.stack ? { stack: options.stack } : {});
+    if (engine.stacksNotice) problems.push({ severity: 'warning', message: engine.stacksNotice });
     // A misspelt --stack must not validate nothing and succeed: this throws the unknown-stack error.
     if (options.stack && instances.length === 0) await engine.stackVars(options.stack);
-    const seen = new Map<string, ComponentInstance>();
-    for (const instance of instances) {
-      const key = `${instance.kind}/${instance.name}@${instance.stack}`;
-      const previous = seen.get(key);
-      if (previous && previous.description.atmos_manifest !== instance.description.atmos_manifest) {
-        if (
-          JSON.stringify(previous.description.vars) !== JSON.stringify(instance.description.vars) ||
-          JSON.stringify(previous.description.settings) !== JSON.stringify(instance.description.settings)
-        ) {
-          problems.push({
-            severity: 'error',
-            message: `the component '${instance.name}' in the stack '${instance.stack}' is defined differently in the manifests ${previous.description.atmos_manifest} and ${instance.description.atmos_manifest}`,
-            hint: 'a component may be configured in only one top-level manifest per stack',
-          });
-        }
-      }
-      seen.set(key, instance);
-    }
+    problems.push(...duplicateProblems(instances));
     problems.push(...missingComponentFolders(engine, instances));
+    problems.push(...stackNameTemplateProblems(engine, instances));
+    for (const instance of instances) {
+      problems.push(
+        ...noValueProblems(engine, instance),
+        ...selfReferenceProblems(engine, instance),
+        ...backendProblems(engine, instance),
+      );
+    }
+    problems.push(...dependencyProblems(engine, instances));
     if (options.checkVariables !== false) {
       for (const instance of instances) {
         for (const problem of await checkInstanceVariables(instance))
@@ -92,6 +89,58 @@ export async function validateStacks(
     }
   } catch (error) {
     record(error);
+  }
+  problems.push(...workflowProblems(engine));
+  return problems;
+}
+
+/** The workflows folder when it lies inside the stacks folder: its files are workflow manifests, checked apart. */
+function workflowsInside(engine: StackEngine, base: string): string[] {
+  const rel = relative(base, engine.config.workflows.basePath);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? [`${rel.split(sep).join('/')}/**`] : [];
+}
+
+/** The same component in the same stack configured differently by two top-level manifests. */
+function duplicateProblems(instances: ComponentInstance[]): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const seen = new Map<string, ComponentInstance>();
+  for (const instance of instances) {
+    const key = `${instance.kind}/${instance.name}@${instance.stack}`;
+    const previous = seen.get(key);
+    if (previous && previous.description.atmos_manifest !== instance.description.atmos_manifest) {
+      if (
+        JSON.stringify(previous.description.vars) !== JSON.stringify(instance.description.vars) ||
+        JSON.stringify(previous.description.settings) !== JSON.stringify(instance.description.settings)
+      ) {
+        problems.push({
+          severity: 'error',
+          message: `the component '${instance.name}' in the stack '${instance.stack}' is defined differently in the manifests ${previous.description.atmos_manifest} and ${instance.description.atmos_manifest}`,
+          hint: 'a component may be configured in only one top-level manifest per stack',
+        });
+      }
+    }
+    seen.set(key, instance);
+  }
+  return problems;
+}
+
+/** A name_template that renders nothing for a manifest (strata, like Atmos, then names the stack after the file). */
+function stackNameTemplateProblems(engine: StackEngine, instances: ComponentInstance[]): ValidationProblem[] {
+  const template = engine.config.stacks.nameTemplate;
+  if (!template) return [];
+  const reported = new Set<string>();
+  const problems: ValidationProblem[] = [];
+  for (const instance of instances) {
+    const manifest = engine.origin(instance)?.manifest;
+    if (!manifest || typeof manifest.doc.name === 'string' || instance.stack !== manifest.key) continue;
+    if (reported.has(manifest.key)) continue;
+    reported.add(manifest.key);
+    problems.push({
+      severity: 'error',
+      file: manifest.path,
+      message: `stacks.name_template '${template}' renders nothing usable for ${manifest.key}, so the stack is named after its file`,
+      hint: 'set the vars the template reads in this manifest (or a file it imports), or give the manifest a name:',
+    });
   }
   return problems;
 }

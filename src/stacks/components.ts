@@ -6,13 +6,28 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
+import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { didYouMean } from '../util/suggest.ts';
 
 /** Sections merged in four layers (global+kind, bases, component, overrides). */
-const LAYERED_SECTIONS = ['vars', 'settings', 'env', 'auth', 'providers', 'hooks', 'generate'] as const;
+const LAYERED_SECTIONS = [
+  'vars',
+  'settings',
+  'env',
+  'auth',
+  'providers',
+  'hooks',
+  'generate',
+  'secrets',
+  'mocks',
+] as const;
 /** Sections that `overrides:` may change. */
 const OVERRIDABLE = new Set(['vars', 'settings', 'env', 'providers', 'hooks', 'generate', 'command']);
+/** Sections that must be maps wherever they are written. */
+const MAP_SECTIONS = [...LAYERED_SECTIONS, 'metadata', 'backend', 'remote_state_backend', 'overrides'] as const;
+const isMapOrNothing = (value: unknown): boolean =>
+  value === undefined || value === null || isPlainMap(value) || value instanceof YamlFunction;
 /** Metadata keys never inherited from a base (Atmos: the inheritance meta-properties themselves). */
 const NOT_INHERITED_METADATA = new Set(['inherits', 'type']);
 
@@ -40,6 +55,8 @@ interface BaseAccumulator {
   metadata: PlainMap;
   /** Bases in the order they were merged (least derived first). */
   order: string[];
+  /** The deepest stack component of the legacy `component:` chain (Atmos's FinalBaseComponentName). */
+  folder: string;
 }
 
 const asMap = (value: unknown): PlainMap => (isPlainMap(value) ? value : {});
@@ -72,11 +89,16 @@ export class ComponentBuilder {
     this.#manifest = manifestPath;
   }
 
-  /** Every component of every kind in this stack document, in document order. */
+  /**
+   * Every component of every known kind in this stack document, in document order. A kind is known when strata
+   * runs it or atmos.yaml declares it under `components:`; others (`components.argo`) are no components, and
+   * `validate stacks` reports them.
+   */
   build(): RawComponent[] {
     const out: RawComponent[] = [];
     const components = asMap(this.#doc.components);
     for (const kind of Object.keys(components)) {
+      if (!(kind in this.#config.components)) continue;
       const byName = asMap(components[kind]);
       for (const name of Object.keys(byName)) out.push(this.component(kind, name));
     }
@@ -85,7 +107,15 @@ export class ComponentBuilder {
 
   component(kind: string, name: string): RawComponent {
     const all = asMap(asMap(this.#doc.components)[kind]);
+    if (all[name] !== null && all[name] !== undefined && !isPlainMap(all[name]))
+      throw this.#notAMap(`components.${kind}.${name}`, all[name]);
     const own = asMap(all[name]);
+    for (const key of MAP_SECTIONS) {
+      if (!isMapOrNothing(own[key])) throw this.#notAMap(`components.${kind}.${name}.${key}`, own[key]);
+      if (!isMapOrNothing(this.#doc[key])) throw this.#notAMap(key, this.#doc[key]);
+      if (!isMapOrNothing(asMap(this.#doc[kind])[key]))
+        throw this.#notAMap(`${kind}.${key}`, asMap(this.#doc[kind])[key]);
+    }
     const ownMetadata = asMap(own.metadata);
     const kindSection = asMap(this.#doc[kind]);
     const legacyBase = asText(own.component);
@@ -105,15 +135,18 @@ export class ComponentBuilder {
         requiredVersion: '',
         metadata: {},
         order: [],
+        folder: '',
       };
-      const baseName = metadataComponent || legacyBase;
-      // `vpc/defaults` with metadata.component `vpc`, where `vpc` inherits `vpc/defaults`, is Atmos's usual pattern:
-      // there metadata.component only names the folder and must not turn the link around.
-      if (baseName && baseName !== name && !this.#inheritsFrom(all, baseName, name)) {
-        this.#mergeBase(kind, all, name, baseName, acc, [name], false, strategy);
+      // Only the legacy top-level `component:` inherits; metadata.component names the folder and nothing else.
+      // `vpc/defaults` with `component: vpc`, where `vpc` inherits `vpc/defaults`, must not turn the link around.
+      if (legacyBase && legacyBase !== name && !this.#inheritsFrom(all, legacyBase, name)) {
+        this.#mergeBase(kind, all, name, legacyBase, acc, [name], false, strategy);
       }
+      // The folder a legacy chain ends in; metadata.inherits bases only lend configuration.
+      const chainFolder = acc.folder;
       for (const parent of (inherits ?? []) as unknown[])
         this.#mergeBase(kind, all, name, asText(parent), acc, [name], true, strategy);
+      acc.folder = chainFolder;
       return acc;
     };
 
@@ -148,7 +181,7 @@ export class ComponentBuilder {
     const backendType = lastNonEmpty(kindSection.backend_type, base.backendType, own.backend_type);
     const backends = mergeLayers([kindSection.backend, base.sections.backend, own.backend], strategy);
     // A legacy `component:` that names no component of the stack is ignored for the folder (Atmos keeps the name).
-    const folder = metadataComponent || (legacyBase && isPlainMap(all[legacyBase]) ? legacyBase : '') || name;
+    const folder = metadataComponent || base.folder || name;
     const backend = { ...asMap(backends[backendType]) };
     applyBackendDefaults(backendType, backend, metadata, folder, name);
     section.backend_type = backendType;
@@ -189,11 +222,24 @@ export class ComponentBuilder {
       section,
       folder,
       inheritance,
-      baseComponent: [metadataComponent, legacyBase].find((b) => b && b !== name && isPlainMap(all[b])) ?? '',
+      // Atmos's BaseComponent: the folder when it is not the component's own name (a derived component).
+      baseComponent: folder !== name ? folder : '',
       abstract: ownMetadata.type === 'abstract',
       enabled: metadata.enabled !== false,
       locked: metadata.locked === true,
     };
+  }
+
+  /** Atmos fails on a section that is not a map; merging would otherwise drop it without a word. */
+  #notAMap(path: string, value: unknown): StrataError {
+    const got = Array.isArray(value) ? 'a list' : `${typeof value} ${JSON.stringify(value)}`;
+    return new StrataError(
+      `'${path}' must be a map, got ${got} (in the stack manifest ${this.#manifest} or a file it imports)`,
+      {
+        location: { file: this.#manifest },
+        hint: `write ${path.split('.').pop()} as key: value pairs, or !include a YAML, JSON or .tfvars file`,
+      },
+    );
   }
 
   readonly #globalLayers = new Map<string, PlainMap>();
@@ -294,6 +340,7 @@ export class ComponentBuilder {
       if (!NOT_INHERITED_METADATA.has(key)) inheritable[key] = parentMetadata[key];
     acc.metadata = mergeLayers([acc.metadata, inheritable], strategy);
     acc.order.push(parent);
+    if (!acc.folder) acc.folder = parent;
   }
 }
 

@@ -8,6 +8,7 @@ import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
 import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
 import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
+import { lockedVersions } from '../functions/extra.ts';
 import {
   containsFunction,
   evaluateFunctions,
@@ -18,7 +19,7 @@ import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../tem
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
-import { findStackManifests, lineOf, ManifestReader, type MergedFile } from './manifests.ts';
+import { lineOf, listStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
 import { stackTemplateFunctions } from './template-functions.ts';
 
 export interface EngineOptions extends LoadConfigOptions {
@@ -86,6 +87,9 @@ export class StackEngine {
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
   }
 
+  /** Why there are no stacks at all, when that is so (no stacks folder, no included_paths). */
+  stacksNotice: string | undefined;
+
   get reader(): ManifestReader {
     return this.#reader;
   }
@@ -94,7 +98,9 @@ export class StackEngine {
   manifests(): StackManifest[] {
     if (this.#manifests) return this.#manifests;
     const base = this.config.stacks.basePath;
-    this.#manifests = findStackManifests(this.config).map((rel) => {
+    const found = listStackManifests(this.config);
+    this.stacksNotice = found.notice;
+    this.#manifests = found.files.map((rel) => {
       const path = join(base, rel);
       const key = this.#reader.key(path);
       const assembled = this.#reader.assemble(path);
@@ -246,7 +252,11 @@ export class StackEngine {
         if (name && !name.includes('<no value>')) return name;
         throw new StrataError(`stacks.name_template rendered '${name}' for ${manifest.key}`);
       }
-      if (namePattern) return patternName(namePattern, isPlainMap(section.vars) ? section.vars : {}, manifest.key);
+      // A pattern without any of the four tokens names nothing: Atmos then uses the file name.
+      if (namePattern) {
+        const name = patternName(namePattern, isPlainMap(section.vars) ? section.vars : {}, manifest.key);
+        if (name) return name;
+      }
     } catch (error) {
       if (!lenient) throw error;
     }
@@ -277,14 +287,19 @@ export class StackEngine {
   }
 
   async #evaluateUncached({ manifest, raw, section: base, stack }: Candidate): Promise<ComponentInstance> {
-    let section = describedSection(base, stack, workspaceName(this.config, base, raw, stack));
+    // Only Terraform components have a workspace (Atmos builds none for Packer, Helmfile or Ansible).
+    const workspace = raw.kind === 'terraform' ? workspaceName(this.config, base, raw, stack) : undefined;
+    let section = describedSection(base, stack, workspace);
     if (this.#reader.sawMarkers) section = finalizeMarkers(section) as PlainMap;
     const templates = this.config.templates;
     if ((this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0])) {
       // Integration names Atmos computes are visible to templates (not printed unless an integration is configured).
       const slug = `${stack}-${raw.name.replaceAll('/', '-')}`;
       for (let pass = 0; pass < templates.evaluations; pass++) {
-        const data = { spacelift_stack: slug, atlantis_project: slug, ...section };
+        const data: PlainMap = { spacelift_stack: slug, atlantis_project: slug, ...section };
+        // `{{ .version.<name> }}`: Atmos's managed versions, when the repository has a versions.lock.yaml.
+        const versions = lockedVersions(this.config, versionTrack(manifest.doc));
+        if (versions) data.version = versions;
         section = renderDeep(
           section,
           data,
@@ -303,6 +318,7 @@ export class StackEngine {
         stack,
         component: raw.name,
         kind: raw.kind,
+        versionTrack: versionTrack(manifest.doc),
       })) as PlainMap;
     }
     const description = section as ComponentDescription;
@@ -350,7 +366,8 @@ export class StackEngine {
     this.#renderingForTemplate.add(key);
     try {
       let section: PlainMap = { ...candidate.section, atmos_stack: stack, stack };
-      section.workspace = workspaceName(this.config, section, candidate.raw, stack);
+      if (candidate.raw.kind === 'terraform')
+        section.workspace = workspaceName(this.config, section, candidate.raw, stack);
       section = finalizeMarkers(section) as PlainMap;
       const { delimiters } = this.config.templates;
       section = renderDeep(
@@ -405,6 +422,12 @@ export function patternName(pattern: string, vars: PlainMap, manifest: string): 
     parts.push(String(value));
   }
   return parts.join('-');
+}
+
+/** The stack's `version.track` (Atmos's managed versions). */
+function versionTrack(doc: PlainMap): string | undefined {
+  const track = isPlainMap(doc.version) ? doc.version.track : undefined;
+  return typeof track === 'string' ? track : undefined;
 }
 
 /** Atmos's BuildTerraformWorkspace (notes/atmos-reference.md 2.6). */
@@ -488,8 +511,8 @@ function renderIn(
  * The section as `describe` prints it: Atmos's keys in sorted order. The builder always sets exactly these keys, so
  * one object literal (one hidden class for every instance) replaces a generic sort: 16,000 instances add up.
  */
-function describedSection(s: PlainMap, stack: string, workspace: string): PlainMap {
-  return {
+function describedSection(s: PlainMap, stack: string, workspace: string | undefined): PlainMap {
+  const section: PlainMap = {
     atmos_component: s.atmos_component,
     atmos_manifest: s.atmos_manifest,
     atmos_stack: stack,
@@ -519,6 +542,12 @@ function describedSection(s: PlainMap, stack: string, workspace: string): PlainM
     vars: s.vars,
     workspace,
   };
+  if (workspace === undefined) delete section.workspace;
+  // Atmos's declared secrets (secrets.vars, secrets.providers): shown only where a stack declares some.
+  if (isPlainMap(s.secrets) && Object.keys(s.secrets).length > 0) section.secrets = s.secrets;
+  // Atmos's `mocks:`: outputs that !terraform.state/output give while the component is not provisioned.
+  if (isPlainMap(s.mocks) && Object.keys(s.mocks).length > 0) section.mocks = s.mocks;
+  return section;
 }
 
 /**

@@ -7,6 +7,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
+import { HCL_EXTENSIONS, parseHclSync } from '../data/hcl.ts';
+import { runJqSync, unquoteExpression } from '../data/jq.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
 import { FUNCTION_TAGS, IncludeRef, parseYaml } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
@@ -15,7 +17,7 @@ import { closestNames } from '../util/suggest.ts';
 
 export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
 const GLOB_CHARS = /[*?[{]/;
-const FUNCTION_TAG_PATTERN = new RegExp(`!(${FUNCTION_TAGS.map((t) => t.replace('.', '\\.')).join('|')})\\b`);
+const FUNCTION_TAG_PATTERN = new RegExp(`!(${FUNCTION_TAGS.map((t) => t.replaceAll('.', '\\.')).join('|')})\\b`);
 
 export interface ParsedManifest {
   path: string;
@@ -70,22 +72,30 @@ export function stripStackExtension(path: string): string {
   return path;
 }
 
-/** Top-level manifests: included_paths minus excluded_paths, relative to the stacks folder. */
-export function findStackManifests(config: StrataConfig): string[] {
+/**
+ * Top-level manifests: included_paths minus excluded_paths, relative to the stacks folder. A repository that defines
+ * no stacks (no stacks folder, or no included_paths: Atmos's workflow-only and command-only examples) has none; the
+ * reason is returned so commands can say why they list nothing.
+ */
+export function listStackManifests(config: StrataConfig): { files: string[]; notice?: string } {
   const base = config.stacks.basePath;
   if (!existsSync(base)) {
-    throw new StrataError(`the stacks folder ${base} does not exist`, {
-      hint: 'check stacks.base_path and base_path in atmos.yaml (or ATMOS_BASE_PATH / --base-path)',
-    });
+    return {
+      files: [],
+      notice: `no stacks: the stacks folder ${base} does not exist (stacks.base_path and base_path in atmos.yaml, or ATMOS_BASE_PATH / --base-path)`,
+    };
   }
   const patterns = config.stacks.includedPaths.flatMap(expandExtensions);
   if (patterns.length === 0) {
-    throw new StrataError('no stacks.included_paths configured', {
-      hint: "add e.g. included_paths: ['deploy/**/*'] under stacks: in atmos.yaml",
-    });
+    return { files: [], notice: "no stacks: stacks.included_paths is empty (e.g. included_paths: ['deploy/**/*'])" };
   }
   const files = globSync(patterns, { cwd: base, ignore: config.stacks.excludedPaths, onlyFiles: true, dot: false });
-  return files.filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext))).sort();
+  return { files: files.filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext))).sort() };
+}
+
+/** The top-level manifests' paths (see listStackManifests). */
+export function findStackManifests(config: StrataConfig): string[] {
+  return listStackManifests(config).files;
 }
 
 function expandExtensions(pattern: string): string[] {
@@ -295,6 +305,15 @@ export class ManifestReader {
   }
 
   #resolveImport(spec: ImportSpec, importer: string, chain: string[]): string[] {
+    if (isRemote(spec.path)) {
+      throw new StrataError(
+        `import '${spec.path}' in ${this.display(importer)}: remote imports are not supported by strata`,
+        {
+          location: { file: importer, line: lineOf(this.source(importer), spec.path) },
+          hint: 'download the file into the stacks folder (or vendor it) and import it by its path',
+        },
+      );
+    }
     const relativeToFile = spec.path.startsWith('./') || spec.path.startsWith('../');
     const base = relativeToFile ? dirname(importer) : this.stacksBase;
     const target = resolve(base, spec.path);
@@ -367,18 +386,28 @@ export class ManifestReader {
     return value;
   }
 
-  /** `!include <path> [query]`: `./`/`../` relative to the manifest, other paths relative to base_path. */
+  /**
+   * `!include <path> [query]`: `./`/`../` relative to the manifest, other paths relative to base_path. YAML, JSON and
+   * HCL (`.tf`, `.tfvars`, `.hcl`) files become data, anything else text; the query is a jq expression.
+   */
   #include(ref: IncludeRef, file: string): unknown {
-    const [target, ...queryParts] = ref.args.trim().split(/\s+/);
-    const query = queryParts.join(' ');
+    const { target, query } = splitIncludeArgs(ref.args);
+    const where = `${this.display(file)}: !include ${ref.args}`;
+    const at = { file, line: lineOf(this.source(file), target) };
+    if (isRemote(target)) {
+      throw new StrataError(`${where}: remote includes are not supported by strata`, {
+        location: at,
+        hint: 'download the file into the repository (or vendor it) and include it by its path',
+      });
+    }
     const base = target.startsWith('./') || target.startsWith('../') ? dirname(file) : this.#config.basePath;
-    const path = resolve(base, target);
+    const path = resolve(base, target.replace(/^~(?=\/)/, process.env.HOME ?? '~'));
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch {
       throw new StrataError(`!include ${target} in ${this.display(file)}: file not found`, {
-        location: { file, line: lineOf(this.source(file), target) },
+        location: at,
         hint: `looked for ${path}; paths starting with ./ or ../ are relative to the manifest, others to base_path`,
       });
     }
@@ -390,14 +419,31 @@ export class ManifestReader {
           value = JSON.parse(text);
         } catch (error) {
           throw new StrataError(`!include ${target} in ${this.display(file)}: invalid JSON in ${path}`, {
-            location: { file, line: lineOf(this.source(file), target) },
+            location: at,
             details: (error as Error).message,
           });
         }
       } else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path);
+      else if (HCL_EXTENSIONS.includes(ext)) value = parseHclSync(text, path);
     }
-    return query ? selectPath(value, query, `${this.display(file)}: !include ${ref.args}`) : value;
+    return query ? runJqSync(value, query, where) : value;
   }
+}
+
+/** `path [query]`, where a path with spaces is written in double quotes. */
+export function splitIncludeArgs(args: string): { target: string; query: string } {
+  const text = args.trim();
+  const quoted = /^"((?:[^"\\]|\\.)*)"\s*(.*)$/s.exec(text);
+  if (quoted) return { target: quoted[1].replace(/\\(.)/g, '$1'), query: quoted[2].trim() };
+  const space = text.search(/\s/);
+  return space < 0
+    ? { target: text, query: '' }
+    : { target: text.slice(0, space), query: unquoteExpression(text.slice(space).trim()) };
+}
+
+/** A URL or go-getter address (`https://…`, `git::…`, `s3::…`): Atmos downloads these; strata reads no network. */
+function isRemote(path: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) || /^[a-z0-9]+::/i.test(path);
 }
 
 function hasStackExtension(path: string): boolean {
@@ -431,20 +477,6 @@ export function lineOf(source: string, needle: string): number | undefined {
   let line = 1;
   for (let i = 0; i < index; i++) if (source.charCodeAt(i) === 10) line++;
   return line;
-}
-
-/** A minimal path query (`.a.b[0]`) for `!include` and output selection. */
-export function selectPath(value: unknown, query: string, where: string): unknown {
-  let current = value;
-  const parts = query.replace(/^\./, '').match(/[^.[\]]+|\[\d+\]/g) ?? [];
-  for (const part of parts) {
-    if (part.startsWith('[')) {
-      const index = Number(part.slice(1, -1));
-      current = Array.isArray(current) ? current[index] : undefined;
-    } else current = isPlainMap(current) ? current[part] : undefined;
-    if (current === undefined) throw new StrataError(`${where}: query '${query}' selects nothing`);
-  }
-  return current;
 }
 
 function withoutImport(data: PlainMap): PlainMap {

@@ -195,10 +195,12 @@ export function typeMismatch(value: unknown, type: HclType, path = ''): string |
     case 'object':
       if (!isPlainMap(value)) return `expected an object${at}, got ${describe(value)}`;
       for (const [key, attribute] of Object.entries(type.attributes)) {
-        if (!(key in value) || value[key] === null) {
+        // A missing attribute is an error unless optional; an explicit null is a value Terraform accepts.
+        if (!(key in value)) {
           if (!attribute.optional) return `attribute '${key}' is required${at}`;
           continue;
         }
+        if (value[key] === null) continue;
         const problem = typeMismatch(value[key], attribute.type, `${path}.${key}`);
         if (problem) return problem;
       }

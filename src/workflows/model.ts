@@ -373,3 +373,47 @@ function readWait(reader: Reader, node: Node, step: string): NonNullable<Workflo
     timeoutMs: timeout ? parseDuration(timeout.toJSON(), `timeout of step '${step}'`, reader.at(timeout)) : 300_000,
   };
 }
+
+/**
+ * The first words a strata/atmos step may start with: strata's commands, and Atmos's that strata runs. A step of
+ * that type (the default) runs `strata <command>`, so `sleep 30` or `kubectl apply ...` without `type: shell` fail
+ * only at run time; `validate stacks` reports them before (test/workflows checks this list against the CLI).
+ */
+export const STRATA_COMMANDS = [
+  'ansible',
+  'apply',
+  'ci',
+  'describe',
+  'doctor',
+  'generate',
+  'kubernetes',
+  'list',
+  'lock',
+  'manifest',
+  'packer',
+  'plan',
+  'preflight',
+  'pve-sim',
+  'secrets',
+  'serve',
+  'terraform',
+  'validate',
+  'workflow',
+] as const;
+
+/** Why a step's command will not run as written, or undefined. Only strata/atmos steps are checked. */
+export function stepCommandProblem(step: WorkflowStep): { message: string; hint: string } | undefined {
+  if (step.type !== 'strata' && step.type !== 'atmos') return undefined;
+  const first = step.command.split(/\s+/)[0] ?? '';
+  if (first === 'atmos' || first === 'strata') {
+    return {
+      message: `step '${step.name}' runs '${step.command}', i.e. strata ${first} ...: a step of type ${step.type} already runs strata`,
+      hint: `drop the leading '${first}': command: ${step.command.slice(first.length).trim()}`,
+    };
+  }
+  if ((STRATA_COMMANDS as readonly string[]).includes(first)) return undefined;
+  return {
+    message: `step '${step.name}' runs 'strata ${first}', which is no command: steps without a type run strata (Atmos: atmos) commands`,
+    hint: `add type: shell to run '${step.command}' as a shell command`,
+  };
+}

@@ -5,7 +5,8 @@
  * per tier. Cases where strata deliberately differs are listed with the reason and count as such, not as passes.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -36,6 +37,8 @@ interface Case {
   check: Check;
   /** Set when strata deliberately does something else; the reason is printed. */
   differs?: string;
+  /** Runs on a temporary copy of the fixture with the matching lines of one file removed. */
+  withoutLines?: { file: string; matching: RegExp };
 }
 
 const g = (name: string) => `TestCLICommands_${name}.stdout.golden`;
@@ -182,8 +185,6 @@ const cases: Case[] = [
     dir: 'examples/native-terraform',
     args: ['list', 'stacks'],
     env: { ATMOS_CLI_CONFIG_PATH: '.' },
-    differs:
-      'the copied fixture lacks components/terraform/vpc/envs/*.tfvars (Terraform files were not copied), which its stacks read with !include at load time; Atmos fails the same way on this copy',
     check: { type: 'lines', golden: g('atmos_list_stacks_(native-terraform_example)') },
   },
   {
@@ -191,8 +192,6 @@ const cases: Case[] = [
     dir: 'examples/native-terraform',
     args: ['describe', 'component', 'vpc', '-s', 'dev', '--format', 'json'],
     env: { ATMOS_CLI_CONFIG_PATH: '.', ...full },
-    differs:
-      'the copied fixture lacks components/terraform/vpc/envs/*.tfvars (Terraform files were not copied), which its stacks read with !include at load time; Atmos fails the same way on this copy',
     check: { type: 'component', golden: g('atmos_describe_component_vpc_-s_dev_(native-terraform_example)') },
   },
   {
@@ -200,8 +199,6 @@ const cases: Case[] = [
     dir: 'examples/native-terraform',
     args: ['describe', 'component', 'vpc', '-s', 'production', '--format', 'json'],
     env: { ATMOS_CLI_CONFIG_PATH: '.', ...full },
-    differs:
-      'the copied fixture lacks components/terraform/vpc/envs/*.tfvars (Terraform files were not copied), which its stacks read with !include at load time; Atmos fails the same way on this copy',
     check: { type: 'component', golden: g('atmos_describe_component_vpc_-s_production_(native-terraform_example)') },
   },
   {
@@ -210,8 +207,6 @@ const cases: Case[] = [
     args: ['describe', 'component', 'vpc', '-s', 'prod'],
     env: { ATMOS_CLI_CONFIG_PATH: '.' },
     exit: 1,
-    differs:
-      'the copied fixture lacks components/terraform/vpc/envs/*.tfvars (Terraform files were not copied), which its stacks read with !include at load time; Atmos fails the same way on this copy',
     check: { type: 'error', contains: [/stack 'prod' not found/, /Did you mean 'production'\?/] },
   },
   {
@@ -276,9 +271,13 @@ const cases: Case[] = [
     id: 'B7',
     dir: `${scenarios}/atmos-include-yaml-function`,
     args: ['describe', 'component', 'component-1', '-s', 'nonprod'],
-    differs:
-      'the copied fixture lacks config/README (files without an extension were not copied), which stacks/deploy/extended.yaml reads with !include at load time; Atmos fails the same way on this copy',
-    check: { type: 'regex', patterns: [/string_var: abc/, /boolean_var: true/] },
+    // stacks/deploy/nonprod.yaml includes its `settings:` from raw.githubusercontent.com: there is no network here,
+    // so the case runs on a copy without that one line (every other !include: JSON, YAML, .tfvars, text, imports).
+    withoutLines: { file: 'stacks/deploy/nonprod.yaml', matching: /^settings: !include https:/ },
+    check: {
+      type: 'regex',
+      patterns: [/string_var: abc/, /boolean_var: true/, /list_var:\n\s+- a\n\s+- b\n\s+- c/, /map_var:\n\s+a: 1/],
+    },
   },
   {
     id: 'B8',
@@ -307,13 +306,17 @@ const cases: Case[] = [
     id: 'C3b',
     dir: `${scenarios}/stack-manifest-name-template`,
     args: ['describe', 'component', 'vpc', '-s', 'prod-ue2', '--format', 'json'],
-    check: { type: 'values', expect: { workspace: 'prod-ue2' } },
+    // vpc's metadata.component is `mock`: a derived component. Atmos's describe component and terraform commands
+    // (ProcessStacks: Context.BaseComponent = mock) use `<stack>-vpc`, which is what strata prints; Atmos's Go test
+    // reads `describe stacks`, whose current code leaves the base component out and prints `prod-ue2` alone.
+    check: { type: 'values', expect: { workspace: 'prod-ue2-vpc', component: 'mock' } },
   },
   {
     id: 'C3c',
     dir: `${scenarios}/stack-manifest-name-template`,
     args: ['describe', 'component', 'vpc', '-s', 'my-explicit-stack', '--format', 'json'],
-    check: { type: 'values', expect: { workspace: 'my-explicit-stack' } },
+    // The explicit `name:` is the workspace prefix; the derived component adds its name (see C3b).
+    check: { type: 'values', expect: { workspace: 'my-explicit-stack-vpc' } },
   },
   {
     id: 'C4',
@@ -491,6 +494,20 @@ function lookup(data: unknown, path: string): unknown[] {
   return current;
 }
 
+/** A temporary copy of a fixture with some lines of one file left out (removed after the run). */
+function copyWithoutLines(dir: string, { file, matching }: { file: string; matching: RegExp }): string {
+  const copy = mkdtempSync(join(tmpdir(), 'strata-conformance-'));
+  cpSync(dir, copy, { recursive: true });
+  const path = join(copy, file);
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => !matching.test(line));
+  writeFileSync(path, kept.join('\n'));
+  copies.push(copy);
+  return copy;
+}
+const copies: string[] = [];
+
 const tally = new Map<string, { passed: number; total: number; differs: string[] }>();
 
 describe('Atmos conformance', { skip: skipWithoutShared, concurrency: 4 }, () => {
@@ -504,7 +521,7 @@ describe('Atmos conformance', { skip: skipWithoutShared, concurrency: 4 }, () =>
         entry.differs.push(`${c.id}: ${c.differs}`);
         return;
       }
-      const cwd = join(root, c.dir);
+      const cwd = c.withoutLines ? copyWithoutLines(join(root, c.dir), c.withoutLines) : join(root, c.dir);
       const env: Record<string, string> = {
         ATMOS_GIT_ROOT_BASEPATH: 'false',
         ATMOS_COMPONENTS_TERRAFORM_COMMAND: 'tofu',
@@ -631,6 +648,7 @@ describe('Atmos conformance', { skip: skipWithoutShared, concurrency: 4 }, () =>
 });
 
 after(() => {
+  for (const copy of copies) rmSync(copy, { recursive: true, force: true });
   if (tally.size === 0) return;
   const lines = ['', 'Atmos conformance pass rate per tier:'];
   for (const [tier, { passed, total, differs }] of [...tally].sort()) {

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { describeConfig, loadConfig } from '../../config/index.ts';
+import { runJq } from '../../data/jq.ts';
 import { StrataError, UsageError } from '../../errors.ts';
 import {
   describeComponent,
@@ -8,10 +9,12 @@ import {
   describeManifest,
   describeStacks,
   listComponents,
+  listInstances,
   listStacks,
 } from '../../services/describe.ts';
 import { openEngine } from '../../services/engine.ts';
-import { validateComponent, validateStacks } from '../../services/validate.ts';
+import { type ValidationProblem, validateComponent, validateStacks } from '../../services/validate.ts';
+import { validateConfig } from '../../services/validate-config.ts';
 import type { StackEngine } from '../../stacks/engine.ts';
 import { componentProvenance, renderWithProvenance } from '../../stacks/provenance.ts';
 import { paint } from '../../util/terminal.ts';
@@ -35,6 +38,17 @@ const csv = (value: string | undefined): string[] | undefined =>
 /** Data for printing: class instances (unevaluated functions, secret references) become their JSON form. */
 function plain(data: unknown): unknown {
   return JSON.parse(JSON.stringify(data ?? null));
+}
+
+/** `-q/--query <jq>`: selects from the data before it is printed (Atmos takes yq; jq agrees on paths and `//`). */
+async function queried(data: unknown, query: string | undefined): Promise<unknown> {
+  const value = plain(data);
+  return query ? runJq(value, query, '--query') : value;
+}
+
+/** Says why nothing is listed when the repository defines no stacks (instead of printing nothing at all). */
+function noticeNoStacks(engine: StackEngine): void {
+  if (engine.stacksNotice) process.stderr.write(`${engine.stacksNotice}\n`);
 }
 
 /** `.` or `./path` names a component by its folder, as Atmos allows from inside components/<kind>/. */
@@ -62,6 +76,23 @@ async function resolveComponentArgument(engine: StackEngine, component: string, 
   return (exact ?? matches[0]).name;
 }
 
+/** Prints problems (file:line, message, hint) to stderr; fails when any is an error. */
+function reportProblems(problems: ValidationProblem[], what: 'stacks' | 'configuration'): void {
+  for (const p of problems) {
+    const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
+    const mark = p.severity === 'error' ? paint('✗', 'red', process.stderr) : paint('!', 'yellow', process.stderr);
+    process.stderr.write(`${mark} ${where}${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}\n`);
+  }
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  if (errors > 0) {
+    throw new StrataError(
+      `${errors} problem${errors === 1 ? '' : 's'} found in the ${what === 'stacks' ? 'stacks' : 'configuration'}`,
+    );
+  }
+  const done = what === 'stacks' ? 'All stacks validated successfully' : 'The configuration is valid';
+  process.stderr.write(`${paint('✓', 'green', process.stderr)} ${done}\n`);
+}
+
 export function register(program: Command): void {
   const describe = subcommand(program, 'describe', 'Show the merged configuration of stacks, components and the CLI');
   const list = subcommand(program, 'list', 'List stacks, components and workflows');
@@ -71,14 +102,11 @@ export function register(program: Command): void {
     .command('config')
     .description('Show the effective atmos.yaml / strata.yaml (defaults, discovery and ATMOS_* overrides applied)')
     .option('-f, --format <format>', 'json or yaml', 'json')
-    .action((opts: { format: string }, cmd: Command) => {
+    .option('-q, --query <jq>', 'print only what this jq expression selects, e.g. .stacks.name_pattern')
+    .action(async (opts: { format: string; query?: string }, cmd: Command) => {
       const g = globals(cmd);
-      out(
-        render(
-          plain(describeConfig(loadConfig({ configPath: g.config, basePath: g.basePath }))),
-          parseFormat(opts.format),
-        ),
-      );
+      const config = describeConfig(loadConfig({ configPath: g.config, basePath: g.basePath }));
+      out(render(await queried(config, opts.query), parseFormat(opts.format)));
     });
 
   describe
@@ -91,9 +119,10 @@ export function register(program: Command): void {
     .option('--provenance', 'show which file and line set each value')
     .option('--process-templates <bool>', 'evaluate Go templates (true|false)', 'true')
     .option('--process-functions <bool>', 'evaluate YAML functions (true|false)', 'true')
+    .option('-q, --query <jq>', 'print only what this jq expression selects, e.g. .vars')
     .addHelpText(
       'after',
-      '\nExamples:\n  strata describe component k3s-cluster -s pve-prod\n  strata describe component vpc -s dev --format json',
+      '\nExamples:\n  strata describe component k3s-cluster -s pve-prod\n  strata describe component vpc -s dev --format json\n  strata describe component vpc -s dev -q .vars.cidr',
     )
     .action(
       async (
@@ -105,6 +134,7 @@ export function register(program: Command): void {
           provenance?: boolean;
           processTemplates: string;
           processFunctions: string;
+          query?: string;
         },
         cmd: Command,
       ) => {
@@ -115,7 +145,7 @@ export function register(program: Command): void {
         });
         const name = await resolveComponentArgument(engine, component, opts.stack);
         const result = await describeComponent(engine, name, opts.stack, opts.type);
-        if (!opts.provenance) return out(render(plain(result.description), format));
+        if (!opts.provenance) return out(render(await queried(result.description, opts.query), format));
         const provenance = componentProvenance(engine, result.instance);
         if (format === 'json') {
           const origins = Object.fromEntries([...provenance].map(([path, o]) => [path, `${o.file}:${o.line}`]));
@@ -135,6 +165,7 @@ export function register(program: Command): void {
     .option('--sections <list>', 'only these sections, e.g. vars,settings')
     .option('--include-empty-stacks', 'also show stacks without components')
     .option('-f, --format <format>', 'yaml or json', 'yaml')
+    .option('-q, --query <jq>', 'print only what this jq expression selects, e.g. ".[].components.terraform | keys"')
     .addHelpText(
       'after',
       '\nExamples:\n  strata describe stacks\n  strata describe stacks -s pve-prod --sections vars --format json',
@@ -148,6 +179,7 @@ export function register(program: Command): void {
           sections?: string;
           includeEmptyStacks?: boolean;
           format: string;
+          query?: string;
         },
         cmd: Command,
       ) => {
@@ -160,7 +192,8 @@ export function register(program: Command): void {
           sections: csv(opts.sections),
           includeEmptyStacks: opts.includeEmptyStacks,
         });
-        out(render(plain(result), format));
+        noticeNoStacks(engine);
+        out(render(await queried(result, opts.query), format));
       },
     );
 
@@ -195,7 +228,9 @@ export function register(program: Command): void {
     .option('-c, --component <component>', 'only stacks that have this component')
     .option('-f, --format <format>', 'text, json or yaml', 'text')
     .action(async (opts: { component?: string; format: string }, cmd: Command) => {
-      const names = await listStacks(await engineFor(cmd, { processFunctions: false }), { component: opts.component });
+      const engine = await engineFor(cmd, { processFunctions: false });
+      const names = await listStacks(engine, { component: opts.component });
+      noticeNoStacks(engine);
       if (opts.format === 'text') out(names.join('\n'));
       else out(render(names, parseFormat(opts.format)));
     });
@@ -219,21 +254,35 @@ export function register(program: Command): void {
       );
     });
 
+  list
+    .command('instances')
+    .description('List every component instance: component, stack and kind (abstract ones hidden)')
+    .option('-s, --stack <stack>', 'only instances in this stack')
+    .option('-f, --format <format>', 'text, json or yaml', 'text')
+    .action(async (opts: { stack?: string; format: string }, cmd: Command) => {
+      const engine = await engineFor(cmd, { processFunctions: false });
+      const rows = await listInstances(engine, { stack: opts.stack });
+      noticeNoStacks(engine);
+      if (opts.format !== 'text') return out(render(rows, parseFormat(opts.format)));
+      out(rows.map((r) => `${r.component}\t${r.stack}\t${r.type}`).join('\n'));
+    });
+
+  validate
+    .command('config')
+    .description('Check atmos.yaml / strata.yaml: it loads, its paths exist and every key is one Atmos knows')
+    .action((_opts: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const problems = validateConfig(loadConfig({ configPath: g.config, basePath: g.basePath }));
+      reportProblems(problems, 'configuration');
+    });
+
   validate
     .command('stacks')
     .description('Check that every manifest parses, every import resolves and every component evaluates')
     .option('--stack <stack>', 'only this stack')
     .option('--no-check-variables', "skip comparing vars with the components' declared variables")
     .action(async (opts: { stack?: string; checkVariables: boolean }, cmd: Command) => {
-      const problems = await validateStacks(await engineFor(cmd), opts);
-      for (const p of problems) {
-        const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
-        const mark = p.severity === 'error' ? paint('✗', 'red', process.stderr) : paint('!', 'yellow', process.stderr);
-        process.stderr.write(`${mark} ${where}${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}\n`);
-      }
-      const errors = problems.filter((p) => p.severity === 'error').length;
-      if (errors > 0) throw new StrataError(`${errors} problem${errors === 1 ? '' : 's'} found in the stacks`);
-      process.stderr.write(`${paint('✓', 'green', process.stderr)} All stacks validated successfully\n`);
+      reportProblems(await validateStacks(await engineFor(cmd), opts), 'stacks');
     });
 
   validate

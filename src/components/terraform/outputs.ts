@@ -7,10 +7,10 @@ import { isAbsolute, join } from 'node:path';
 import pg from 'pg';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
+import { runJq } from '../../data/jq.ts';
 import { StrataError } from '../../errors.ts';
 import type { TerraformOutputRef } from '../../functions/index.ts';
 import { maskValue, section, withFolderLock } from '../common.ts';
-import { evaluateQuery, parseQuery } from '../query.ts';
 import { executeSteps } from '../steps.ts';
 import { workspaceName } from './files.ts';
 import { planTerraform } from './runner.ts';
@@ -30,7 +30,9 @@ export async function readTerraformOutput(
   ref: TerraformOutputRef,
   mode: 'output' | 'state',
 ): Promise<unknown> {
-  const query = parseQuery(ref.expression);
+  // A jq expression (`.ids[0] // "none"`, `.a | tostring`); as in Atmos, one not starting with `.` gets one
+  // (`vpc_id` is `.vpc_id`).
+  const expression = ref.expression.startsWith('.') ? ref.expression : `.${ref.expression}`;
   let cache = caches.get(engine);
   if (!cache) {
     cache = new Map();
@@ -46,7 +48,8 @@ export async function readTerraformOutput(
   }
   const outputs = await pending;
   if (!outputs.provisioned) {
-    if (query.fallback) return query.fallback.value;
+    // Atmos: a `//` anywhere gives the expression's default, computed on no outputs at all.
+    if (expression.includes('//')) return runJq({}, expression, `!terraform.${mode} ${ref.component}`);
     throw new StrataError(
       `!terraform.${mode} ${ref.component} ${ref.stack}: component '${ref.component}' in stack '${ref.stack}' is not provisioned`,
       {
@@ -55,7 +58,7 @@ export async function readTerraformOutput(
       },
     );
   }
-  return evaluateQuery(outputs.values, query);
+  return runJq(outputs.values, expression, `!terraform.${mode} ${ref.component} ${ref.stack}`);
 }
 
 async function loadOutputs(engine: OutputsEngine, ref: TerraformOutputRef, mode: 'output' | 'state'): Promise<Outputs> {
@@ -63,6 +66,17 @@ async function loadOutputs(engine: OutputsEngine, ref: TerraformOutputRef, mode:
   if (instance.description.remote_state_backend_type === 'static') {
     return { provisioned: true, values: section(instance.description.remote_state_backend) };
   }
+  const outputs = await readOutputs(engine, instance, mode);
+  // The component's `mocks:` stand in for outputs it does not have yet (Atmos's terraform-component-mocks).
+  const mocks = section(instance.description.mocks);
+  return !outputs.provisioned && Object.keys(mocks).length > 0 ? { provisioned: true, values: mocks } : outputs;
+}
+
+async function readOutputs(
+  engine: OutputsEngine,
+  instance: ComponentInstance,
+  mode: 'output' | 'state',
+): Promise<Outputs> {
   if (!instance.enabled) {
     return { provisioned: false, why: `it is disabled (metadata.enabled: false)` };
   }
