@@ -55,8 +55,9 @@ export function manifestKeyProblems(data: unknown, file: string, kinds: Set<stri
 /** Strings of a value with their dotted paths. */
 function strings(value: unknown, path: string, out: Array<[string, string]> = []): Array<[string, string]> {
   if (typeof value === 'string') out.push([path, value]);
-  else if (Array.isArray(value)) value.forEach((v, i) => strings(v, `${path}[${i}]`, out));
-  else if (isPlainMap(value)) for (const [k, v] of Object.entries(value)) strings(v, path ? `${path}.${k}` : k, out);
+  else if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) strings(v, `${path}[${i}]`, out);
+  } else if (isPlainMap(value)) for (const [k, v] of Object.entries(value)) strings(v, path ? `${path}.${k}` : k, out);
   return out;
 }
 
