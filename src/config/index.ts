@@ -373,3 +373,11 @@ export function describeConfig(config: StrataConfig): Record<string, unknown> {
   paths.config_files = config.configFiles;
   return { ...config.raw, ...paths };
 }
+
+/** Where operator manifests live: `operator.manifests_path` in atmos.yaml/strata.yaml, default <stacks base>/manifests. */
+export function manifestsDir(config: StrataConfig): string {
+  const operator = (config.raw.operator ?? {}) as Record<string, unknown>;
+  const configured = typeof operator.manifests_path === 'string' ? operator.manifests_path : undefined;
+  if (configured) return isAbsolute(configured) ? configured : resolve(config.basePath, configured);
+  return join(config.stacks.basePath, 'manifests');
+}

@@ -2,13 +2,13 @@
  * The Proxmox operator: manifests of node graphs (schema v2) created, destroyed and tested against a stack.
  * The CLI (`strata manifest ...`, `strata preflight`) is a thin layer over these functions.
  */
-import { isAbsolute, join, resolve } from 'node:path';
-import type { StrataConfig } from '../config/types.ts';
+import { join } from 'node:path';
 import { StrataError } from '../errors.ts';
 import type { StackEngine } from '../stacks/engine.ts';
 import { didYouMean } from '../util/suggest.ts';
 import type { StackContext } from './context.ts';
 
+export { manifestsDir } from '../config/index.ts';
 export type { PortProbe, ProxmoxConnection } from './connection.ts';
 export { portOpen, tcpProbe } from './connection.ts';
 export type { ImageRef, Preset, ProxmoxTarget, ResolvedNode, StackContext } from './context.ts';
@@ -49,14 +49,6 @@ export { reportMarkdown, writeReports } from './report.ts';
 export type { ExecutionState, NodeState, NodeStatus } from './state.ts';
 export { acquireLock, readState, statePaths } from './state.ts';
 export type { NodeReport, OperatorOptions, PhaseResult, ProgressEvent, RunResult, Verb } from './types.ts';
-
-/** Where manifests live: `operator.manifests_path` in atmos.yaml/strata.yaml, default <stacks base>/manifests. */
-export function manifestsDir(config: StrataConfig): string {
-  const operator = (config.raw.operator ?? {}) as Record<string, unknown>;
-  const configured = typeof operator.manifests_path === 'string' ? operator.manifests_path : undefined;
-  if (configured) return isAbsolute(configured) ? configured : resolve(config.basePath, configured);
-  return join(config.stacks.basePath, 'manifests');
-}
 
 /** Operator folders under the project's base path: `.strata/state` for execution state, `reports/` for reports. */
 export function operatorPaths(basePath: string): { stateDir: string; workDir: string; reportDir: string } {

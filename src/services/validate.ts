@@ -1,12 +1,14 @@
 /**
  * `validate stacks` and `validate component` as typed functions: problems are returned, not printed.
  */
+
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { globSync } from 'tinyglobby';
+import { manifestsDir } from '../config/index.ts';
 import type { ComponentInstance } from '../data/instance.ts';
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 import { parseYaml } from '../data/yaml.ts';
@@ -53,7 +55,7 @@ export async function validateStacks(
   const base = engine.config.stacks.basePath;
   const files = globSync(
     STACK_EXTENSIONS.filter((e) => !e.endsWith('.tmpl')).map((e) => `**/*${e}`),
-    { cwd: base, onlyFiles: true, ignore: workflowsInside(engine, base) },
+    { cwd: base, onlyFiles: true, ignore: foldersOfOtherFiles(engine, base) },
   ).sort();
   const kinds = new Set(Object.keys(engine.config.components));
   for (const file of files) {
@@ -94,10 +96,12 @@ export async function validateStacks(
   return problems;
 }
 
-/** The workflows folder when it lies inside the stacks folder: its files are workflow manifests, checked apart. */
-function workflowsInside(engine: StackEngine, base: string): string[] {
-  const rel = relative(base, engine.config.workflows.basePath);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? [`${rel.split(sep).join('/')}/**`] : [];
+/** The workflows and operator manifests folders when they sit inside the stacks folder: they hold no stack manifests. */
+function foldersOfOtherFiles(engine: StackEngine, base: string): string[] {
+  return [engine.config.workflows.basePath, manifestsDir(engine.config)].flatMap((dir) => {
+    const rel = relative(base, dir);
+    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? [`${rel.split(sep).join('/')}/**`] : [];
+  });
 }
 
 /** The same component in the same stack configured differently by two top-level manifests. */
