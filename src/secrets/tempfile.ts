@@ -1,6 +1,6 @@
 /**
- * Short-lived files holding secrets (a var file for a tool, the plaintext for an editor). Each lives in its own
- * 0700 directory as a 0600 file, on /dev/shm (memory) when available, and is removed when the callback ends,
+ * Short-lived files holding secrets (a var file for a tool, the plaintext for an editor). They live in a private
+ * 0700 directory as 0600 files, on /dev/shm (memory) when available, and are removed when the callback ends,
  * throws, or the process is interrupted (SIGINT/SIGTERM/SIGHUP) or exits.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,9 @@ function removeAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // Someone else handles the signal too (src/exec forwarding it to a running tool, which then exits): the callback
+  // ends with the tool and removes its folder then; the exit handler is the backstop.
+  if (process.listenerCount(signal) > 1) return;
   removeAll();
   uninstall();
   // Re-raise so the process ends as it would have without us (exit status 128+n, or other handlers run).
@@ -47,22 +50,44 @@ export interface SecretFileOptions {
   name?: string;
 }
 
-/** Writes `content` to a private file, runs `fn(path)`, and always removes the file and its directory. */
-export async function withSecretFile<T>(
-  content: string | Uint8Array,
-  fn: (path: string) => T | Promise<T>,
-  options: SecretFileOptions = {},
+export interface PrivateDirOptions {
+  /** The folder name's start, followed by six random characters (default `strata-secret-`). */
+  prefix?: string;
+  /** Decides the root (STRATA_SECRET_TMPDIR); default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The folder a private folder would get, as dry runs show it (`XXXXXX` for the random part). */
+export function privateDirShown(options: PrivateDirOptions = {}): string {
+  return join(secretTempRoot(options.env), `${options.prefix ?? 'strata-secret-'}XXXXXX`);
+}
+
+/** Runs `fn(dir)` with a new private 0700 folder, and always removes the folder and everything in it. */
+export async function withPrivateDir<T>(
+  fn: (dir: string) => T | Promise<T>,
+  options: PrivateDirOptions = {},
 ): Promise<T> {
-  const dir = mkdtempSync(join(secretTempRoot(), 'strata-secret-'));
+  const dir = mkdtempSync(join(secretTempRoot(options.env), options.prefix ?? 'strata-secret-'));
   if (active.size === 0) install();
   active.add(dir);
   try {
-    const path = join(dir, basename(options.name ?? 'secret'));
-    writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
-    return await fn(path);
+    return await fn(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     active.delete(dir);
     if (active.size === 0) uninstall();
   }
+}
+
+/** Writes `content` to a private file, runs `fn(path)`, and always removes the file and its directory. */
+export function withSecretFile<T>(
+  content: string | Uint8Array,
+  fn: (path: string) => T | Promise<T>,
+  options: SecretFileOptions = {},
+): Promise<T> {
+  return withPrivateDir((dir) => {
+    const path = join(dir, basename(options.name ?? 'secret'));
+    writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
+    return fn(path);
+  });
 }

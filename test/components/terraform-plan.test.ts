@@ -148,7 +148,9 @@ test('dry run prints the files and commands with sensitive values masked', async
     });
     const result = await runTerraform(local, instance, { verb: 'plan', dryRun: true, color: false });
     const text = renderPlanText(result.dryRun ?? { actions: [] });
-    assert.match(text, /# write components\/terraform\/app\/dev-app\.terraform\.tfvars\.json/);
+    // `token` is declared sensitive: its var file goes to a private folder outside the repository, mode 0600.
+    assert.match(text, /# write \S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json \(mode 600\)/);
+    assert.match(text, /terraform plan -no-color -var-file=\S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json/);
     assert.match(text, /"name": "web"/);
     assert.doesNotMatch(text, /dry-run-secret-value/);
     assert.equal(globalMasker.mask('x dry-run-secret-value'), 'x ***');

@@ -174,7 +174,8 @@ test('outputs are cached per stack+component: a second read does not touch the s
 });
 
 test('a var file that cannot be written is a clear error, and nothing runs', async () => {
-  const instance = app('blocked');
+  // No secret among its vars, so the var file goes into the component folder (Atmos's place).
+  const instance = app('blocked', { vars: { name: 'web-blocked' } });
   // A folder where the var file should go makes the write fail (permissions do not stop root).
   mkdirSync(join(instance.componentDir, 'blocked-app.terraform.tfvars.json'));
   await assert.rejects(runTerraform(config, instance, { verb: 'plan', ...quiet }), (error: StrataError) => {
