@@ -150,7 +150,10 @@ test('dry run prints the files and commands with sensitive values masked', async
     const text = renderPlanText(result.dryRun ?? { actions: [] });
     // `token` is declared sensitive: its var file goes to a private folder outside the repository, mode 0600.
     assert.match(text, /# write \S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json \(mode 600\)/);
-    assert.match(text, /terraform plan -no-color -var-file=\S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json/);
+    assert.match(
+      text,
+      /terraform plan -no-color -var-file=\S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json/,
+    );
     assert.match(text, /"name": "web"/);
     assert.doesNotMatch(text, /dry-run-secret-value/);
     assert.equal(globalMasker.mask('x dry-run-secret-value'), 'x ***');
