@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { installedStrata } from '../helpers/installed.ts';
 
 export interface CliRun {
@@ -52,6 +53,11 @@ export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /**
+   * `bin` (default): node_modules/.bin/strata. `bundle`: the package's dist/strata.mjs started as bin/strata.js
+   * starts it when the bundle is fresh, so the bundle's own paths are exercised whatever the file times are.
+   */
+  entry?: 'bin' | 'bundle';
 }
 
 /** Terraform's quiet, offline settings; the machine's TF_CLI_CONFIG_FILE points at a file that does not exist. */
@@ -65,7 +71,9 @@ export const TOOL_ENV = {
 };
 
 export async function journey(name: string): Promise<Journey> {
-  const { bin } = await installedStrata();
+  const { bin, packageDir } = await installedStrata();
+  const bundle = pathToFileURL(join(packageDir, 'dist', 'strata.mjs')).href;
+  const bundleMain = `const { main } = await import(${JSON.stringify(bundle)}); process.exitCode = await main(process.argv.slice(1));`;
   const root = mkdtempSync(join(tmpdir(), `strata-journey-${name}-`));
   const repo = join(root, 'repo');
   const tmp = join(root, 'tmp');
@@ -77,7 +85,11 @@ export async function journey(name: string): Promise<Journey> {
   const timings: Array<[string, number]> = [];
   const start = (args: string[], options: RunOptions = {}) => {
     const started = performance.now();
-    const child = spawn(bin, args, {
+    const [command, words] =
+      options.entry === 'bundle'
+        ? [process.execPath, ['--input-type=module', '-e', bundleMain, '--', ...args]]
+        : [bin, args];
+    const child = spawn(command, words, {
       cwd: options.cwd ?? repo,
       env: { ...env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
