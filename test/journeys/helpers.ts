@@ -29,6 +29,8 @@ export interface CliRun {
 
 export interface Journey {
   root: string;
+  /** The installed `node_modules/.bin/strata`. */
+  bin: string;
   /** The project: atmos.yaml, stacks/, components/; a git repository. */
   repo: string;
   /** TMPDIR and STRATA_SECRET_TMPDIR of every strata process. */
@@ -117,6 +119,7 @@ export async function journey(name: string): Promise<Journey> {
   };
   return {
     root,
+    bin,
     repo,
     tmp,
     out,
