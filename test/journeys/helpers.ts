@@ -216,7 +216,10 @@ export function terraformShow(dir: string, workspace: string, env: NodeJS.Proces
 }
 
 export interface TerraformState {
-  values?: { root_module?: { resources?: Array<{ address: string; values: Record<string, unknown> }> } };
+  values?: {
+    outputs?: Record<string, { value: unknown; sensitive?: boolean }>;
+    root_module?: { resources?: Array<{ address: string; values: Record<string, unknown> }> };
+  };
 }
 
 /** The `input` of each terraform_data resource in a state, by address. */

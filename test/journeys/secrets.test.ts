@@ -23,6 +23,8 @@ const VAULT_INLINE_SECRET = token('vaultinline');
 const ENV_TOKEN = token('envtoken');
 const SENSITIVE_WORD = token('sensitive');
 const SECRETS = [SOPS_SECRET, VAULT_FILE_SECRET, VAULT_INLINE_SECRET, ENV_TOKEN, SENSITIVE_WORD];
+/** A sensitive number: Terraform prints it bare in JSON (`"value": 481516234200`). */
+const SENSITIVE_PIN = String(100_000_000_000 + Math.floor(Math.random() * 800_000_000_000));
 
 let j: Journey;
 let db: { url: string; stop(): void } | undefined;
@@ -48,6 +50,7 @@ before(async () => {
     ANSIBLE_VAULT_PASSWORD_FILE: passFile,
     JOURNEY_API_TOKEN: ENV_TOKEN,
     JOURNEY_WORD: SENSITIVE_WORD,
+    JOURNEY_PIN: SENSITIVE_PIN,
   };
   const out = j.out;
   j.write({
@@ -84,6 +87,7 @@ components:
           schema_name: journey
       vars:
         word: !env JOURNEY_WORD
+        pin: !env JOURNEY_PIN
     slow:
       metadata:
         component: slow
@@ -110,8 +114,16 @@ variable "word" {
   type      = string
   sensitive = true
 }
+variable "pin" {
+  type      = number
+  sensitive = true
+}
 variable "stage" { type = string }
 variable "out_dir" { type = string }
+output "pin" {
+  value     = var.pin
+  sensitive = true
+}
 resource "terraform_data" "secrets" {
   input = {
     db     = var.db_password
@@ -177,10 +189,17 @@ test('secrets reach Terraform, Ansible and Packer, and nothing strata prints or 
 }, async () => {
   const described = await j.strata(['describe', 'component', 'app', '-s', 'dev'], { env });
   assert.equal(described.code, 0, described.stderr);
+  assert.match(described.stdout, /db_password: "\*\*\* \(secret from sops:\S+secret\.enc\.yaml#secret\)"/);
+  assert.match(described.stdout, /env_token: "\*\*\* \(secret from env:JOURNEY_API_TOKEN\)"/);
+  assert.match(described.stdout, /word: "\*\*\* \(sensitive variable\)"/);
   const dry = await j.strata(['terraform', 'deploy', 'app', '-s', 'dev', '--dry-run'], { env });
   assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /-var-file=\S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json/);
   const generated = await j.strata(['generate', 'env', '-s', 'dev', '--out', 'generated'], { env });
   assert.equal(generated.code, 0, generated.stderr);
+  const tfvars = JSON.parse(readFileSync(join(j.repo, 'generated/terraform/app.tfvars.json'), 'utf8'));
+  assert.equal(tfvars.word, '*** (sensitive variable)');
+  assert.equal(tfvars.api_token, '*** (secret from vault:secrets/vault.yml#api_token)');
 
   const deploy = await j.strata(['terraform', 'deploy', 'app', '-s', 'dev'], { env });
   assert.equal(deploy.code, 0, deploy.stderr);
@@ -192,6 +211,7 @@ test('secrets reach Terraform, Ansible and Packer, and nothing strata prints or 
     env: ENV_TOKEN,
     word: SENSITIVE_WORD,
   });
+  assert.equal(state.values?.outputs?.pin?.value, Number(SENSITIVE_PIN));
 
   const play = await j.strata(['ansible', 'playbook', 'play', '-s', 'dev'], { env });
   assert.equal(play.code, 0, play.stdout + play.stderr);
@@ -215,7 +235,17 @@ test('secrets reach Terraform, Ansible and Packer, and nothing strata prints or 
 
   const left = readdirSync(j.tmp).filter((name) => name.startsWith('strata-'));
   assert.deepEqual(left, [], 'no private folder is left in the temp folder');
-  console.log(JSON.stringify(j.timings));
-  const hits = findSecrets(SECRETS, [j.repo, j.tmp], j.printed);
+  const hits = findSecrets([...SECRETS, SENSITIVE_PIN], [j.repo, j.tmp], j.printed);
   assert.deepEqual(hits, [], `plain secrets left behind: ${JSON.stringify(hits, null, 2)}`);
+});
+
+test('machine output stays valid: terraform output -json with a sensitive number is still JSON', {
+  skip,
+  todo: 'masking that keeps JSON valid is util/mask.ts (hardening helper): pair when merging',
+}, async () => {
+  const output = await j.strata(['terraform', 'output', 'app', '-s', 'dev', '-json'], { env });
+  assert.equal(output.code, 0, output.stderr);
+  const parsed = JSON.parse(output.stdout) as Record<string, { value: unknown }>;
+  assert.ok(!output.stdout.includes(SENSITIVE_PIN));
+  assert.notEqual(parsed.pin.value, Number(SENSITIVE_PIN));
 });
