@@ -316,3 +316,35 @@ test('folder lock: tasks on one folder never overlap, other folders run alongsid
   );
   assert.equal(together, 2, 'folders a and b ran at the same time');
 });
+
+test('local backend with its own path: workspace_dir beside it; a changed backend reconfigures even when off', () => {
+  const dir = tempDir('reconfigure');
+  try {
+    const off = makeConfig(dir.path, { terraform: { auto_generate_backend_file: true, init_run_reconfigure: false } });
+    const store = (stage: string) =>
+      makeInstance(off, {
+        name: 'store',
+        stack: stage,
+        backend_type: 'local',
+        backend: { path: `../state/${stage}.tfstate` },
+      });
+    const plan = (stage: string) => planTerraform(off, store(stage), { verb: 'plan', interactive: true, color: false });
+    const backendFile = plan('dev').steps.find((s) => s.type === 'write' && s.path.endsWith('backend.tf.json'));
+    assert.deepEqual(JSON.parse(backendFile?.type === 'write' ? backendFile.content : '{}'), {
+      terraform: { backend: { local: { path: '../state/dev.tfstate', workspace_dir: '../state/dev.tfstate.d' } } },
+    });
+    // Never initialised: init_run_reconfigure: false is respected.
+    assert.deepEqual(args(plan('dev'), 'init'), [['init', '-no-color']]);
+    // Initialised for dev (as .terraform/terraform.tfstate records it): dev as is, prod reconfigures.
+    const saved = { path: '../state/dev.tfstate', workspace_dir: '../state/dev.tfstate.d', unrelated: null };
+    writeTree(dir.path, {
+      'components/terraform/store/.terraform/terraform.tfstate': JSON.stringify({
+        backend: { type: 'local', config: saved },
+      }),
+    });
+    assert.deepEqual(args(plan('dev'), 'init'), [['init', '-no-color']]);
+    assert.deepEqual(args(plan('prod'), 'init'), [['init', '-reconfigure', '-no-color']]);
+  } finally {
+    dir.cleanup();
+  }
+});
