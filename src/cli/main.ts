@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { formatError, StrataError } from '../errors.ts';
 import { paint } from '../util/terminal.ts';
 import { complete, completionScript } from './completion.ts';
+import { dropOutputOnClosedPipe } from './pipes.ts';
 
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
 type Registrar = (program: Command) => void;
@@ -105,6 +106,8 @@ async function completionValues(kind: 'stack' | 'component', stack?: string): Pr
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 user error or failed run, 2 usage error. */
 export async function main(argv: string[]): Promise<number> {
+  dropOutputOnClosedPipe(process.stdout);
+  dropOutputOnClosedPipe(process.stderr);
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -8,6 +8,7 @@ import { parse as parseHcl } from '@cdktn/hcl2json';
 import type { StrataConfig } from '../config/types.ts';
 import type { ComponentInstance, Section } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
+import { SecretRef } from '../secrets/values.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import { acquireFileLock } from '../util/lock.ts';
 import { globalMasker, type Masker } from '../util/mask.ts';
@@ -43,6 +44,8 @@ export function toolCommand(config: StrataConfig, instance: ComponentInstance, f
 /** Environment values as Atmos exports them: scalars as text, maps and lists as JSON; null unsets. */
 export function envValue(value: unknown): string | undefined {
   if (value === null || value === undefined) return undefined;
+  // Unresolved (a dry run): its masked form. Runs resolve secrets first (handover.ts).
+  if (value instanceof SecretRef) return value.describe();
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   return JSON.stringify(value);
@@ -240,7 +243,8 @@ async function readSensitive(dir: string, suffixes: string[]): Promise<Set<strin
 
 /** Registers every leaf of a value (and the value as JSON) so no form of it is printed. */
 export function maskValue(value: unknown, masker: Masker = globalMasker): void {
-  if (value === null || value === undefined) return;
+  // A SecretRef registers its plaintext itself, when it is read.
+  if (value === null || value === undefined || value instanceof SecretRef) return;
   if (typeof value === 'object') {
     masker.add(JSON.stringify(value));
     for (const item of Array.isArray(value) ? value : Object.values(value)) maskValue(item, masker);

@@ -9,7 +9,7 @@ import type { StrataConfig } from '../config/types.ts';
 import { isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
-import { vaultSecret } from '../secrets/values.ts';
+import { envSecret, isSecretName, SecretRef, vaultSecret } from '../secrets/values.ts';
 import { renderTemplate } from '../template/index.ts';
 import { parseTerraformArgs, splitArgs } from './args.ts';
 import { EXTRA_FUNCTIONS } from './extra.ts';
@@ -74,9 +74,11 @@ const builtins: Record<string, FunctionResolver> = {
     const [name, ...rest] = splitArgs(argText(fn));
     if (!name) throw functionError(fn, context, 'missing the variable name', 'write !env NAME [default]');
     const env = isPlainMap(context.section.env) ? context.section.env : {};
+    if (env[name] instanceof SecretRef) return env[name];
     if (env[name] !== undefined && env[name] !== null) return String(env[name]);
     const value = process.env[name];
-    if (value !== undefined) return value;
+    // A secret-like name stays a reference: masked in describe and dry runs, read when a tool runs.
+    if (value !== undefined) return isSecretName(name) ? envSecret(name) : value;
     return rest.length > 0 ? rest.join(' ') : null;
   },
   exec(fn, context) {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { withSensitiveMasked } from '../components/handover.ts';
 import { backendDocument, workspaceName } from '../components/terraform/files.ts';
 import type { ComponentInstance } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
@@ -37,6 +38,8 @@ export interface EnvMetadata {
 /** Stable JSON: keys sorted at every level, two-space indent, trailing newline. */
 export function stableJson(value: unknown): string {
   const sort = (v: unknown): unknown => {
+    // A secret reference (or anything with its own JSON form) is written as that form: masked, never read.
+    if (v && typeof (v as { toJSON?: unknown }).toJSON === 'function') return (v as { toJSON(): unknown }).toJSON();
     if (Array.isArray(v)) return v.map(sort);
     if (v && typeof v === 'object')
       return Object.fromEntries(
@@ -121,7 +124,8 @@ export async function generateEnv(options: GenerateEnvOptions): Promise<EnvMetad
   }
   const files: GeneratedFile[] = [];
   for (const instance of instances) {
-    for (const file of inputsOf(engine.config, instance)) {
+    // Secrets stay masked here: `!secret` values as their references, variables declared sensitive as ***.
+    for (const file of inputsOf(engine.config, await withSensitiveMasked(instance))) {
       const content = stableJson(file.data);
       writeFileAtomicSync(join(out, file.path), content);
       stale.delete(file.path);

@@ -16,7 +16,7 @@ import type { ComponentInstance } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
 import { runGraph, topologicalLevels } from '../graph/index.ts';
 import { loadEngine } from '../stacks/index.ts';
-import { openStore, withRunLock } from '../store/index.ts';
+import { LockedError, openStore, withRunLock } from '../store/index.ts';
 import { type AffectedItem, type AffectedOptions, canonicalJson, describeAffectedReport } from './affected.ts';
 import { repoRoot } from './git.ts';
 import { type PlanEntry, renderSummary, type Summary } from './summary.ts';
@@ -191,9 +191,16 @@ export interface ApplyAffectedOptions extends AffectedOptions {
 export interface AppliedInstance {
   component: string;
   stack: string;
-  result: 'applied' | 'failed' | 'refused' | 'skipped' | 'would apply';
+  /** `locked`: another run holds the instance's lock (error names it); nothing was applied. */
+  result: 'applied' | 'failed' | 'interrupted' | 'locked' | 'refused' | 'skipped' | 'would apply';
   fromPlan: boolean;
   error?: string;
+}
+
+/** A locked apply's record: its status from terraform's exit code, not from strata having run it. */
+function applyOutcome(result: { exitCode: number; interrupted: boolean }) {
+  const status = result.interrupted ? 'interrupted' : result.exitCode === 0 ? 'succeeded' : 'failed';
+  return { status, details: { exitCode: result.exitCode } } as const;
 }
 
 /** `strata apply --affected --ref <before-merge>`. */
@@ -220,7 +227,8 @@ export async function applyAffected(options: ApplyAffectedOptions = {}): Promise
       const digestFile = join(dir, `${prefix}.digest.json`);
       const planFile = join(dir, `${prefix}.planfile`);
       const fromPlan = existsSync(digestFile) && existsSync(planFile);
-      const row: AppliedInstance = { component: instance.name, stack: instance.stack, result: 'applied', fromPlan };
+      // Nothing counts as applied until terraform says so.
+      const row: AppliedInstance = { component: instance.name, stack: instance.stack, result: 'failed', fromPlan };
       results.set(id, row);
       if (fromPlan) {
         const recorded = (JSON.parse(readFileSync(digestFile, 'utf8')) as { digest: string }).digest;
@@ -248,13 +256,24 @@ export async function applyAffected(options: ApplyAffectedOptions = {}): Promise
           color: false,
           onLine: (line) => lines.push(line),
         });
-      const result = await withRunLock(store as NonNullable<typeof store>, id, { operation: 'apply' }, apply);
+      const lock = { operation: 'apply', outcome: applyOutcome };
+      const result = await withRunLock(store as NonNullable<typeof store>, id, lock, apply).catch((error) => {
+        // The lock is someone else's (or the store failed): say so, and nothing was applied.
+        row.result = error instanceof LockedError ? 'locked' : 'failed';
+        row.error = (error as Error).message;
+        throw error;
+      });
       write(`\n==> ${id}: terraform apply${fromPlan ? ' (saved plan)' : ''}\n${lines.map((l) => `${l}\n`).join('')}`);
+      if (result.interrupted) {
+        row.result = 'interrupted';
+        row.error = `terraform apply was interrupted (exit code ${result.exitCode})`;
+        throw new StrataError(`${id}: ${row.error}`);
+      }
       if (result.exitCode !== 0) {
-        row.result = 'failed';
         row.error = `terraform apply failed (exit code ${result.exitCode})`;
         throw new StrataError(`${id}: ${row.error}`);
       }
+      row.result = 'applied';
     };
     const nodes = dependencyGraph(runnable);
     await runGraph(nodes, (node) => execute(node.data), { maxConcurrency: options.maxConcurrency ?? 1 });

@@ -8,7 +8,7 @@ import { type GraphNode, runGraph } from '../graph/index.ts';
 import { PveApiError } from '../proxmox/client.ts';
 import { vmName } from './context.ts';
 import { delegate } from './delegation.ts';
-import { destroyNode } from './destroy.ts';
+import { destroyFailures, destroyNode } from './destroy.ts';
 import { createVm, type ResumePoint, type Target } from './provisioners/proxmox-api.ts';
 import { runTofu, tofuCommands, tofuDir, writeModule } from './provisioners/tofu.ts';
 import { message, now, type OperatorRun } from './run.ts';
@@ -141,20 +141,29 @@ export async function runCreate(run: OperatorRun): Promise<PhaseOutcome> {
   const error = first
     ? `Failed node(s): ${result.failed.join(', ')} (${first}: ${message(result.outcomes.get(first)?.error)})`
     : 'Interrupted';
-  if (onError === 'rollback') await rollback(run);
-  return { ok: false, error };
+  const left = onError === 'rollback' ? await rollback(run) : [];
+  return { ok: false, error: left.length > 0 ? `${error}; rollback: ${destroyFailures(left)}` : error };
 }
 
-/** Destroys what this run created plus the failed nodes' half-created VMs, children before parents. */
-async function rollback(run: OperatorRun): Promise<void> {
+/**
+ * Destroys what this run created plus the failed nodes' half-created VMs, children before parents. A destroy that
+ * fails does not stop the others; the failures are returned (the VMs left are in run.leftover).
+ */
+async function rollback(run: OperatorRun): Promise<string[]> {
   run.discovered.clear();
   const undo = new Set(run.created);
   for (const name of run.plan.create_order) {
     const state = run.store.node(name);
     if (state.status === 'failed' && state.vm_id !== undefined) undo.add(name);
   }
+  const failures: string[] = [];
   for (const name of run.plan.destroy_order) {
     if (!undo.has(name)) continue;
-    await destroyNode(run, name, { rollback: true });
+    try {
+      await destroyNode(run, name, { rollback: true });
+    } catch (error) {
+      failures.push(`${name}: ${message(error)}`);
+    }
   }
+  return failures;
 }

@@ -62,11 +62,19 @@ export async function destroyNode(run: OperatorRun, name: string, options: { rol
     return;
   }
   await run.transition(name, { phase: 'destroy', error: undefined });
+  // What is still on the host if this fails: the VMs found for the node, or the one the state knows.
+  const state = run.store.node(name);
+  let remaining: number[] = state.vm_id === undefined ? [] : [state.vm_id];
   try {
     if (run.provisionerOf(node) === 'tofu') await destroyWithTofu(run, name, target);
     const vms = (await discoverOnce(run, target)).get(name) ?? [];
     const ids = new Map<number, string>(vms.map((v) => [v.vmid, v.node]));
-    for (const [vmid, pveNode] of ids) await destroyVm(target, pveNode, vmid, run.waits);
+    remaining = [...ids.keys()];
+    for (const [vmid, pveNode] of ids) {
+      await destroyVm(target, pveNode, vmid, run.waits);
+      remaining = remaining.filter((id) => id !== vmid);
+    }
+    run.leftover.delete(name);
     if (node.type === 'pve') {
       run.inner.delete(name);
       delete run.store.state.delegations[name];
@@ -80,8 +88,14 @@ export async function destroyNode(run: OperatorRun, name: string, options: { rol
     });
   } catch (error) {
     await run.transition(name, { status: 'failed', error: message(error), completed_at: now() });
+    run.leftover.set(name, { node: name, vm_ids: remaining, host: target.url, error: message(error) });
     throw error;
   }
+}
+
+/** `Destroy failed for a: …; b: …` (the run's error when VMs are left). */
+export function destroyFailures(failures: string[]): string {
+  return `Destroy failed for ${failures.join('; ')}`;
 }
 
 /** Destroys every node; a host is destroyed even when one of its children could not be (it goes away with it). */
@@ -108,7 +122,7 @@ export async function runDestroy(run: OperatorRun): Promise<PhaseOutcome> {
   );
   run.store.state.completed_at = now();
   await run.store.save();
-  if (failures.length > 0) return { ok: false, error: `Destroy failed for ${failures.join('; ')}` };
+  if (failures.length > 0) return { ok: false, error: destroyFailures(failures) };
   if (run.o.signal?.aborted) return { ok: false, error: 'Interrupted' };
   return { ok: true };
 }

@@ -104,6 +104,10 @@ async function execute(run: OperatorRun, verb: Verb, result: RunResult): Promise
       result.nodes = run.nodeReports();
       result.context = run.contextValues();
     }
+    if (run.leftover.size > 0) {
+      result.success = false;
+      result.leftover = [...run.leftover.values()];
+    }
   } finally {
     await release();
     await run.close();

@@ -45,10 +45,18 @@ export { addressLocator, simulatorLocator } from './nested.ts';
 export type { CheckStatus, PreflightCheck, PreflightResult } from './preflight.ts';
 export { REQUIRED_PRIVILEGES, runPreflight } from './preflight.ts';
 export type { ReportFormat } from './report.ts';
-export { reportMarkdown, writeReports } from './report.ts';
+export { leftoverLine, reportMarkdown, writeReports } from './report.ts';
 export type { ExecutionState, NodeState, NodeStatus } from './state.ts';
 export { acquireLock, readState, statePaths } from './state.ts';
-export type { NodeReport, OperatorOptions, PhaseResult, ProgressEvent, RunResult, Verb } from './types.ts';
+export type {
+  LeftoverVm,
+  NodeReport,
+  OperatorOptions,
+  PhaseResult,
+  ProgressEvent,
+  RunResult,
+  Verb,
+} from './types.ts';
 
 /** Operator folders under the project's base path: `.strata/state` for execution state, `reports/` for reports. */
 export function operatorPaths(basePath: string): { stateDir: string; workDir: string; reportDir: string } {

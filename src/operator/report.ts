@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { globalMasker } from '../util/mask.ts';
-import type { RunResult } from './types.ts';
+import type { LeftoverVm, RunResult } from './types.ts';
 
 /** Report files: the seed's JSON and a markdown summary for people. */
 export type ReportFormat = 'json' | 'md';
@@ -43,9 +43,19 @@ export function reportMarkdown(result: RunResult, date: Date): string {
         `| ${n.name} | ${n.status} | ${n.vm_id ?? ''} | ${n.ip ?? ''} | ${n.duration === undefined ? '' : `${n.duration.toFixed(1)}s`} | ${(n.error ?? '').replace(/\|/g, '\\|')} |`,
     ),
   ];
+  if (result.leftover?.length) {
+    lines.push('', '## Left behind', '', 'Their destroy failed; remove them by hand or run destroy again:', '');
+    for (const vm of result.leftover) lines.push(`- ${leftoverLine(vm)}`);
+  }
   if (result.error) lines.push('', '## Error', '', '```', result.error, '```');
   lines.push('', `Generated: ${new Date().toISOString()}`, '');
   return globalMasker.mask(lines.join('\n'));
+}
+
+/** `VM 303 (node c) on https://pve:8006: <why>`: one VM a destroy left, for reports and stderr. */
+export function leftoverLine(vm: LeftoverVm): string {
+  const ids = vm.vm_ids.length > 0 ? `VM ${vm.vm_ids.join(', ')}` : 'its VM (id unknown)';
+  return `${ids} (node ${vm.node}) on ${vm.host}: ${vm.error.split('\n')[0]}`;
 }
 
 /** Writes the reports (JSON and markdown unless `formats` says otherwise); returns their paths by format. */

@@ -21,7 +21,7 @@ import { childrenOf, type Manifest, type ManifestPlan, planManifest } from './ma
 import { type Identity, type Target, VmidAllocator, type Waits } from './provisioners/proxmox-api.ts';
 import type { TofuNodeInput } from './provisioners/tofu.ts';
 import type { NodeState, NodeStatus, StateStore } from './state.ts';
-import type { NodeReport, OperatorOptions, ProgressEvent } from './types.ts';
+import type { LeftoverVm, NodeReport, OperatorOptions, ProgressEvent } from './types.ts';
 
 export const round2 = (n: number) => Math.round(n * 100) / 100;
 export const now = () => Date.now() / 1000;
@@ -55,6 +55,8 @@ export class OperatorRun {
   readonly allocators = new Map<string, VmidAllocator>();
   /** Nodes this run brought to completed, in completion order (what rollback undoes). */
   readonly created: string[] = [];
+  /** VMs whose destroy failed, by node (a later successful destroy of the node removes its entry). */
+  readonly leftover = new Map<string, LeftoverVm>();
   /** One listing per host and destroy pass: every node of the pass reads the same snapshot. */
   readonly discovered = new Map<string, Promise<Map<string, PveVmSummary[]>>>();
 

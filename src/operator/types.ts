@@ -69,6 +69,15 @@ export interface NodeReport {
   error?: string;
 }
 
+/** A VM a destroy or a rollback could not remove: still on its host, by id. */
+export interface LeftoverVm {
+  node: string;
+  vm_ids: number[];
+  /** The API of the host it is on. */
+  host: string;
+  error: string;
+}
+
 /** The seed's JSON output (scenario, success, duration_seconds, phases, context, error) plus nodes. */
 export interface RunResult {
   scenario: string;
@@ -81,6 +90,8 @@ export interface RunResult {
   nodes: NodeReport[];
   context: Record<string, unknown>;
   error?: string;
+  /** VMs left on their hosts because their destroy (or rollback) failed; the run failed. */
+  leftover?: LeftoverVm[];
   dry_run?: boolean;
   /** What a dry run would do. */
   plan?: DryRunPlan;

@@ -1,6 +1,6 @@
 /**
- * Short-lived files holding secrets (a var file for a tool, the plaintext for an editor). Each lives in its own
- * 0700 directory as a 0600 file, on /dev/shm (memory) when available, and is removed when the callback ends,
+ * Short-lived files holding secrets (a var file for a tool, the plaintext for an editor). They live in a private
+ * 0700 directory as 0600 files, on /dev/shm (memory) when available, and are removed when the callback ends,
  * throws, or the process is interrupted (SIGINT/SIGTERM/SIGHUP) or exits. Only SIGKILL (or a crash of the machine)
  * can leave one behind: its folder names the host and pid, and the next run on the host removes the folders
  * whose process is gone.
@@ -19,7 +19,8 @@ let interactive = 0;
 /** This host, short: folders name it, so a shared temporary folder is only swept of this host's leftovers. */
 const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 const PREFIX = 'strata-secret-';
-const OWN_FOLDER = new RegExp(`^${PREFIX}${HOST}-(\\d+)-`);
+/** Private folders of any kind (`strata-secret-`, `strata-ansible-`, ...) made on this host: the pid that made it. */
+const OWN_FOLDER = new RegExp(`^strata-[a-z0-9]+-${HOST}-(\\d+)-`);
 let swept = false;
 
 function removeAll(): void {
@@ -29,6 +30,9 @@ function removeAll(): void {
 
 function onSignal(signal: NodeJS.Signals): void {
   if (signal === 'SIGINT' && interactive > 0) return;
+  // Someone else handles the signal too (src/exec forwarding it to a running tool, which then exits): the callback
+  // ends with the tool and removes its folder then; the exit handler is the backstop.
+  if (process.listenerCount(signal) > 1) return;
   removeAll();
   uninstall();
   // Re-raise so the process ends as it would have without us (exit status 128+n, or other handlers run).
@@ -89,29 +93,56 @@ export function sweepSecretLeftovers(root = secretTempRoot()): void {
   }
 }
 
-/** Writes `content` to a private file, runs `fn(path)`, and always removes the file and its directory. */
-export async function withSecretFile<T>(
-  content: string | Uint8Array,
-  fn: (path: string) => T | Promise<T>,
-  options: SecretFileOptions = {},
+export interface PrivateDirOptions {
+  /** The folder name's start (default `strata-secret-`), followed by the host, the pid and six random characters. */
+  prefix?: string;
+  /** Decides the root (STRATA_SECRET_TMPDIR); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** See SecretFileOptions.interactive. */
+  interactive?: boolean;
+}
+
+/** The folder a private folder would get, as dry runs show it (`XXXXXX` for the host, pid and random part). */
+export function privateDirShown(options: PrivateDirOptions = {}): string {
+  return join(secretTempRoot(options.env), `${options.prefix ?? PREFIX}XXXXXX`);
+}
+
+/** Runs `fn(dir)` with a new private 0700 folder, and always removes the folder and everything in it. */
+export async function withPrivateDir<T>(
+  fn: (dir: string) => T | Promise<T>,
+  options: PrivateDirOptions = {},
 ): Promise<T> {
-  const root = secretTempRoot();
+  const root = secretTempRoot(options.env);
   if (!swept) {
     swept = true;
     sweepSecretLeftovers(root);
   }
-  const dir = mkdtempSync(join(root, `${PREFIX}${HOST}-${process.pid}-`));
+  const dir = mkdtempSync(join(root, `${options.prefix ?? PREFIX}${HOST}-${process.pid}-`));
   if (active.size === 0) install();
   active.add(dir);
   if (options.interactive) interactive++;
   try {
-    const path = join(dir, basename(options.name ?? 'secret'));
-    writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
-    return await fn(path);
+    return await fn(dir);
   } finally {
     if (options.interactive) interactive--;
     rmSync(dir, { recursive: true, force: true });
     active.delete(dir);
     if (active.size === 0) uninstall();
   }
+}
+
+/** Writes `content` to a private file, runs `fn(path)`, and always removes the file and its directory. */
+export function withSecretFile<T>(
+  content: string | Uint8Array,
+  fn: (path: string) => T | Promise<T>,
+  options: SecretFileOptions = {},
+): Promise<T> {
+  return withPrivateDir(
+    (dir) => {
+      const path = join(dir, basename(options.name ?? 'secret'));
+      writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
+      return fn(path);
+    },
+    { interactive: options.interactive },
+  );
 }

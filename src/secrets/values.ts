@@ -241,7 +241,19 @@ export class SecretRef {
   }
 }
 
-/** A secret read from an environment variable (`!env` values the stack marks as secret). */
+/**
+ * Environment variable names that hold secrets: SECRET, TOKEN, PASSWORD, PASS, PASSWD, PASSPHRASE, API_KEY,
+ * PRIVATE_KEY, ACCESS_KEY or CREDENTIALS as a word of the name (`PM_API_TOKEN_SECRET`, `DB_PASSWORD`,
+ * `AWS_SECRET_ACCESS_KEY`; not `TOKENIZER_PATH`). `!env` with such a name gives a SecretRef.
+ */
+const SECRET_NAME =
+  /(?:^|_)(?:SECRETS?|TOKENS?|PASSWORDS?|PASS|PASSWD|PASSPHRASE|API_?KEYS?|PRIVATE_KEYS?|ACCESS_KEYS?|CREDENTIALS?)(?:_|$)/i;
+
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/** A secret read from an environment variable (`!secret env:NAME`, or `!env` of a secret-like name). */
 export function envSecret(name: string): SecretRef {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new StrataError(`'${name}' is not an environment variable name`);
   return new SecretRef(`env:${name}`, { kind: 'env', name });

@@ -1,6 +1,7 @@
 /**
  * `describe` and `list` over the stacks as typed functions: the CLI only parses flags and renders what these return.
  */
+import { withSensitiveMasked } from '../components/handover.ts';
 import type { ComponentInstance } from '../data/instance.ts';
 import { finalizeMarkers, type PlainMap } from '../data/merge.ts';
 import { StrataError } from '../errors.ts';
@@ -82,7 +83,9 @@ export async function describeComponent(
 ): Promise<DescribeComponentResult> {
   const instance = await engine.describeComponent(component, stack, { kind });
   const imports = engine.origin(instance)?.manifest.imports ?? [];
-  const description: PlainMap = { ...instance.description, imports };
+  // What is printed shows variables the component declares sensitive masked (secrets print masked themselves).
+  const shown = await withSensitiveMasked(instance);
+  const description: PlainMap = { ...shown.description, imports };
   const deps = [...imports, String(instance.description.atmos_manifest)].sort();
   description.component_type = instance.kind;
   description.deps = deps;

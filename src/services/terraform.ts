@@ -3,6 +3,7 @@
  * `--affected`, in dependency order), and the Atmos-only `clean` and `generate varfile|backend|planfile`.
  */
 import { checkRestrictions, disabledNotice, maskSensitiveVars } from '../components/common.ts';
+import { dryRunPrivateDir, withHandover, withSensitiveMasked } from '../components/handover.ts';
 import { executeSteps, planSteps, type Step } from '../components/steps.ts';
 import {
   backendStep,
@@ -46,7 +47,15 @@ async function terraformOne(engine: StackEngine, request: TerraformRequest): Pro
   if (request.verb === 'shell') {
     if (!instance.enabled) return { exitCode: 0, notices: [disabledNotice(instance)] };
     await maskSensitiveVars(instance.componentDir, instance.description.vars ?? {}, ['.tf', '.tf.json']);
-    return runSteps(planShell(engine.config, instance, { skipInit: request.skipInit }), engine, request.dryRun);
+    const options = { skipInit: request.skipInit };
+    if (request.dryRun) {
+      const privateDir = await dryRunPrivateDir(instance);
+      return runSteps(planShell(engine.config, instance, { ...options, privateDir }), engine, true);
+    }
+    // The var file lives as long as the shell, in a private folder when the vars hold secrets.
+    return withHandover(instance, ({ instance: resolved, privateDir }) =>
+      runSteps(planShell(engine.config, resolved, { ...options, privateDir }), engine, false),
+    );
   }
   const result = await runTerraform(engine.config, instance, {
     verb: mainVerb,
@@ -155,7 +164,9 @@ async function terraformGenerate(engine: StackEngine, request: TerraformRequest)
   const instance = await instanceFor(engine, request);
   if (!instance.enabled) return { exitCode: 0, notices: [disabledNotice(instance)] };
   if (what === 'varfile' || what === 'backend') {
-    const step = what === 'varfile' ? varfileStep(instance, request.file) : backendStep(engine.config, instance);
+    // Generated files show secrets masked, as describe does: `varfileStep` writes a SecretRef as its masked form.
+    const shown = await withSensitiveMasked(instance);
+    const step = what === 'varfile' ? varfileStep(shown, request.file) : backendStep(engine.config, shown);
     const result = await runSteps([step], engine, request.dryRun);
     if (!request.dryRun && step.type === 'write') result.notices.push(`Wrote ${step.path}`);
     return result;

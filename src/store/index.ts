@@ -17,6 +17,28 @@ export interface AcquireOptions {
   ttlMs?: number;
 }
 
+/** How a locked run ended, from what the task returned (e.g. the tool's exit code), and what to record with it. */
+export type RunOutcome<T> = (result: T) => { status: 'succeeded' | 'failed' | 'interrupted'; details?: object };
+
+export interface RunLockOptions<T> extends AcquireOptions {
+  /** Default: a task that returns succeeded, one that throws failed. */
+  outcome?: RunOutcome<T>;
+}
+
+/** Someone else holds the lock: the message says who, doing what, since when. */
+export class LockedError extends StrataError {
+  readonly holder: LockInfo | undefined;
+  constructor(id: string, holder: LockInfo | undefined) {
+    const who = holder ? `${holder.holder} (${holder.operation}), since ${holder.acquiredAt}` : 'another run';
+    super(`'${id}' is locked by ${who}`, {
+      details: holder ? `the lease expires ${holder.expiresAt} unless its holder renews it` : undefined,
+      hint: `wait for it to finish, or clear a stale lock with \`strata lock release ${id}\``,
+    });
+    this.name = 'LockedError';
+    this.holder = holder;
+  }
+}
+
 export function defaultHolder(): string {
   let user = 'unknown';
   try {
@@ -90,23 +112,22 @@ export async function acquireLock(
 }
 
 /**
- * Runs `task` while holding the lock, recording the run (running -> succeeded/failed). A run whose holder died is
- * marked `abandoned` when its lock is next taken.
+ * Runs `task` while holding the lock, recording the run: running, then what `outcome` makes of the result
+ * (succeeded unless told otherwise) or failed when the task throws. A run whose holder died is marked `abandoned`
+ * when its lock is next taken. Someone else holding the lock is a LockedError naming them.
  */
 export async function withRunLock<T>(
   store: StoreBackend,
   id: string,
-  options: AcquireOptions,
+  options: RunLockOptions<T>,
   task: (lease: Lease) => Promise<T>,
 ): Promise<T> {
   const lease = await acquireLock(store, id, options);
-  if (!lease) {
-    const holder = (await store.list()).find((l) => l.id === id);
-    throw new StrataError(`'${id}' is locked by ${holder?.holder ?? 'another run'} (${holder?.operation ?? '?'})`, {
-      details: holder ? `taken ${holder.acquiredAt}, expires ${holder.expiresAt} unless renewed` : undefined,
-      hint: `wait for it to finish, or clear a stale lock with \`strata lock release ${id}\``,
-    });
-  }
+  if (!lease)
+    throw new LockedError(
+      id,
+      (await store.list()).find((l) => l.id === id),
+    );
   const run: LockedRunRecord = {
     id: randomUUID(),
     lockId: id,
@@ -116,19 +137,20 @@ export async function withRunLock<T>(
     startedAt: lease.info.acquiredAt,
     token: lease.info.token,
   };
-  await store.saveRun(run);
+  const finish = (status: LockedRunRecord['status'], details?: object) =>
+    store.saveRun({ ...run, status, finishedAt: new Date().toISOString(), details: details && { ...details } });
   try {
-    const result = await task(lease);
-    await store.saveRun({ ...run, status: 'succeeded', finishedAt: new Date().toISOString() });
+    await store.saveRun(run);
+    let result: T;
+    try {
+      result = await task(lease);
+    } catch (error) {
+      await finish('failed', { error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+    const ended = options.outcome?.(result) ?? { status: 'succeeded' as const };
+    await finish(ended.status, ended.details);
     return result;
-  } catch (error) {
-    await store.saveRun({
-      ...run,
-      status: 'failed',
-      finishedAt: new Date().toISOString(),
-      details: { error: error instanceof Error ? error.message : String(error) },
-    });
-    throw error;
   } finally {
     await lease.release();
   }

@@ -11,8 +11,8 @@ export interface LockInfo {
 }
 
 /**
- * Where a run is: `interrupted` is a workflow stopped by a signal, `abandoned` a locked run whose holder died and
- * whose lock was taken over.
+ * Where a run is: `interrupted` is a run stopped by a signal (SIGINT/SIGTERM), `abandoned` a locked run whose
+ * holder died without a word (SIGKILL, a lost machine) and whose lock was taken over.
  */
 export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'interrupted', 'abandoned'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -33,7 +33,7 @@ export interface LockedRunFields {
   lockId: string;
   operation: string;
   holder: string;
-  status: Exclude<RunStatus, 'interrupted'>;
+  status: RunStatus;
   details?: Record<string, unknown>;
   /** The lease token, so a taken-over lock marks its abandoned run. */
   token: string;

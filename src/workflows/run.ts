@@ -3,6 +3,8 @@
  * (each step's command, stack and environment, as Atmos resolves them) and execute (the shared graph scheduler,
  * sequential unless steps declare `needs`, with retries, timeouts, waits and a run record `--resume` continues from).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { executeRun, type WorkflowRunResult } from './execute.ts';
 import type { RunSettings, RunWorkflowOptions } from './options.ts';
@@ -10,8 +12,47 @@ import { dryRunPlan, planRun } from './plan.ts';
 import { silentStreams } from './progress.ts';
 import { resolveRun } from './resolve.ts';
 
+/** Whether this process is a single executable (Node SEA): then process.execPath is strata itself. */
+function isSingleExecutable(): boolean {
+  try {
+    const sea = process.getBuiltinModule?.('node:sea') as { isSea?: () => boolean } | undefined;
+    return sea?.isSea?.() === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * strata's own entry script: the `bin` of the package this code was loaded from, found by walking up from this
+ * module (src/workflows/ run through tsx, dist/ in the bundle, node_modules/strata/ once installed).
+ */
+function packageBin(): string | undefined {
+  let dir: string;
+  try {
+    dir = dirname(fileURLToPath(import.meta.url));
+  } catch {
+    return undefined;
+  }
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      const bin = (JSON.parse(readFileSync(manifest, 'utf8')) as { bin?: Record<string, string> }).bin?.strata;
+      if (bin && existsSync(join(dir, bin))) return join(dir, bin);
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * How `strata` workflow steps start strata: the running single executable itself, else node with the package's
+ * entry script, else whatever script this process was started with.
+ */
 export function strataInvocation(): { command: string; args: string[] } {
-  return { command: process.execPath, args: [fileURLToPath(new URL('../../bin/strata.js', import.meta.url))] };
+  if (isSingleExecutable()) return { command: process.execPath, args: [] };
+  const script = packageBin() ?? process.argv[1];
+  return { command: process.execPath, args: script ? [script] : [] };
 }
 
 function withDefaults(options: RunWorkflowOptions): RunSettings {

@@ -2,12 +2,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { inventoryFromValue, runAnsible } from '../../src/components/ansible/index.ts';
 import { runTerraform } from '../../src/components/terraform/runner.ts';
 import type { ComponentInstance } from '../../src/data/instance.ts';
+import { secretTempRoot } from '../../src/secrets/tempfile.ts';
 import { renderPlanText } from '../../src/util/plan.ts';
 import { makeConfig, makeInstance, tempDir, writeTree } from './helpers.ts';
 
@@ -46,7 +46,8 @@ before(() => {
 });
 after(() => dir.cleanup());
 
-const workDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('strata-ansible-'));
+// The extra vars live in a private folder under the secret temp root (/dev/shm, or STRATA_SECRET_TMPDIR).
+const workDirs = () => readdirSync(secretTempRoot()).filter((n) => n.startsWith('strata-ansible-'));
 
 function site(settings: Record<string, unknown>): ComponentInstance {
   return makeInstance(config, {
@@ -58,7 +59,7 @@ function site(settings: Record<string, unknown>): ComponentInstance {
       cluster: { name: 'k3s' },
       db_password: 'ansible-secret-123', // strata:allow-secret (test fixture)
       out_dir: out,
-      tmp: tmpdir(),
+      tmp: secretTempRoot(),
     },
     env: { ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False' },
     settings: { ansible: settings },

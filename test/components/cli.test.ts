@@ -78,7 +78,8 @@ test('deploy, output and the var file naming through the CLI; secrets never prin
   assert.deepEqual(JSON.parse(readFileSync(join(appDir, 'dev-app.terraform.tfvars.json'), 'utf8')), {
     name: 'web',
     stage: 'dev',
-    token: 'cli-secret-token',
+    // Declared sensitive: a generated file in the component folder shows it masked, as describe does.
+    token: '*** (sensitive variable)',
   });
   const planfile = cli(['terraform', 'generate', 'planfile', 'app', '-s', 'dev', '--format', 'json']);
   assert.equal(planfile.code, 0, planfile.stderr);
@@ -175,6 +176,7 @@ test('Ctrl-C during ansible-playbook: the extra vars file is removed', {
   try {
     const run = start(['ansible', 'playbook', 'pause', '-s', 'dev', '--', '-c', 'local'], {
       TMPDIR: temp,
+      STRATA_SECRET_TMPDIR: temp,
       ANSIBLE_LOCALHOST_WARNING: 'False',
       ANSIBLE_LOCAL_TEMP: join(temp, 'ansible-local'),
       ANSIBLE_REMOTE_TEMP: join(temp, 'ansible-remote'),

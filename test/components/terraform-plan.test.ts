@@ -148,7 +148,12 @@ test('dry run prints the files and commands with sensitive values masked', async
     });
     const result = await runTerraform(local, instance, { verb: 'plan', dryRun: true, color: false });
     const text = renderPlanText(result.dryRun ?? { actions: [] });
-    assert.match(text, /# write components\/terraform\/app\/dev-app\.terraform\.tfvars\.json/);
+    // `token` is declared sensitive: its var file goes to a private folder outside the repository, mode 0600.
+    assert.match(text, /# write \S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json \(mode 600\)/);
+    assert.match(
+      text,
+      /terraform plan -no-color -var-file=\S+\/strata-secret-XXXXXX\/dev-app\.terraform\.tfvars\.json/,
+    );
     assert.match(text, /"name": "web"/);
     assert.doesNotMatch(text, /dry-run-secret-value/);
     assert.equal(globalMasker.mask('x dry-run-secret-value'), 'x ***');
@@ -310,4 +315,36 @@ test('folder lock: tasks on one folder never overlap, other folders run alongsid
     'never two tasks in one folder',
   );
   assert.equal(together, 2, 'folders a and b ran at the same time');
+});
+
+test('local backend with its own path: workspace_dir beside it; a changed backend reconfigures even when off', () => {
+  const dir = tempDir('reconfigure');
+  try {
+    const off = makeConfig(dir.path, { terraform: { auto_generate_backend_file: true, init_run_reconfigure: false } });
+    const store = (stage: string) =>
+      makeInstance(off, {
+        name: 'store',
+        stack: stage,
+        backend_type: 'local',
+        backend: { path: `../state/${stage}.tfstate` },
+      });
+    const plan = (stage: string) => planTerraform(off, store(stage), { verb: 'plan', interactive: true, color: false });
+    const backendFile = plan('dev').steps.find((s) => s.type === 'write' && s.path.endsWith('backend.tf.json'));
+    assert.deepEqual(JSON.parse(backendFile?.type === 'write' ? backendFile.content : '{}'), {
+      terraform: { backend: { local: { path: '../state/dev.tfstate', workspace_dir: '../state/dev.tfstate.d' } } },
+    });
+    // Never initialised: init_run_reconfigure: false is respected.
+    assert.deepEqual(args(plan('dev'), 'init'), [['init', '-no-color']]);
+    // Initialised for dev (as .terraform/terraform.tfstate records it): dev as is, prod reconfigures.
+    const saved = { path: '../state/dev.tfstate', workspace_dir: '../state/dev.tfstate.d', unrelated: null };
+    writeTree(dir.path, {
+      'components/terraform/store/.terraform/terraform.tfstate': JSON.stringify({
+        backend: { type: 'local', config: saved },
+      }),
+    });
+    assert.deepEqual(args(plan('dev'), 'init'), [['init', '-no-color']]);
+    assert.deepEqual(args(plan('prod'), 'init'), [['init', '-reconfigure', '-no-color']]);
+  } finally {
+    dir.cleanup();
+  }
 });

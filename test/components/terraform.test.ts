@@ -1,6 +1,6 @@
 // Drives the real Terraform at /usr/local/bin/terraform (built-in terraform_data only: no provider downloads here).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readTerraformOutput } from '../../src/components/terraform/outputs.ts';
@@ -8,7 +8,22 @@ import { runTerraform } from '../../src/components/terraform/runner.ts';
 import type { ComponentInstance } from '../../src/data/instance.ts';
 import type { StrataError } from '../../src/errors.ts';
 import { ToolNotFoundError } from '../../src/exec/index.ts';
+import { envSecret } from '../../src/secrets/values.ts';
 import { BASIC_TF, makeConfig, makeInstance, tempDir, writeTree } from './helpers.ts';
+
+/** Writes the environment variable STRATA_TF_TEST_SECRET where `var.out` says. */
+const ENVCHECK_TF = `variable "out" { type = string }
+variable "token" {
+  type    = string
+  default = ""
+}
+resource "terraform_data" "e" {
+  input = var.token
+  provisioner "local-exec" {
+    command = "printf %s \\"$STRATA_TF_TEST_SECRET\\" > \${var.out}"
+  }
+}
+`;
 
 const dir = tempDir('tf');
 const config = makeConfig(dir.path, { terraform: { auto_generate_backend_file: true } });
@@ -20,6 +35,7 @@ before(() => {
     'components/terraform/custom/main.tf': BASIC_TF,
     'components/terraform/misconf/main.tf': BASIC_TF,
     'components/terraform/broken/main.tf': 'resource "terraform_data" "x" {\n  input = var.undeclared\n}\n',
+    'components/terraform/envcheck/main.tf': ENVCHECK_TF,
   });
 });
 after(() => dir.cleanup());
@@ -174,7 +190,8 @@ test('outputs are cached per stack+component: a second read does not touch the s
 });
 
 test('a var file that cannot be written is a clear error, and nothing runs', async () => {
-  const instance = app('blocked');
+  // No secret among its vars, so the var file goes into the component folder (Atmos's place).
+  const instance = app('blocked', { vars: { name: 'web-blocked' } });
   // A folder where the var file should go makes the write fail (permissions do not stop root).
   mkdirSync(join(instance.componentDir, 'blocked-app.terraform.tfvars.json'));
   await assert.rejects(runTerraform(config, instance, { verb: 'plan', ...quiet }), (error: StrataError) => {
@@ -201,4 +218,58 @@ test('a misconfigured backend: terraform init fails, strata names the backend se
     text,
     /init failed for 'misconf' in stack 'dev'; check its backend settings \(backend_type: pg, written to backend\.tf\.json\)/,
   );
+});
+
+/** Every file under `root` whose text holds `needle`. */
+function filesHolding(root: string, needle: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .filter((path) => readFileSync(path, 'latin1').includes(needle));
+}
+
+test('secrets: env values reach the environment only, vars a private var file; a saved plan is 0600', async () => {
+  process.env.STRATA_TF_TEST_SECRET_SRC = 'env-secret-value-31337';
+  process.env.STRATA_TF_TEST_VAR_SRC = 'var-secret-value-4242';
+  try {
+    const out = join(dir.path, 'envcheck-out.txt');
+    const instance = makeInstance(config, {
+      name: 'envcheck',
+      stack: 'sec',
+      vars: { out, token: envSecret('STRATA_TF_TEST_VAR_SRC') },
+      env: { STRATA_TF_TEST_SECRET: envSecret('STRATA_TF_TEST_SECRET_SRC') },
+      backend_type: 'local',
+      backend: {},
+    });
+    const planned = await runTerraform(config, instance, { verb: 'plan', ...quiet });
+    assert.equal(planned.exitCode, 0);
+    assert.equal(statSync(planned.planned.planfile).mode & 0o777, 0o600, 'the planfile holds the values');
+    assert.ok(planned.planned.privateDir && !existsSync(planned.planned.privateDir), 'the private folder is gone');
+    const deployed = await runTerraform(config, instance, { verb: 'deploy', ...quiet });
+    assert.equal(deployed.exitCode, 0);
+    assert.equal(readFileSync(out, 'utf8'), 'env-secret-value-31337');
+    for (const secret of ['env-secret-value-31337', 'var-secret-value-4242']) {
+      const holding = filesHolding(instance.componentDir, secret).filter((f) => !f.includes('terraform.tfstate'));
+      assert.deepEqual(holding, [], `${secret} is only in the state`);
+    }
+  } finally {
+    delete process.env.STRATA_TF_TEST_SECRET_SRC;
+    delete process.env.STRATA_TF_TEST_VAR_SRC;
+  }
+});
+
+test('secrets: a secret in backend or providers is refused before anything runs', async () => {
+  const instance = makeInstance(config, {
+    name: 'envcheck',
+    stack: 'refused',
+    vars: { out: join(dir.path, 'never.txt') },
+    backend_type: 'pg',
+    backend: { conn_str: envSecret('STRATA_TF_TEST_CONN') },
+  });
+  await assert.rejects(runTerraform(config, instance, { verb: 'plan', ...quiet }), (error: StrataError) => {
+    assert.match(error.message, /the backend section of 'envcheck' in stack 'refused' holds a secret/);
+    assert.match(error.hint ?? '', /env:/);
+    return true;
+  });
+  assert.equal(existsSync(join(instance.componentDir, 'backend.tf.json')), false);
 });

@@ -437,6 +437,16 @@ describe('examples/homelab: workflows', () => {
           continue;
         }
         const [kind, subcommand, component, ...rest] = command.split(/\s+/);
+        if (kind === 'validate' || kind === 'manifest') {
+          // strata's own commands: a known verb, an existing manifest and stack.
+          if (kind === 'validate') assert.ok(['stacks', 'component'].includes(subcommand), `${where}: ${command}`);
+          else {
+            assert.ok(['validate', 'plan', 'create', 'destroy', 'test'].includes(subcommand), `${where}: ${command}`);
+            assert.ok(statSync(join(example, 'stacks/manifests', `${component}.yaml`)).isFile(), `${where}: manifest`);
+          }
+          if (rest.includes('-s')) assert.ok(stackNames.has(rest[rest.indexOf('-s') + 1]), `${where}: stack`);
+          continue;
+        }
         assert.ok(kinds[kind], `${where}: ${kind} is not a component kind of atmos.yaml`);
         assert.ok(subcommand && component, `${where}: "${command}" names no component`);
         const dir = componentDir(catalog, kind, component);

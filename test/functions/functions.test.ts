@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { StrataError } from '../../src/errors.ts';
 import { evaluateFunctions } from '../../src/functions/index.ts';
+import { SecretRef } from '../../src/secrets/values.ts';
 import { describeComponent } from '../../src/services/describe.ts';
 import { loadEngine, YamlFunction } from '../../src/stacks/index.ts';
 import { ATMOS_YAML_TEMPLATES, withRepo } from '../stacks/fixtures.ts';
@@ -42,6 +43,29 @@ test('!env: the merged env section first, then the OS environment, then the defa
   } finally {
     delete process.env.STRATA_FN_TEST_OS;
     delete process.env.STRATA_FN_TEST_BOTH;
+  }
+});
+
+test('!env of a secret-like name set in the environment is a secret reference, masked; others stay plain', async () => {
+  process.env.STRATA_FN_TEST_API_TOKEN = 'fn-test-token-value';
+  process.env.STRATA_FN_TEST_DB_PASSWORD = 'from-os';
+  try {
+    const result = await vars({
+      'stacks/deploy/prod.yaml': `env: {STRATA_FN_TEST_DB_PASSWORD: from-stack}\n${stack([
+        'token: !env STRATA_FN_TEST_API_TOKEN',
+        'unset: !env STRATA_FN_TEST_UNSET_TOKEN fallback',
+        'written: !env STRATA_FN_TEST_DB_PASSWORD',
+      ])}`,
+    });
+    assert.ok(result.token instanceof SecretRef);
+    assert.equal(JSON.stringify(result.token), '"*** (secret from env:STRATA_FN_TEST_API_TOKEN)"');
+    assert.equal(await (result.token as SecretRef).resolve(), 'fn-test-token-value');
+    // Unset: !env's usual default. Set in the stack's own env: section: plain text in the repository already.
+    assert.equal(result.unset, 'fallback');
+    assert.equal(result.written, 'from-stack');
+  } finally {
+    delete process.env.STRATA_FN_TEST_API_TOKEN;
+    delete process.env.STRATA_FN_TEST_DB_PASSWORD;
   }
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { ProgressView } from '../../src/cli/operator-progress.ts';
-import { writeReports } from '../../src/operator/report.ts';
+import { reportMarkdown, writeReports } from '../../src/operator/report.ts';
 import type { RunResult } from '../../src/operator/types.ts';
 import { globalMasker } from '../../src/util/mask.ts';
 
@@ -85,4 +85,13 @@ test('progress: one line per transition in logs, the table redrawn in place on a
     tty.text(),
     /\u001b\[2F\u001b\[0Jnote: adopted\n\u001b\[2K… a running \(start\)\n\u001b\[2K… b running \(clone\)\n$/,
   );
+});
+
+test('reports list the VMs a failed destroy left, by id', () => {
+  const left: RunResult = {
+    ...RESULT,
+    leftover: [{ node: 'b', vm_ids: [302], host: 'https://pve:8006', error: 'qmdestroy 302 failed\nmore' }],
+  };
+  const markdown = reportMarkdown(left, new Date());
+  assert.match(markdown, /## Left behind\n\n.*\n\n- VM 302 \(node b\) on https:\/\/pve:8006: qmdestroy 302 failed\n/);
 });

@@ -3,10 +3,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { encryptSops } from '../../src/secrets/sops.ts';
 import {
   containsSecrets,
   envSecret,
+  isSecretName,
   lookupKeyPath,
   parseKeyPath,
   parseSecretTag,
@@ -160,4 +162,26 @@ describe('SecretRef', () => {
     assert.throws(() => parseSecretTag('a.yaml b..c', dir), /invalid key path/);
     assert.equal(parseSecretTag('env:PM_API_TOKEN_SECRET', dir).source, 'env:PM_API_TOKEN_SECRET');
   });
+});
+
+test('secret-like environment variable names: a secret word between underscores or at an end', () => {
+  for (const name of [
+    'PM_API_TOKEN_SECRET',
+    'DB_PASSWORD',
+    'AWS_SECRET_ACCESS_KEY',
+    'GITHUB_TOKEN',
+    'db_pass',
+    'APIKEY',
+  ])
+    assert.ok(isSecretName(name), name);
+  for (const name of ['TOKENIZER_PATH', 'PASSAGE', 'HOME', 'KEYBOARD', 'SECRETARY_NAME', 'PM_API_URL'])
+    assert.ok(!isSecretName(name), name);
+  const word = fc.constantFrom('SECRET', 'TOKEN', 'PASSWORD', 'PASSPHRASE', 'API_KEY', 'PRIVATE_KEY', 'CREDENTIALS');
+  const part = fc.stringMatching(/^[A-Z0-9]{1,8}$/);
+  fc.assert(
+    fc.property(fc.array(part, { maxLength: 2 }), word, fc.array(part, { maxLength: 2 }), (before, secret, rest) =>
+      isSecretName([...before, secret, ...rest].join('_')),
+    ),
+    { numRuns: 200 },
+  );
 });

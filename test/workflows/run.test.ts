@@ -415,3 +415,9 @@ describe('workflow runs', { concurrency: 3 }, () => {
     assert.match(lastFrame, /^✔ second\s+\d+ms {2}echo two$/m);
   });
 });
+
+test("strata steps start strata's own package entry, wherever this code was loaded from", async () => {
+  const { strataInvocation } = await import('../../src/workflows/run.ts');
+  const { repoRoot } = await import('../helpers/shared.ts');
+  assert.deepEqual(strataInvocation(), { command: process.execPath, args: [join(repoRoot, 'bin', 'strata.js')] });
+});

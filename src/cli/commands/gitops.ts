@@ -213,6 +213,9 @@ export function register(program: Command): void {
         dryRun: opts.dryRun,
       });
       out(render(result, format));
+      // Why each instance was not applied, where scripts and people look for it.
+      for (const i of result.instances)
+        if (i.error) process.stderr.write(`strata: ${i.component}@${i.stack}: ${i.error}\n`);
       process.exitCode = result.exitCode;
     });
 

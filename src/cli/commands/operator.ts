@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.ts';
 import { holdSignals, interruptSignal } from '../../exec/index.ts';
 import type { Manifest, OnError, PreflightResult, RunResult, Verb } from '../../operator/index.ts';
 import type { ManifestEvent, ManifestResult, ManifestVerb, RunManifestRequest } from '../../services/manifest.ts';
+import { globalMasker } from '../../util/mask.ts';
 import { renderPlanText } from '../../util/plan.ts';
 import { paint } from '../../util/terminal.ts';
 import type { ProgressView } from '../operator-progress.ts';
@@ -154,6 +155,9 @@ function summary(result: RunResult, reportPath: string | undefined): string {
     if (node.error) parts.push(paint(node.error, 'red', out));
     lines.push(`    ${parts.join('  ')}`);
   }
+  for (const vm of result.leftover ?? []) {
+    lines.push(paint(`Left behind: VM ${vm.vm_ids.join(', ') || '?'} (node ${vm.node}) on ${vm.host}`, 'red', out));
+  }
   if (result.error && !result.success) lines.push(paint(`Error: ${result.error}`, 'red', out));
   if (reportPath) lines.push(`Report: ${reportPath}`);
   return `${lines.join('\n')}\n`;
@@ -166,16 +170,39 @@ function renderRun(outcome: ManifestResult, options: RunOptions): string {
   return summary(run, outcome.reports?.md);
 }
 
+/** What --json-output prints when the run could not start or broke off: the run's shape, with the error. */
+function failureDocument(verb: Verb, name: string | undefined, options: RunOptions, error: unknown): RunResult {
+  const manifest = name ?? options.manifestFile ?? '';
+  return {
+    scenario: `manifest-${verb}-${manifest}`,
+    verb,
+    manifest,
+    stack: options.stack ?? '',
+    success: false,
+    duration_seconds: 0,
+    phases: [],
+    nodes: [],
+    context: {},
+    error: globalMasker.mask(error instanceof Error ? error.message : String(error)),
+  };
+}
+
 async function runVerb(verb: Verb, name: string | undefined, options: RunOptions, command: Command): Promise<void> {
-  const request = runRequest(verb, name, options, command);
-  const { runManifest } = await services();
   const release = holdSignals();
   try {
+    const request = runRequest(verb, name, options, command);
+    const [{ runManifest }, { leftoverLine }] = await Promise.all([services(), operator()]);
     request.signal = interruptSignal();
     request.onEvent = await progressView();
     const outcome = await runManifest(request);
     process.stdout.write(renderRun(outcome, options));
+    // VMs a failed destroy or rollback left on their hosts, by id: also where people and CI logs look.
+    for (const vm of outcome.run?.leftover ?? []) process.stderr.write(`strata: left behind: ${leftoverLine(vm)}\n`);
     if (outcome.exitCode !== 0) process.exitCode = outcome.exitCode;
+  } catch (error) {
+    // One JSON document on stdout on every path; the error itself is reported on stderr as usual.
+    if (options.jsonOutput) process.stdout.write(render(failureDocument(verb, name, options, error), 'json'));
+    throw error;
   } finally {
     release();
   }

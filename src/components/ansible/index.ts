@@ -1,15 +1,16 @@
 /**
  * Ansible components: `strata ansible playbook <component> -s <stack>` runs ansible-playbook in the component
- * folder with the stack's vars as extra vars, from a mode-0600 file in a private temporary folder that is removed
- * afterwards (also after Ctrl-C: the child gets the signal, strata waits for it, then cleans up).
+ * folder with the stack's vars (secrets resolved) as extra vars, from a mode-0600 file in a private temporary
+ * folder that is removed afterwards (also after Ctrl-C: the child gets the signal, strata waits for it, then
+ * cleans up).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError, UsageError } from '../../errors.ts';
+import { privateDirShown } from '../../secrets/tempfile.ts';
+import { resolveSecrets } from '../../secrets/values.ts';
 import type { DryRunPlan } from '../../util/plan.ts';
 import {
   checkRestrictions,
@@ -21,6 +22,7 @@ import {
   setting,
   toolCommand,
 } from '../common.ts';
+import { withHandover } from '../handover.ts';
 import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 import { type OutputsEngine, readTerraformOutput } from '../terraform/outputs.ts';
 
@@ -119,7 +121,9 @@ export async function planAnsible(
   if (inventory && 'arg' in inventory) args.push('-i', inventory.arg);
   if (inventory && 'document' in inventory) {
     const inventoryFile = join(workDir, 'inventory.json');
-    steps.push({ type: 'write', path: inventoryFile, content: json(inventory.document), mode: 0o600 });
+    // Host vars may hold secrets (ansible_password: !secret …): read them for a run, masked in a dry run.
+    const document = options.dryRun ? inventory.document : await resolveSecrets(inventory.document);
+    steps.push({ type: 'write', path: inventoryFile, content: json(document), mode: 0o600 });
     args.push('-i', inventoryFile);
   }
   args.push('-e', `@${varsFile}`, ...(options.args ?? []), playbook);
@@ -127,6 +131,9 @@ export async function planAnsible(
   steps.push({ type: 'delete', path: workDir, always: true });
   return steps;
 }
+
+/** Where the extra vars go: a private folder named for the tool. */
+const PRIVATE = { prefix: 'strata-ansible-' };
 
 export async function runAnsible(
   config: StrataConfig,
@@ -142,15 +149,16 @@ export async function runAnsible(
   if (!instance.enabled) return { exitCode: 0, skipped: disabledNotice(instance) };
   requireComponentDir(instance);
   if (options.dryRun) {
-    const steps = await planAnsible(config, instance, options, join(tmpdir(), 'strata-ansible-XXXXXX'));
+    const steps = await planAnsible(config, instance, options, privateDirShown(PRIVATE));
     return { exitCode: 0, dryRun: planSteps(steps, config.basePath) };
   }
-  // mkdtemp creates the folder with mode 0700: only this user can list or read the vars file.
-  const workDir = await mkdtemp(join(tmpdir(), 'strata-ansible-'));
-  try {
-    const outcome = await executeSteps(await planAnsible(config, instance, options, workDir), options);
-    return { exitCode: outcome.exitCode };
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
+  // The extra vars always go through a private folder (0700, a 0600 file), removed after the play or an interrupt.
+  return withHandover(
+    instance,
+    async ({ instance: resolved, privateDir }) => {
+      const steps = await planAnsible(config, resolved, options, privateDir as string);
+      return { exitCode: (await executeSteps(steps, options)).exitCode };
+    },
+    { ...PRIVATE, alwaysPrivate: true },
+  );
 }

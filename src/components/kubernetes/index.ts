@@ -4,13 +4,12 @@
  * drops it from the output unless settings.kubernetes.emit_vars is true) and the stack's
  * settings.kubernetes.replacements / namespace, so kustomize `replacements` can copy stack values into manifests.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
 import { UsageError } from '../../errors.ts';
+import { privateDirShown } from '../../secrets/tempfile.ts';
 import type { DryRunPlan } from '../../util/plan.ts';
 import {
   checkRestrictions,
@@ -22,6 +21,7 @@ import {
   setting,
   toolCommand,
 } from '../common.ts';
+import { withHandover } from '../handover.ts';
 import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 
 export const KUBERNETES_VERBS = ['render', 'diff', 'apply', 'delete', 'wait'] as const;
@@ -102,7 +102,12 @@ export function planKubernetes(
       path: join(overlayDir, 'kustomization.yaml'),
       content: stringify(overlayKustomization(instance, overlayDir)),
     },
-    { type: 'write', path: join(overlayDir, 'strata-vars.yaml'), content: stringify(varsConfigMap(instance, emit)) },
+    {
+      type: 'write',
+      path: join(overlayDir, 'strata-vars.yaml'),
+      content: stringify(varsConfigMap(instance, emit)),
+      mode: 0o600,
+    },
   ];
   const cwd = instance.componentDir;
   if (options.verb === 'render') {
@@ -124,6 +129,9 @@ export function planKubernetes(
   return steps;
 }
 
+/** Where the overlay goes: a private folder named for the tool. */
+const OVERLAY = { prefix: 'strata-k8s-' };
+
 export async function runKubernetes(
   config: StrataConfig,
   instance: ComponentInstance,
@@ -137,15 +145,17 @@ export async function runKubernetes(
   checkRestrictions(instance, options.verb);
   if (!instance.enabled) return { exitCode: 0, skipped: disabledNotice(instance) };
   if (options.dryRun) {
-    const steps = planKubernetes(config, instance, options, join(tmpdir(), 'strata-k8s-XXXXXX'));
+    const steps = planKubernetes(config, instance, options, privateDirShown(OVERLAY));
     return { exitCode: 0, dryRun: planSteps(steps, config.basePath) };
   }
   requireComponentDir(instance);
-  const overlayDir = await mkdtemp(join(tmpdir(), 'strata-k8s-'));
-  try {
-    const outcome = await executeSteps(planKubernetes(config, instance, options, overlayDir), options);
-    return { exitCode: outcome.exitCode };
-  } finally {
-    await rm(overlayDir, { recursive: true, force: true });
-  }
+  // The overlay (vars as a ConfigMap, secrets resolved) lives in a private folder removed afterwards.
+  return withHandover(
+    instance,
+    async ({ instance: resolved, privateDir }) => {
+      const steps = planKubernetes(config, resolved, options, privateDir as string);
+      return { exitCode: (await executeSteps(steps, options)).exitCode };
+    },
+    { ...OVERLAY, alwaysPrivate: true },
+  );
 }

@@ -22,6 +22,7 @@ import {
   setting,
   toolCommand,
 } from '../common.ts';
+import { dryRunPrivateDir, withHandover } from '../handover.ts';
 import { evaluateQuery, parseQuery } from '../query.ts';
 import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 
@@ -79,20 +80,24 @@ async function declaresRequiredPlugins(dir: string): Promise<string | undefined>
   return undefined;
 }
 
-/** The steps for one verb; `version` is the installed Packer's (decides init / inspect -var-file support). */
+/**
+ * The steps for one verb; `version` is the installed Packer's (decides init / inspect -var-file support). The var
+ * file goes into `privateDir` when the vars hold secrets (handover.ts), else into the component folder (Atmos).
+ */
 export function planPacker(
   config: StrataConfig,
   instance: ComponentInstance,
   options: PackerOptions,
   version: string | undefined,
+  privateDir?: string,
 ): Step[] {
   const dir = instance.componentDir;
   const command = toolCommand(config, instance, 'packer');
   const env = { CHECKPOINT_DISABLE: '1', ...componentEnv(config, instance) };
   const template = packerTemplate(instance, options.template);
   const args = options.args ?? [];
-  const varfileName = packerVarfileName(instance);
-  const varfile = join(dir, varfileName);
+  const varfile = join(privateDir ?? dir, packerVarfileName(instance));
+  const varfileName = privateDir ? varfile : packerVarfileName(instance);
   const withVars =
     ['build', 'validate', 'console'].includes(options.verb) || (options.verb === 'inspect' && atLeast(version, 1, 7));
   let main: string[];
@@ -110,7 +115,8 @@ export function planPacker(
     }
   }
   const steps: Step[] = [];
-  if (withVars) steps.push({ type: 'write', path: varfile, content: json(instance.description.vars ?? {}) });
+  const mode = privateDir ? { mode: 0o600 } : {};
+  if (withVars) steps.push({ type: 'write', path: varfile, content: json(instance.description.vars ?? {}), ...mode });
   steps.push({ type: 'run', role: 'main', command, args: main, cwd: dir, env });
   // Atmos removes the var file after the run: it may hold secrets such as the Proxmox token.
   if (withVars) steps.push({ type: 'delete', path: varfile, always: true });
@@ -144,12 +150,16 @@ export async function runPacker(
       );
     }
   }
-  const steps = planPacker(config, instance, options, version);
   await maskSensitiveVars(dir, instance.description.vars ?? {}, ['.pkr.hcl', '.pkr.json']);
-  if (options.dryRun) return { exitCode: 0, dryRun: planSteps(steps, config.basePath) };
+  if (options.dryRun) {
+    const steps = planPacker(config, instance, options, version, await dryRunPrivateDir(instance));
+    return { exitCode: 0, dryRun: planSteps(steps, config.basePath) };
+  }
   requireComponentDir(instance);
-  const outcome = await executeSteps(steps, options);
-  return { exitCode: outcome.exitCode };
+  return withHandover(instance, async ({ instance: resolved, privateDir }) => {
+    const outcome = await executeSteps(planPacker(config, resolved, options, version, privateDir), options);
+    return { exitCode: outcome.exitCode };
+  });
 }
 
 /** `packer output`: the manifest post-processor's file (`vars.manifest_file_name`, default manifest.json). */

@@ -24,7 +24,7 @@ import {
   terraformSettings,
   workspaceName,
 } from './files.ts';
-import { initSteps, prepareSteps } from './runner.ts';
+import { initSteps, prepareSteps, varfilePath } from './runner.ts';
 
 const MAX_SHELL_LEVEL = 10;
 
@@ -32,7 +32,7 @@ const MAX_SHELL_LEVEL = 10;
 export function planShell(
   config: StrataConfig,
   instance: ComponentInstance,
-  options: { env?: NodeJS.ProcessEnv; skipInit?: boolean; color?: boolean } = {},
+  options: { env?: NodeJS.ProcessEnv; skipInit?: boolean; color?: boolean; privateDir?: string } = {},
 ): Step[] {
   const base = options.env ?? process.env;
   const level = Number(base.STRATA_SHLVL ?? base.ATMOS_SHLVL ?? 0) || 0;
@@ -42,7 +42,7 @@ export function planShell(
     });
   }
   const workspace = workspaceName(config, instance);
-  const varfile = join(instance.componentDir, terraformVarfileName(instance));
+  const varfile = varfilePath(instance, options.privateDir);
   const env: Record<string, string | undefined> = {
     ...terraformEnv(config, instance, base),
     STRATA_SHLVL: String(level + 1),
@@ -54,8 +54,11 @@ export function planShell(
   for (const verb of ['plan', 'apply', 'destroy', 'refresh', 'import', 'console']) {
     env[`TF_CLI_ARGS_${verb}`] = `-var-file=${varfile}`;
   }
-  const steps: Step[] = [...prepareSteps(config, instance, workspace)];
-  if (!options.skipInit) steps.push(...initSteps(config, instance, { verb: 'shell', base, color: options.color }));
+  const steps: Step[] = [...prepareSteps(config, instance, workspace, options.privateDir)];
+  if (!options.skipInit) {
+    const { color, privateDir } = options;
+    steps.push(...initSteps(config, instance, { verb: 'shell', base, color, privateDir }));
+  }
   steps.push({
     type: 'run',
     role: 'main',

@@ -13,7 +13,7 @@ import type { TerraformOutputRef } from '../../functions/index.ts';
 import { maskValue, section, withFolderLock } from '../common.ts';
 import { executeSteps } from '../steps.ts';
 import { workspaceName } from './files.ts';
-import { planTerraform } from './runner.ts';
+import { withTerraformHandover } from './runner.ts';
 
 /** What this module needs from the stack engine (the engine's StackEngine satisfies it). */
 export interface OutputsEngine {
@@ -197,15 +197,13 @@ async function readPgState(
 
 /** `terraform output -json` after the usual var file, init and workspace steps, all quiet. */
 async function runOutput(config: StrataConfig, instance: ComponentInstance): Promise<Outputs> {
-  const planned = planTerraform(config, instance, {
-    verb: 'output',
-    args: ['-json'],
-    color: false,
-    interactive: false,
-  });
   const lines: string[] = [];
-  const outcome = await withFolderLock(instance.componentDir, () =>
-    executeSteps(planned.steps, { captureMain: true, onLine: (line) => lines.push(line) }),
+  const options = { verb: 'output', args: ['-json'], color: false, interactive: false };
+  const { planned, outcome } = await withFolderLock(instance.componentDir, () =>
+    withTerraformHandover(config, instance, options, async (planned) => ({
+      planned,
+      outcome: await executeSteps(planned.steps, { captureMain: true, onLine: (line) => lines.push(line) }),
+    })),
   );
   if (outcome.exitCode !== 0 || !outcome.main) {
     throw new StrataError(`cannot read the outputs of '${instance.name}' in stack '${instance.stack}'`, {

@@ -2,7 +2,8 @@
  * Runs one Terraform/OpenTofu command for one component in one stack, the way Atmos does: var file, generated
  * backend and provider overrides, `init`, workspace select-or-create, then the subcommand with `-var-file`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
@@ -22,6 +23,7 @@ import {
   terraformVarfileName,
   toolCommand,
 } from '../common.ts';
+import { dryRunPrivateDir, withHandover } from '../handover.ts';
 import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
 import {
   BACKEND_FILE,
@@ -50,6 +52,8 @@ export interface TerraformOptions {
   env?: NodeJS.ProcessEnv;
   /** Colour in Terraform's output; default: stdout is a terminal and NO_COLOR is unset. */
   color?: boolean;
+  /** A private folder for the var file (its vars hold secrets: handover.ts); default the component folder. */
+  privateDir?: string;
 }
 
 /** Subcommands that get `-var-file` (Atmos's list, plus console which also reads variables). */
@@ -81,6 +85,8 @@ export interface PlannedRun {
   planfile: string;
   /** The main command is a plan that writes `planfile`. */
   savesPlan: boolean;
+  /** The private folder holding the var file, when the vars hold secrets. */
+  privateDir?: string;
   workspace: string;
 }
 
@@ -98,14 +104,30 @@ function dataDir(dir: string, env: Record<string, string | undefined>, base: Nod
   return resolveIn(dir, value && value !== '' ? value : '.terraform');
 }
 
+/** The var file: Atmos's name, in the component folder, or in the run's private folder when its vars hold secrets. */
+export function varfilePath(instance: ComponentInstance, privateDir?: string): string {
+  return join(privateDir ?? instance.componentDir, terraformVarfileName(instance));
+}
+
+/** `-var-file=` as Atmos writes it (relative in the component folder), or the private file's full path. */
+function varfileArgument(instance: ComponentInstance, privateDir?: string): string {
+  return `-var-file=${privateDir ? varfilePath(instance, privateDir) : terraformVarfileName(instance)}`;
+}
+
 /** Files written before every command that reads the configuration. */
-export function prepareSteps(config: StrataConfig, instance: ComponentInstance, workspace: string): Step[] {
+export function prepareSteps(
+  config: StrataConfig,
+  instance: ComponentInstance,
+  workspace: string,
+  privateDir?: string,
+): Step[] {
   const dir = instance.componentDir;
   const steps: Step[] = [
     {
       type: 'write',
-      path: join(dir, terraformVarfileName(instance)),
+      path: varfilePath(instance, privateDir),
       content: json(instance.description.vars ?? {}),
+      ...(privateDir ? { mode: 0o600 } : {}),
     },
   ];
   if (terraformSettings(config).auto_generate_backend_file === true && instance.description.backend_type) {
@@ -115,7 +137,11 @@ export function prepareSteps(config: StrataConfig, instance: ComponentInstance, 
       // A generated file left by another stack of this folder must go, though.
       steps.push({ type: 'delete', path: join(dir, BACKEND_FILE) });
     } else {
-      steps.push({ type: 'write', path: join(dir, BACKEND_FILE), content: json(backendDocument(instance, workspace)) });
+      steps.push({
+        type: 'write',
+        path: join(dir, BACKEND_FILE),
+        content: json(generatedBackend(instance, workspace)),
+      });
     }
   }
   const providers = providersOverride(instance);
@@ -132,30 +158,66 @@ function isDefaultLocal(instance: ComponentInstance): boolean {
 }
 
 /**
- * Atmos adds `-reconfigure` (init_run_reconfigure, default on). Not for a configured `local` backend (a custom
- * path): Terraform then treats the workspaces already on disk as another backend and asks to migrate them.
+ * The backend file strata writes. A `local` backend with its own `path` also gets `workspace_dir` beside it
+ * (`<path>.d`, as Terraform's own terraform.tfstate.d), unless the stack sets one: Terraform keeps `path` for the
+ * default workspace only and would put every other workspace's state under the component folder, where the next
+ * stack's `init -reconfigure` finds it and asks to migrate it into its own backend.
  */
-function reconfigure(config: StrataConfig, instance: ComponentInstance, verb: string): boolean {
-  if (instance.description.backend_type === 'local' && !isDefaultLocal(instance)) return false;
-  return terraformSettings(config).init_run_reconfigure !== false || verb === 'workspace';
+export function generatedBackend(instance: ComponentInstance, workspace: string): Record<string, unknown> {
+  const document = backendDocument(instance, workspace);
+  const local = section(section(section(document.terraform).backend).local);
+  if (typeof local.path !== 'string' || local.path === '' || local.workspace_dir !== undefined) return document;
+  return { terraform: { backend: { local: { ...local, workspace_dir: `${local.path}.d` } } } };
+}
+
+/** What `init` last configured in the data dir (`<data dir>/terraform.tfstate`): backend type and settings. */
+function savedBackend(dataDirPath: string): { type?: string; config?: Record<string, unknown> } | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(join(dataDirPath, 'terraform.tfstate'), 'utf8')) as Record<string, unknown>;
+    const backend = section(saved.backend);
+    return { type: typeof backend.type === 'string' ? backend.type : undefined, config: section(backend.config) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the backend strata generates differs from the one the folder was last initialised with (another stack
+ * of the same component folder ran last): init must then reconfigure, whatever init_run_reconfigure says.
+ */
+function backendChanged(instance: ComponentInstance, workspace: string, dataDirPath: string): boolean {
+  const saved = savedBackend(dataDirPath);
+  if (!saved || !instance.description.backend_type || isDefaultLocal(instance)) return false;
+  const backend = section(generatedBackend(instance, workspace).terraform).backend;
+  const [[type, wanted] = ['', {}]] = Object.entries(section(backend));
+  if (saved.type !== type) return true;
+  return Object.entries(section(wanted)).some(
+    ([key, value]) => JSON.stringify(saved.config?.[key]) !== JSON.stringify(value),
+  );
+}
+
+/** Atmos adds `-reconfigure` (init_run_reconfigure, default on); so does strata when the backend changed. */
+function reconfigure(config: StrataConfig, instance: ComponentInstance, verb: string, dataDirPath: string): boolean {
+  if (terraformSettings(config).init_run_reconfigure !== false || verb === 'workspace') return true;
+  return backendChanged(instance, workspaceName(config, instance), dataDirPath);
 }
 
 /** `init` (after deleting `.terraform/environment`) and workspace select-or-create, as Atmos runs them first. */
 export function initSteps(
   config: StrataConfig,
   instance: ComponentInstance,
-  options: { verb: string; base?: NodeJS.ProcessEnv; skipWorkspace?: boolean; color?: boolean },
+  options: { verb: string; base?: NodeJS.ProcessEnv; skipWorkspace?: boolean; color?: boolean; privateDir?: string },
 ): Step[] {
   const settings = terraformSettings(config);
   const base = options.base ?? process.env;
   const env = terraformEnv(config, instance, base);
   const dir = instance.componentDir;
   const command = toolCommand(config, instance, 'terraform');
-  const varfile = terraformVarfileName(instance);
-  const steps: Step[] = [{ type: 'delete', path: join(dataDir(dir, env, base), 'environment') }];
+  const data = dataDir(dir, env, base);
+  const steps: Step[] = [{ type: 'delete', path: join(data, 'environment') }];
   const init = ['init'];
-  if (reconfigure(config, instance, options.verb)) init.push('-reconfigure');
-  if (section(settings.init).pass_vars === true) init.push(`-var-file=${varfile}`);
+  if (reconfigure(config, instance, options.verb, data)) init.push('-reconfigure');
+  if (section(settings.init).pass_vars === true) init.push(varfileArgument(instance, options.privateDir));
   const noColor = options.color === false ? ['-no-color'] : [];
   init.push(...noColor);
   steps.push({ type: 'run', role: 'init', command, args: init, cwd: dir, env });
@@ -193,8 +255,7 @@ export function planTerraform(
   const command = toolCommand(config, instance, 'terraform');
   const env = terraformEnv(config, instance, base);
   const workspace = workspaceName(config, instance);
-  const varfileName = terraformVarfileName(instance);
-  const varfile = join(dir, varfileName);
+  const varfile = varfilePath(instance, options.privateDir);
   const planfile = resolveIn(dir, options.planFile ?? terraformPlanfileName(instance));
   // Relative inside the component folder (the command's cwd), so command lines read like Atmos's.
   const planArg = relative(dir, planfile).startsWith('..') ? planfile : relative(dir, planfile);
@@ -204,15 +265,17 @@ export function planTerraform(
   const color = options.color ?? useColor(process.stdout);
 
   const steps: Step[] = [];
-  if (verb !== 'version' && verb !== 'fmt') steps.push(...prepareSteps(config, instance, workspace));
+  const privateDir = options.privateDir;
+  if (verb !== 'version' && verb !== 'fmt') steps.push(...prepareSteps(config, instance, workspace, privateDir));
 
   const runInit =
     !NO_INIT_VERBS.has(verb) && !options.skipInit && !(verb === 'deploy' && settings.deploy_run_init === false);
   if (runInit) {
-    steps.push(...initSteps(config, instance, { verb, base, color, skipWorkspace: NO_WORKSPACE_VERBS.has(verb) }));
+    const skipWorkspace = NO_WORKSPACE_VERBS.has(verb);
+    steps.push(...initSteps(config, instance, { verb, base, color, skipWorkspace, privateDir }));
   }
 
-  const varfileArg = `-var-file=${varfileName}`;
+  const varfileArg = varfileArgument(instance, privateDir);
   const autoApprove = hasFlag(args, '-auto-approve', '--auto-approve');
   // `apply <saved plan>`: the last word names an existing file (not the value of `-var x=1`). Older Terraform
   // versions reject -var-file next to a saved plan.
@@ -249,7 +312,7 @@ export function planTerraform(
       break;
     case 'init': {
       const init = ['init'];
-      if (reconfigure(config, instance, verb)) init.push('-reconfigure');
+      if (reconfigure(config, instance, verb, dataDir(dir, env, base))) init.push('-reconfigure');
       if (section(settings.init).pass_vars === true) init.push(varfileArg);
       steps.push({ type: 'delete', path: join(dataDir(dir, env, base), 'environment') });
       main = [...init, ...args];
@@ -280,7 +343,7 @@ export function planTerraform(
     steps.push({ type: 'delete', path: varfile, always: true });
     if (options.fromPlan) steps.push({ type: 'delete', path: planfile });
   }
-  return { steps, command, cwd: dir, varfile, planfile, savesPlan, workspace };
+  return { steps, command, cwd: dir, varfile, planfile, savesPlan, workspace, privateDir };
 }
 
 export interface TerraformResult {
@@ -300,6 +363,26 @@ export interface RunTerraformOptions extends TerraformOptions, ExecuteOptions {
   dryRun?: boolean;
 }
 
+/** Sections Terraform gets as files in the component folder: a secret there is refused (handover.ts). */
+const WRITTEN_SECTIONS = ['backend', 'providers'];
+
+/**
+ * Plans the run for the instance with its secrets handed over (resolved; the var file in a private folder that is
+ * removed afterwards when the vars hold a secret) and gives the plan to `run`.
+ */
+export function withTerraformHandover<T>(
+  config: StrataConfig,
+  instance: ComponentInstance,
+  options: TerraformOptions,
+  run: (planned: PlannedRun) => Promise<T>,
+): Promise<T> {
+  return withHandover(
+    instance,
+    ({ instance: resolved, privateDir }) => run(planTerraform(config, resolved, { ...options, privateDir })),
+    { writtenSections: WRITTEN_SECTIONS },
+  );
+}
+
 /** Restrictions first (before any file or process), then the planned steps, then a hint when a lock was held. */
 export async function runTerraform(
   config: StrataConfig,
@@ -312,18 +395,27 @@ export async function runTerraform(
     const planned = planTerraform(config, instance, { ...options, interactive: true });
     return { exitCode: 0, skipped: disabledNotice(instance), interrupted: false, planned };
   }
-  // A dry run only prints the commands, so a missing terminal for a prompt does not matter.
-  const planned = planTerraform(config, instance, options.dryRun ? { ...options, interactive: true } : options);
   await maskSensitiveVars(instance.componentDir, instance.description.vars ?? {}, ['.tf', '.tf.json']);
   if (options.dryRun) {
+    // A dry run only prints the commands, so a missing terminal for a prompt does not matter.
+    const privateDir = await dryRunPrivateDir(instance);
+    const planned = planTerraform(config, instance, { ...options, interactive: true, privateDir });
     return { exitCode: 0, dryRun: planSteps(planned.steps, config.basePath), interrupted: false, planned };
   }
+  // Refuses a prompt without a terminal before any secret is read or file written.
+  planTerraform(config, instance, options);
   requireComponentDir(instance);
-  const outcome = await executeSteps(planned.steps, options);
-  const failedRole = outcome.exitCode !== 0 ? outcome.last : undefined;
-  const hint = failedRole && !outcome.interrupted ? failureHint(instance, failedRole, planned) : undefined;
-  if (hint) options.onLine?.(hint, 'stderr');
-  return { exitCode: outcome.exitCode, main: outcome.main, interrupted: outcome.interrupted, planned, hint };
+  return withTerraformHandover(config, instance, options, async (planned) => {
+    const outcome = await executeSteps(planned.steps, options);
+    // A saved plan holds the variables' values: readable by its owner only when they include secrets.
+    if (planned.privateDir && planned.savesPlan) {
+      await chmod(planned.planfile, 0o600).catch(() => undefined);
+    }
+    const failedRole = outcome.exitCode !== 0 ? outcome.last : undefined;
+    const hint = failedRole && !outcome.interrupted ? failureHint(instance, failedRole, planned) : undefined;
+    if (hint) options.onLine?.(hint, 'stderr');
+    return { exitCode: outcome.exitCode, main: outcome.main, interrupted: outcome.interrupted, planned, hint };
+  });
 }
 
 /** A one-line explanation for the failures people hit most: a held state lock, a broken backend. */
