@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { formatError, StrataError } from '../errors.ts';
 import { paint } from '../util/terminal.ts';
+import { VERSION } from '../util/version.ts';
 import { complete, completionScript } from './completion.ts';
 
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
@@ -15,15 +16,26 @@ const MODULES = {
   secrets: () => import('./commands/secrets.ts'),
   controller: () => import('./commands/controller.ts'),
   gitops: () => import('./commands/gitops.ts'),
+  version: () => import('./commands/version.ts'),
 } as const;
 type ModuleName = keyof typeof MODULES;
 
 /**
- * Which modules define each top-level command, so a run loads only what it needs (start-up time is a feature).
- * A command missing here still works: unknown first words load every module.
+ * Which modules define each command, so a run loads only what it needs (start-up time is a feature): the first two
+ * words (`list stacks`), else the first. A command missing here still works: unknown words load every module.
  */
 const COMMAND_MODULES: Record<string, ModuleName[]> = {
+  'describe affected': ['gitops'],
+  'describe workflows': ['workflows'],
+  'describe component': ['stacks'],
+  'describe stacks': ['stacks'],
+  'describe manifest': ['stacks'],
+  'describe dependents': ['stacks'],
+  'describe config': ['stacks'],
   describe: ['stacks', 'workflows', 'gitops'],
+  'list stacks': ['stacks'],
+  'list components': ['stacks'],
+  'list workflows': ['workflows'],
   list: ['stacks', 'workflows'],
   validate: ['stacks'],
   workflow: ['workflows'],
@@ -42,12 +54,14 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   apply: ['gitops'],
   ci: ['gitops'],
   doctor: ['gitops'],
+  version: ['version'],
 };
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
-  const first = argv.find((arg) => !arg.startsWith('-'));
+  const [first, second] = argv.filter((arg) => !arg.startsWith('-'));
   if (first === 'completion' || first === '__complete') return [];
-  const wanted = (first && COMMAND_MODULES[first]) || (Object.keys(MODULES) as ModuleName[]);
+  const wanted =
+    COMMAND_MODULES[`${first} ${second}`] ?? COMMAND_MODULES[first] ?? (Object.keys(MODULES) as ModuleName[]);
   const modules = await Promise.all(wanted.map((name) => MODULES[name]()));
   return modules.map((m) => m.register);
 }
@@ -57,7 +71,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .description(
       'Orchestrate infrastructure as code: Atmos-compatible stacks, Terraform/OpenTofu, Packer, Kubernetes, Ansible, workflows and a Proxmox operator.',
     )
-    .version('0.1.0', '--version')
+    .version(VERSION, '--version')
     .option('--config <path>', 'atmos.yaml / strata.yaml file or the folder that holds it')
     .option('--base-path <path>', 'base path for stacks, components and workflows (overrides base_path)')
     .option('--no-color', 'disable colours (also NO_COLOR=1)')

@@ -11,12 +11,15 @@ import {
   listStacks,
 } from '../../services/describe.ts';
 import { openEngine } from '../../services/engine.ts';
-import { validateComponent, validateStacks } from '../../services/validate.ts';
 import type { StackEngine } from '../../stacks/engine.ts';
-import { componentProvenance, renderWithProvenance } from '../../stacks/provenance.ts';
 import { paint } from '../../util/terminal.ts';
 import { parseFormat, render } from '../output.ts';
 import { globals, out, subcommand } from '../shared.ts';
+
+// Loaded by the commands that use them: JSON Schema validation (ajv) and provenance (the yaml syntax tree) would
+// otherwise slow every `list` and `describe`.
+const validation = () => import('../../services/validate.ts');
+const provenanceOf = () => import('../../stacks/provenance.ts');
 
 export function engineFor(
   cmd: Command,
@@ -116,6 +119,7 @@ export function register(program: Command): void {
         const name = await resolveComponentArgument(engine, component, opts.stack);
         const result = await describeComponent(engine, name, opts.stack, opts.type);
         if (!opts.provenance) return out(render(plain(result.description), format));
+        const { componentProvenance, renderWithProvenance } = await provenanceOf();
         const provenance = componentProvenance(engine, result.instance);
         if (format === 'json') {
           const origins = Object.fromEntries([...provenance].map(([path, o]) => [path, `${o.file}:${o.line}`]));
@@ -225,6 +229,7 @@ export function register(program: Command): void {
     .option('--stack <stack>', 'only this stack')
     .option('--no-check-variables', "skip comparing vars with the components' declared variables")
     .action(async (opts: { stack?: string; checkVariables: boolean }, cmd: Command) => {
+      const { validateStacks } = await validation();
       const problems = await validateStacks(await engineFor(cmd), opts);
       for (const p of problems) {
         const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
@@ -245,6 +250,7 @@ export function register(program: Command): void {
     .option('--schema-type <type>', 'schema type for --schema-path', 'jsonschema')
     .action(
       async (component: string, opts: { stack: string; schemaPath?: string; schemaType: string }, cmd: Command) => {
+        const { validateComponent } = await validation();
         const results = await validateComponent(
           await engineFor(cmd),
           component,
