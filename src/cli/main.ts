@@ -1,8 +1,9 @@
-import { Command, CommanderError } from 'commander';
+import { realpathSync } from 'node:fs';
+import { Argument, Command, CommanderError } from 'commander';
 import { formatError, StrataError } from '../errors.ts';
 import { paint } from '../util/terminal.ts';
 import { VERSION } from '../util/version.ts';
-import { complete, completionScript } from './completion.ts';
+import { completionScript, SHELLS } from './completion.ts';
 
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
 type Registrar = (program: Command) => void;
@@ -59,7 +60,7 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
   const [first, second] = argv.filter((arg) => !arg.startsWith('-'));
-  if (first === 'completion' || first === '__complete') return [];
+  if (first === 'completion') return [];
   const wanted =
     COMMAND_MODULES[`${first} ${second}`] ?? COMMAND_MODULES[first] ?? (Object.keys(MODULES) as ModuleName[]);
   const modules = await Promise.all(wanted.map((name) => MODULES[name]()));
@@ -84,37 +85,22 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   program
     .command('completion')
     .description('Print a shell completion script (bash, zsh or fish)')
-    .argument('<shell>', 'bash, zsh or fish')
-    .addHelpText('after', '\nExample:\n  source <(strata completion bash)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  source <(strata completion bash)\n  strata completion fish > ~/.config/fish/completions/strata.fish',
+    )
     .action((shell: string) => {
-      process.stdout.write(completionScript(shell));
-    });
-  program
-    .command('__complete', { hidden: true })
-    .argument('[words...]')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action(async (words: string[]) => {
-      // Completion needs the whole command tree, whatever word the user has typed so far.
-      const full = argv[0] === '__complete' ? await buildProgram([]) : program;
-      const candidates = await complete(full, words.length > 0 ? words : [''], completionValues);
-      if (candidates.length > 0) process.stdout.write(`${candidates.join('\n')}\n`);
+      process.stdout.write(completionScript(shell, selfInvocation()));
     });
   program.configureHelp({ sortSubcommands: true });
   return program;
 }
 
-/** Stack and component names for completion; quiet (empty) when the current folder is no stacks repository. */
-async function completionValues(kind: 'stack' | 'component', stack?: string): Promise<string[]> {
-  try {
-    const { openEngine } = await import('../services/engine.ts');
-    const engine = await openEngine({ processFunctions: false, processTemplates: false });
-    if (kind === 'stack') return engine.stackNames();
-    const instances = await engine.instances(stack ? { stack } : {});
-    return [...new Set(instances.map((i) => i.name))];
-  } catch {
-    return [];
-  }
+/** How to run this same strata again: the single executable alone, or node with the script it was started from. */
+function selfInvocation(): string[] {
+  if (process.getBuiltinModule('node:sea')?.isSea()) return [process.execPath];
+  return [process.execPath, realpathSync(process.argv[1])];
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 user error or failed run, 2 usage error. */
