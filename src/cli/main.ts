@@ -18,6 +18,7 @@ const MODULES = {
   controller: () => import('./commands/controller.ts'),
   gitops: () => import('./commands/gitops.ts'),
   version: () => import('./commands/version.ts'),
+  ci: () => import('./commands/ci.ts'),
 } as const;
 type ModuleName = keyof typeof MODULES;
 
@@ -53,7 +54,7 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   lock: ['gitops'],
   plan: ['gitops'],
   apply: ['gitops'],
-  ci: ['gitops'],
+  ci: ['ci'],
   doctor: ['gitops'],
   version: ['version'],
 };

@@ -148,6 +148,7 @@ test('bash: the completion function fills COMPREPLY', () => {
     [
       '-c',
       `source ${script('bash')}; COMP_WORDS=(strata terraform plan k3s-cluster -s ''); COMP_CWORD=5; ` +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's own expansion
         '_strata_complete; printf "%s\\n" "${COMPREPLY[@]}"; complete -p strata',
     ],
     { cwd: example, env: env(), encoding: 'utf8' },
@@ -161,7 +162,8 @@ test('zsh: the completion function hands the candidates to compadd', { skip: !ha
     [
       '-c',
       // compdef and compadd belong to the completion system; stand-ins record what the script gives them.
-      `compdef() { print "compdef $*" }; compadd() { print -l -- "$1" "\${(@P)2}" }; _files() { print files }; ` +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: zsh's own expansion
+      'compdef() { print "compdef $*" }; compadd() { print -l -- "$1" "${(@P)2}" }; _files() { print files }; ' +
         `source ${script('zsh')}; ` +
         'words=(strata workflow -f ""); CURRENT=4; _strata; words=(strata secrets view ""); CURRENT=4; _strata',
     ],
