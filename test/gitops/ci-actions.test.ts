@@ -37,12 +37,27 @@ const summary = (results: Record<string, JobResult>) =>
     .map(([id, r]) => `== ${id}: ${r.status}\n${r.log}`)
     .join('\n');
 
-async function pullRequest(forge: 'github' | 'gitea', workflow: Workflow, branch: string, number: number, runId: number) {
+async function pullRequest(
+  forge: 'github' | 'gitea',
+  workflow: Workflow,
+  branch: string,
+  number: number,
+  runId: number,
+) {
   const { head, testMerge } = openRequest(s, branch, number);
   const results = await runActionsWorkflow(
     s.runner,
     workflow,
-    { forge, name: 'pull_request', sha: testMerge, ref: `refs/pull/${number}/merge`, repository: 'acme/infra', runId, baseRef: 'main', payload: {} },
+    {
+      forge,
+      name: 'pull_request',
+      sha: testMerge,
+      ref: `refs/pull/${number}/merge`,
+      repository: 'acme/infra',
+      runId,
+      baseRef: 'main',
+      payload: {},
+    },
     github(forge, {
       event_name: 'pull_request',
       base_ref: 'main',
@@ -78,7 +93,11 @@ test('GitHub: plan in a matrix, one comment, plans kept by head commit; the merg
   assert.equal(results.plan.status, 'success', summary(results));
   assert.equal(results.summary.status, 'success', summary(results));
   assert.equal(results.apply.status, 'skipped');
-  assert.equal(s.forge.artifacts.filter((a) => a.name.startsWith(`strata-plan-${head}-`)).length, 2, 'one per matrix job');
+  assert.equal(
+    s.forge.artifacts.filter((a) => a.name.startsWith(`strata-plan-${head}-`)).length,
+    2,
+    'one per matrix job',
+  );
   const comments = s.forge.comments.get(1) ?? [];
   assert.equal(comments.length, 1);
   assert.ok(comments[0].body.startsWith(COMMENT_MARKER));

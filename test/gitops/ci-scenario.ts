@@ -62,7 +62,12 @@ export interface Scenario {
 /** The repository, its remote, the installed strata (for `ci init`) and a runner with the forge's secrets. */
 export async function scenario(token: string): Promise<Scenario> {
   const installed = await installedStrata();
-  const tarball = join(installed.project, execFileSync('ls', [installed.project], { encoding: 'utf8' }).split('\n').find((f) => f.endsWith('.tgz')) as string);
+  const tarball = join(
+    installed.project,
+    execFileSync('ls', [installed.project], { encoding: 'utf8' })
+      .split('\n')
+      .find((f) => f.endsWith('.tgz')) as string,
+  );
   const root = mkdtempSync(join(tmpdir(), 'strata-ci-run-'));
   const state = join(root, 'state');
   mkdirSync(state);
