@@ -89,6 +89,9 @@ try {
     format: 'cjs',
     target: 'node20',
     outfile: script,
+    // Smaller to read and compile at every start (names kept: errors and classes keep theirs).
+    minify: true,
+    keepNames: true,
     // Never loaded: pg's optional native binding (only with NODE_PG_FORCE_NATIVE) and the Go wasm runner's
     // fallback for Node versions without a global `performance`.
     external: ['pg-native', 'performance'],

@@ -142,6 +142,13 @@ function script(shell: string): string {
 
 const hasShell = (shell: string) => spawnSync('sh', ['-c', `command -v ${shell}`]).status === 0;
 
+test('the script calls the strata that printed it, by absolute path', () => {
+  for (const shell of ['bash', 'zsh', 'fish']) {
+    const text = readFileSync(script(shell), 'utf8');
+    assert.ok(text.includes(`'${process.execPath}' '${bundle}' __complete`), text);
+  }
+});
+
 test('bash: the completion function fills COMPREPLY', () => {
   const out = execFileSync(
     'bash',

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { VERSION } from '../../src/util/version.ts';
@@ -66,6 +66,33 @@ test('the tarball holds the compiled CLI, library, types and licence, and no sou
   );
   const modules = join(installed.project, 'node_modules');
   for (const tool of ['tsx', 'esbuild', 'typescript']) assert.ok(!existsSync(join(modules, tool)), `${tool} absent`);
+  // npm runs (or, since npm 11, asks about) these on install; the package needs none.
+  const scripts = JSON.parse(readFileSync(join(installed.packageDir, 'package.json'), 'utf8')).scripts ?? {};
+  for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(scripts[hook], undefined, hook);
+});
+
+test('npm install --global puts strata on PATH; npx strata works in a project that depends on it', () => {
+  const tarball = readdirSync(installed.project).find((f) => f.endsWith('.tgz')) as string;
+  const prefix = join(work, 'global');
+  const npm = spawnSync(
+    'npm',
+    [
+      'install',
+      '--global',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--prefix',
+      prefix,
+      join(installed.project, tarball),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(npm.status, 0, npm.stderr);
+  assert.doesNotMatch(npm.stderr, /install-scripts/);
+  assert.equal(run('strata', ['--version'], work, join(prefix, 'bin')).stdout, `${VERSION}\n`);
+  const npx = run('npx', ['--offline', 'strata', 'list', 'stacks'], join(work, 'examples', 'homelab'));
+  assert.equal(npx.stdout, 'pve-dev\npve-prod\n', npx.stderr);
 });
 
 for (const runtime of ['20', '24'] as const) {
