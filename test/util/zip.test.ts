@@ -18,7 +18,11 @@ test('readZip reads what zip(1) writes, stored and deflated, folders left out; a
       const archive = join(dir, `a${level}.zip`);
       execFileSync('zip', ['-qr', level, archive, 'plans'], { cwd: dir });
       const entries = readZip(readFileSync(archive));
-      assert.deepEqual([...entries.keys()].sort(), ['plans/.hidden/empty', 'plans/bin.planfile', 'plans/web.plan.json']);
+      assert.deepEqual([...entries.keys()].sort(), [
+        'plans/.hidden/empty',
+        'plans/bin.planfile',
+        'plans/web.plan.json',
+      ]);
       assert.equal(entries.get('plans/web.plan.json')?.toString(), big);
       assert.deepEqual([...(entries.get('plans/bin.planfile') ?? [])], [0, 1, 2, 255, 254]);
       assert.equal(entries.get('plans/.hidden/empty')?.length, 0);
