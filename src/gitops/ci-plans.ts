@@ -6,8 +6,8 @@
  *   `strata-summary` job's artifacts on GitLab). `apply --affected --require-plan` then applies exactly those plans,
  *   or refuses an instance whose inputs changed since (its digest).
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { StrataError } from '../errors.ts';
 import { readZip } from '../util/zip.ts';
 import { GITLAB_SUMMARY_JOB } from './ci-templates.ts';
@@ -50,8 +50,25 @@ export function gatheredPlans(plansDir: string): { entries: PlanEntry[]; range?:
   return { entries, range };
 }
 
-/** `strata ci summary`: one summary of the plans under `plansDir`, written to `summaryFile` (+ `-full.md`). */
+/**
+ * Moves the files of per-job folders (a forge that downloads each artifact into its own folder) up into `plansDir`,
+ * where `apply --plans-dir` looks for them; plan files are named by stack and component, so they do not collide.
+ */
+function flatten(plansDir: string): void {
+  for (const entry of readdirSync(plansDir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const folder = join(plansDir, entry.name);
+    for (const file of filesUnder(folder)) renameSync(file, join(plansDir, basename(file)));
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `strata ci summary`: gathers the plans under `plansDir` into it (from per-job folders too) and writes one summary
+ * to `summaryFile` (+ `-full.md`).
+ */
 export function writeGatheredSummary(plansDir: string, summaryFile: string): Summary {
+  flatten(plansDir);
   const { entries, range } = gatheredPlans(plansDir);
   const target = resolve(summaryFile);
   const artifact = target.replace(/(\.md)?$/, '-full.md');

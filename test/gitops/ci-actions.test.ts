@@ -163,5 +163,6 @@ test('Gitea: the same workflow shape, Gitea API and v3 artifacts: plan, comment,
   const { before, after } = mergeRequest(s, 'dns-large', 3);
   const applied = await push('gitea', workflow, before, after, 7);
   assert.equal(applied.apply.status, 'success', summary(applied));
+  assert.match(applied.apply.log, /dns@dev: terraform apply \(saved plan\)/);
   assert.equal(appliedInput(s, 'dns'), 'large');
 });
