@@ -42,40 +42,152 @@ const gh = (expression: string) => `$${'{{'} ${expression} }}`;
 
 const under = (dir: string, path: string) => (dir ? `${dir}/${path}` : path);
 
-function actionsWorkflow(forge: 'github' | 'gitea', options: TemplateOptions): Record<string, unknown> {
+type Job = Record<string, unknown>;
+
+/** What the GitHub and Gitea jobs share: the forge's token and API, setup steps, artifact steps, secrets. */
+function actionsParts(forge: 'github' | 'gitea', options: TemplateOptions) {
   const github = forge === 'github';
   // Gitea's artifact server speaks the v3 protocol: no name patterns, each artifact in its own folder.
   const artifacts = github ? 'v4' : 'v3';
-  const head = gh('github.event.pull_request.head.sha');
-  const plansPath = under(options.workingDirectory, '.strata/plans');
-  const secrets = Object.fromEntries(CI_SECRETS.map(({ name }) => [name, gh(`secrets.${name}`)]));
-  const forgeApi = {
-    STRATA_FORGE_TOKEN: github ? gh('github.token') : gh('secrets.GITHUB_TOKEN'),
-    STRATA_FORGE_API: github ? gh('github.api_url') : `${gh('github.server_url')}/api/v1`,
-    REPOSITORY: gh('github.repository'),
+  const parts = {
+    forge,
+    github,
+    artifacts,
+    head: gh('github.event.pull_request.head.sha'),
+    plansPath: under(options.workingDirectory, '.strata/plans'),
+    secrets: Object.fromEntries(CI_SECRETS.map(({ name }) => [name, gh(`secrets.${name}`)])),
+    forgeApi: {
+      STRATA_FORGE_TOKEN: github ? gh('github.token') : gh('secrets.GITHUB_TOKEN'),
+      STRATA_FORGE_API: github ? gh('github.api_url') : `${gh('github.server_url')}/api/v1`,
+      REPOSITORY: gh('github.repository'),
+    },
+    setup: (history: boolean, terraform: boolean) => [
+      { uses: 'actions/checkout@v4', with: history ? { 'fetch-depth': 0 } : {} },
+      { uses: 'actions/setup-node@v4', with: { 'node-version': 20 } },
+      ...(terraform ? [{ uses: 'hashicorp/setup-terraform@v3', with: { terraform_wrapper: false } }] : []),
+      {
+        name: 'Install strata',
+        run: [
+          'npm install --global --no-audit --no-fund --prefix "$RUNNER_TEMP/strata" "$STRATA_PACKAGE"',
+          'echo "$RUNNER_TEMP/strata/bin" >> "$GITHUB_PATH"',
+        ].join('\n'),
+      },
+    ],
+    upload: (name: string, path: string) => ({
+      uses: `actions/upload-artifact@${artifacts}`,
+      if: 'always()',
+      with: {
+        name,
+        path,
+        'retention-days': 30,
+        ...(github ? { 'include-hidden-files': true, 'if-no-files-found': 'ignore' } : {}),
+      },
+    }),
   };
-  const setup = (history: boolean, terraform: boolean) => [
-    { uses: 'actions/checkout@v4', with: history ? { 'fetch-depth': 0 } : {} },
-    { uses: 'actions/setup-node@v4', with: { 'node-version': 20 } },
-    ...(terraform ? [{ uses: 'hashicorp/setup-terraform@v3', with: { terraform_wrapper: false } }] : []),
-    {
-      name: 'Install strata',
-      run: [
-        'npm install --global --no-audit --no-fund --prefix "$RUNNER_TEMP/strata" "$STRATA_PACKAGE"',
-        'echo "$RUNNER_TEMP/strata/bin" >> "$GITHUB_PATH"',
-      ].join('\n'),
+  return parts;
+}
+type ActionsParts = ReturnType<typeof actionsParts>;
+
+function affectedJob(p: ActionsParts): Job {
+  return {
+    if: "github.event_name == 'pull_request'",
+    'runs-on': 'ubuntu-latest',
+    permissions: { contents: 'read' },
+    outputs: { matrix: gh('steps.affected.outputs.matrix'), count: gh('steps.affected.outputs.count') },
+    steps: [
+      ...p.setup(true, false),
+      {
+        name: 'Affected instances',
+        id: 'affected',
+        env: { BASE_REF: gh('github.base_ref') },
+        run: [
+          'strata describe affected --ref "origin/$BASE_REF" --format matrix > "$RUNNER_TEMP/matrix.json"',
+          'echo "matrix=$(cat "$RUNNER_TEMP/matrix.json")" >> "$GITHUB_OUTPUT"',
+          'echo "count=$(node -p "require(process.argv[1]).include.length" "$RUNNER_TEMP/matrix.json")" >> "$GITHUB_OUTPUT"',
+        ].join('\n'),
+      },
+    ],
+  };
+}
+
+function planJob(p: ActionsParts, maxParallel: number): Job {
+  return {
+    needs: 'affected',
+    if: "needs.affected.outputs.count != '0'",
+    name: `plan ${gh('matrix.component')} in ${gh('matrix.stack')}`,
+    'runs-on': 'ubuntu-latest',
+    permissions: { contents: 'read' },
+    strategy: {
+      'fail-fast': false,
+      'max-parallel': maxParallel,
+      matrix: gh('fromJSON(needs.affected.outputs.matrix)'),
     },
-  ];
-  const upload = (name: string, path: string) => ({
-    uses: `actions/upload-artifact@${artifacts}`,
-    if: 'always()',
-    with: {
-      name,
-      path,
-      'retention-days': 30,
-      ...(github ? { 'include-hidden-files': true, 'if-no-files-found': 'ignore' } : {}),
-    },
-  });
+    env: p.secrets,
+    steps: [
+      ...p.setup(true, true),
+      {
+        name: 'Plan',
+        env: { BASE_REF: gh('github.base_ref'), INSTANCE: `${gh('matrix.component')}@${gh('matrix.stack')}` },
+        run: 'strata plan --affected --ref "origin/$BASE_REF" --instance "$INSTANCE" --plans-dir .strata/plans --format json',
+      },
+      p.upload(`strata-plan-${p.head}-${gh('strategy.job-index')}`, p.plansPath),
+    ],
+  };
+}
+
+function summaryJob(p: ActionsParts): Job {
+  return {
+    needs: ['affected', 'plan'],
+    if: "always() && github.event_name == 'pull_request'",
+    'runs-on': 'ubuntu-latest',
+    permissions: { contents: 'read', 'pull-requests': 'write' },
+    steps: [
+      ...p.setup(false, false),
+      {
+        uses: `actions/download-artifact@${p.artifacts}`,
+        with: p.github
+          ? { pattern: `strata-plan-${p.head}-*`, 'merge-multiple': true, path: p.plansPath }
+          : { path: p.plansPath },
+      },
+      {
+        name: 'Gather the plans into one summary',
+        run: 'mkdir -p .strata/plans && strata ci summary --plans-dir .strata/plans --summary .strata/plans/strata-plan.md',
+      },
+      {
+        name: 'Post or update the summary comment',
+        env: { ...p.forgeApi, PR_NUMBER: gh('github.event.pull_request.number') },
+        run: `strata ci comment ${p.forge} --repo "$REPOSITORY" --pr "$PR_NUMBER" --file .strata/plans/strata-plan.md`,
+      },
+      p.upload(`strata-plans-${p.head}`, p.plansPath),
+    ],
+  };
+}
+
+function applyJob(p: ActionsParts): Job {
+  return {
+    if: "github.event_name == 'push'",
+    'runs-on': 'ubuntu-latest',
+    environment: 'production',
+    permissions: { contents: 'read', actions: 'read', 'pull-requests': 'read' },
+    env: p.secrets,
+    steps: [
+      ...p.setup(true, true),
+      {
+        name: 'Fetch the plans reviewed in the pull request',
+        env: { ...p.forgeApi, COMMIT: gh('github.sha') },
+        run: `strata ci fetch-plans ${p.forge} --repo "$REPOSITORY" --commit "$COMMIT" --out .strata/plans`,
+      },
+      {
+        name: 'Apply exactly those plans',
+        env: { BEFORE: gh('github.event.before') },
+        run: 'strata apply --affected --ref "$BEFORE" --require-plan --plans-dir .strata/plans',
+      },
+    ],
+  };
+}
+
+function actionsWorkflow(forge: 'github' | 'gitea', options: TemplateOptions): Record<string, unknown> {
+  const parts = actionsParts(forge, options);
   return {
     name: 'strata',
     on: { pull_request: { branches: [options.branch] }, push: { branches: [options.branch] } },
@@ -85,92 +197,10 @@ function actionsWorkflow(forge: 'github' | 'gitea', options: TemplateOptions): R
     env: { STRATA_PACKAGE: options.strataPackage },
     ...(options.workingDirectory ? { defaults: { run: { 'working-directory': options.workingDirectory } } } : {}),
     jobs: {
-      affected: {
-        if: "github.event_name == 'pull_request'",
-        'runs-on': 'ubuntu-latest',
-        permissions: { contents: 'read' },
-        outputs: { matrix: gh('steps.affected.outputs.matrix'), count: gh('steps.affected.outputs.count') },
-        steps: [
-          ...setup(true, false),
-          {
-            name: 'Affected instances',
-            id: 'affected',
-            env: { BASE_REF: gh('github.base_ref') },
-            run: [
-              'strata describe affected --ref "origin/$BASE_REF" --format matrix > "$RUNNER_TEMP/matrix.json"',
-              'echo "matrix=$(cat "$RUNNER_TEMP/matrix.json")" >> "$GITHUB_OUTPUT"',
-              'echo "count=$(node -p "require(process.argv[1]).include.length" "$RUNNER_TEMP/matrix.json")" >> "$GITHUB_OUTPUT"',
-            ].join('\n'),
-          },
-        ],
-      },
-      plan: {
-        needs: 'affected',
-        if: "needs.affected.outputs.count != '0'",
-        name: `plan ${gh('matrix.component')} in ${gh('matrix.stack')}`,
-        'runs-on': 'ubuntu-latest',
-        permissions: { contents: 'read' },
-        strategy: {
-          'fail-fast': false,
-          'max-parallel': options.maxParallel,
-          matrix: gh('fromJSON(needs.affected.outputs.matrix)'),
-        },
-        env: secrets,
-        steps: [
-          ...setup(true, true),
-          {
-            name: 'Plan',
-            env: { BASE_REF: gh('github.base_ref'), INSTANCE: `${gh('matrix.component')}@${gh('matrix.stack')}` },
-            run: 'strata plan --affected --ref "origin/$BASE_REF" --instance "$INSTANCE" --plans-dir .strata/plans --format json',
-          },
-          upload(`strata-plan-${head}-${gh('strategy.job-index')}`, plansPath),
-        ],
-      },
-      summary: {
-        needs: ['affected', 'plan'],
-        if: "always() && github.event_name == 'pull_request'",
-        'runs-on': 'ubuntu-latest',
-        permissions: { contents: 'read', 'pull-requests': 'write' },
-        steps: [
-          ...setup(false, false),
-          {
-            uses: `actions/download-artifact@${artifacts}`,
-            with: github
-              ? { pattern: `strata-plan-${head}-*`, 'merge-multiple': true, path: plansPath }
-              : { path: plansPath },
-          },
-          {
-            name: 'Gather the plans into one summary',
-            run: 'mkdir -p .strata/plans && strata ci summary --plans-dir .strata/plans --summary .strata/plans/strata-plan.md',
-          },
-          {
-            name: 'Post or update the summary comment',
-            env: { ...forgeApi, PR_NUMBER: gh('github.event.pull_request.number') },
-            run: `strata ci comment ${forge} --repo "$REPOSITORY" --pr "$PR_NUMBER" --file .strata/plans/strata-plan.md`,
-          },
-          upload(`strata-plans-${head}`, plansPath),
-        ],
-      },
-      apply: {
-        if: "github.event_name == 'push'",
-        'runs-on': 'ubuntu-latest',
-        environment: 'production',
-        permissions: { contents: 'read', actions: 'read', 'pull-requests': 'read' },
-        env: secrets,
-        steps: [
-          ...setup(true, true),
-          {
-            name: 'Fetch the plans reviewed in the pull request',
-            env: { ...forgeApi, COMMIT: gh('github.sha') },
-            run: `strata ci fetch-plans ${forge} --repo "$REPOSITORY" --commit "$COMMIT" --out .strata/plans`,
-          },
-          {
-            name: 'Apply exactly those plans',
-            env: { BEFORE: gh('github.event.before') },
-            run: 'strata apply --affected --ref "$BEFORE" --require-plan --plans-dir .strata/plans',
-          },
-        ],
-      },
+      affected: affectedJob(parts),
+      plan: planJob(parts, options.maxParallel),
+      summary: summaryJob(parts),
+      apply: applyJob(parts),
     },
   };
 }
