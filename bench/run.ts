@@ -1,18 +1,21 @@
 /**
  * `npm run bench -- <name>`: runs one benchmark, prints a table and writes bench/results/<name>.json.
- * Names: engine (stack engine vs the YAML parse floor), engine-small, operator (manifest graphs on the simulator).
+ * Names: engine (stack engine vs the YAML parse floor), engine-small, operator (manifest graphs on the simulator),
+ * startup (start-up time of the CLI and the single binary against `node -e 0`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchEngine, measureInChild } from './engine.ts';
 import { benchOperator } from './operator.ts';
+import { benchStartup } from './startup.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   engine: () => benchEngine(),
   'engine-small': () => benchEngine({ stacks: 'small' }),
   operator: () => benchOperator(),
+  startup: () => benchStartup(),
 };
 
 const args = process.argv.slice(2);

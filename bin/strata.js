@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Starts the CLI from the bundle that `npm run build` (run by `npm ci`) writes, or from the TypeScript sources
-// through tsx when the bundle is missing or older than any source file, so edits never run stale code.
+// The contributors' `strata` (`npm run strata`, the tests, the demo): runs the bundle `npm run build` wrote to
+// dist/, or the TypeScript sources through tsx when the bundle is missing or older than any source file, so edits
+// never run stale code. This file is not in the package: the installed `strata` is dist/strata.mjs itself, which
+// never looks at sources and needs neither tsx nor esbuild.
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +29,10 @@ function bundleIsFresh() {
   return built !== undefined && built.mtimeMs >= newestSource(join(root, 'src'));
 }
 
-let main;
 if (bundleIsFresh()) {
-  ({ main } = await import(bundle));
+  await import(bundle);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  ({ main } = await import('../src/cli/main.ts'));
+  await import('../src/cli/entry.ts');
 }
-process.exitCode = await main(process.argv.slice(2));

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in packer:packer ansible-playbook:ansible-core age:age yamllint:yamllint shellcheck:shellcheck git:git psql:postgresql-client; do
+for pair in packer:packer ansible-playbook:ansible-core age:age yamllint:yamllint shellcheck:shellcheck git:git psql:postgresql-client zsh:zsh fish:fish strip:binutils zip:zip unzip:unzip; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 # The PVE client conformance suite (test/pve-clients) drives third-party clients: proxmoxer and requests for Debian's

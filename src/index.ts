@@ -1,6 +1,6 @@
 /**
- * strata as a library: every CLI command is one of these typed functions. Import from 'strata'.
- * The Proxmox API simulator is a separate entry point, 'strata/simulator', so programs that drive real hosts never
+ * strata as a library: every CLI command is one of these typed functions. Import from 'strata-iac'.
+ * The Proxmox API simulator is a separate entry point, 'strata-iac/simulator', so programs that drive real hosts never
  * load it.
  */
 

@@ -1,7 +1,9 @@
-import { Command, CommanderError } from 'commander';
+import { realpathSync } from 'node:fs';
+import { Argument, Command, CommanderError } from 'commander';
 import { formatError, StrataError } from '../errors.ts';
 import { paint } from '../util/terminal.ts';
-import { complete, completionScript } from './completion.ts';
+import { VERSION } from '../util/version.ts';
+import { completionScript, SHELLS } from './completion.ts';
 import { dropOutputOnClosedPipe } from './pipes.ts';
 
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
@@ -16,15 +18,27 @@ const MODULES = {
   secrets: () => import('./commands/secrets.ts'),
   controller: () => import('./commands/controller.ts'),
   gitops: () => import('./commands/gitops.ts'),
+  version: () => import('./commands/version.ts'),
+  ci: () => import('./commands/ci.ts'),
 } as const;
 type ModuleName = keyof typeof MODULES;
 
 /**
- * Which modules define each top-level command, so a run loads only what it needs (start-up time is a feature).
- * A command missing here still works: unknown first words load every module.
+ * Which modules define each command, so a run loads only what it needs (start-up time is a feature): the first two
+ * words (`list stacks`), else the first. A command missing here still works: unknown words load every module.
  */
 const COMMAND_MODULES: Record<string, ModuleName[]> = {
+  'describe affected': ['gitops'],
+  'describe workflows': ['workflows'],
+  'describe component': ['stacks'],
+  'describe stacks': ['stacks'],
+  'describe manifest': ['stacks'],
+  'describe dependents': ['stacks'],
+  'describe config': ['stacks'],
   describe: ['stacks', 'workflows', 'gitops'],
+  'list stacks': ['stacks'],
+  'list components': ['stacks'],
+  'list workflows': ['workflows'],
   list: ['stacks', 'workflows'],
   validate: ['stacks'],
   workflow: ['workflows'],
@@ -41,14 +55,16 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   lock: ['gitops'],
   plan: ['gitops'],
   apply: ['gitops'],
-  ci: ['gitops'],
+  ci: ['ci'],
   doctor: ['gitops'],
+  version: ['version'],
 };
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
-  const first = argv.find((arg) => !arg.startsWith('-'));
-  if (first === 'completion' || first === '__complete') return [];
-  const wanted = (first && COMMAND_MODULES[first]) || (Object.keys(MODULES) as ModuleName[]);
+  const [first, second] = argv.filter((arg) => !arg.startsWith('-'));
+  if (first === 'completion') return [];
+  const wanted =
+    COMMAND_MODULES[`${first} ${second}`] ?? COMMAND_MODULES[first] ?? (Object.keys(MODULES) as ModuleName[]);
   const modules = await Promise.all(wanted.map((name) => MODULES[name]()));
   return modules.map((m) => m.register);
 }
@@ -58,7 +74,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .description(
       'Orchestrate infrastructure as code: Atmos-compatible stacks, Terraform/OpenTofu, Packer, Kubernetes, Ansible, workflows and a Proxmox operator.',
     )
-    .version('0.1.0', '--version')
+    .version(VERSION, '--version')
     .option('--config <path>', 'atmos.yaml / strata.yaml file or the folder that holds it')
     .option('--base-path <path>', 'base path for stacks, components and workflows (overrides base_path)')
     .option('--no-color', 'disable colours (also NO_COLOR=1)')
@@ -71,37 +87,22 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   program
     .command('completion')
     .description('Print a shell completion script (bash, zsh or fish)')
-    .argument('<shell>', 'bash, zsh or fish')
-    .addHelpText('after', '\nExample:\n  source <(strata completion bash)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  source <(strata completion bash)\n  strata completion fish > ~/.config/fish/completions/strata.fish',
+    )
     .action((shell: string) => {
-      process.stdout.write(completionScript(shell));
-    });
-  program
-    .command('__complete', { hidden: true })
-    .argument('[words...]')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action(async (words: string[]) => {
-      // Completion needs the whole command tree, whatever word the user has typed so far.
-      const full = argv[0] === '__complete' ? await buildProgram([]) : program;
-      const candidates = await complete(full, words.length > 0 ? words : [''], completionValues);
-      if (candidates.length > 0) process.stdout.write(`${candidates.join('\n')}\n`);
+      process.stdout.write(completionScript(shell, selfInvocation()));
     });
   program.configureHelp({ sortSubcommands: true });
   return program;
 }
 
-/** Stack and component names for completion; quiet (empty) when the current folder is no stacks repository. */
-async function completionValues(kind: 'stack' | 'component', stack?: string): Promise<string[]> {
-  try {
-    const { openEngine } = await import('../services/engine.ts');
-    const engine = await openEngine({ processFunctions: false, processTemplates: false });
-    if (kind === 'stack') return engine.stackNames();
-    const instances = await engine.instances(stack ? { stack } : {});
-    return [...new Set(instances.map((i) => i.name))];
-  } catch {
-    return [];
-  }
+/** How to run this same strata again: the single executable alone, or node with the script it was started from. */
+function selfInvocation(): string[] {
+  if (process.getBuiltinModule('node:sea')?.isSea()) return [process.execPath];
+  return [process.execPath, realpathSync(process.argv[1])];
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 user error or failed run, 2 usage error. */

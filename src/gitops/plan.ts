@@ -4,7 +4,7 @@
  * workspace and the component's files); apply refuses a saved plan whose inputs changed since.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { contextPrefix, terraformPlanfileName } from '../components/common.ts';
 import { countChanges, type PlanCounts, showPlan } from '../components/terraform/extra.ts';
@@ -63,6 +63,10 @@ export function planInputsDigest(config: StrataConfig, instance: ComponentInstan
 export interface PlanAffectedOptions extends AffectedOptions {
   /** Where plans, their JSON and digests are kept (default <repo>/.strata/plans). */
   plansDir?: string;
+  /** Only these of the affected instances (`component@stack`): one CI matrix job's share. */
+  instances?: string[];
+  /** Only every `total`-th affected instance, starting at the `index`-th (1-based): one of `total` CI jobs. */
+  shard?: { index: number; total: number };
   maxConcurrency?: number;
   /** Write the markdown summary here (and `<name>-full.md` when it had to be cut). */
   summaryFile?: string;
@@ -88,9 +92,23 @@ export interface PlanAffectedResult {
   exitCode: number;
 }
 
-async function setup(options: AffectedOptions, plansDir: string | undefined) {
+/** The affected items a plan run takes: all, the named instances, or one shard (in a stable order). */
+function selectItems(items: AffectedItem[], options: Pick<PlanAffectedOptions, 'instances' | 'shard'>): AffectedItem[] {
+  const id = (item: AffectedItem) => `${item.component}@${item.stack}`;
+  let selected = options.instances ? items.filter((item) => options.instances?.includes(id(item))) : items;
+  const { shard } = options;
+  if (shard) {
+    selected = [...selected]
+      .sort((a, b) => id(a).localeCompare(id(b)))
+      .filter((_, i) => i % shard.total === shard.index - 1);
+  }
+  return selected;
+}
+
+async function setup(options: PlanAffectedOptions, plansDir: string | undefined) {
   const cwd = resolve(options.cwd ?? process.cwd());
   const report = await describeAffectedReport(options);
+  report.items = selectItems(report.items, options);
   const engine = await loadEngine({
     cwd,
     configPath: options.configPath,
@@ -152,6 +170,7 @@ export async function planAffected(options: PlanAffectedOptions = {}): Promise<P
       const planFile = join(dir, `${prefix}.planfile`);
       copyFileSync(source, planFile);
       const digest = planInputsDigest(engine.config, instance);
+      rmSync(join(dir, `${prefix}.failed.json`), { force: true });
       writeFileSync(join(dir, `${prefix}.plan.json`), JSON.stringify(plan));
       writeFileSync(
         join(dir, `${prefix}.digest.json`),
@@ -162,6 +181,14 @@ export async function planAffected(options: PlanAffectedOptions = {}): Promise<P
     } else {
       row.error = r.error ?? r.result;
       entries.push({ component: r.component, stack: r.stack, error: row.error });
+      // Kept with the plans, so a summary gathered from several CI jobs shows the failure too.
+      for (const stale of ['planfile', 'plan.json', 'digest.json']) {
+        rmSync(join(dir, `${contextPrefix(instance)}.${stale}`), { force: true });
+      }
+      writeFileSync(
+        join(dir, `${contextPrefix(instance)}.failed.json`),
+        `${JSON.stringify({ component: r.component, stack: r.stack, error: row.error, base: report.base, head: report.head }, null, 2)}\n`,
+      );
     }
     planned.push(row);
   }

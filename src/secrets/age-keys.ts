@@ -5,7 +5,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { identityToRecipient } from 'age-encryption';
 import { StrataError } from '../errors.ts';
 
 export type AgeKeySourceKind = 'STRATA_AGE_KEY_FILE' | 'SOPS_AGE_KEY_FILE' | 'SOPS_AGE_KEY' | 'default key file';
@@ -97,7 +96,7 @@ export async function discoverAgeKeys(env: NodeJS.ProcessEnv = process.env): Pro
   for (const { identity, origin } of found) {
     if (seen.has(identity)) continue;
     seen.add(identity);
-    keys.push({ identity, origin, recipient: await identityToRecipient(identity) });
+    keys.push({ identity, origin, recipient: await (await import('age-encryption')).identityToRecipient(identity) });
   }
   return { keys, sources };
 }

@@ -1,5 +1,4 @@
 /** SOPS data keys for age: unwrapped with the caller's age identities, wrapped once per recipient. */
-import { armor, Decrypter, Encrypter } from 'age-encryption';
 import { StrataError } from '../errors.ts';
 import { type AgeKeyring, describeKeySources } from './age-keys.ts';
 import type { SopsAgeEntry, SopsMetadata } from './sops-metadata.ts';
@@ -25,6 +24,8 @@ export async function unwrapDataKey(
       hint: 'point SOPS_AGE_KEY_FILE (or STRATA_AGE_KEY_FILE) at your age key file, or put it in the default key file',
     });
   }
+  // Loaded on use: the age library (with its post-quantum curves) costs more start-up time than anything else.
+  const { armor, Decrypter } = await import('age-encryption');
   const decrypter = new Decrypter();
   for (const key of keyring.keys) decrypter.addIdentity(key.identity);
   const failures: string[] = [];
@@ -79,6 +80,7 @@ export async function wrapDataKey(dataKey: Buffer, recipients: string[]): Promis
         hint: 'age recipients start with age1 (print yours with `age-keygen -y keys.txt`)',
       });
     }
+    const { armor, Encrypter } = await import('age-encryption');
     const encrypter = new Encrypter();
     try {
       encrypter.addRecipient(recipient);

@@ -5,7 +5,6 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Vault } from 'ansible-vault';
 import { isScalar, parseDocument, Scalar, type ScalarTag, visit } from 'yaml';
 import { StrataError } from '../errors.ts';
 
@@ -89,6 +88,7 @@ export async function decryptVault(text: string, password: VaultPassword, where:
     .split(/\r?\n/)
     .map((l) => l.trim())
     .join('\n');
+  const { Vault } = await import('ansible-vault');
   let plain: string | undefined;
   try {
     plain = await new Vault({ password: password.password }).decrypt(blob, undefined);
@@ -107,6 +107,7 @@ export async function decryptVault(text: string, password: VaultPassword, where:
 
 /** Encrypts text as ansible-vault does (`$ANSIBLE_VAULT;1.1;AES256`, or 1.2 with an id). Ends with a newline. */
 export async function encryptVault(plaintext: string, password: VaultPassword, id?: string): Promise<string> {
+  const { Vault } = await import('ansible-vault');
   return `${await new Vault({ password: password.password }).encrypt(plaintext, id as string)}\n`;
 }
 

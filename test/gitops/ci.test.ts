@@ -1,112 +1,23 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
 import { parse } from 'yaml';
 import { COMMENT_MARKER, ciInit, ciTemplates } from '../../src/gitops/ci.ts';
+import { CI_SECRETS } from '../../src/gitops/ci-templates.ts';
+import { VERSION } from '../../src/util/version.ts';
 import { runCli } from '../helpers/cli.ts';
+import { node24Bin } from '../helpers/node24.ts';
 import { repoRoot } from '../helpers/shared.ts';
 
 const temp: string[] = [];
 after(() => {
   for (const d of temp) rmSync(d, { recursive: true, force: true });
 });
-
-const permission = { enum: ['read', 'write', 'none'] };
-const step = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    if: { type: 'string' },
-    uses: { type: 'string', pattern: '^[\\w.-]+/[\\w.-]+@v\\d+$' },
-    run: { type: 'string' },
-    with: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
-    env: { type: 'object', additionalProperties: { type: 'string' } },
-  },
-  additionalProperties: false,
-  oneOf: [{ required: ['uses'] }, { required: ['run'] }],
-};
-/** The subset of the GitHub/Gitea Actions workflow syntax the templates use, with its rules. */
-const actionsSchema = {
-  type: 'object',
-  required: ['name', 'on', 'permissions', 'jobs'],
-  additionalProperties: false,
-  properties: {
-    name: { type: 'string' },
-    on: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        pull_request: { type: 'object', properties: { branches: { type: 'array', items: { type: 'string' } } } },
-        push: { type: 'object', properties: { branches: { type: 'array', items: { type: 'string' } } } },
-      },
-    },
-    permissions: { type: 'object', maxProperties: 0 },
-    concurrency: {
-      type: 'object',
-      required: ['group'],
-      properties: { group: { type: 'string' }, 'cancel-in-progress': { type: 'boolean' } },
-    },
-    jobs: {
-      type: 'object',
-      additionalProperties: {
-        type: 'object',
-        required: ['runs-on', 'permissions', 'steps'],
-        additionalProperties: false,
-        properties: {
-          if: { type: 'string' },
-          'runs-on': { type: 'string' },
-          environment: { type: 'string' },
-          permissions: {
-            type: 'object',
-            propertyNames: { enum: ['contents', 'pull-requests', 'issues', 'id-token', 'checks'] },
-            additionalProperties: permission,
-          },
-          steps: { type: 'array', minItems: 1, items: step },
-        },
-      },
-    },
-  },
-};
-const gitlabSchema = {
-  type: 'object',
-  required: ['stages', 'strata-plan', 'strata-apply'],
-  properties: {
-    stages: { const: ['plan', 'apply'] },
-    variables: { type: 'object', additionalProperties: { type: 'string' } },
-    workflow: { type: 'object', required: ['rules'] },
-  },
-  patternProperties: {
-    '^strata-': {
-      type: 'object',
-      required: ['stage', 'image', 'rules', 'script'],
-      properties: {
-        stage: { enum: ['plan', 'apply'] },
-        image: { type: 'string' },
-        rules: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['if'],
-            properties: { if: { type: 'string' } },
-            additionalProperties: false,
-          },
-        },
-        before_script: { type: 'array', items: { type: 'string' } },
-        script: { type: 'array', minItems: 1, items: { type: 'string' } },
-        after_script: { type: 'array', items: { type: 'string' } },
-        artifacts: { type: 'object' },
-        resource_group: { type: 'string' },
-        environment: { type: 'object', required: ['name'] },
-      },
-      additionalProperties: false,
-    },
-  },
-};
 
 /** The CLI run asynchronously: the HTTP server below lives in this process and must keep answering. */
 function runCliAsync(
@@ -131,7 +42,6 @@ function runCliAsync(
   });
 }
 
-const ajv = new Ajv2020.default({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 const hasYamllint = (() => {
   try {
     execFileSync('yamllint', ['--version'], { stdio: 'ignore' });
@@ -141,41 +51,116 @@ const hasYamllint = (() => {
   }
 })();
 
-test('ci init github/gitea: valid workflows with least permissions and no expression in shell scripts', () => {
-  const validate = ajv.compile(actionsSchema);
+/** GitHub's own workflow parser and schema (@actions/workflow-parser, what GitHub's language service uses). */
+async function actionsErrors(content: string): Promise<string[]> {
+  const result = parseWorkflow({ name: 'strata.yml', content }, new NoOperationTraceWriter());
+  if (result.value) await convertWorkflowTemplate(result.context, result.value);
+  return result.context.errors.getErrors().map((e) => e.message);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field below
+type Doc = Record<string, any>;
+/** `${{ expression }}` as the workflow holds it. */
+const gh = (expression: string) => `$${'{{'} ${expression} }}`;
+const runsOf = (job: Doc): string[] => (job.steps as Array<{ run?: string }>).map((step) => step.run ?? '');
+
+test('ci init github/gitea: valid against the published workflow schema; least permissions; no expression in scripts', async () => {
   for (const forge of ['github', 'gitea']) {
-    const [file] = ciTemplates(forge);
+    const [file] = ciTemplates(forge, { workingDirectory: 'infra', maxParallel: 3 });
     assert.equal(file.path, `.${forge}/workflows/strata.yml`);
-    const doc = parse(file.content, { strict: true, uniqueKeys: true });
-    assert.ok(validate(structuredClone(doc)), `${forge}: ${ajv.errorsText(validate.errors)}`);
+    assert.deepEqual(await actionsErrors(file.content), [], forge);
+    const doc = parse(file.content, { strict: true, uniqueKeys: true }) as Doc;
     assert.ok(!file.content.includes('&a'), 'no YAML anchors (Actions runners differ in support)');
-    const { plan, apply } = doc.jobs;
-    assert.deepEqual(plan.permissions, { contents: 'read', 'pull-requests': 'write' });
-    assert.deepEqual(apply.permissions, { contents: 'read' });
-    assert.match(plan.if, /pull_request/);
+    assert.deepEqual(doc.permissions, {});
+    const { affected, plan, summary, apply } = doc.jobs;
+    assert.deepEqual(affected.permissions, { contents: 'read' });
+    assert.deepEqual(plan.permissions, { contents: 'read' });
+    assert.deepEqual(summary.permissions, { contents: 'read', 'pull-requests': 'write' });
+    assert.deepEqual(apply.permissions, { contents: 'read', actions: 'read', 'pull-requests': 'read' });
+    for (const job of Object.values(doc.jobs) as Doc[]) {
+      // Values reach scripts through env only: an expression inside `run:` is a script-injection risk.
+      for (const run of runsOf(job)) assert.ok(!run.includes('${{'), run);
+    }
+    // Pinned install from npm (no package.json in the user's repository), from the folder holding atmos.yaml.
+    assert.equal(doc.env.STRATA_PACKAGE, `strata-iac@${VERSION}`);
+    assert.equal(doc.defaults.run['working-directory'], 'infra');
+    assert.ok(runsOf(plan).some((r) => r.includes('npm install --global') && r.includes('"$STRATA_PACKAGE"')));
+    assert.ok(!file.content.includes('npm ci') && !file.content.includes('npx'));
+    // The matrix: fed by describe affected --format matrix, bounded by max-parallel.
+    assert.ok(runsOf(affected).some((r) => r.includes('strata describe affected') && r.includes('--format matrix')));
+    assert.equal(plan.strategy.matrix, gh('fromJSON(needs.affected.outputs.matrix)'));
+    assert.equal(plan.strategy['max-parallel'], 3);
+    assert.ok(runsOf(plan).some((r) => r.includes('strata plan --affected') && r.includes('--instance "$INSTANCE"')));
+    // Secrets by name, in the jobs that run Terraform.
+    for (const { name } of CI_SECRETS) {
+      assert.equal(plan.env[name], gh(`secrets.${name}`));
+      assert.equal(apply.env[name], gh(`secrets.${name}`));
+    }
+    // One summary: gathered, posted, kept as the artifact keyed by the head commit.
+    assert.ok(runsOf(summary).some((r) => r.includes('strata ci summary')));
+    assert.ok(runsOf(summary).some((r) => r.includes(`strata ci comment ${forge}`)));
+    const kept = summary.steps.find((step: Doc) => String(step.uses).startsWith('actions/upload-artifact'));
+    assert.equal(kept.with.name, `strata-plans-${gh('github.event.pull_request.head.sha')}`);
+    assert.equal(kept.with.path, 'infra/.strata/plans');
+    // Apply on merge: exactly the reviewed plans.
     assert.match(apply.if, /push/);
-    assert.deepEqual(doc.on.push.branches, ['main']);
-    const runs: string[] = Object.values(doc.jobs).flatMap((j) =>
-      (j as { steps: Array<{ run?: string }> }).steps.map((s) => s.run ?? ''),
+    assert.ok(
+      runsOf(apply).some((r) => r.includes(`strata ci fetch-plans ${forge}`) && r.includes('--commit "$COMMIT"')),
     );
-    // Values reach scripts through env only: an expression inside `run:` is a script-injection risk.
-    for (const run of runs) assert.ok(!run.includes('${{'), run);
-    assert.ok(runs.some((r) => r.includes('strata plan --affected')));
-    assert.ok(runs.some((r) => r.includes(`strata ci comment ${forge}`)));
-    assert.ok(runs.some((r) => r.includes('strata apply --affected --ref "$BEFORE"')));
-    assert.equal(plan.steps[0].with['fetch-depth'], 0, 'full history for the merge-base');
+    assert.ok(runsOf(apply).some((r) => r.includes('strata apply --affected --ref "$BEFORE" --require-plan')));
+    assert.deepEqual(doc.on.push.branches, ['main']);
   }
+  // The schema check bites: a misspelt key is an error.
+  const [github] = ciTemplates('github');
+  assert.notDeepEqual(await actionsErrors(github.content.replace('runs-on:', 'run-on:')), []);
 });
 
-test('ci init gitlab: valid pipeline: plan on merge requests, apply on the default branch', () => {
-  const [file] = ciTemplates('gitlab');
+/** GitLab's published CI schema, as gitlab-ci-local validates against it (it needs Node 22+: run on Node 24). */
+async function gitlabErrors(content: string): Promise<{ ok: boolean; output: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-gitlab-'));
+  temp.push(dir);
+  writeFileSync(join(dir, '.gitlab-ci.yml'), content);
+  execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir });
+  const node = join(await node24Bin(), 'node');
+  const cli = join(repoRoot, 'node_modules', 'gitlab-ci-local', 'dist', 'index.js');
+  const result = spawnSync(node, [cli, '--list'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { ok: result.status === 0, output: result.stdout + result.stderr };
+}
+
+test("ci init gitlab: valid against GitLab's CI schema; shards, gathered summary, reviewed plans applied on merge", async () => {
+  const [file] = ciTemplates('gitlab', { workingDirectory: 'infra', maxParallel: 3 });
   assert.equal(file.path, '.gitlab-ci.yml');
-  const doc = parse(file.content, { strict: true, uniqueKeys: true });
-  const validate = ajv.compile(gitlabSchema);
-  assert.ok(validate(structuredClone(doc)), ajv.errorsText(validate.errors));
+  const validated = await gitlabErrors(file.content);
+  assert.ok(validated.ok, validated.output);
+  assert.match(validated.output, /json schema validated/);
+  const broken = await gitlabErrors(file.content.replace('resource_group:', 'resource_groupe:'));
+  assert.ok(!broken.ok && /'resource_groupe' property is not expected/.test(broken.output), broken.output);
+  const doc = parse(file.content, { strict: true, uniqueKeys: true }) as Doc;
+  assert.equal(doc.variables.STRATA_PACKAGE, `strata-iac@${VERSION}`);
+  assert.equal(doc.variables.STRATA_DIR, 'infra');
+  assert.ok(doc['.strata'].before_script.includes('cd "$STRATA_DIR"'));
+  assert.equal(doc['strata-plan'].parallel, 3);
+  assert.match(doc['strata-plan'].script[1], /--shard "\$CI_NODE_INDEX\/\$CI_NODE_TOTAL"/);
   assert.match(doc['strata-plan'].rules[0].if, /merge_request_event/);
+  assert.deepEqual(doc['strata-summary'].needs, ['strata-plan']);
   assert.match(doc['strata-apply'].rules[0].if, /\$CI_COMMIT_BRANCH == \$CI_DEFAULT_BRANCH/);
-  assert.match(doc['strata-apply'].script[0], /--ref "\$CI_COMMIT_BEFORE_SHA"/);
+  assert.match(doc['strata-apply'].script[0], /strata ci fetch-plans gitlab/);
+  assert.match(doc['strata-apply'].script[1], /--ref "\$CI_COMMIT_BEFORE_SHA" --require-plan/);
+  const one = parse(ciTemplates('gitlab', { maxParallel: 1 })[0].content) as Doc;
+  assert.equal(one['strata-plan'].parallel, undefined);
+  assert.match(one['strata-plan'].script[1], /--shard 1\/1/);
+});
+
+test('docs/gitops.md lists exactly the secrets the pipelines read', () => {
+  const docs = readFileSync(join(repoRoot, 'docs', 'gitops.md'), 'utf8');
+  const section = docs.slice(docs.indexOf('### CI secrets'));
+  const table = section.slice(0, section.indexOf('\n\n', section.indexOf('|')));
+  const names = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual(names, [...CI_SECRETS.map((s) => s.name), 'STRATA_GITLAB_TOKEN']);
 });
 
 test('ci init writes files, refuses to overwrite without --force; yamllint accepts them', () => {

@@ -1,8 +1,9 @@
 /**
- * strata as users get it: the repository packed with `npm pack` and installed from the tarball into a temporary
- * project, so journey tests call `node_modules/.bin/strata` and never the sources or tsx. Packing and installing
- * cost ~10 s, so the result is cached under the OS temp folder by a hash of everything that goes into the package,
- * and shared by the test files of a run under a lock.
+ * strata as users get it: the repository packed with `npm pack` (whose `prepack` builds the bundle and the types,
+ * as for publishing) and installed from the tarball into a temporary project with production dependencies only,
+ * so journey tests call `node_modules/.bin/strata` and never the sources, tsx or esbuild. Building, packing and
+ * installing cost ~20 s, so the result is cached under the OS temp folder by a hash of everything the package is
+ * built from, and shared by the test files of a run under a lock.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -31,11 +32,22 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** Hash of what `npm pack` puts in the tarball (package.json's `files`, plus package.json and the lock). */
+/** What the package is built from: the sources, the build, the manifest and the lock, the licence and README. */
+const PACKAGE_INPUTS = [
+  'src',
+  'scripts/build.mjs',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'LICENSE',
+  'README.md',
+];
+
+/** Hash of everything `npm pack` builds the tarball from. */
 function packageHash(): string {
-  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { files?: string[] };
   const hash = createHash('sha256');
-  const roots = ['package.json', 'package-lock.json', ...(manifest.files ?? [])].map((f) => join(repoRoot, f));
+  const roots = PACKAGE_INPUTS.map((f) => join(repoRoot, f));
   const files = roots.flatMap((root) =>
     statSync(root, { throwIfNoEntry: false })?.isDirectory() ? filesUnder(root) : [root],
   );
@@ -71,11 +83,10 @@ export async function installedStrata(): Promise<InstalledStrata> {
         rmSync(project, { recursive: true, force: true });
         mkdirSync(project, { recursive: true });
         const quiet = { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
-        const tarball = execFileSync(
-          'npm',
-          ['pack', '--ignore-scripts', '--silent', '--pack-destination', project, repoRoot],
-          quiet,
-        )
+        const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], {
+          ...quiet,
+          cwd: repoRoot,
+        })
           .toString()
           .trim()
           .split('\n')

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { StrataError, UsageError } from '../../errors.ts';
 import { affectedMatrix, describeAffected } from '../../gitops/affected.ts';
-import { ciInit, FORGES, type Forge, upsertComment } from '../../gitops/ci.ts';
 import { doctorBackend } from '../../gitops/doctor.ts';
 import { generateEnv } from '../../gitops/generate-env.ts';
 import { applyAffected, planAffected } from '../../gitops/plan.ts';
@@ -24,6 +23,17 @@ interface AffectedRunFlags {
   includeUncommitted?: boolean;
   plansDir?: string;
   maxConcurrency?: number;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function parseShard(text: string): { index: number; total: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  const [index, total] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (index < 1 || index > total) {
+    throw new UsageError(`invalid --shard '${text}'`, { hint: 'give i/n with 1 <= i <= n, e.g. --shard 2/4' });
+  }
+  return { index, total };
 }
 
 /** The options `plan` and `apply` share: where the repository is, which change, where plans live. */
@@ -173,6 +183,8 @@ export function register(program: Command): void {
   )
     .option('--summary <file>', 'write the markdown PR summary here (overflow goes to <file>-full.md)')
     .option('--format <format>', 'markdown (the summary) or json', 'markdown')
+    .option('--instance <component@stack>', 'only this affected instance (repeatable: one CI matrix job)', collect, [])
+    .option('--shard <i/n>', 'only the i-th of n shares of the affected instances (one of n parallel CI jobs)')
     .addHelpText('after', '\nExample:\n  strata plan --affected --ref origin/main --summary strata-plan.md\n')
     .action(async (opts, cmd: Command) => {
       if (!opts.affected)
@@ -180,7 +192,12 @@ export function register(program: Command): void {
           hint: 'for one component use: strata terraform plan <component> -s <stack>',
         });
       const format = parseFormat(opts.format, ['markdown', 'json']) as string;
-      const result = await planAffected({ ...affectedRunOptions(opts, cmd), summaryFile: opts.summary });
+      const result = await planAffected({
+        ...affectedRunOptions(opts, cmd),
+        summaryFile: opts.summary,
+        instances: opts.instance.length > 0 ? opts.instance : undefined,
+        shard: opts.shard ? parseShard(opts.shard) : undefined,
+      });
       if (format === 'json') {
         const { summary, ...rest } = result;
         out(render({ ...rest, totals: summary.totals, summary_truncated: summary.truncated }, 'json'));
@@ -217,56 +234,6 @@ export function register(program: Command): void {
       for (const i of result.instances)
         if (i.error) process.stderr.write(`strata: ${i.component}@${i.stack}: ${i.error}\n`);
       process.exitCode = result.exitCode;
-    });
-
-  const ci = subcommand(program, 'ci', 'CI integration: workflow templates and the pull-request summary comment');
-  ci.command('init')
-    .description('Write a CI workflow: plan affected instances on pull requests, apply on merge to main')
-    .argument('<forge>', FORGES.join(' | '))
-    .option('--force', 'overwrite an existing workflow file')
-    .option('--dry-run', 'print the files instead of writing them')
-    .addHelpText('after', '\nExamples:\n  strata ci init github\n  strata ci init gitlab --dry-run\n')
-    .action(async (forge: string, opts) => {
-      const { repoRoot } = await import('../../gitops/git.ts');
-      const dir = await repoRoot(process.cwd()).catch(() => process.cwd());
-      const files = ciInit({ forge, dir, force: opts.force, dryRun: opts.dryRun });
-      for (const f of files) out(opts.dryRun ? `# ${f.path}\n${f.content}` : `wrote ${f.path}`);
-    });
-  ci.command('comment')
-    .description('Create or update the single strata summary comment on a pull/merge request')
-    .argument('<forge>', FORGES.join(' | '))
-    .requiredOption('--repo <repo>', 'owner/name (GitHub, Gitea) or project id/path (GitLab)')
-    .requiredOption('--pr <number>', 'pull/merge request number', (v) => Number.parseInt(v, 10))
-    .requiredOption('--file <file>', 'the markdown summary (from strata plan --summary)')
-    .addHelpText(
-      'after',
-      '\nEnvironment: STRATA_FORGE_TOKEN (required), STRATA_FORGE_API (default https://api.github.com)\n',
-    )
-    .action(async (forge: string, opts) => {
-      if (!(FORGES as readonly string[]).includes(forge))
-        throw new UsageError(`unknown forge '${forge}'`, { hint: `use one of: ${FORGES.join(', ')}` });
-      const token = process.env.STRATA_FORGE_TOKEN;
-      if (!token)
-        throw new UsageError('STRATA_FORGE_TOKEN is not set', { hint: 'pass the CI token in STRATA_FORGE_TOKEN' });
-      const api = process.env.STRATA_FORGE_API ?? (forge === 'github' ? 'https://api.github.com' : '');
-      if (!api)
-        throw new UsageError('STRATA_FORGE_API is not set', {
-          hint: 'e.g. https://gitea.example/api/v1 or $CI_API_V4_URL',
-        });
-      const { readFileSync, existsSync } = await import('node:fs');
-      if (!existsSync(opts.file))
-        throw new StrataError(`${opts.file} does not exist`, {
-          hint: 'run strata plan --affected --summary <file> first',
-        });
-      const result = await upsertComment({
-        forge: forge as Forge,
-        api,
-        token,
-        repo: opts.repo,
-        pr: opts.pr,
-        body: readFileSync(opts.file, 'utf8'),
-      });
-      out(`${result.action} comment ${result.id}`);
     });
 
   const doctor = subcommand(program, 'doctor', 'Check that the things strata relies on really work');

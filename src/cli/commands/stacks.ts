@@ -13,13 +13,16 @@ import {
   listStacks,
 } from '../../services/describe.ts';
 import { openEngine } from '../../services/engine.ts';
-import { type ValidationProblem, validateComponent, validateStacks } from '../../services/validate.ts';
-import { validateConfig } from '../../services/validate-config.ts';
+import type { ValidationProblem } from '../../services/validate.ts';
 import type { StackEngine } from '../../stacks/engine.ts';
-import { componentProvenance, renderWithProvenance } from '../../stacks/provenance.ts';
 import { paint } from '../../util/terminal.ts';
 import { parseFormat, render } from '../output.ts';
 import { globals, out, subcommand } from '../shared.ts';
+
+// Loaded by the commands that use them: JSON Schema validation (ajv) and provenance (the yaml syntax tree) would
+// otherwise slow every `list` and `describe`.
+const validation = () => import('../../services/validate.ts');
+const provenanceOf = () => import('../../stacks/provenance.ts');
 
 export function engineFor(
   cmd: Command,
@@ -146,6 +149,7 @@ export function register(program: Command): void {
         const name = await resolveComponentArgument(engine, component, opts.stack);
         const result = await describeComponent(engine, name, opts.stack, opts.type);
         if (!opts.provenance) return out(render(await queried(result.description, opts.query), format));
+        const { componentProvenance, renderWithProvenance } = await provenanceOf();
         const provenance = componentProvenance(engine, result.instance);
         if (format === 'json') {
           const origins = Object.fromEntries([...provenance].map(([path, o]) => [path, `${o.file}:${o.line}`]));
@@ -270,8 +274,9 @@ export function register(program: Command): void {
   validate
     .command('config')
     .description('Check atmos.yaml / strata.yaml: it loads, its paths exist and every key is one Atmos knows')
-    .action((_opts: unknown, cmd: Command) => {
+    .action(async (_opts: unknown, cmd: Command) => {
       const g = globals(cmd);
+      const { validateConfig } = await import('../../services/validate-config.ts');
       const problems = validateConfig(loadConfig({ configPath: g.config, basePath: g.basePath }));
       reportProblems(problems, 'configuration');
     });
@@ -282,6 +287,7 @@ export function register(program: Command): void {
     .option('--stack <stack>', 'only this stack')
     .option('--no-check-variables', "skip comparing vars with the components' declared variables")
     .action(async (opts: { stack?: string; checkVariables: boolean }, cmd: Command) => {
+      const { validateStacks } = await validation();
       reportProblems(await validateStacks(await engineFor(cmd), opts), 'stacks');
     });
 
@@ -294,6 +300,7 @@ export function register(program: Command): void {
     .option('--schema-type <type>', 'schema type for --schema-path', 'jsonschema')
     .action(
       async (component: string, opts: { stack: string; schemaPath?: string; schemaType: string }, cmd: Command) => {
+        const { validateComponent } = await validation();
         const results = await validateComponent(
           await engineFor(cmd),
           component,

@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { KUBERNETES_VERBS } from '../../components/kubernetes/index.ts';
-import { assertPackerVerb } from '../../components/packer/index.ts';
+import { assertPackerVerb, PACKER_VERBS } from '../../components/packer/index.ts';
 import { UsageError } from '../../errors.ts';
 import { openEngine } from '../../services/engine.ts';
 import {
@@ -262,5 +262,46 @@ function show(result: ToolchainResult, format: OutputFormat | undefined, request
     if (!format && (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')) {
       out(String(value));
     } else out(render(value, format ?? 'yaml'));
+  }
+}
+
+/** Terraform/OpenTofu verbs completion offers (any other verb is passed to the tool as well). */
+const TERRAFORM_VERBS = [
+  'plan',
+  'apply',
+  'deploy',
+  'destroy',
+  'init',
+  'validate',
+  'output',
+  'show',
+  'import',
+  'refresh',
+  'console',
+  'workspace',
+  'fmt',
+  'graph',
+  'get',
+  'test',
+  'version',
+  'clean',
+  'shell',
+];
+
+/** The words `strata <kind>` takes, for shell completion: verbs (with the second words some take) and flags. */
+export function toolchainWords(kind: string): {
+  verbs: string[];
+  subverbs: Record<string, string[]>;
+  flags: FlagSpec[];
+} {
+  switch (kind) {
+    case 'terraform':
+      return { verbs: TERRAFORM_VERBS, subverbs: { ...SUBVERBS, generate: GENERATE_TARGETS }, flags: TERRAFORM_FLAGS };
+    case 'packer':
+      return { verbs: [...PACKER_VERBS], subverbs: {}, flags: PACKER_FLAGS };
+    case 'kubernetes':
+      return { verbs: [...KUBERNETES_VERBS], subverbs: {}, flags: COMMON_FLAGS };
+    default:
+      return { verbs: ['playbook'], subverbs: {}, flags: ANSIBLE_FLAGS };
   }
 }
