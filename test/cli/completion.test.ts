@@ -71,7 +71,7 @@ test('stack names, component names per kind without abstract ones, workflows and
   assert.deepEqual(tab('ansible', 'playbook', ''), ['k3s-node-prep']);
   assert.ok(tab('describe', 'component', '').includes('argo-apps'));
   assert.ok(!tab('describe', 'component', '').includes('argo-defaults'));
-  assert.deepEqual(tab('workflow', '-f', ''), ['deploy', 'infrastructure', 'kubernetes', 'packer']);
+  assert.deepEqual(tab('workflow', '-f', ''), ['deploy', 'infrastructure', 'kubernetes', 'lab', 'packer']);
   assert.deepEqual(tab('workflow', '-f', 'infrastructure', ''), ['deploy-infrastructure', 'destroy-infrastructure']);
   assert.ok(tab('workflow', 'd').includes('deploy-homelab'));
   assert.deepEqual(tab('manifest', 'test', ''), ['k3s-single', 'nested-pve']);
@@ -176,7 +176,7 @@ test('zsh: the completion function hands the candidates to compadd', { skip: !ha
     ],
     { cwd: example, env: env(), encoding: 'utf8' },
   );
-  assert.equal(out, 'compdef _strata strata\n-a\ndeploy\ninfrastructure\nkubernetes\npacker\nfiles\n');
+  assert.equal(out, 'compdef _strata strata\n-a\ndeploy\ninfrastructure\nkubernetes\nlab\npacker\nfiles\n');
 });
 
 test('fish: `complete -C` completes a command line', { skip: !hasShell('fish') && 'no fish' }, () => {

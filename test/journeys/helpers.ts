@@ -56,10 +56,11 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   /**
-   * `bin` (default): node_modules/.bin/strata. `bundle`: the package's dist/strata.mjs started as bin/strata.js
-   * starts it when the bundle is fresh, so the bundle's own paths are exercised whatever the file times are.
+   * `bin` (default): node_modules/.bin/strata. `library`: a program outside the package that imports 'strata-iac'
+   * and runs the workflow named by `workflow <name> [-f file] [--resume]` with `workflows.runWorkflow`, so code
+   * loaded as a library (not started as the CLI) is exercised.
    */
-  entry?: 'bin' | 'bundle';
+  entry?: 'bin' | 'library';
 }
 
 /** Terraform's quiet, offline settings; the machine's TF_CLI_CONFIG_FILE points at a file that does not exist. */
@@ -74,8 +75,18 @@ export const TOOL_ENV = {
 
 export async function journey(name: string): Promise<Journey> {
   const { bin, packageDir } = await installedStrata();
-  const bundle = pathToFileURL(join(packageDir, 'dist', 'strata.mjs')).href;
-  const bundleMain = `const { main } = await import(${JSON.stringify(bundle)}); process.exitCode = await main(process.argv.slice(1));`;
+  const library = pathToFileURL(join(packageDir, 'dist', 'index.mjs')).href;
+  const libraryWorkflow = `const { workflows } = await import(${JSON.stringify(library)});
+const [, name, ...rest] = process.argv.slice(1);
+const file = rest.includes('-f') ? rest[rest.indexOf('-f') + 1] : undefined;
+const streams = { stdout: process.stdout, stderr: process.stderr };
+const options = { workflowsDir: process.cwd() + '/workflows', file, resume: rest.includes('--resume'), streams };
+try {
+  await workflows.runWorkflow(name, options);
+} catch (error) {
+  process.stderr.write(String(error?.message ?? error) + '\\n');
+  process.exitCode = 1;
+}`;
   const root = mkdtempSync(join(tmpdir(), `strata-journey-${name}-`));
   const repo = join(root, 'repo');
   const tmp = join(root, 'tmp');
@@ -88,8 +99,8 @@ export async function journey(name: string): Promise<Journey> {
   const start = (args: string[], options: RunOptions = {}) => {
     const started = performance.now();
     const [command, words] =
-      options.entry === 'bundle'
-        ? [process.execPath, ['--input-type=module', '-e', bundleMain, '--', ...args]]
+      options.entry === 'library'
+        ? [process.execPath, ['--input-type=module', '-e', libraryWorkflow, '--', ...args]]
         : [bin, args];
     const child = spawn(command, words, {
       cwd: options.cwd ?? repo,

@@ -77,7 +77,7 @@ function serial(component: string): number {
   return (JSON.parse(readFileSync(path, 'utf8')) as { serial: number }).serial;
 }
 
-async function failThenResume(entry: 'bin' | 'bundle'): Promise<void> {
+async function failThenResume(entry: 'bin' | 'library'): Promise<void> {
   for (const dir of ['alpha', 'beta']) rmSync(join(j.repo, 'components/terraform', dir, 'terraform.tfstate.d'), FORCE);
   rmSync(join(j.repo, '.strata'), FORCE);
   rmSync(join(j.out, 'steps.log'), FORCE);
@@ -103,6 +103,6 @@ test('a failed strata step stops the workflow; --resume runs it and the later st
   failThenResume('bin'),
 );
 
-test('the same from the bundle: strata steps start the installed package, not a path beside dist/', { skip }, () =>
-  failThenResume('bundle'),
+test('the same from a program that imports strata-iac: strata steps start the installed package', { skip }, () =>
+  failThenResume('library'),
 );

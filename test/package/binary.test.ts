@@ -83,9 +83,7 @@ test('binary: manifest test --simulator creates, verifies and destroys the neste
   assert.equal(reports.length, 1, reports.join(', '));
 });
 
-test('binary: a workflow step that calls strata runs the binary again', {
-  todo: 'needs strataInvocation() from issue 11 (process.execPath alone when node:sea isSea())',
-}, () => {
+test('binary: a workflow step that calls strata runs the binary again', () => {
   writeFileSync(
     join(example, 'stacks', 'workflows', 'binary.yaml'),
     'workflows:\n  generate:\n    steps:\n      - command: generate env -s pve-dev --out generated/pve-dev\n',

@@ -419,5 +419,6 @@ describe('workflow runs', { concurrency: 3 }, () => {
 test("strata steps start strata's own package entry, wherever this code was loaded from", async () => {
   const { strataInvocation } = await import('../../src/workflows/run.ts');
   const { repoRoot } = await import('../helpers/shared.ts');
-  assert.deepEqual(strataInvocation(), { command: process.execPath, args: [join(repoRoot, 'bin', 'strata.js')] });
+  const declared = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { strata: string } };
+  assert.deepEqual(strataInvocation(), { command: process.execPath, args: [join(repoRoot, declared.bin.strata)] });
 });
