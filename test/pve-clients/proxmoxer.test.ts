@@ -26,7 +26,9 @@ async function lifecycle(pve: Pve): Promise<Record<string, unknown>> {
 }
 
 test('proxmoxer: clone, configure, resize, start, guest agent, shutdown, delete, and PVE errors', async () => {
-  const pve = await startPve();
+  // A 1.5 s clone: the script's start of the VM being cloned must reach the simulator while the clone runs, even on a
+  // busy machine.
+  const pve = await startPve({ taskMs: { qmclone: 75_000 } });
   try {
     const out = await lifecycle(pve);
     assert.equal(out.version, '8.4.1');

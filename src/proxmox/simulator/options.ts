@@ -1,6 +1,7 @@
 /** How a simulator is started, and the same options with their defaults filled in and checked. */
 import { StrataError } from '../../errors.ts';
 import type { SimSeed, SimVm } from './state.ts';
+import { TASK_MS, type TaskType } from './tasks.ts';
 
 export interface SimulatorOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -25,10 +26,12 @@ export interface SimulatorOptions {
   statusLagMs?: number;
   /** Delay of answers to unauthenticated requests, before scaling; default 3000 (pveproxy delays 401s by 3 s). */
   authFailureDelayMs?: number;
+  /** Task durations by task type, before scaling, in place of the defaults (e.g. a slow clone, as on busy storage). */
+  taskMs?: Partial<Record<TaskType, number>>;
 }
 
-export type ResolvedOptions = Required<Omit<SimulatorOptions, 'seed' | 'nestedSeed' | 'port'>> &
-  Pick<SimulatorOptions, 'nestedSeed'>;
+export type ResolvedOptions = Required<Omit<SimulatorOptions, 'seed' | 'nestedSeed' | 'port' | 'taskMs'>> &
+  Pick<SimulatorOptions, 'nestedSeed'> & { taskMs: Record<TaskType, number> };
 
 export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
@@ -40,6 +43,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     nestedSeed: options.nestedSeed,
     statusLagMs: options.statusLagMs ?? 10_000,
     authFailureDelayMs: options.authFailureDelayMs ?? 3000,
+    taskMs: { ...TASK_MS, ...options.taskMs },
   };
   if (!(resolved.latencyScale >= 0)) throw new StrataError('latencyScale must be a number >= 0');
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(resolved.subnet)) {

@@ -45,7 +45,8 @@ export interface TaskHooks {
   firstLines?: string[];
   /** The VM the task is about, for task-failure faults. */
   vmid?: number;
-  durationMs?: number;
+  /** Multiplies the task type's duration (a full clone copies every disk: twice a linked clone's time). */
+  durationFactor?: number;
 }
 
 export class TaskRunner {
@@ -56,13 +57,21 @@ export class TaskRunner {
   readonly #faults: FaultBook;
   readonly #timers: Timers;
   readonly #latencyScale: number;
+  readonly #durations: Record<TaskType, number>;
   #pid = 0x1000 + Math.floor(Math.random() * 0xfff);
 
-  constructor(state: SimState, faults: FaultBook, timers: Timers, latencyScale: number) {
+  constructor(
+    state: SimState,
+    faults: FaultBook,
+    timers: Timers,
+    latencyScale: number,
+    durations: Record<TaskType, number> = TASK_MS,
+  ) {
     this.#state = state;
     this.#faults = faults;
     this.#timers = timers;
     this.#latencyScale = latencyScale;
+    this.#durations = durations;
   }
 
   /** Starts a worker task and returns its UPID at once. */
@@ -103,7 +112,7 @@ export class TaskRunner {
       if (!(error instanceof TaskFailure)) throw error;
       this.#early.set(upid, error.message);
     }
-    const duration = (hooks.durationMs ?? TASK_MS[type]) * this.#latencyScale;
+    const duration = this.#durations[type] * (hooks.durationFactor ?? 1) * this.#latencyScale;
     // At latencyScale 0 polling ends a task (see poll()); a task nobody polls (its polls fail, or the client went
     // away) still ends on its own, as on PVE, after UNPOLLED_TASK_MS.
     this.#timers.schedule(duration > 0 ? duration : UNPOLLED_TASK_MS, () => this.finish(task));

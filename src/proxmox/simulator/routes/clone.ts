@@ -25,7 +25,7 @@ import {
 } from '../schema.ts';
 import { randomMac, type SimState, type SimVm } from '../state.ts';
 import { allocate, enabledOn, findVolume, moveVolume, parseVolid, storageConfig, storageOn } from '../storage.ts';
-import { TASK_MS, TaskFailure } from '../tasks.ts';
+import { TaskFailure } from '../tasks.ts';
 import { applyPending } from './config.ts';
 
 export function registerCloneRoutes(router: Router, sim: SimContext): void {
@@ -156,7 +156,7 @@ function cloneVm(sim: SimContext, ctx: Ctx): unknown {
   const created: string[] = [];
   return sim.tasks.start(findNode(state, params.node), caller, 'qmclone', params.vmid, {
     vmid: newid,
-    durationMs: plan.full ? TASK_MS.qmclone * 2 : TASK_MS.qmclone,
+    durationFactor: plan.full ? 2 : 1,
     begin: () => {
       release = takeFlock(sim.flocks, source.vmid, source.status === 'running');
       if (state.vms.some((v) => v.vmid === newid)) {
