@@ -113,11 +113,7 @@ function itemOf(
   extra: { file?: string; folder?: string },
 ): AffectedItem {
   const item: AffectedItem = {
-    component: s.name,
-    component_type: s.kind,
-    component_path: s.componentPath,
-    stack: s.stack,
-    stack_slug: `${s.stack}-${s.name.replaceAll('/', '-')}`,
+    ...identity(s),
     affected: reasons[0],
     affected_all: reasons,
   };
@@ -125,6 +121,17 @@ function itemOf(
   if (extra.folder) item.folder = extra.folder;
   if (options.includeSettings) item.settings = s.settings;
   return item;
+}
+
+/** The fields that name an instance in Atmos's affected and dependents lists. */
+function identity(s: Summary) {
+  return {
+    component: s.name,
+    component_type: s.kind,
+    component_path: s.componentPath,
+    stack: s.stack,
+    stack_slug: `${s.stack}-${s.name.replaceAll('/', '-')}`,
+  };
 }
 
 /** Recursive `dependents` trees, and `included_in_dependents` for items that sit inside a sibling's tree. */
@@ -158,11 +165,7 @@ function addDependents(items: AffectedItem[], all: Summary[]): void {
       const id = `${d.name}@${d.stack}`;
       if (seen.has(id)) continue;
       const node: DependentNode = {
-        component: d.name,
-        component_type: d.kind,
-        component_path: d.componentPath,
-        stack: d.stack,
-        stack_slug: `${d.stack}-${d.name.replaceAll('/', '-')}`,
+        ...identity(d),
         ...d.context,
         dependents: tree(d.name, d.stack, new Set([...seen, id])),
         included_in_dependents: false,

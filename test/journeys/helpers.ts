@@ -63,6 +63,17 @@ export interface RunOptions {
   entry?: 'bin' | 'library';
 }
 
+/** The atmos.yaml of a journey repository: Terraform components, stacks named by their `stage` var. */
+export const TERRAFORM_ATMOS_YAML = `base_path: .
+components:
+  terraform:
+    base_path: components/terraform
+stacks:
+  base_path: stacks
+  included_paths: ["*.yaml"]
+  name_pattern: "{stage}"
+`;
+
 /** Terraform's quiet, offline settings; the machine's TF_CLI_CONFIG_FILE points at a file that does not exist. */
 export const TOOL_ENV = {
   NO_COLOR: '1',

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { skipWithoutPostgres, startPostgresDatabase } from '../helpers/postgres.ts';
-import { type CliRun, type Journey, journey, waitFor } from './helpers.ts';
+import { type CliRun, type Journey, journey, TERRAFORM_ATMOS_YAML, waitFor } from './helpers.ts';
 
 const skip = skipWithoutPostgres || (spawnSync('terraform', ['version']).status === 0 ? false : 'no terraform');
 
@@ -66,15 +66,7 @@ before(async () => {
   db = await startPostgresDatabase('strata');
   gate = join(j.out, 'gate');
   j.write({
-    'atmos.yaml': `base_path: .
-components:
-  terraform:
-    base_path: components/terraform
-stacks:
-  base_path: stacks
-  included_paths: ["*.yaml"]
-  name_pattern: "{stage}"
-`,
+    'atmos.yaml': TERRAFORM_ATMOS_YAML,
     '.gitignore': '.strata/\n.terraform/\nterraform.tfstate.d/\n*.tfvars.json\n',
     // Version 3 fails; the others log the apply and wait (bounded) for the gate, so the lock is held meanwhile.
     'components/terraform/app/main.tf': `variable "release" { type = string }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { type Journey, journey, waitFor } from './helpers.ts';
+import { type Journey, journey, TERRAFORM_ATMOS_YAML, waitFor } from './helpers.ts';
 
 interface Sim {
   url: string;
@@ -36,15 +36,7 @@ before(async () => {
   assert.ok(await waitFor(parsed, 60_000), 'the simulator printed its connection details');
   env = { STRATA_PVE_TOKEN: `${sim.tokenId}=${sim.tokenSecret}` };
   j.write({
-    'atmos.yaml': `base_path: .
-components:
-  terraform:
-    base_path: components/terraform
-stacks:
-  base_path: stacks
-  included_paths: ["*.yaml"]
-  name_pattern: "{stage}"
-`,
+    'atmos.yaml': TERRAFORM_ATMOS_YAML,
     'stacks/lab.yaml': `vars:
   stage: lab
   presets:

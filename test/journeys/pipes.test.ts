@@ -2,22 +2,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { type Journey, journey } from './helpers.ts';
+import { type Journey, journey, TERRAFORM_ATMOS_YAML } from './helpers.ts';
 
 let j: Journey;
 
 before(async () => {
   j = await journey('pipes');
   const files: Record<string, string> = {
-    'atmos.yaml': `base_path: .
-components:
-  terraform:
-    base_path: components/terraform
-stacks:
-  base_path: stacks
-  included_paths: ["*.yaml"]
-  name_pattern: "{stage}"
-`,
+    'atmos.yaml': TERRAFORM_ATMOS_YAML,
   };
   // Far more output than a pipe buffers (64 KiB), so strata is still writing when head has gone.
   const text = 'x'.repeat(400);

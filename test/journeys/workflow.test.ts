@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Journey, journey } from './helpers.ts';
+import { type Journey, journey, TERRAFORM_ATMOS_YAML } from './helpers.ts';
 
 const skip = spawnSync('terraform', ['version']).status === 0 ? false : 'terraform is not installed';
 
@@ -16,15 +16,7 @@ before(async () => {
   if (skip) return;
   j = await journey('workflow');
   j.write({
-    'atmos.yaml': `base_path: .
-components:
-  terraform:
-    base_path: components/terraform
-stacks:
-  base_path: stacks
-  included_paths: ["*.yaml"]
-  name_pattern: "{stage}"
-workflows:
+    'atmos.yaml': `${TERRAFORM_ATMOS_YAML}workflows:
   base_path: workflows
 `,
     'stacks/dev.yaml': `vars:
