@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCli } from '../helpers/cli.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
+import { runCliAsync } from '../workflows/helpers.ts';
 
 const examples = join(sharedDir, 'conformance', 'atmos', 'examples');
 
@@ -37,7 +37,8 @@ const names = existsSync(examples)
 
 describe('Atmos examples: list stacks and describe stacks', { skip: skipWithoutShared, concurrency: 2 }, () => {
   for (const name of names) {
-    test(name, () => {
+    // Asynchronous runs: two examples at a time really run side by side.
+    test(name, async () => {
       const cwd = join(examples, name);
       const env = { ATMOS_CLI_CONFIG_PATH: cwd, ATMOS_GIT_ROOT_BASEPATH: 'false', PATH: '/usr/bin:/bin' };
       const outside = NEEDS_OUTSIDE[name];
@@ -45,7 +46,7 @@ describe('Atmos examples: list stacks and describe stacks', { skip: skipWithoutS
         [['list', 'stacks'], outside?.list],
         [['describe', 'stacks', '--format', 'json'], outside?.describe],
       ] as const) {
-        const result = runCli([...args], { cwd, env });
+        const result = await runCliAsync([...args], { cwd, env });
         if (expected) {
           assert.equal(result.code, 1, `${name}: ${args.join(' ')} should fail (${outside?.why})`);
           assert.match(result.stderr, expected);
