@@ -74,10 +74,7 @@ function addCommand(
   const fullPath = [...path, spec.name];
   const existing = parent.commands.find((c) => c.name() === spec.name || c.aliases().includes(spec.name));
   if (existing) {
-    if (spec.steps) {
-      warn(`atmos.yaml: custom command '${fullPath.join(' ')}' has the name of a strata command; it is ignored`);
-    }
-    for (const child of list<CommandSpec>(spec.commands)) addCommand(existing, child, fullPath, config, warn);
+    warn(`atmos.yaml: custom command '${fullPath.join(' ')}' has the name of a strata command; it is ignored`);
     return;
   }
   const command = parent
