@@ -20,6 +20,7 @@ const MODULES = {
   gitops: () => import('./commands/gitops.ts'),
   version: () => import('./commands/version.ts'),
   ci: () => import('./commands/ci.ts'),
+  vendor: () => import('./commands/vendor.ts'),
 } as const;
 type ModuleName = keyof typeof MODULES;
 
@@ -58,6 +59,7 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   ci: ['ci'],
   doctor: ['gitops'],
   version: ['version'],
+  vendor: ['vendor'],
 };
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
