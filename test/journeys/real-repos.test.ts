@@ -59,6 +59,14 @@ test('vendor pull, then describe and validate offline with a clean git status, t
   assert.equal(skipped.code, 0, skipped.stderr);
   assert.equal(JSON.parse(skipped.stdout).vars.cidr, '10.9.0.0/16', 'the store value');
 
+  const raw = await j.strata(['describe', 'component', 'vpc', '-s', 'dev', '--process-templates=false', '-f', 'json']);
+  assert.equal(raw.code, 0, raw.stderr);
+  assert.match(
+    JSON.parse(raw.stdout).vars.name,
+    /^\{\{ \.vars\.stage \| regexp\.ReplaceLiteral/,
+    'templates left as written',
+  );
+
   const online = await j.strata(['describe', 'stacks']);
   assert.equal(online.code, 1);
   assert.match(online.stderr, /!terraform\.state vpc \.vpc_id in component 'app' \(stack 'dev'\)/);
