@@ -9,7 +9,7 @@ const LAYERS = [
   /* 2 */ ['config', 'graph', 'exec', 'store'],
   /* 3 */ ['template', 'functions', 'validate', 'secrets', 'proxmox'],
   /* 4 */ ['stacks'],
-  /* 5 */ ['components', 'operator', 'workflows', 'gitops', 'controller'],
+  /* 5 */ ['components', 'operator', 'workflows', 'gitops', 'controller', 'vendor'],
   /* 6 */ ['services'],
   /* 7 */ ['cli'],
   /* the library entry point */ ['index.ts'],

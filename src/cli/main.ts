@@ -20,6 +20,7 @@ const MODULES = {
   gitops: () => import('./commands/gitops.ts'),
   version: () => import('./commands/version.ts'),
   ci: () => import('./commands/ci.ts'),
+  vendor: () => import('./commands/vendor.ts'),
 } as const;
 type ModuleName = keyof typeof MODULES;
 
@@ -58,6 +59,7 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   ci: ['ci'],
   doctor: ['gitops'],
   version: ['version'],
+  vendor: ['vendor'],
 };
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
@@ -67,6 +69,38 @@ async function registrars(argv: string[]): Promise<Registrar[]> {
     COMMAND_MODULES[`${first} ${second}`] ?? COMMAND_MODULES[first] ?? (Object.keys(MODULES) as ModuleName[]);
   const modules = await Promise.all(wanted.map((name) => MODULES[name]()));
   return modules.map((m) => m.register);
+}
+
+/** True unless the first word is one of strata's commands: only then are atmos.yaml's `commands:` read. */
+function mayNameCustomCommand(argv: string[]): boolean {
+  const [first] = argv.filter((arg) => !arg.startsWith('-'));
+  return first === undefined || first === 'help' || !(first in COMMAND_MODULES || first === 'completion');
+}
+
+/** The value of `--name x` / `--name=x` in argv. */
+function flagValue(argv: string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === name) return argv[i + 1];
+    if (argv[i].startsWith(`${name}=`)) return argv[i].slice(name.length + 1);
+  }
+  return undefined;
+}
+
+/** atmos.yaml's custom commands; a configuration that does not load adds none (the command reports it). */
+async function addCustomCommands(program: Command, argv: string[]): Promise<void> {
+  const [{ loadConfig }, { registerCustomCommands }] = await Promise.all([
+    import('../config/index.ts'),
+    import('./custom-commands.ts'),
+  ]);
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({ configPath: flagValue(argv, '--config'), basePath: flagValue(argv, '--base-path') });
+  } catch {
+    return;
+  }
+  registerCustomCommands(program, config, (text) =>
+    process.stderr.write(`${paint('!', 'yellow', process.stderr)} ${text}\n`),
+  );
 }
 
 export async function buildProgram(argv: string[] = []): Promise<Command> {
@@ -84,6 +118,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     if (cmd.opts().color === false) process.env.NO_COLOR = '1';
   });
   for (const register of await registrars(argv)) register(program);
+  if (mayNameCustomCommand(argv)) await addCustomCommands(program, argv);
   program
     .command('completion')
     .description('Print a shell completion script (bash, zsh or fish)')

@@ -6,12 +6,13 @@
  */
 import { execFileSync, execSync } from 'node:child_process';
 import type { StrataConfig } from '../config/types.ts';
+import { runJq } from '../data/jq.ts';
 import { isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { envSecret, isSecretName, SecretRef, vaultSecret } from '../secrets/values.ts';
 import { renderTemplate } from '../template/index.ts';
-import { parseTerraformArgs, splitArgs } from './args.ts';
+import { parsePipes, parseTerraformArgs, splitArgs } from './args.ts';
 import { EXTRA_FUNCTIONS } from './extra.ts';
 import { secretValue } from './secret.ts';
 
@@ -40,6 +41,8 @@ export interface FunctionContext {
   kind: string;
   /** The stack's `version.track`, for `!version`. */
   versionTrack?: string;
+  /** Functions left unevaluated (`--skip terraform.output`): they stay in their text form. */
+  skip?: ReadonlySet<string>;
 }
 
 export type FunctionResolver = (fn: YamlFunction, context: FunctionContext) => unknown | Promise<unknown>;
@@ -50,13 +53,16 @@ function argText(fn: YamlFunction): string {
   return typeof fn.args === 'string' ? fn.args : fn.args.map(String).join(' ');
 }
 
-function functionError(fn: YamlFunction, context: FunctionContext, message: string, hint?: string): StrataError {
+function functionError(
+  fn: YamlFunction,
+  context: FunctionContext,
+  message: string,
+  hint?: string,
+  cause?: StrataError,
+): StrataError {
   return new StrataError(
     `${fn.toString()} in component '${context.component}' (stack '${context.stack}'): ${message}`,
-    {
-      location: { file: fn.file },
-      hint,
-    },
+    { location: { file: fn.file }, hint, details: cause?.details, cause },
   );
 }
 
@@ -146,16 +152,50 @@ const builtins: Record<string, FunctionResolver> = {
   'terraform.state'(fn, context) {
     return terraformValue(fn, context, 'state');
   },
-  store(fn, context) {
-    throw functionError(
-      fn,
-      context,
-      'stores are not supported by strata',
-      'use !terraform.state, !secret or !env instead',
-    );
+  /** `!store <store> [stack] <component> <key> [| default x] [| query jq]`: a value a component wrote. */
+  async store(fn, context) {
+    const { base, fallback, query } = parsePipes(argText(fn));
+    const words = splitArgs(base);
+    if (words.length !== 3 && words.length !== 4) {
+      throw functionError(fn, context, `expected 3 or 4 arguments, got ${words.length}`, STORE_USAGE);
+    }
+    const [store, stack, component, key] = words.length === 4 ? words : [words[0], context.stack, words[1], words[2]];
+    const { readComponentValue } = await import('./stores.ts');
+    const read = await readComponentValue(context.config, store, stack, component, key);
+    return storeResult(read, `'${key}' of '${component}' in stack '${stack}'`, store, fallback, query);
+  },
+  /** `!store.get <store> <key> [| default x] [| query jq]`: any key of a store. */
+  async 'store.get'(fn, context) {
+    const { base, fallback, query } = parsePipes(argText(fn));
+    const words = splitArgs(base);
+    if (words.length !== 2) {
+      throw functionError(fn, context, `expected 2 arguments, got ${words.length}`, STORE_USAGE);
+    }
+    const { readStoreKey } = await import('./stores.ts');
+    const read = await readStoreKey(context.config, words[0], words[1]);
+    return storeResult(read, `key '${words[1]}'`, words[0], fallback, query);
   },
 };
-builtins['store.get'] = builtins.store;
+
+const STORE_USAGE =
+  'write !store <store> [stack] <component> <key> or !store.get <store> <key>, optionally | default <value> | query <jq>';
+
+/** A store read: the value (through the query), the default when absent, else an error naming what is missing. */
+async function storeResult(
+  read: { found: true; value: unknown } | { found: false },
+  what: string,
+  store: string,
+  fallback: { value: unknown } | undefined,
+  query: string | undefined,
+): Promise<unknown> {
+  if (!read.found) {
+    if (fallback) return fallback.value;
+    throw new StrataError(`${what} is not in store '${store}'`, {
+      hint: 'write the value first, or give a default: | default <value>',
+    });
+  }
+  return query ? runJq(read.value, query, `store '${store}'`) : read.value;
+}
 
 /**
  * `!terraform.output <component> [stack] <output or query>`: another component's output, read from its state
@@ -206,16 +246,23 @@ function collectFunctions(value: unknown, out: YamlFunction[] = []): YamlFunctio
 export async function evaluateFunctions(value: unknown, context: FunctionContext): Promise<unknown> {
   const results = new Map<YamlFunction, unknown>();
   for (const fn of collectFunctions(value)) {
-    const resolver = builtins[fn.tag];
-    const extra = EXTRA_FUNCTIONS[fn.tag];
-    if (resolver) results.set(fn, await resolver(fn, context));
-    else if (extra)
-      results.set(
-        fn,
-        extra(fn, context, (message, hint) => functionError(fn, context, message, hint)),
-      );
-    else throw functionError(fn, context, 'unsupported YAML function');
+    if (context.skip?.has(fn.tag)) continue;
+    results.set(fn, await evaluateOne(fn, context));
   }
   if (results.size === 0) return value;
-  return mapDeep(value, (leaf) => (leaf instanceof YamlFunction ? results.get(leaf) : leaf));
+  return mapDeep(value, (leaf) => (leaf instanceof YamlFunction && results.has(leaf) ? results.get(leaf) : leaf));
+}
+
+/** One function; an error from a resolver is reworded to name the call, the component, the stack and the file. */
+async function evaluateOne(fn: YamlFunction, context: FunctionContext): Promise<unknown> {
+  const resolver = builtins[fn.tag];
+  const extra = EXTRA_FUNCTIONS[fn.tag];
+  if (!resolver && !extra) throw functionError(fn, context, 'unsupported YAML function');
+  try {
+    if (resolver) return await resolver(fn, context);
+    return extra(fn, context, (message, hint) => functionError(fn, context, message, hint));
+  } catch (error) {
+    if (!(error instanceof StrataError) || error.message.startsWith(fn.toString())) throw error;
+    throw functionError(fn, context, error.message, error.hint, error);
+  }
 }

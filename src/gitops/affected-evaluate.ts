@@ -194,6 +194,9 @@ export function cacheKey(side: Side, prefix: string): string {
   const h = createHash('sha1').update(`${CACHE_VERSION}\n${prefix}\n`);
   for (const f of side.config.configFiles) h.update(readFileSync(f));
   h.update(canonicalJson(side.config.stacks));
+  // What is evaluated changes the sections compared, so each choice of --process-*/--skip has its own cache.
+  const { processTemplates, processFunctions, skipFunctions } = side.engineOptions;
+  h.update(JSON.stringify([processTemplates, processFunctions, skipFunctions]));
   return h.digest('hex');
 }
 

@@ -62,6 +62,10 @@ export interface AffectedOptions extends FindOptions {
   includeUncommitted?: boolean;
   /** Use and refresh the closure cache in the git directory (default true). */
   cache?: boolean;
+  /** Atmos's --process-templates / --process-functions / --skip, on both sides. */
+  processTemplates?: boolean;
+  processFunctions?: boolean;
+  skipFunctions?: string[];
 }
 
 export interface AffectedReport {
@@ -101,7 +105,17 @@ function openSide(root: string, prefix: string, options: AffectedOptions, realRo
     const rel = relative(realRoot, absolute);
     configPath = rel.startsWith('..') || isAbsolute(rel) ? absolute : join(root, rel);
   }
-  const engineOptions = { cwd, configPath, basePath: options.basePath, env: options.env, resolvers: options.resolvers };
+  const { processTemplates, processFunctions, skipFunctions } = options;
+  const engineOptions = {
+    cwd,
+    configPath,
+    basePath: options.basePath,
+    env: options.env,
+    resolvers: options.resolvers,
+    processTemplates,
+    processFunctions,
+    skipFunctions,
+  };
   return { root, config: loadConfig(engineOptions), engineOptions };
 }
 

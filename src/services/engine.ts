@@ -13,6 +13,22 @@ export const defaultResolvers: EngineResolvers = {
   },
 };
 
+/**
+ * Resolvers for describe and validate: they read what strata can read itself (local and pg state) and never write
+ * into a component folder or run Terraform.
+ */
+export const readOnlyResolvers: EngineResolvers = {
+  async terraformOutput(engine, ref, mode) {
+    const { readTerraformOutput } = await import('../components/terraform/outputs.ts');
+    return readTerraformOutput(engine, ref, mode, { readOnly: true });
+  },
+};
+
+/** An engine for describe and validate: strata's resolvers in their read-only form. */
+export function openReadOnlyEngine(options: EngineOptions = {}): Promise<StackEngine> {
+  return loadEngine({ ...options, resolvers: { ...readOnlyResolvers, ...options.resolvers } });
+}
+
 /** Options with strata's resolvers under the caller's own (a caller's resolver wins). */
 export function withDefaultResolvers<T extends EngineOptions>(options: T): T {
   return { ...options, resolvers: { ...defaultResolvers, ...options.resolvers } };

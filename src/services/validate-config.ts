@@ -7,6 +7,23 @@ import type { StrataConfig } from '../config/types.ts';
 import { ATMOS_CONFIG_KEYS, unknownKeys } from '../validate/keys.ts';
 import { lineOfKey, type ValidationProblem } from './problems.ts';
 
+/** atmos.yaml sections Atmos acts on and strata reads but does nothing with: each is reported once. */
+export const NOT_ACTED_ON = [
+  'aliases',
+  'auth',
+  'containers',
+  'devcontainer',
+  'emulators',
+  'mcp',
+  'ai',
+  'policies',
+  'pro',
+  'profiles',
+  'registries',
+  'scaffolds',
+  'toolchain',
+];
+
 const PATTERN_TOKENS = ['{namespace}', '{tenant}', '{environment}', '{stage}'];
 
 /** `checkPaths: false` inside `validate stacks`, which reports missing folders per stack and component. */
@@ -23,6 +40,15 @@ export function validateConfig(config: StrataConfig, options: { checkPaths?: boo
       hint: unknown.suggestion
         ? `Did you mean '${unknown.suggestion}'?`
         : 'strata ignores it (Atmos may know it from a newer version)',
+    });
+  }
+  for (const key of NOT_ACTED_ON) {
+    if (config.raw[key] === undefined || config.raw[key] === null) continue;
+    problems.push({
+      severity: 'warning',
+      ...at(key),
+      message: `'${key}' in the configuration is not acted on by strata`,
+      hint: 'strata keeps it (describe config shows it) but does nothing with it; docs/stacks.md lists what strata does not implement',
     });
   }
   problems.push(...stackNameProblems(config, at));

@@ -83,6 +83,7 @@ export async function validateStacks(
       );
     }
     problems.push(...dependencyProblems(engine, instances));
+    problems.push(...ignoredSectionProblems(instances));
     if (options.checkVariables !== false) {
       for (const instance of instances) {
         for (const problem of await checkInstanceVariables(instance))
@@ -93,6 +94,36 @@ export async function validateStacks(
     record(error);
   }
   problems.push(...workflowProblems(engine));
+  return problems;
+}
+
+/** Component sections Atmos acts on that strata passes through without acting on them. */
+const IGNORED_SECTIONS: Array<[string, (d: PlainMap) => boolean, string]> = [
+  ['hooks', (d) => isPlainMap(d.hooks) && Object.keys(d.hooks).length > 0, 'hooks are not run after apply'],
+  [
+    'source',
+    (d) => (isPlainMap(d.source) ? Object.keys(d.source).length > 0 : Boolean(d.source)),
+    'components are not vendored just in time; run strata vendor pull',
+  ],
+  [
+    'dependencies.tools',
+    (d) => isPlainMap(d.dependencies) && d.dependencies.tools !== undefined,
+    'tools are not installed; put them on PATH',
+  ],
+];
+
+/** One warning per section strata does not act on, naming the key and how many components set it. */
+function ignoredSectionProblems(instances: ComponentInstance[]): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  for (const [key, isSet, why] of IGNORED_SECTIONS) {
+    const users = instances.filter((i) => !i.abstract && isSet(i.description as PlainMap));
+    if (users.length === 0) continue;
+    problems.push({
+      severity: 'warning',
+      message: `'${key}' is set on ${users.length} component${users.length === 1 ? '' : 's'} (first: ${users[0].name}@${users[0].stack}) and is not acted on by strata`,
+      hint: why,
+    });
+  }
   return problems;
 }
 

@@ -27,6 +27,8 @@ export interface EngineOptions extends LoadConfigOptions {
   processTemplates?: boolean;
   /** Evaluate YAML functions (default true). */
   processFunctions?: boolean;
+  /** YAML functions to leave unevaluated (`terraform.output`, `!store`, ...), as Atmos's `--skip`. */
+  skipFunctions?: string[];
   /** Outside data for YAML functions; services/engine.ts's openEngine passes strata's own. */
   resolvers?: EngineResolvers;
 }
@@ -78,11 +80,13 @@ export class StackEngine {
   );
   readonly #renderingForTemplate = new Set<string>();
   readonly #resolvers: FunctionResolvers;
+  readonly #skip: ReadonlySet<string>;
 
   constructor(config: StrataConfig, options: EngineOptions = {}) {
     this.config = config;
     this.#options = options;
     this.#reader = new ManifestReader(config);
+    this.#skip = new Set((options.skipFunctions ?? []).map((name) => name.replace(/^!/, '')));
     const terraformOutput = options.resolvers?.terraformOutput;
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
   }
@@ -300,14 +304,16 @@ export class StackEngine {
         // `{{ .version.<name> }}`: Atmos's managed versions, when the repository has a versions.lock.yaml.
         const versions = lockedVersions(this.config, versionTrack(manifest.doc));
         if (versions) data.version = versions;
-        section = renderDeep(
-          section,
-          data,
-          `${stack}/${raw.name}`,
-          templates.delimiters,
-          this.#locate(manifest),
-          this.#templateFunctions,
-        ) as PlainMap;
+        section = (await this.#withTemplateOutputs(() =>
+          renderDeep(
+            section,
+            data,
+            `${stack}/${raw.name}`,
+            templates.delimiters,
+            this.#locate(manifest),
+            this.#templateFunctions,
+          ),
+        )) as PlainMap;
       }
     }
     if (this.#options.processFunctions !== false && this.#reader.sawFunctions && containsFunction(section)) {
@@ -319,6 +325,7 @@ export class StackEngine {
         component: raw.name,
         kind: raw.kind,
         versionTrack: versionTrack(manifest.doc),
+        skip: this.#skip,
       })) as PlainMap;
     }
     const description = section as ComponentDescription;
@@ -351,8 +358,8 @@ export class StackEngine {
   }
 
   /**
-   * `atmos.Component` in templates: another component's section with its templates rendered (YAML functions and
-   * Terraform outputs are not evaluated here: `outputs` is empty; use !terraform.output for those).
+   * `atmos.Component` in templates: another component's section with its templates rendered (its YAML functions are
+   * not evaluated here) and `outputs`, read on first use the way !terraform.output reads them.
    */
   #componentForTemplate(component: string, stack: string): PlainMap {
     const key = `${component}@${stack}`;
@@ -378,9 +385,64 @@ export class StackEngine {
         this.#locate(candidate.manifest),
         this.#templateFunctions,
       ) as PlainMap;
-      return { ...section, outputs: {} };
+      return this.#withOutputs({ ...section }, component, stack);
     } finally {
       this.#renderingForTemplate.delete(key);
+    }
+  }
+
+  readonly #templateOutputs = new Map<string, unknown>();
+  readonly #missingOutputs = new Map<string, TerraformOutputRef>();
+
+  /**
+   * `.outputs` of an atmos.Component result, read when a template reads it (templates render synchronously, so a
+   * read of outputs not fetched yet records them and fails the render, which #withTemplateOutputs then repeats).
+   */
+  #withOutputs(section: PlainMap, component: string, stack: string): PlainMap {
+    const key = `${component}@${stack}`;
+    Object.defineProperty(section, 'outputs', {
+      enumerable: true,
+      get: () => {
+        if (this.#templateOutputs.has(key)) return this.#templateOutputs.get(key);
+        this.#missingOutputs.set(key, { component, stack, expression: '.' });
+        throw new StrataError(`atmos.Component: the outputs of '${component}' in stack '${stack}' are not read yet`);
+      },
+    });
+    return section;
+  }
+
+  /** Renders, fetching the outputs atmos.Component reads (as !terraform.output does) and rendering again. */
+  async #withTemplateOutputs<T>(render: () => T): Promise<T> {
+    for (;;) {
+      try {
+        return render();
+      } catch (error) {
+        if (this.#missingOutputs.size === 0) throw error;
+        const missing = [...this.#missingOutputs];
+        this.#missingOutputs.clear();
+        for (const [key, ref] of missing) this.#templateOutputs.set(key, await this.#readOutputs(ref));
+      }
+    }
+  }
+
+  async #readOutputs(ref: TerraformOutputRef): Promise<unknown> {
+    if (!this.#resolvers.terraformOutput) {
+      throw new StrataError(
+        `atmos.Component "${ref.component}" "${ref.stack}": .outputs needs Terraform outputs, and nothing here reads them`,
+        {
+          hint: "open the engine with strata's openEngine (src/services/engine.ts), or pass resolvers.terraformOutput",
+        },
+      );
+    }
+    try {
+      return await this.#resolvers.terraformOutput(ref, 'output');
+    } catch (error) {
+      if (!(error instanceof StrataError)) throw error;
+      throw new StrataError(`atmos.Component "${ref.component}" "${ref.stack}": .outputs: ${error.message}`, {
+        hint: error.hint,
+        details: error.details,
+        cause: error,
+      });
     }
   }
 

@@ -28,6 +28,7 @@ import {
   signatureOf,
   type TemplateFunction,
 } from './funcs.ts';
+import { GomplateNamespace } from './gomplate.ts';
 import type { ParsedTree } from './parser.ts';
 import { type GoMap, isMap, isTrue, kindOf, mapEntries, mapGet, mapKeys, typeName } from './value.ts';
 
@@ -383,6 +384,12 @@ class Exec {
         if (hasArgs) this.errorf(`${name} has arguments but cannot be invoked as function`);
         return member;
       }
+    }
+    if (receiver instanceof GomplateNamespace) {
+      this.errorf(
+        `${receiver.namespace}.${name} is not a function strata provides`,
+        didYouMean(name, receiver.names()) ?? `${receiver.namespace} has: ${receiver.names().sort().join(', ')}`,
+      );
     }
     this.errorf(`can't evaluate field ${name} in type ${typeName(receiver)}`);
   }

@@ -8,6 +8,7 @@
  */
 import { type ExecContext, execute, type MissingKey } from './exec.ts';
 import { type FuncMap, goBuiltins } from './funcs.ts';
+import { gomplateFunctions } from './gomplate.ts';
 import { type ParsedTree, parseTree } from './parser.ts';
 import { sprigFunctions } from './sprig/index.ts';
 
@@ -16,8 +17,11 @@ export type { MissingKey } from './exec.ts';
 export type { FuncMap, ParamKind, TemplateFunction } from './funcs.ts';
 export { typed } from './funcs.ts';
 
-/** Go's builtins plus the Sprig subset. Read-only: extend it per call with the `funcs` option. */
-export const builtinFunctions: FuncMap = Object.freeze({ ...sprigFunctions, ...goBuiltins });
+/**
+ * Go's builtins, the Sprig subset and Gomplate's namespaces (Sprig wins a name both define, as in Atmos).
+ * Read-only: extend it per call with the `funcs` option.
+ */
+export const builtinFunctions: FuncMap = Object.freeze({ ...gomplateFunctions, ...sprigFunctions, ...goBuiltins });
 
 export const DEFAULT_DELIMITERS: readonly [string, string] = ['{{', '}}'];
 

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComponentInstance } from '../data/instance.ts';
 import { isPlainMap } from '../data/merge.ts';
+import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { closestNames } from '../util/suggest.ts';
 
@@ -154,6 +155,7 @@ export function formatHclType(type: HclType): string {
 export function typeMismatch(value: unknown, type: HclType, path = ''): string | undefined {
   if (value === null || value === undefined || type.kind === 'any') return undefined;
   if (typeof value === 'string' && /\$\{|\{\{|^!/.test(value)) return undefined; // computed at run time
+  if (value instanceof YamlFunction) return undefined; // left unevaluated (validate stacks, --skip)
   const at = path ? ` at ${path}` : '';
   switch (type.kind) {
     case 'string':

@@ -4,10 +4,10 @@ import { affectedMatrix, describeAffected } from '../../gitops/affected.ts';
 import { doctorBackend } from '../../gitops/doctor.ts';
 import { generateEnv } from '../../gitops/generate-env.ts';
 import { applyAffected, planAffected } from '../../gitops/plan.ts';
-import { defaultResolvers } from '../../services/engine.ts';
+import { defaultResolvers, readOnlyResolvers } from '../../services/engine.ts';
 import { openStore } from '../../store/index.ts';
 import { parseFormat, render } from '../output.ts';
-import { globals, out, subcommand } from '../shared.ts';
+import { evaluationFlags, evaluationOptions, globals, out, subcommand } from '../shared.ts';
 
 async function storeDir(cmd: Command): Promise<string> {
   const { repoRoot } = await import('../../gitops/git.ts');
@@ -55,8 +55,7 @@ function affectedRunOptions(opts: AffectedRunFlags, cmd: Command) {
 
 export function register(program: Command): void {
   const describe = subcommand(program, 'describe', 'Show the merged configuration of stacks, components and the CLI');
-  describe
-    .command('affected')
+  evaluationFlags(describe.command('affected'))
     .description('List the component instances a change affects (between a base commit and HEAD), with reasons')
     .option('--ref <ref>', 'base git ref (default: merge-base of HEAD and the default branch)')
     .option('--sha <sha>', 'base commit SHA (wins over --ref)')
@@ -85,7 +84,8 @@ export function register(program: Command): void {
         excludeLocked: opts.excludeLocked,
         includeUncommitted: opts.includeUncommitted,
         stack: opts.stack,
-        resolvers: defaultResolvers,
+        resolvers: readOnlyResolvers,
+        ...evaluationOptions(opts),
       });
       if (format === 'matrix') out(JSON.stringify(affectedMatrix(items)));
       else out(render(items, format as 'json' | 'yaml'));
@@ -252,7 +252,8 @@ export function register(program: Command): void {
         basePath: g.basePath,
         component,
         stack: opts.stack,
-        resolvers: defaultResolvers,
+        resolvers: readOnlyResolvers,
+        ...evaluationOptions(opts),
       });
       out(render(report, format));
       process.exitCode = report.ok ? 0 : 1;

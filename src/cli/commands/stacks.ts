@@ -12,25 +12,25 @@ import {
   listInstances,
   listStacks,
 } from '../../services/describe.ts';
-import { openEngine } from '../../services/engine.ts';
+import { openReadOnlyEngine } from '../../services/engine.ts';
 import type { ValidationProblem } from '../../services/validate.ts';
 import type { StackEngine } from '../../stacks/engine.ts';
 import { paint } from '../../util/terminal.ts';
 import { parseFormat, render } from '../output.ts';
-import { globals, out, subcommand } from '../shared.ts';
+import { type EvaluationFlags, evaluationFlags, evaluationOptions, globals, out, subcommand } from '../shared.ts';
 
 // Loaded by the commands that use them: JSON Schema validation (ajv) and provenance (the yaml syntax tree) would
 // otherwise slow every `list` and `describe`.
 const validation = () => import('../../services/validate.ts');
 const provenanceOf = () => import('../../stacks/provenance.ts');
 
-export function engineFor(
-  cmd: Command,
-  extra: { processTemplates?: boolean; processFunctions?: boolean } = {},
-): Promise<StackEngine> {
+/** The engine describe, list and validate read: it never writes into the repository nor runs Terraform. */
+export function engineFor(cmd: Command, extra: EvaluationFlags = {}): Promise<StackEngine> {
   const g = globals(cmd);
-  return openEngine({ configPath: g.config, basePath: g.basePath, ...extra });
+  return openReadOnlyEngine({ configPath: g.config, basePath: g.basePath, ...extra });
 }
+
+type EvaluationOpts = { processTemplates?: boolean; processFunctions?: boolean; skip?: string[] };
 
 const csv = (value: string | undefined): string[] | undefined =>
   value
@@ -112,17 +112,17 @@ export function register(program: Command): void {
       out(render(await queried(config, opts.query), parseFormat(opts.format)));
     });
 
-  describe
-    .command('component')
-    .description('Show the fully merged configuration of a component in a stack')
-    .argument('<component>', 'component name (or `.`/a path to its folder)')
-    .requiredOption('-s, --stack <stack>', 'stack name')
-    .option('-f, --format <format>', 'yaml or json', 'yaml')
-    .option('--type <kind>', 'component kind when the name exists in several (terraform, packer, ...)')
-    .option('--provenance', 'show which file and line set each value')
-    .option('--process-templates <bool>', 'evaluate Go templates (true|false)', 'true')
-    .option('--process-functions <bool>', 'evaluate YAML functions (true|false)', 'true')
-    .option('-q, --query <jq>', 'print only what this jq expression selects, e.g. .vars')
+  evaluationFlags(
+    describe
+      .command('component')
+      .description('Show the fully merged configuration of a component in a stack')
+      .argument('<component>', 'component name (or `.`/a path to its folder)')
+      .requiredOption('-s, --stack <stack>', 'stack name')
+      .option('-f, --format <format>', 'yaml or json', 'yaml')
+      .option('--type <kind>', 'component kind when the name exists in several (terraform, packer, ...)')
+      .option('--provenance', 'show which file and line set each value')
+      .option('-q, --query <jq>', 'print only what this jq expression selects, e.g. .vars'),
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  strata describe component k3s-cluster -s pve-prod\n  strata describe component vpc -s dev --format json\n  strata describe component vpc -s dev -q .vars.cidr',
@@ -135,17 +135,12 @@ export function register(program: Command): void {
           format: string;
           type?: string;
           provenance?: boolean;
-          processTemplates: string;
-          processFunctions: string;
           query?: string;
-        },
+        } & EvaluationOpts,
         cmd: Command,
       ) => {
         const format = parseFormat(opts.format);
-        const engine = await engineFor(cmd, {
-          processTemplates: opts.processTemplates === 'false' ? false : undefined,
-          processFunctions: opts.processFunctions !== 'false',
-        });
+        const engine = await engineFor(cmd, evaluationOptions(opts));
         const name = await resolveComponentArgument(engine, component, opts.stack);
         const result = await describeComponent(engine, name, opts.stack, opts.type);
         if (!opts.provenance) return out(render(await queried(result.description, opts.query), format));
@@ -160,8 +155,7 @@ export function register(program: Command): void {
       },
     );
 
-  describe
-    .command('stacks')
+  evaluationFlags(describe.command('stacks'))
     .description('Show every stack with its components')
     .option('-s, --stack <stack>', 'only this stack (name or manifest path)')
     .option('--components <list>', 'only these components (comma-separated)')
@@ -184,11 +178,11 @@ export function register(program: Command): void {
           includeEmptyStacks?: boolean;
           format: string;
           query?: string;
-        },
+        } & EvaluationOpts,
         cmd: Command,
       ) => {
         const format = parseFormat(opts.format);
-        const engine = await engineFor(cmd);
+        const engine = await engineFor(cmd, evaluationOptions(opts));
         const result = await describeStacks(engine, {
           stacks: opts.stack ? [opts.stack] : undefined,
           components: csv(opts.components),
@@ -281,14 +275,14 @@ export function register(program: Command): void {
       reportProblems(problems, 'configuration');
     });
 
-  validate
-    .command('stacks')
-    .description('Check that every manifest parses, every import resolves and every component evaluates')
+  // As Atmos's, validate stacks only merges: YAML functions run only when asked (--process-functions=true).
+  evaluationFlags(validate.command('stacks'), false)
+    .description('Check that every manifest parses, every import resolves and every component merges')
     .option('--stack <stack>', 'only this stack')
     .option('--no-check-variables', "skip comparing vars with the components' declared variables")
-    .action(async (opts: { stack?: string; checkVariables: boolean }, cmd: Command) => {
+    .action(async (opts: { stack?: string; checkVariables: boolean } & EvaluationOpts, cmd: Command) => {
       const { validateStacks } = await validation();
-      reportProblems(await validateStacks(await engineFor(cmd), opts), 'stacks');
+      reportProblems(await validateStacks(await engineFor(cmd, evaluationOptions(opts, false)), opts), 'stacks');
     });
 
   validate

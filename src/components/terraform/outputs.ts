@@ -25,10 +25,15 @@ type Outputs = { provisioned: true; values: Record<string, unknown> } | { provis
 
 const caches = new WeakMap<object, Map<string, Promise<Outputs>>>();
 
+/**
+ * `readOnly` (describe and validate): outputs come only from what strata reads itself (local and pg state); nothing
+ * is written into the component folder and Terraform does not run.
+ */
 export async function readTerraformOutput(
   engine: OutputsEngine,
   ref: TerraformOutputRef,
   mode: 'output' | 'state',
+  options: { readOnly?: boolean } = {},
 ): Promise<unknown> {
   // A jq expression (`.ids[0] // "none"`, `.a | tostring`); as in Atmos, one not starting with `.` gets one
   // (`vpc_id` is `.vpc_id`).
@@ -38,10 +43,10 @@ export async function readTerraformOutput(
     cache = new Map();
     caches.set(engine, cache);
   }
-  const key = `${mode}\u0000${ref.stack}\u0000${ref.component}`;
+  const key = `${mode}\u0000${ref.stack}\u0000${ref.component}\u0000${options.readOnly === true}`;
   let pending = cache.get(key);
   if (!pending) {
-    pending = loadOutputs(engine, ref, mode);
+    pending = loadOutputs(engine, ref, mode, options.readOnly === true);
     cache.set(key, pending);
     // A failure is not cached: the next evaluation may run after the dependency was provisioned.
     pending.catch(() => cache.delete(key));
@@ -61,12 +66,17 @@ export async function readTerraformOutput(
   return runJq(outputs.values, expression, `!terraform.${mode} ${ref.component} ${ref.stack}`);
 }
 
-async function loadOutputs(engine: OutputsEngine, ref: TerraformOutputRef, mode: 'output' | 'state'): Promise<Outputs> {
+async function loadOutputs(
+  engine: OutputsEngine,
+  ref: TerraformOutputRef,
+  mode: 'output' | 'state',
+  readOnly: boolean,
+): Promise<Outputs> {
   const instance = await engine.describeComponent(ref.component, ref.stack, { kind: 'terraform' });
   if (instance.description.remote_state_backend_type === 'static') {
     return { provisioned: true, values: section(instance.description.remote_state_backend) };
   }
-  const outputs = await readOutputs(engine, instance, mode);
+  const outputs = await readOutputs(engine, instance, mode, readOnly);
   // The component's `mocks:` stand in for outputs it does not have yet (Atmos's terraform-component-mocks).
   const mocks = section(instance.description.mocks);
   return !outputs.provisioned && Object.keys(mocks).length > 0 ? { provisioned: true, values: mocks } : outputs;
@@ -76,13 +86,23 @@ async function readOutputs(
   engine: OutputsEngine,
   instance: ComponentInstance,
   mode: 'output' | 'state',
+  readOnly: boolean,
 ): Promise<Outputs> {
   if (!instance.enabled) {
     return { provisioned: false, why: `it is disabled (metadata.enabled: false)` };
   }
-  if (mode === 'state') {
+  if (mode === 'state' || readOnly) {
     const state = await readState(engine.config, instance);
     if (state !== 'unsupported') return state;
+  }
+  if (readOnly) {
+    const type = instance.description.backend_type || 'the one declared in its code';
+    throw new StrataError(
+      `reading the outputs of '${instance.name}' in stack '${instance.stack}' needs Terraform (backend ${type}), which describe and validate do not run`,
+      {
+        hint: `strata reads local and pg state itself; for others run 'strata terraform output ${instance.name} -s ${instance.stack}', or pass --process-functions=false or --skip terraform.${mode}`,
+      },
+    );
   }
   return runOutput(engine.config, instance);
 }
