@@ -29,7 +29,8 @@ export function engineFor(
   extra: { processTemplates?: boolean; processFunctions?: boolean } = {},
 ): Promise<StackEngine> {
   const g = globals(cmd);
-  return openEngine({ configPath: g.config, basePath: g.basePath, ...extra });
+  // describe/list/validate: `!exec` is shown, not run (docs/stacks.md, "Limits and sandboxing").
+  return openEngine({ configPath: g.config, basePath: g.basePath, context: 'inspect', ...extra });
 }
 
 const csv = (value: string | undefined): string[] | undefined =>
