@@ -34,7 +34,7 @@ export const DEFAULT_LIMITS: Readonly<EngineLimits> = Object.freeze({
   maxTemplateOutput: 8 * 1024 * 1024,
   maxTemplateIterations: 1_000_000,
   templateTimeoutMs: 2000,
-  maxChainDepth: 5000,
+  maxChainDepth: 1000,
   includeOutsideRepository: false,
   execInDescribe: false,
 });
@@ -109,8 +109,10 @@ export function readFileBounded(path: string, maxBytes: number, what: string): s
     if (stat.isFile() && stat.size > maxBytes) throw tooBig(what, `${stat.size} bytes, over`, maxBytes);
     const chunks: Buffer[] = [];
     let total = 0;
+    // A regular file is read in one go (its size is known); devices and pipes in chunks up to the limit.
+    const chunk = stat.isFile() ? stat.size + 1 : 64 * 1024;
     for (;;) {
-      const buffer = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - total));
+      const buffer = Buffer.allocUnsafe(Math.min(chunk, maxBytes + 1 - total));
       const read = readSync(fd, buffer, 0, buffer.length, null);
       if (read === 0) break;
       chunks.push(buffer.subarray(0, read));

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
 import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
+import { type EngineLimits, limitsFrom } from '../data/limits.ts';
 import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
-import { type EngineLimits, limitsFrom } from '../data/limits.ts';
 import { lockedVersions } from '../functions/extra.ts';
 import {
   containsFunction,
@@ -17,13 +17,7 @@ import {
   type FunctionResolvers,
   type TerraformOutputRef,
 } from '../functions/index.ts';
-import {
-  type FuncMap,
-  hasTemplate,
-  renderTemplate,
-  TemplateError,
-  type TemplateLimits,
-} from '../template/index.ts';
+import { type FuncMap, hasTemplate, renderTemplate, TemplateError, type TemplateLimits } from '../template/index.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
@@ -130,7 +124,7 @@ export class StackEngine {
       const path = join(base, rel);
       const key = this.#reader.key(path);
       const assembled = this.#reader.assemble(path);
-      const raw = new ComponentBuilder(this.config, assembled.data, path).build();
+      const raw = new ComponentBuilder(this.config, assembled.data, path, this.limits.maxChainDepth).build();
       return {
         path,
         key,

@@ -196,14 +196,21 @@ export class ManifestReader {
 
   /** Assembles a top-level manifest with all its imports. */
   assemble(path: string): AssembledManifest {
-    const result = this.#process(path, {
-      context: {},
-      inline: {},
-      imported: {},
-      chain: [],
-      ignoreMissing: false,
-      skipTemplates: false,
-    });
+    let result: ProcessedFile;
+    try {
+      result = this.#process(path, {
+        context: {},
+        inline: {},
+        imported: {},
+        chain: [],
+        ignoreMissing: false,
+        skipTemplates: false,
+      });
+    } catch (error) {
+      // A chain within limits.max_chain_depth whose files are themselves deep can still exhaust the stack.
+      if (error instanceof RangeError) throw this.#chainTooLong([path], error.message);
+      throw error;
+    }
     return { data: result.merged, files: result.files, imports: [...new Set(result.imports)].sort() };
   }
 
@@ -258,10 +265,13 @@ export class ManifestReader {
     return result;
   }
 
-  #chainTooLong(chain: string[]): LimitError {
+  #chainTooLong(chain: string[], reason?: string): LimitError {
     const names = chain.map((f) => this.display(f));
-    const shown = [...names.slice(0, 3), `… ${names.length - 6} more …`, ...names.slice(-3)];
-    return new LimitError(`import chain longer than ${this.limits.maxChainDepth} files (limits.max_chain_depth)`, {
+    const shown = names.length > 6 ? [...names.slice(0, 3), `… ${names.length - 6} more …`, ...names.slice(-3)] : names;
+    const what = reason
+      ? `imports of ${names[0]} nest too deeply to assemble (${reason})`
+      : `import chain longer than ${this.limits.maxChainDepth} files (limits.max_chain_depth)`;
+    return new LimitError(what, {
       location: { file: chain[chain.length - 2] ?? chain[0] },
       details: `Import chain: ${shown.join(' -> ')}`,
       hint: 'import the shared files from fewer levels, or raise limits.max_chain_depth in atmos.yaml / strata.yaml',
