@@ -439,7 +439,7 @@ export class ManifestReader {
    */
   #include(ref: IncludeRef, file: string): unknown {
     const { target, query } = splitIncludeArgs(ref.args);
-    const where = `${this.display(file)}: !include ${ref.args}`;
+    const where = `${this.display(file)}: !include${ref.raw ? '.raw' : ''} ${ref.args}`;
     const at = { file, line: lineOf(this.source(file), target) };
     if (isRemote(target)) {
       throw new StrataError(`${where}: remote includes are not supported by strata`, {
