@@ -34,7 +34,7 @@ export const DEFAULT_LIMITS: Readonly<EngineLimits> = Object.freeze({
   maxTemplateOutput: 8 * 1024 * 1024,
   maxTemplateIterations: 1_000_000,
   templateTimeoutMs: 2000,
-  maxChainDepth: 1000,
+  maxChainDepth: 200,
   includeOutsideRepository: false,
   execInDescribe: false,
 });
