@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { LimitError, readFileBounded } from '../../src/data/limits.ts';
 import { StrataError } from '../../src/errors.ts';
 import { type EngineOptions, loadEngine } from '../../src/stacks/index.ts';
-import { ATMOS_YAML, ATMOS_YAML_TEMPLATES, withRepo } from './fixtures.ts';
+import { runCli } from '../helpers/cli.ts';
+import { ATMOS_YAML, ATMOS_YAML_TEMPLATES, makeRepo, withRepo } from './fixtures.ts';
 import { BILLION_LAUGHS } from './hostile-inputs.ts';
 
 const component = (vars: string[], extra: string[] = []) =>
@@ -222,3 +223,42 @@ test('limits: in the configuration must be known keys with positive whole number
     assert.match(error?.message ?? '', expected);
   }
 });
+
+test('describe (the CLI) shows !exec instead of running it; the controller refuses imports outside the repository', async () => {
+  await withRepo({ 'stacks/deploy/prod.yaml': component(['out: !exec touch ran && echo yes']) }, (repo) => {
+    const result = runCli(['describe', 'component', 'app', '-s', 'deploy/prod', '--format', 'json'], { cwd: repo.dir });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).vars.out, '!exec touch ran && echo yes');
+    assert.equal(existsSync(join(repo.dir, 'ran')), false);
+  });
+  const outside = makeRepo({ 'shared.yaml': 'vars: {a: 1}\n' }, { atmos: null });
+  try {
+    const files = { 'stacks/deploy/prod.yaml': `import: [${relativeTo(outside.dir)}/shared]\n${component(['x: 1'])}` };
+    assert.deepEqual((await evaluate(files)).vars, { a: 1, x: 1 }, 'the command line follows Atmos');
+    const refused = await evaluate(files, ATMOS_YAML, { context: 'controller' });
+    assert.match(refused.error?.message ?? '', /shared\.yaml is outside the repository/);
+  } finally {
+    outside.cleanup();
+  }
+});
+
+test('a stacks folder that links elsewhere counts as inside the repository', async () => {
+  const elsewhere = makeRepo(
+    { 'deploy/prod.yaml': component(['x: !include ./values.yaml']), 'deploy/values.yaml': 'a: 1\n' },
+    { atmos: null },
+  );
+  try {
+    await withRepo({}, async (repo) => {
+      symlinkSync(elsewhere.dir, join(repo.dir, 'stacks'));
+      const engine = await loadEngine({ cwd: repo.dir, env: {} });
+      assert.deepEqual((await engine.instances())[0].description.vars, { x: { a: 1 } });
+    });
+  } finally {
+    elsewhere.cleanup();
+  }
+});
+
+/** An import path from the stacks folder of a repository made by makeRepo to `dir`. */
+function relativeTo(dir: string): string {
+  return `../../../${dir.split('/').slice(-1)[0]}`;
+}
