@@ -2,7 +2,7 @@
  * Template functions beyond Go's and Sprig's that Atmos stacks use: a subset of Gomplate's `strings` namespace and
  * `atmos.Component`. Gomplate namespaces are objects of functions, which the template engine calls as methods.
  */
-import type { FuncMap } from '../template/index.ts';
+import { activeBudget, type FuncMap } from '../template/index.ts';
 
 const text = (value: unknown): string => (value === undefined || value === null ? '' : String(value));
 
@@ -37,7 +37,10 @@ const strings = {
   Contains: (substr: unknown, s: unknown) => text(s).includes(text(substr)),
   HasPrefix: (prefix: unknown, s: unknown) => text(s).startsWith(text(prefix)),
   HasSuffix: (suffix: unknown, s: unknown) => text(s).endsWith(text(suffix)),
-  Repeat: (count: unknown, s: unknown) => text(s).repeat(Number(count)),
+  Repeat: (count: unknown, s: unknown) => {
+    activeBudget().checkSize(Number(count) * text(s).length);
+    return text(s).repeat(Number(count));
+  },
   KebabCase: (s: unknown) =>
     text(s)
       .replace(/([a-z0-9])([A-Z])/g, '$1-$2')

@@ -13,7 +13,7 @@ import { type FuncMap, goBuiltins } from './funcs.ts';
 import { type ParsedTree, parseTree } from './parser.ts';
 import { sprigFunctions } from './sprig/index.ts';
 
-export type { TemplateLimits } from './budget.ts';
+export { activeBudget, type TemplateLimits } from './budget.ts';
 export { TemplateError } from './errors.ts';
 export type { MissingKey } from './exec.ts';
 export type { FuncMap, ParamKind, TemplateFunction } from './funcs.ts';

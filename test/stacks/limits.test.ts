@@ -123,6 +123,7 @@ test('template budgets: loops, output and time end in an error naming the compon
       /limits\.(max_template_iterations|template_timeout_ms)/,
     ],
     ['{{ repeat 100000000 "ab" }}', /more than 8388608 characters \(limits\.max_template_output\)/],
+    ['{{ strings.Repeat 400000000 "a" }}', /more than 8388608 characters \(limits\.max_template_output\)/],
     [
       '{{ regexMatch "^(a+)+$" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!" }}',
       /longer than 300 ms \(limits\.template_timeout_ms\)/,
