@@ -18,7 +18,8 @@ import { LoadedSpecSource, parseAuthMethod } from './source.ts';
 import type { NodeEntry } from './types.ts';
 
 export async function stackNodes(options: EngineOptions = {}): Promise<NodeEntry[]> {
-  const engine = await loadEngine(options);
+  // The controller context: no environment, no commands, no files outside the repository (docs/controller.md).
+  const engine = await loadEngine({ ...options, context: 'controller' });
   const nodes: NodeEntry[] = [];
   for (const instance of await engine.instances()) {
     if (instance.abstract || !instance.enabled) continue;

@@ -6,6 +6,7 @@
 import jsyaml from 'js-yaml';
 import { StrataError } from '../errors.ts';
 import { codeFrame } from '../util/suggest.ts';
+import { DEFAULT_LIMITS, type EngineLimits, LimitError } from './limits.ts';
 
 /** A YAML function (`!env`, `!exec`, `!terraform.output`, ...) kept as data until a component is evaluated. */
 export class YamlFunction {
@@ -149,18 +150,80 @@ export class YamlSyntaxError extends StrataError {}
 
 /**
  * Parses a YAML file; of a multi-document file (or one with a trailing `---`) only the first document counts, as in
- * Atmos. Errors carry file:line:col and a code frame.
+ * Atmos. Errors carry file:line:col and a code frame. Aliases share one object in the result, so parsing itself is
+ * cheap; what they would expand to downstream (merge, output) is counted and bounded here (`limits`).
  */
-export function parseYaml(source: string, file: string): unknown {
+export function parseYaml(
+  source: string,
+  file: string,
+  limits: Pick<EngineLimits, 'maxYamlValues' | 'maxYamlDepth'> = DEFAULT_LIMITS,
+): unknown {
   currentFile = file;
+  let value: unknown;
   try {
-    return jsyaml.loadAll(source, undefined, { schema, filename: file })[0];
+    value = jsyaml.loadAll(source, undefined, { schema, filename: file })[0];
   } catch (error) {
     if (error instanceof jsyaml.YAMLException) throw syntaxError(error, source, file);
+    if (error instanceof RangeError) throw tooDeep(file, limits.maxYamlDepth);
     throw error;
   } finally {
     currentFile = '';
   }
+  checkExpandedSize(value, source, file, limits);
+  return value;
+}
+
+/**
+ * Counts the values the document holds once every alias is expanded (memoised per shared object: linear in the
+ * parsed size), and fails past the budget or the depth limit, naming the first alias's line.
+ */
+function checkExpandedSize(
+  root: unknown,
+  source: string,
+  file: string,
+  limits: Pick<EngineLimits, 'maxYamlValues' | 'maxYamlDepth'>,
+): void {
+  const sizes = new Map<object, number>();
+  const size = (value: unknown, depth: number): number => {
+    if (value === null || typeof value !== 'object') return 1;
+    if (depth > limits.maxYamlDepth) throw tooDeep(file, limits.maxYamlDepth);
+    const known = sizes.get(value);
+    if (known !== undefined) return known;
+    let total = 1;
+    const children = Array.isArray(value)
+      ? value
+      : value instanceof AppendList
+        ? value.items
+        : value instanceof YamlFunction
+          ? Array.isArray(value.args)
+            ? value.args
+            : []
+          : Object.values(value);
+    for (const child of children) {
+      total += size(child, depth + 1);
+      if (total > limits.maxYamlValues) {
+        const alias = /(?:^|[\s,[{:-])\*[^\s,\]}]+/m.exec(source);
+        const line = alias ? source.slice(0, alias.index + 1).split('\n').length : undefined;
+        throw new LimitError(
+          `${file}: the YAML expands to more than ${limits.maxYamlValues} values once its aliases are expanded (limits.max_yaml_values)`,
+          {
+            location: { file, line },
+            hint: 'aliases that refer to other aliases multiply (a "billion laughs"): write the values out, or raise limits.max_yaml_values',
+          },
+        );
+      }
+    }
+    sizes.set(value, total);
+    return total;
+  };
+  size(root, 0);
+}
+
+function tooDeep(file: string, maxDepth: number): LimitError {
+  return new LimitError(`${file}: the YAML nests deeper than ${maxDepth} levels (limits.max_yaml_depth)`, {
+    location: { file },
+    hint: 'flatten the structure, or raise limits.max_yaml_depth',
+  });
 }
 
 function syntaxError(error: jsyaml.YAMLException, source: string, file: string): YamlSyntaxError {

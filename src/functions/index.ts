@@ -11,7 +11,7 @@ import { isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { envSecret, isSecretName, SecretRef, vaultSecret } from '../secrets/values.ts';
-import { renderTemplate } from '../template/index.ts';
+import { type FuncMap, renderTemplate, type TemplateLimits } from '../template/index.ts';
 import { parsePipes, parseTerraformArgs, splitArgs } from './args.ts';
 import { EXTRA_FUNCTIONS } from './extra.ts';
 import { secretValue } from './secret.ts';
@@ -30,8 +30,20 @@ export interface FunctionResolvers {
   terraformOutput?(ref: TerraformOutputRef, mode: 'output' | 'state'): Promise<unknown>;
 }
 
+/**
+ * What functions may reach: `all` (toolchain runs, as Atmos); `no-exec` (describe/validate: `!exec` stays
+ * unevaluated, shown as written); `controller` (`strata serve`: `!env` and `!exec` are errors).
+ */
+export type FunctionAccess = 'all' | 'no-exec' | 'controller';
+
 export interface FunctionContext {
   config: StrataConfig;
+  /** Default `all`. */
+  access?: FunctionAccess;
+  /** Template functions for `!template` (the engine's, with the controller's refusals). */
+  templateFuncs?: FuncMap;
+  /** Budgets for `!template`. */
+  limits?: TemplateLimits;
   /** Outside data (see FunctionResolvers). */
   resolvers?: FunctionResolvers;
   /** The component section being evaluated (vars, env, settings, atmos_stack, ...). */
@@ -66,6 +78,15 @@ function functionError(
   );
 }
 
+function refusedInController(fn: YamlFunction, context: FunctionContext, what: string): StrataError {
+  return functionError(
+    fn,
+    context,
+    `not available in specs the controller serves (strata serve reads no ${what})`,
+    'write the value into the stack, or use !secret for secrets (served masked)',
+  );
+}
+
 function parseOutput(text: string): unknown {
   const trimmed = text.trim();
   try {
@@ -77,6 +98,7 @@ function parseOutput(text: string): unknown {
 
 const builtins: Record<string, FunctionResolver> = {
   env(fn, context) {
+    if (context.access === 'controller') throw refusedInController(fn, context, 'the environment');
     const [name, ...rest] = splitArgs(argText(fn));
     if (!name) throw functionError(fn, context, 'missing the variable name', 'write !env NAME [default]');
     const env = isPlainMap(context.section.env) ? context.section.env : {};
@@ -88,6 +110,9 @@ const builtins: Record<string, FunctionResolver> = {
     return rest.length > 0 ? rest.join(' ') : null;
   },
   exec(fn, context) {
+    if (context.access === 'controller') throw refusedInController(fn, context, 'commands');
+    // describe/validate show the command instead of running it (limits.exec_in_describe runs it).
+    if (context.access === 'no-exec') return fn;
     try {
       const output = execSync(argText(fn), {
         encoding: 'utf8',
@@ -109,6 +134,8 @@ const builtins: Record<string, FunctionResolver> = {
     const rendered = renderTemplate(argText(fn), context.section, {
       name: `!template in ${context.component}`,
       delimiters: context.config.templates.delimiters,
+      funcs: context.templateFuncs,
+      limits: context.limits,
     });
     return parseOutput(rendered);
   },

@@ -3,10 +3,12 @@
  * problem is reported at file:line:col; the graph checks walk parent links iteratively, so a 10,000-deep chain
  * validates in linear time without touching the call-stack limit.
  */
+
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { DEFAULT_LIMITS, readFileBounded } from '../data/limits.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { codeFrame, didYouMean } from '../util/suggest.ts';
 import schema from './manifest.schema.json' with { type: 'json' };
@@ -160,7 +162,16 @@ export function parseManifest(text: string, file = '<manifest>'): Manifest {
     const pos = lineCounter.linePos(offset);
     return { file, line: pos.line, col: pos.col };
   };
-  return validateManifestData(doc.toJS({ maxAliasCount: 1000 }), { file, locate, source: text });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    // `yaml` refuses aliases that expand past maxAliasCount (a billion laughs) with a plain ReferenceError.
+    throw new ManifestValidationError([
+      { message: `Invalid YAML in manifest ${file}: ${(error as Error).message}`, location: { file } },
+    ]);
+  }
+  return validateManifestData(data, { file, locate, source: text });
 }
 
 /** Validates already-parsed manifest data (e.g. from --manifest-json). */
@@ -458,8 +469,9 @@ export async function loadManifest(ref: ManifestRef, manifestsDir: string): Prom
     const path = resolve(ref.file);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
-    } catch {
+      text = readFileBounded(path, DEFAULT_LIMITS.maxFileBytes, `manifest ${ref.file}`);
+    } catch (error) {
+      if (error instanceof StrataError) throw error;
       throw new StrataError(`Manifest file not found: ${ref.file}`, {
         hint: 'Check the path given to --manifest-file.',
       });

@@ -2,9 +2,11 @@
  * Turning one assembled stack document into component sections, with Atmos's precedence
  * (notes/atmos-reference.md 2.2): global <section> ⊕ <kind>.<section> -> base components -> component -> overrides.
  */
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
+import { DEFAULT_LIMITS } from '../data/limits.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
@@ -82,11 +84,13 @@ export class ComponentBuilder {
   readonly #config: StrataConfig;
   readonly #doc: PlainMap;
   readonly #manifest: string;
+  readonly #maxDepth: number;
 
-  constructor(config: StrataConfig, doc: PlainMap, manifestPath: string) {
+  constructor(config: StrataConfig, doc: PlainMap, manifestPath: string, maxDepth = DEFAULT_LIMITS.maxChainDepth) {
     this.#config = config;
     this.#doc = doc;
     this.#manifest = manifestPath;
+    this.#maxDepth = maxDepth;
   }
 
   /**
@@ -291,6 +295,15 @@ export class ComponentBuilder {
     strategy: ListMergeStrategy,
   ): void {
     if (!parent || parent === child) return;
+    if (path.length >= this.#maxDepth) {
+      throw new StrataError(
+        `component inheritance deeper than ${this.#maxDepth} levels (limits.max_chain_depth): ${[...path.slice(0, 3), '…', ...path.slice(-3)].join(' -> ')}`,
+        {
+          location: { file: this.#manifest },
+          hint: 'inherit from fewer levels of base components, or raise limits.max_chain_depth',
+        },
+      );
+    }
     if (path.includes(parent)) {
       throw new StrataError(`circular component inheritance: ${[...path, parent].join(' -> ')}`, {
         location: { file: this.#manifest },

@@ -6,16 +6,18 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
 import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
+import { type EngineLimits, limitsFrom } from '../data/limits.ts';
 import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { lockedVersions } from '../functions/extra.ts';
 import {
   containsFunction,
   evaluateFunctions,
+  type FunctionAccess,
   type FunctionResolvers,
   type TerraformOutputRef,
 } from '../functions/index.ts';
-import { type FuncMap, hasTemplate, renderTemplate, TemplateError } from '../template/index.ts';
+import { type FuncMap, hasTemplate, renderTemplate, TemplateError, type TemplateLimits } from '../template/index.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
@@ -31,7 +33,16 @@ export interface EngineOptions extends LoadConfigOptions {
   skipFunctions?: string[];
   /** Outside data for YAML functions; services/engine.ts's openEngine passes strata's own. */
   resolvers?: EngineResolvers;
+  /**
+   * Who evaluates (docs/stacks.md, "Limits and sandboxing"). `run` (default): toolchains, as Atmos. `inspect`:
+   * describe/list/validate, where `!exec` is left unevaluated unless `limits.exec_in_describe`. `controller`:
+   * `strata serve`, where the environment (`env`, `!env`), commands (`!exec`) and files outside the repository are
+   * refused with an error.
+   */
+  context?: EngineContext;
 }
+
+export type EngineContext = 'run' | 'inspect' | 'controller';
 
 /**
  * Outside data for YAML functions, given the engine that evaluates (a resolver describes the components it
@@ -81,12 +92,21 @@ export class StackEngine {
   readonly #renderingForTemplate = new Set<string>();
   readonly #resolvers: FunctionResolvers;
   readonly #skip: ReadonlySet<string>;
+  readonly limits: EngineLimits;
 
   constructor(config: StrataConfig, options: EngineOptions = {}) {
     this.config = config;
     this.#options = options;
-    this.#reader = new ManifestReader(config);
     this.#skip = new Set((options.skipFunctions ?? []).map((name) => name.replace(/^!/, '')));
+    this.limits = limitsFrom(config.raw.limits, config.configFiles[config.configFiles.length - 1]);
+    const controller = options.context === 'controller';
+    if (controller) Object.assign(this.#templateFunctions, CONTROLLER_REFUSALS);
+    this.#reader = new ManifestReader(config, {
+      limits: this.limits,
+      confineIncludes: controller || !this.limits.includeOutsideRepository,
+      confineImports: controller,
+      templateFuncs: controller ? CONTROLLER_REFUSALS : undefined,
+    });
     const terraformOutput = options.resolvers?.terraformOutput;
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
   }
@@ -108,7 +128,7 @@ export class StackEngine {
       const path = join(base, rel);
       const key = this.#reader.key(path);
       const assembled = this.#reader.assemble(path);
-      const raw = new ComponentBuilder(this.config, assembled.data, path).build();
+      const raw = new ComponentBuilder(this.config, assembled.data, path, this.limits.maxChainDepth).build();
       return {
         path,
         key,
@@ -312,6 +332,7 @@ export class StackEngine {
             templates.delimiters,
             this.#locate(manifest),
             this.#templateFunctions,
+            this.limits,
           ),
         )) as PlainMap;
       }
@@ -326,6 +347,9 @@ export class StackEngine {
         kind: raw.kind,
         versionTrack: versionTrack(manifest.doc),
         skip: this.#skip,
+        access: this.#functionAccess(),
+        templateFuncs: this.#templateFunctions,
+        limits: this.limits,
       })) as PlainMap;
     }
     const description = section as ComponentDescription;
@@ -339,6 +363,13 @@ export class StackEngine {
       locked: raw.locked,
       description,
     };
+  }
+
+  /** What YAML functions may do in this engine's context. */
+  #functionAccess(): FunctionAccess {
+    const context = this.#options.context ?? 'run';
+    if (context === 'controller') return 'controller';
+    return context === 'inspect' && !this.limits.execInDescribe ? 'no-exec' : 'all';
   }
 
   /**
@@ -384,6 +415,7 @@ export class StackEngine {
         delimiters,
         this.#locate(candidate.manifest),
         this.#templateFunctions,
+        this.limits,
       ) as PlainMap;
       return this.#withOutputs({ ...section }, component, stack);
     } finally {
@@ -469,6 +501,18 @@ export class StackEngine {
   }
 }
 
+/** Template functions that read the environment, refused when the controller renders specs. */
+const CONTROLLER_REFUSALS: FuncMap = Object.fromEntries(
+  ['env', 'expandenv'].map((name) => [
+    name,
+    () => {
+      throw new StrataError(`${name} is not available in specs the controller serves (strata serve)`, {
+        hint: 'the controller never reads its own environment into a spec: write the value into the stack, or use !secret',
+      });
+    },
+  ]),
+);
+
 /** name_pattern: only {namespace}, {tenant}, {environment}, {stage} are understood (Atmos's GetContextPrefix). */
 export function patternName(pattern: string, vars: PlainMap, manifest: string): string {
   const parts: string[] = [];
@@ -539,9 +583,10 @@ function renderDeep(
   delimiters: [string, string],
   locate: Locate,
   funcs: FuncMap,
+  limits: TemplateLimits,
 ): unknown {
   const render = (text: string) =>
-    hasTemplate(text, delimiters) ? renderIn(text, data, name, delimiters, locate, funcs) : text;
+    hasTemplate(text, delimiters) ? renderIn(text, data, name, delimiters, locate, funcs, limits) : text;
   return mapDeep(value, (leaf) => (typeof leaf === 'string' ? render(leaf) : leaf), render);
 }
 
@@ -556,9 +601,10 @@ function renderIn(
   delimiters: [string, string],
   locate: Locate,
   funcs: FuncMap,
+  limits: TemplateLimits,
 ): string {
   try {
-    return renderTemplate(text, data, { name, delimiters, missingkey: 'default', funcs });
+    return renderTemplate(text, data, { name, delimiters, missingkey: 'default', funcs, limits });
   } catch (error) {
     if (error instanceof TemplateError && !error.location) {
       const location = locate(text);

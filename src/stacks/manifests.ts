@@ -3,16 +3,17 @@
  * processYAMLConfigFileWithContext): imports in order, each import merged first, the importing file last;
  * `overrides` scoped to the file that declares them and the files it imports.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, extname, relative, resolve, sep } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
 import { HCL_EXTENSIONS, parseHclSync } from '../data/hcl.ts';
 import { runJqSync, unquoteExpression } from '../data/jq.ts';
+import { DEFAULT_LIMITS, type EngineLimits, LimitError, readFileBounded } from '../data/limits.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
 import { FUNCTION_TAGS, IncludeRef, parseYaml } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
-import { hasTemplate, renderTemplate } from '../template/index.ts';
+import { type FuncMap, hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
 
 export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
@@ -104,8 +105,22 @@ function expandExtensions(pattern: string): string[] {
   return STACK_EXTENSIONS.map((ext) => `${pattern}${ext}`);
 }
 
+/** What the reader may read and spend (the engine derives it from its context and the config's `limits:`). */
+export interface ReaderOptions {
+  limits?: EngineLimits;
+  /** `!include` targets must be inside the repository (base_path or the stacks folder). */
+  confineIncludes?: boolean;
+  /** Imported manifests must be inside the repository too (the controller). */
+  confineImports?: boolean;
+  /** Template functions over the builtins (the controller's refusal of `env`). */
+  templateFuncs?: FuncMap;
+}
+
 export class ManifestReader {
   readonly #config: StrataConfig;
+  readonly #options: ReaderOptions;
+  readonly limits: EngineLimits;
+  #roots: string[] | undefined;
   readonly #strategy: ListMergeStrategy;
   readonly #sources = new Map<string, string>();
   readonly #parsed = new Map<string, PlainMap>();
@@ -115,8 +130,10 @@ export class ManifestReader {
   sawMarkers = false;
   sawFunctions = false;
 
-  constructor(config: StrataConfig) {
+  constructor(config: StrataConfig, options: ReaderOptions = {}) {
     this.#config = config;
+    this.#options = options;
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     this.#strategy = config.listMergeStrategy;
   }
 
@@ -141,8 +158,9 @@ export class ManifestReader {
     let text = this.#sources.get(path);
     if (text === undefined) {
       try {
-        text = readFileSync(path, 'utf8');
+        text = readFileBounded(path, this.limits.maxFileBytes, `stack manifest ${this.display(path)}`);
       } catch (error) {
+        if (error instanceof LimitError) throw withLocation(error, { file: path });
         throw new StrataError(
           `cannot read stack manifest ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
         );
@@ -161,7 +179,7 @@ export class ManifestReader {
     const text = rendered ?? this.source(path);
     if (!this.sawMarkers && /!(unset|append)\b/.test(text)) this.sawMarkers = true;
     if (!this.sawFunctions && FUNCTION_TAG_PATTERN.test(text)) this.sawFunctions = true;
-    const parsed = parseYaml(text, path) ?? {};
+    const parsed = parseYaml(text, path, this.limits) ?? {};
     if (!isPlainMap(parsed)) {
       throw new StrataError(`stack manifest ${this.display(path)} must be a YAML map at the top level`, {
         location: { file: path, line: 1 },
@@ -178,14 +196,21 @@ export class ManifestReader {
 
   /** Assembles a top-level manifest with all its imports. */
   assemble(path: string): AssembledManifest {
-    const result = this.#process(path, {
-      context: {},
-      inline: {},
-      imported: {},
-      chain: [],
-      ignoreMissing: false,
-      skipTemplates: false,
-    });
+    let result: ProcessedFile;
+    try {
+      result = this.#process(path, {
+        context: {},
+        inline: {},
+        imported: {},
+        chain: [],
+        ignoreMissing: false,
+        skipTemplates: false,
+      });
+    } catch (error) {
+      // A chain within limits.max_chain_depth whose files are themselves deep can still exhaust the stack.
+      if (error instanceof RangeError) throw this.#chainTooLong([path], error.message);
+      throw error;
+    }
     return { data: result.merged, files: result.files, imports: [...new Set(result.imports)].sort() };
   }
 
@@ -199,6 +224,7 @@ export class ManifestReader {
       if (cached) return cached;
     }
     const chain = [...ctx.chain, path];
+    if (chain.length > this.limits.maxChainDepth) throw this.#chainTooLong(chain);
     const data = this.#load(path, ctx);
     const own = ownOverrides(data);
     const inlineForChildren = mergeOverrides(own, ctx.inline);
@@ -239,6 +265,19 @@ export class ManifestReader {
     return result;
   }
 
+  #chainTooLong(chain: string[], reason?: string): LimitError {
+    const names = chain.map((f) => this.display(f));
+    const shown = names.length > 6 ? [...names.slice(0, 3), `… ${names.length - 6} more …`, ...names.slice(-3)] : names;
+    const what = reason
+      ? `imports of ${names[0]} nest too deeply to assemble (${reason})`
+      : `import chain longer than ${this.limits.maxChainDepth} files (limits.max_chain_depth)`;
+    return new LimitError(what, {
+      location: { file: chain[chain.length - 2] ?? chain[0] },
+      details: `Import chain: ${shown.join(' -> ')}`,
+      hint: 'import the shared files from fewer levels, or raise limits.max_chain_depth in atmos.yaml / strata.yaml',
+    });
+  }
+
   /** Reads a manifest, rendering it first when Atmos would: a `.tmpl` file or an import with a context. */
   #load(path: string, ctx: ProcessContext): PlainMap {
     const templated = (path.endsWith('.tmpl') || Object.keys(ctx.context).length > 0) && !ctx.skipTemplates;
@@ -249,6 +288,8 @@ export class ManifestReader {
       name: this.display(path),
       delimiters: this.#config.templates.delimiters,
       missingkey: ctx.ignoreMissing || this.#config.templates.ignoreMissingTemplateValues ? 'default' : 'error',
+      limits: this.limits,
+      funcs: this.#options.templateFuncs,
     });
     return this.parse(path, rendered);
   }
@@ -300,6 +341,8 @@ export class ManifestReader {
       name: `import path in ${this.display(path)}`,
       delimiters,
       missingkey: ignoreMissing ? 'default' : 'error',
+      limits: this.limits,
+      funcs: this.#options.templateFuncs,
     });
     return { ...spec, path: rendered };
   }
@@ -338,6 +381,10 @@ export class ManifestReader {
       throw this.#missingImport(spec.path, importer, chain);
     }
     for (const file of files) {
+      if (this.#options.confineImports)
+        this.#confine(file, `import '${spec.path}' in ${this.display(importer)}`, {
+          file: importer,
+        });
       if (file === importer) {
         throw new StrataError(`${this.display(importer)} imports itself (import '${spec.path}')`, {
           location: { file: importer },
@@ -392,7 +439,7 @@ export class ManifestReader {
    */
   #include(ref: IncludeRef, file: string): unknown {
     const { target, query } = splitIncludeArgs(ref.args);
-    const where = `${this.display(file)}: !include ${ref.args}`;
+    const where = `${this.display(file)}: !include${ref.raw ? '.raw' : ''} ${ref.args}`;
     const at = { file, line: lineOf(this.source(file), target) };
     if (isRemote(target)) {
       throw new StrataError(`${where}: remote includes are not supported by strata`, {
@@ -402,13 +449,20 @@ export class ManifestReader {
     }
     const base = target.startsWith('./') || target.startsWith('../') ? dirname(file) : this.#config.basePath;
     const path = resolve(base, target.replace(/^~(?=\/)/, process.env.HOME ?? '~'));
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch {
+    if (!existsSync(path)) {
       throw new StrataError(`!include ${target} in ${this.display(file)}: file not found`, {
         location: at,
         hint: `looked for ${path}; paths starting with ./ or ../ are relative to the manifest, others to base_path`,
+      });
+    }
+    if (this.#options.confineIncludes) this.#confine(path, where, at);
+    let text: string;
+    try {
+      text = readFileBounded(path, this.limits.maxFileBytes, `the file ${path} (${where})`);
+    } catch (error) {
+      if (error instanceof LimitError) throw withLocation(error, at);
+      throw new StrataError(`${where}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
+        location: at,
       });
     }
     let value: unknown = text;
@@ -423,11 +477,39 @@ export class ManifestReader {
             details: (error as Error).message,
           });
         }
-      } else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path);
+      } else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path, this.limits);
       else if (HCL_EXTENSIONS.includes(ext)) value = parseHclSync(text, path);
     }
     return query ? runJqSync(value, query, where) : value;
   }
+
+  /**
+   * Refuses a file whose real path (symlinks followed) is outside the repository: base_path, or the stacks folder
+   * when that is a link to elsewhere.
+   */
+  #confine(path: string, where: string, at: { file: string; line?: number }): void {
+    this.#roots ??= [
+      ...new Set([this.#config.basePath, this.stacksBase].filter(existsSync).map((p) => realpathSync(p))),
+    ];
+    const real = realpathSync(path);
+    const inside = this.#roots.some((root) => {
+      const rel = relative(root, real);
+      return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+    });
+    if (inside) return;
+    throw new StrataError(`${where}: ${real} is outside the repository`, {
+      location: at,
+      hint:
+        this.#options.confineImports === true
+          ? 'the controller reads only files inside the repository'
+          : 'copy the file into the repository, or set limits.include_outside_repository: true in atmos.yaml / strata.yaml (CLI runs only)',
+    });
+  }
+}
+
+/** A limit error raised while reading, placed at the manifest that asked for the file. */
+function withLocation(error: LimitError, location: { file: string; line?: number }): LimitError {
+  return new LimitError(error.message, { location, hint: error.hint, details: error.details });
 }
 
 /** `path [query]`, where a path with spaces is written in double quotes. */

@@ -17,7 +17,8 @@ import { type LockedRunRecord, type LockInfo, RUN_STATUSES, type StoreBackend } 
 
 const MUTEX_STALE_MS = 30_000;
 
-const LOCK_SHAPE: Shape = object({
+/** A lock as strata writes it (a file in .strata/locks, a row of strata_locks). */
+export const LOCK_SHAPE: Shape = object({
   id: string,
   holder: string,
   operation: string,
@@ -26,7 +27,8 @@ const LOCK_SHAPE: Shape = object({
   expiresAt: string,
 });
 
-const RUN_SHAPE: Shape = object({
+/** A run record as strata writes it (a file in .strata/runs, a row of strata_runs). */
+export const RUN_SHAPE: Shape = object({
   id: string,
   status: oneOf(...RUN_STATUSES.filter((s) => s !== 'interrupted')),
   startedAt: string,

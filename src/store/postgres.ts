@@ -4,6 +4,8 @@
  */
 import pg from 'pg';
 import { StrataError } from '../errors.ts';
+import { problemWith, type Shape } from '../util/shape.ts';
+import { LOCK_SHAPE, RUN_SHAPE } from './files.ts';
 import type { LockedRunRecord, LockInfo, StoreBackend } from './types.ts';
 
 const SCHEMA = `
@@ -28,17 +30,61 @@ CREATE TABLE IF NOT EXISTS strata_runs (
 );`;
 
 type Row = Record<string, unknown>;
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+/** Timestamps come back as Dates; anything else is left as it is for the shape check to name. */
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
+
+/**
+ * A row read back, checked like the file store's files: a row edited by hand (or a table altered) is an error naming
+ * the table, the row and the first wrong field, never a TypeError later on.
+ */
+function checked<T>(value: Record<string, unknown>, shape: Shape, table: string): T {
+  const problem = problemWith(shape, value);
+  if (problem) {
+    throw new StrataError(
+      `row '${String(value.id)}' of the PostgreSQL table ${table} has the wrong shape: ${problem}`,
+      {
+        hint: `it was not written by strata; fix the row, or delete it (DELETE FROM ${table} WHERE id = '...')`,
+      },
+    );
+  }
+  return value as T;
+}
 
 function lockOf(row: Row): LockInfo {
-  return {
-    id: String(row.id),
-    holder: String(row.holder),
-    operation: String(row.operation),
-    token: String(row.token),
+  const lock = {
+    id: row.id,
+    holder: row.holder,
+    operation: row.operation,
+    token: row.token,
     acquiredAt: iso(row.acquired_at),
     expiresAt: iso(row.expires_at),
   };
+  return checked<LockInfo>(lock, LOCK_SHAPE, 'strata_locks');
+}
+
+const RUN_ROW_SHAPE: Shape = (value, path) =>
+  RUN_SHAPE(value, path) ??
+  (isRecord(value) && value.details !== undefined && !isRecord(value.details)
+    ? `${path ? `${path}.` : ''}details must be an object, found ${Array.isArray(value.details) ? 'a list' : typeof value.details}`
+    : undefined);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function runOf(row: Row): LockedRunRecord {
+  const run = {
+    id: row.id,
+    lockId: row.lock_id,
+    operation: row.operation,
+    holder: row.holder,
+    status: row.status,
+    token: row.token,
+    startedAt: iso(row.started_at),
+    finishedAt: row.finished_at ? iso(row.finished_at) : undefined,
+    details: row.details ?? undefined,
+  };
+  return checked<LockedRunRecord>(run, RUN_ROW_SHAPE, 'strata_runs');
 }
 
 export class PostgresStore implements StoreBackend {
@@ -148,17 +194,7 @@ export class PostgresStore implements StoreBackend {
 
   async runs(limit = 100): Promise<LockedRunRecord[]> {
     const r = await this.#pool.query('SELECT * FROM strata_runs ORDER BY started_at DESC, id LIMIT $1', [limit]);
-    return r.rows.map((row: Row) => ({
-      id: String(row.id),
-      lockId: String(row.lock_id),
-      operation: String(row.operation),
-      holder: String(row.holder),
-      status: row.status as LockedRunRecord['status'],
-      token: String(row.token),
-      startedAt: iso(row.started_at),
-      finishedAt: row.finished_at ? iso(row.finished_at) : undefined,
-      details: (row.details as Record<string, unknown> | null) ?? undefined,
-    }));
+    return r.rows.map(runOf);
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,7 @@ import type {
   VariableNode,
 } from './ast.ts';
 import { nodeString } from './ast.ts';
+import { BudgetExceeded, RenderBudget, type TemplateLimits, withBudget } from './budget.ts';
 import { lineCol, TemplateError } from './errors.ts';
 import { formatValue } from './format.ts';
 import {
@@ -42,6 +43,7 @@ export interface ExecContext {
   missingkey: MissingKey;
   /** Looked up in order; the first map holding the name wins. */
   funcs: FuncMap[];
+  limits: TemplateLimits;
 }
 
 /** Marks "no value from a previous pipeline stage", which differs from a stage that produced a missing value. */
@@ -74,21 +76,30 @@ class Exec {
   private node: ErrorNode | undefined;
   private execName: string;
   private depth = 0;
+  private readonly budget: RenderBudget;
 
   constructor(private readonly ctx: ExecContext) {
     this.execName = ctx.name;
+    this.budget = new RenderBudget(ctx.limits);
   }
 
   run(data: unknown): string {
     this.vars = [{ name: '$', value: data }];
     try {
-      this.walkList(data, this.ctx.tree.root);
+      withBudget(this.budget, () => this.walkList(data, this.ctx.tree.root));
     } catch (error) {
       // Cyclic or absurdly deep data overflows the JS stack: report it where it happened, not as a crash.
       if (error instanceof RangeError) this.errorf(`nesting too deep: ${error.message}`, undefined, error);
+      if (error instanceof BudgetExceeded) this.errorf(error.message, error.hint, error);
       throw error;
     }
     return this.out;
+  }
+
+  /** Appends to the output within the size budget. */
+  private emit(text: string): void {
+    this.budget.checkSize(this.out.length + text.length);
+    this.out += text;
   }
 
   private errorf(message: string, hint?: string, cause?: unknown): never {
@@ -113,9 +124,10 @@ class Exec {
   }
 
   private walk(dot: unknown, node: Node): Flow {
+    this.budget.step();
     switch (node.type) {
       case 'text':
-        this.out += node.text;
+        this.emit(node.text);
         return NORMAL;
       case 'action': {
         const value = this.evalPipeline(dot, node.pipe);
@@ -138,14 +150,14 @@ class Exec {
 
   private printValue(node: Node, value: unknown): void {
     if (value === undefined || value === null) {
-      this.out += '<no value>';
+      this.emit('<no value>');
       return;
     }
     if (typeof value === 'function') {
       this.node = node;
       this.errorf(`can't print ${nodeString(node)} of type ${typeName(value)}`);
     }
-    this.out += formatValue(value);
+    this.emit(formatValue(value));
   }
 
   private walkIfOrWith(dot: unknown, node: ControlNode): Flow {
@@ -172,6 +184,7 @@ class Exec {
         if (isAssign) this.setVar(decl[1].ident[0], elem);
         else this.vars[this.vars.length - 2].value = key;
       }
+      this.budget.iterate();
       const inner = this.vars.length;
       const flow = this.walkList(elem, node.list);
       this.vars.length = inner;
@@ -442,8 +455,13 @@ class Exec {
     this.node = node;
     let result: unknown;
     try {
+      this.budget.step();
       result = fn.apply(self, argv);
+      // Values that grow without being printed (`$x = cat $x $x`) are bounded too.
+      if (typeof result === 'string') this.budget.checkSize(result.length);
+      else if (Array.isArray(result) && result.length > 1000) this.budget.iterate(result.length);
     } catch (error) {
+      if (error instanceof BudgetExceeded) this.errorf(error.message, error.hint, error);
       const message = error instanceof Error ? error.message : String(error);
       const hint = error instanceof TemplateError ? error.hint : undefined;
       this.errorf(`error calling ${name}: ${message}`, hint, error);

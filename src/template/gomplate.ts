@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { activeBudget } from './budget.ts';
 import type { FuncMap, TemplateFunction } from './funcs.ts';
 import { encodingFunctions } from './sprig/encoding.ts';
 import { regexFunctions } from './sprig/regex.ts';
@@ -86,7 +87,10 @@ const strings = {
   },
   KebabCase: (s: unknown) => joinWords(text(s), '-'),
   Quote: (s: unknown) => JSON.stringify(text(s)),
-  Repeat: (count: unknown, s: unknown) => text(s).repeat(toInt64(count)),
+  Repeat: (count: unknown, s: unknown) => {
+    activeBudget().checkSize(toInt64(count) * text(s).length);
+    return text(s).repeat(toInt64(count));
+  },
   ReplaceAll: (from: unknown, to: unknown, s: unknown) => text(s).replaceAll(text(from), text(to)),
   RuneCount: (...args: unknown[]) => [...args.map(text).join('')].length,
   ShellQuote: (s: unknown) =>

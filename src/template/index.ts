@@ -6,12 +6,15 @@
  * notes, section 3). Parsed trees are cached by (text, delimiters) so re-rendering the same component sections
  * across thousands of stacks parses each distinct text once.
  */
+import { DEFAULT_LIMITS } from '../data/limits.ts';
+import type { TemplateLimits } from './budget.ts';
 import { type ExecContext, execute, type MissingKey } from './exec.ts';
 import { type FuncMap, goBuiltins } from './funcs.ts';
 import { gomplateFunctions } from './gomplate.ts';
 import { type ParsedTree, parseTree } from './parser.ts';
 import { sprigFunctions } from './sprig/index.ts';
 
+export { activeBudget, type TemplateLimits } from './budget.ts';
 export { TemplateError } from './errors.ts';
 export type { MissingKey } from './exec.ts';
 export type { FuncMap, ParamKind, TemplateFunction } from './funcs.ts';
@@ -39,6 +42,8 @@ export interface ExecuteOptions {
   missingkey?: MissingKey;
   /** Functions overriding those given at parse time (new names must already be known when parsing). */
   funcs?: FuncMap;
+  /** Output, iteration and time budgets of one render (default: DEFAULT_LIMITS). */
+  limits?: TemplateLimits;
 }
 
 export interface RenderOptions extends ParseOptions, ExecuteOptions {}
@@ -120,6 +125,7 @@ export function executeTemplate(template: Template, data: unknown, options: Exec
     tree: template.tree,
     missingkey: options.missingkey ?? 'default',
     funcs,
+    limits: options.limits ?? DEFAULT_LIMITS,
   };
   return execute(ctx, data);
 }

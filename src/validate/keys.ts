@@ -93,6 +93,8 @@ export const ATMOS_CONFIG_KEYS: KeyTree = {
   policies: true,
   registries: true,
   test: true,
+  // strata's engine limits (docs/stacks.md, "Limits and sandboxing").
+  limits: true,
 };
 
 /** A stack manifest's top level. */

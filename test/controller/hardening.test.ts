@@ -27,7 +27,7 @@ let repo: string;
 let env: NodeJS.ProcessEnv;
 
 /** A project whose `leak` node (network posture: anyone reads it) tries every way the engine has to print them. */
-function hostileProject(dir: string, keyFile: string): void {
+function hostileProject(dir: string): void {
   write(dir, {
     'atmos.yaml':
       'base_path: .\ncomponents:\n  terraform:\n    base_path: components/terraform\nstacks:\n  base_path: stacks\n  included_paths: ["*.yaml"]\n  name_pattern: "{stage}"\ntemplates:\n  settings:\n    enabled: true\n',
@@ -42,15 +42,12 @@ components:
           identity: leak
           auth: network
           spec:
-            template_env: '{{ env "STRATA_SITE_TOKEN" }}'
-            template_b64: '{{ env "STRATA_SITE_TOKEN" | b64enc }}'
-            template_repo: 'token="{{ env "STRATA_REPO_TOKEN" }}"'
-            template_key: '{{ env "STRATA_CONTROLLER_KEY" | upper }}'
-            yaml_env: !env STRATA_CONTROLLER_KEY
-            exec: !exec printf '%s' "$STRATA_SITE_TOKEN"
-            include: !include ${keyFile}
-            include_raw: !include.raw ${keyFile}
-            nested: { list: ['{{ env "STRATA_SITE_TOKEN" }}', 12] }
+            # Written into the stack by mistake: served masked. (env, !env, !exec and outside files are refused
+            # at load: see the controller context test below.)
+            committed: '${siteToken}'
+            template_b64: '{{ "${siteToken}" | b64enc }}'
+            template_repo: 'token="${repoToken}"'
+            nested: { list: ['${siteToken}', 12] }
 `,
     'README.md': '# hostile fixture\n',
     'notes.md': `the site token is ${siteToken} and the key ${key.toString('hex')}\n`,
@@ -69,9 +66,8 @@ components:
 before(() => {
   root = tempDir('hardening');
   repo = join(root, 'repo');
-  const keyFile = join(root, 'outside', 'controller.key');
   write(root, { 'outside/controller.key': `${key.toString('hex')}\n` });
-  hostileProject(repo, keyFile);
+  hostileProject(repo);
   git(repo, 'init', '-q', '-b', 'main');
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'hostile');
@@ -330,12 +326,9 @@ test('no request, authenticated or not, returns the signing key, a site token or
 
     // What the leak node gets: valid JSON, every attempt masked.
     const spec = JSON.parse((await get(`${daemon.url}/spec/leak`)).body) as Record<string, unknown>;
-    for (const field of ['template_env', 'template_b64', 'template_key', 'yaml_env', 'exec'])
-      assert.equal(spec[field], '***', field);
+    for (const field of ['committed', 'template_b64']) assert.equal(spec[field], '***', field);
     assert.equal(spec.template_repo, 'token="***"');
     assert.deepEqual(spec.nested, { list: ['***', 12] });
-    assert.doesNotMatch(JSON.stringify(spec.include), /[0-9a-f]{64}/);
-    assert.doesNotMatch(JSON.stringify(spec.include_raw), /[0-9a-f]{64}/);
 
     // The repository: symlinks are judged by their target, credential files by their name.
     const read = (path: string) => get(`${daemon.url}/repo/${path}`, nodeToken);
@@ -392,6 +385,44 @@ test('credential file names', () => {
     assert.ok(!isCredentialFile(name), name);
 });
 
-test.todo(
-  'a spec cannot read the environment, run commands or include files outside the repository (env, !env, !exec, !include): the engine half of issue 13 (a controller context refusing them at load); until then the masker keeps the controller credentials out of served specs',
-);
+test('a spec cannot read the environment, run commands or include files outside the repository: refused at load', async () => {
+  const keyFile = join(root, 'outside', 'controller.key');
+  const attempts: Array<[string, RegExp]> = [
+    [`'{{ env "STRATA_SITE_TOKEN" }}'`, /env is not available in specs the controller serves/],
+    [`'{{ env "STRATA_SITE_TOKEN" | b64enc }}'`, /env is not available in specs the controller serves/],
+    [`'{{ expandenv "$STRATA_CONTROLLER_KEY" }}'`, /expandenv is not available in specs the controller serves/],
+    ['!env STRATA_CONTROLLER_KEY', /!env STRATA_CONTROLLER_KEY .*not available in specs the controller serves/],
+    [`!exec printf '%s' "$STRATA_SITE_TOKEN"`, /!exec .*not available in specs the controller serves/],
+    [`!include ${keyFile}`, /controller\.key is outside the repository/],
+    [`!include.raw ${keyFile}`, /controller\.key is outside the repository/],
+    ['!include.raw /etc/hostname', /\/etc\/hostname is outside the repository/],
+    ["'{{ range until 100000000 }}x{{ end }}'", /limits\.max_template_iterations/],
+  ];
+  const { stackNodes } = await import('../../src/controller/stacks-source.ts');
+  for (const [value, expected] of attempts) {
+    const dir = join(root, `context-${attempts.findIndex(([v]) => v === value)}`);
+    write(dir, {
+      'atmos.yaml':
+        'base_path: .\nstacks:\n  base_path: stacks\n  included_paths: ["*.yaml"]\n  name_pattern: "{stage}"\ntemplates:\n  settings:\n    enabled: true\nlimits:\n  include_outside_repository: true\n',
+      'stacks/dev.yaml': `vars: {stage: dev}\ncomponents:\n  terraform:\n    leak:\n      settings:\n        controller:\n          identity: leak\n          auth: network\n          spec:\n            value: ${value}\n`,
+    });
+    const started = Date.now();
+    await assert.rejects(stackNodes({ cwd: dir, env: {} }), (error: Error) => {
+      assert.match(error.message, expected, value);
+      assert.ok(!error.message.includes(siteToken) && !error.message.includes(key.toString('hex')), value);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, value);
+  }
+  // What stays allowed: values and files inside the repository.
+  const dir = join(root, 'context-ok');
+  write(dir, {
+    'atmos.yaml':
+      'base_path: .\nstacks:\n  base_path: stacks\n  included_paths: ["*.yaml"]\n  name_pattern: "{stage}"\n',
+    'stacks/dev.yaml':
+      'vars: {stage: dev}\ncomponents:\n  terraform:\n    node:\n      settings:\n        controller:\n          identity: edge\n          spec:\n            packages: !include ../packages.yaml\n',
+    'packages.yaml': '[git, curl]\n',
+  });
+  const [node] = await stackNodes({ cwd: dir, env: {} });
+  assert.deepEqual((node.spec as Record<string, unknown>).packages, ['git', 'curl']);
+});

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import pgClient from 'pg';
+import { StrataError } from '../../src/errors.ts';
 import { acquireLock, openStore, type StoreBackend, withRunLock } from '../../src/store/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { skipWithoutPostgres, startPostgresDatabase } from '../helpers/postgres.ts';
@@ -156,4 +158,44 @@ test('CLI: strata lock list / release against PostgreSQL', { skip: skipWithoutPo
   const released = runCli(['lock', 'release', 'app@dev'], { cwd: tempDir(), env });
   assert.equal(released.code, 0, released.stderr);
   assert.match(released.stdout, /released app@dev \(was held by ann@laptop for apply\)/);
+});
+
+test('PostgreSQL rows edited by hand are clear errors naming the table, the row and the field', {
+  skip: skipWithoutPostgres,
+}, async () => {
+  const url = pg?.url as string;
+  const store = await openStore({ dir: '.', url });
+  const client = new pgClient.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO strata_runs (id, lock_id, operation, holder, status, token, started_at, details)
+       VALUES ('hand-edited', 'x@dev', 'apply', 'ann', 'finished?', 't', now(), '"a string"')`,
+    );
+    await assert.rejects(store.runs(), (error: Error) => {
+      assert.ok(error instanceof StrataError);
+      assert.match(
+        error.message,
+        /row 'hand-edited' of the PostgreSQL table strata_runs has the wrong shape: status must be one of/,
+      );
+      assert.match(error.hint ?? '', /DELETE FROM strata_runs/);
+      return true;
+    });
+    await client.query(`UPDATE strata_runs SET status = 'failed' WHERE id = 'hand-edited'`);
+    await assert.rejects(store.runs(), /strata_runs has the wrong shape: details must be an object, found string/);
+    await client.query(`DELETE FROM strata_runs WHERE id = 'hand-edited'`);
+    await client.query(`ALTER TABLE strata_locks ALTER COLUMN holder DROP NOT NULL`);
+    await client.query(
+      `INSERT INTO strata_locks (id, holder, operation, token, acquired_at, expires_at) VALUES ('odd@dev', NULL, 'apply', 't', now(), now())`,
+    );
+    await assert.rejects(
+      store.list(),
+      /row 'odd@dev' of the PostgreSQL table strata_locks has the wrong shape: holder is missing/,
+    );
+  } finally {
+    await client.query(`DELETE FROM strata_locks WHERE id = 'odd@dev'`);
+    await client.query(`ALTER TABLE strata_locks ALTER COLUMN holder SET NOT NULL`);
+    await client.end();
+    await store.close();
+  }
 });

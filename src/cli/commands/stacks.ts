@@ -27,7 +27,8 @@ const provenanceOf = () => import('../../stacks/provenance.ts');
 /** The engine describe, list and validate read: it never writes into the repository nor runs Terraform. */
 export function engineFor(cmd: Command, extra: EvaluationFlags = {}): Promise<StackEngine> {
   const g = globals(cmd);
-  return openReadOnlyEngine({ configPath: g.config, basePath: g.basePath, ...extra });
+  // describe/list/validate: `!exec` is shown, not run (docs/stacks.md, "Limits and sandboxing").
+  return openReadOnlyEngine({ configPath: g.config, basePath: g.basePath, context: 'inspect', ...extra });
 }
 
 type EvaluationOpts = { processTemplates?: boolean; processFunctions?: boolean; skip?: string[] };

@@ -1,4 +1,5 @@
 /** Sprig's number conversions and arithmetic: integer math truncates to int64 as Sprig's does. */
+import { activeBudget } from '../budget.ts';
 import { type FuncMap, typed } from '../funcs.ts';
 import { toFloat64, toInt64 } from './values.ts';
 
@@ -53,5 +54,8 @@ export const mathFunctions: FuncMap = {
     const f = 10 ** places;
     return Math.round(toFloat64(v) * f) / f;
   }),
-  until: typed([I], (n: number) => Array.from({ length: Math.max(0, n) }, (_, i) => i)),
+  until: typed([I], (n: number) => {
+    activeBudget().iterate(Math.max(0, n));
+    return Array.from({ length: Math.max(0, n) }, (_, i) => i);
+  }),
 };

@@ -1,5 +1,6 @@
 /** Sprig's regular-expression functions: Go's RE2 syntax translated to JS RegExps, and Go's replacement templates. */
 import { type FuncMap, typed } from '../funcs.ts';
+import { findMatches, type RegexMatch } from './regex-guard.ts';
 
 const regexCache = new Map<string, RegExp>();
 
@@ -33,54 +34,57 @@ function goRegex(pattern: string, global: boolean): RegExp {
 }
 
 /** Go's Regexp.Expand template: $1, ${1}, $name, ${name}, $$. */
-function expand(template: string, match: RegExpExecArray): string {
+function expand(template: string, match: RegexMatch): string {
   return template.replace(
     /\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g,
     (_, all: string, braced?: string, bare?: string) => {
       if (all === '$') return '$';
       const name = braced ?? bare ?? '';
-      if (/^\d+$/.test(name)) return match[Number(name)] ?? '';
+      if (/^\d+$/.test(name)) return match.captures[Number(name)] ?? '';
       return match.groups?.[name] ?? '';
     },
   );
 }
 
-function regexReplaceAll(regex: string, s: string, repl: string): string {
-  const re = goRegex(regex, true);
-  return s.replace(re, (...args: unknown[]) => {
-    const groupsArg = args[args.length - 1];
-    const hasGroups = typeof groupsArg === 'object' && groupsArg !== null;
-    const captures = args.slice(0, hasGroups ? -3 : -2) as string[];
-    const match = Object.assign([...captures], {
-      groups: hasGroups ? (groupsArg as Record<string, string>) : undefined,
-    });
-    return expand(repl, match as unknown as RegExpExecArray);
-  });
+/** Every match of `regex` in `s`, each replaced by what `replacement` makes of it. */
+function replaceAll(regex: string, s: string, replacement: (match: RegexMatch) => string): string {
+  let out = '';
+  let last = 0;
+  for (const match of findMatches(goRegex(regex, true), s, -1)) {
+    out += s.slice(last, match.index) + replacement(match);
+    last = match.index + (match.captures[0] ?? '').length;
+  }
+  return out + s.slice(last);
 }
 
 const S = 'string';
 const I = 'int';
 
 export const regexFunctions: FuncMap = {
-  regexMatch: typed([S, S], (regex: string, s: string) => goRegex(regex, false).test(s)),
-  regexFind: typed([S, S], (regex: string, s: string) => goRegex(regex, false).exec(s)?.[0] ?? ''),
-  regexFindAll: typed([S, S, I], (regex: string, s: string, n: number) => {
-    const all = [...s.matchAll(goRegex(regex, true))].map((m) => m[0]);
-    return n < 0 ? all : all.slice(0, n);
-  }),
-  regexReplaceAll: typed([S, S, S], regexReplaceAll),
+  regexMatch: typed([S, S], (regex: string, s: string) => findMatches(goRegex(regex, false), s, 1).length > 0),
+  regexFind: typed(
+    [S, S],
+    (regex: string, s: string) => findMatches(goRegex(regex, false), s, 1)[0]?.captures[0] ?? '',
+  ),
+  regexFindAll: typed([S, S, I], (regex: string, s: string, n: number) =>
+    findMatches(goRegex(regex, true), s, n < 0 ? -1 : n).map((m) => m.captures[0] ?? ''),
+  ),
+  regexReplaceAll: typed([S, S, S], (regex: string, s: string, repl: string) =>
+    replaceAll(regex, s, (match) => expand(repl, match)),
+  ),
   regexReplaceAllLiteral: typed([S, S, S], (regex: string, s: string, repl: string) =>
-    s.replace(goRegex(regex, true), () => repl),
+    replaceAll(regex, s, () => repl),
   ),
   regexSplit: typed([S, S, I], (regex: string, s: string, n: number) => {
     if (n === 0) return [];
     const out: string[] = [];
     let last = 0;
-    for (const m of s.matchAll(goRegex(regex, true))) {
+    for (const m of findMatches(goRegex(regex, true), s, -1)) {
       if (n > 0 && out.length === n - 1) break;
-      if (m[0] === '' && (m.index === 0 || m.index === s.length)) continue;
+      const text = m.captures[0] ?? '';
+      if (text === '' && (m.index === 0 || m.index === s.length)) continue;
       out.push(s.slice(last, m.index));
-      last = m.index + m[0].length;
+      last = m.index + text.length;
     }
     out.push(s.slice(last));
     return out;

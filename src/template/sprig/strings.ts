@@ -1,4 +1,5 @@
 /** Sprig's string functions, with Go's rules for title case, word boundaries and slicing. */
+import { activeBudget } from '../budget.ts';
 import { type FuncMap, typed } from '../funcs.ts';
 import { goQuote } from '../quote.ts';
 import { strslice, strval } from './values.ts';
@@ -135,6 +136,7 @@ export const stringFunctions: FuncMap = {
   join: typed([S, 'any'], (sep: string, v: unknown) => strslice(v).join(sep)),
   repeat: typed([I, S], (count: number, s: string) => {
     if (count < 0) throw new Error('strings: negative Repeat count');
+    activeBudget().checkSize(count * s.length);
     return s.repeat(count);
   }),
   substr: typed([I, I, S], substr),
