@@ -9,7 +9,7 @@ import { type AwsTarget, dynamodbRequest } from '../../src/components/terraform/
 import { readTerraformOutput } from '../../src/components/terraform/outputs.ts';
 import { stateObjectKey } from '../../src/components/terraform/s3.ts';
 import { loadEngine } from '../../src/stacks/index.ts';
-import { FAKE_KEYS, type FakeAws, startFakeAws } from '../helpers/aws.ts';
+import { FAKE_KEYS, type FakeAws, pathWithoutTerraform, startFakeAws } from '../helpers/aws.ts';
 import { runCli } from '../helpers/cli.ts';
 import { repoRoot } from '../helpers/shared.ts';
 import { SLOW_TF, tempDir, writeTree } from './helpers.ts';
@@ -140,7 +140,7 @@ test('two stacks deploy to their own state objects; !terraform.state reads S3 wi
 
   // No terraform on PATH: the value can only come from S3 itself.
   const described = cli(['describe', 'component', 'reader', '-s', 'prod', '--format', 'json'], {
-    PATH: '/bin:/usr/bin',
+    PATH: pathWithoutTerraform(),
   });
   assert.equal(described.code, 0, described.stderr);
   assert.equal(JSON.parse(described.stdout).vars.name, 'item-dev');

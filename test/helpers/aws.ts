@@ -3,7 +3,7 @@
  * both from the project's dev dependencies, on random ports, in a child process. Terraform's real s3 backend talks to them.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -78,4 +78,11 @@ export async function startFakeAws(options: { buckets?: string[] } = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A PATH with node and nothing else: whatever strata then reads, it read without running terraform. */
+export function pathWithoutTerraform(): string {
+  const bin = mkdtempSync(join(tmpdir(), 'strata-node-only-'));
+  symlinkSync(process.execPath, join(bin, 'node'));
+  return bin;
 }
