@@ -70,7 +70,7 @@ async function reach(call: () => Promise<AwsResponse>, checks: DoctorCheck[], st
   }
 }
 
-function versioningCheck(response: AwsResponse, backend: S3Backend): DoctorCheck {
+export function versioningCheck(response: AwsResponse, backend: S3Backend): DoctorCheck {
   const step = 'versioning on';
   const status = /<Status>([^<]*)<\/Status>/.exec(response.body)?.[1];
   if (status === 'Enabled') return { step, ok: true, detail: 'every state write is kept as a version' };

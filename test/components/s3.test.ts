@@ -6,7 +6,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type AwsTarget, dynamodbRequest } from '../../src/components/terraform/aws.ts';
-import { readTerraformOutput } from '../../src/components/terraform/outputs.ts';
+import { readState, readTerraformOutput } from '../../src/components/terraform/outputs.ts';
 import { stateObjectKey } from '../../src/components/terraform/s3.ts';
 import { loadEngine } from '../../src/stacks/index.ts';
 import { FAKE_KEYS, type FakeAws, pathWithoutTerraform, startFakeAws } from '../helpers/aws.ts';
@@ -84,9 +84,13 @@ stacks:
       AWS_SHARED_CREDENTIALS_FILE: join(dir.path, 'aws-credentials'),
     }),
     'aws-credentials': '[default]\n# nothing here\n[lab]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n',
+    'stacks/badkeys.yaml': stack('badkeys', backend, STORE('badkeys'), {
+      AWS_ACCESS_KEY_ID: 'NOBODY',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    }),
     'stacks/ops.yaml': stack(
       'ops',
-      { ...backend, profile: 'ops', assume_role: { role_arn: 'arn:aws:iam::1:role/tf' } },
+      { ...backend, profile: 'ops', assume_role: { role_arn: 'arn:aws:iam::1:role/tf' }, role_arn: 'r', encrypt: true },
       STORE('ops'),
     ),
   });
@@ -106,7 +110,9 @@ after(async () => {
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   runCli(args, { cwd: dir.path, env: { ...TOOL_ENV, ...env } });
 
-test('the generated s3 backend: Atmos key prefix per component, role and profile passed through', { skip }, () => {
+test('the generated s3 backend: Atmos key prefix per component, role and profile passed through', {
+  skip,
+}, async () => {
   const described = cli(['describe', 'component', 'infra/slow', '-s', 'prod', '--format', 'json']);
   assert.equal(described.code, 0, described.stderr);
   const prod = JSON.parse(described.stdout);
@@ -125,6 +131,12 @@ test('the generated s3 backend: Atmos key prefix per component, role and profile
   assert.deepEqual(s3.assume_role, { role_arn: 'arn:aws:iam::1:role/tf' });
   assert.equal(s3.workspace_key_prefix, 'infra-slow');
   assert.equal(s3.key, 'terraform.tfstate');
+  assert.deepEqual([s3.role_arn, s3.encrypt, s3.use_path_style], ['r', true, true]);
+  assert.deepEqual(s3.endpoints, { s3: aws.s3, dynamodb: aws.dynamodb });
+  // strata does not assume roles: such a backend's outputs are left to `terraform output`.
+  const engine = await loadEngine({ cwd: dir.path });
+  const ops = await engine.describeComponent('infra/slow', 'ops', { kind: 'terraform' });
+  assert.equal(await readState(engine.config, ops), 'unsupported');
 });
 
 test('two stacks deploy to their own state objects; !terraform.state reads S3 without Terraform', { skip }, () => {
@@ -307,5 +319,23 @@ test('six concurrent applies on one stack: one holds the DynamoDB lock, five are
   assert.deepEqual(
     aws.objects('tfstate').filter((k) => k.startsWith('hold/')),
     ['hold/lock/terraform.tfstate'],
+  );
+});
+
+test('S3 refusing the credentials: the error names the stack, component, object and where the keys came from', {
+  skip,
+}, async () => {
+  const engine = await loadEngine({ cwd: dir.path });
+  await assert.rejects(
+    readTerraformOutput(engine, { component: 'infra/slow', stack: 'badkeys', expression: 'name' }, 'state'),
+    (error: Error & { details?: string; hint?: string }) => {
+      assert.match(
+        error.message,
+        /'infra\/slow' in stack 'badkeys' from s3:\/\/tfstate\/infra-slow\/badkeys\/terraform\.tfstate/,
+      );
+      assert.match(error.details ?? '', /S3 answered 403 InvalidAccessKeyId/);
+      assert.match(error.hint ?? '', /credentials \(environment \(AWS_ACCESS_KEY_ID\)\) may not read the bucket/);
+      return true;
+    },
   );
 });

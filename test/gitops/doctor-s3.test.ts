@@ -95,7 +95,9 @@ test('--bootstrap --print writes the Terraform for the bucket and table; terrafo
   const run = runCli(['doctor', 'backend', 'web', '-s', 'dev', '--bootstrap', '--print'], { cwd, env: TOOL_ENV });
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /resource "aws_s3_bucket" "state" \{\n {2}bucket = "acme-tfstate"/);
-  assert.match(run.stdout, /status = "Enabled"/);
+  assert.match(run.stdout, /resource "aws_s3_bucket_versioning" "state"[\s\S]*status = "Enabled"/);
+  assert.match(run.stdout, /resource "aws_s3_bucket_public_access_block" "state"/);
+  assert.match(run.stdout, /resource "aws_dynamodb_table" "lock"/);
   assert.match(run.stdout, /name {9}= "tf-locks"[\s\S]*hash_key {5}= "LockID"/);
   const file = join(cwd, 'bootstrap.tf');
   writeFileSync(file, run.stdout);
