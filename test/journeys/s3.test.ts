@@ -4,10 +4,12 @@
 // a component of one stack reads a value from the other stack's state object.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FAKE_KEYS, type FakeAws, pathWithoutTerraform, startFakeAws } from '../helpers/aws.ts';
+import { installedStrata } from '../helpers/installed.ts';
+import { repoRoot } from '../helpers/shared.ts';
 import { type Journey, journey, TOOL_ENV, waitFor } from './helpers.ts';
 
 const skip = spawnSync('terraform', ['version']).status === 0 ? false : 'terraform is not installed';
@@ -20,7 +22,7 @@ before(async () => {
   if (skip) return;
   j = await journey('s3');
   aws = await startFakeAws();
-  const backend = aws.backend('homelab-tfstate', { dynamodb_table: 'homelab-locks' });
+  const backend = aws.backend('team-tfstate', { dynamodb_table: 'team-locks' });
   const stack = (stage: string, extra = '') => `vars:
   stage: ${stage}
 env: ${JSON.stringify(FAKE_KEYS)}
@@ -92,10 +94,10 @@ test('S3 state with DynamoDB locking, bootstrapped from nothing, isolated per st
     assert.equal(run.code, 0, run.stdout + run.stderr);
   }
   // Each stack's state is its own object, under the component's key prefix (no state in the repository).
-  assert.deepEqual(aws.objects('homelab-tfstate'), ['network/dev/terraform.tfstate', 'network/prod/terraform.tfstate']);
+  assert.deepEqual(aws.objects('team-tfstate'), ['network/dev/terraform.tfstate', 'network/prod/terraform.tfstate']);
   const state = (stage: string) =>
     JSON.parse(
-      readFileSync(join(aws.dir, 'homelab-tfstate', 'network', stage, 'terraform.tfstate._S3rver_object'), 'utf8'),
+      readFileSync(join(aws.dir, 'team-tfstate', 'network', stage, 'terraform.tfstate._S3rver_object'), 'utf8'),
     );
   assert.equal(state('dev').outputs.cidr.value, '10.1.0.0/16');
   assert.equal(state('prod').outputs.cidr.value, '10.2.0.0/16');
@@ -103,6 +105,7 @@ test('S3 state with DynamoDB locking, bootstrapped from nothing, isolated per st
   // A second runner's apply while the first holds the lock: refused by DynamoDB's conditional write.
   const hold = join(j.out, 'hold');
   writeFileSync(hold, '');
+  rmSync(join(j.out, 'applying'), { force: true });
   const runner2 = join(j.root, 'runner-2');
   cpSync(j.repo, runner2, { recursive: true, filter: (from) => !from.includes('.terraform') });
   const first = j.start(['terraform', 'deploy', 'network', '-s', 'dev'], { env });
@@ -125,4 +128,56 @@ test('S3 state with DynamoDB locking, bootstrapped from nothing, isolated per st
   });
   assert.equal(described.code, 0, described.stderr);
   assert.equal(JSON.parse(described.stdout).vars.cidr, '10.1.0.0/16');
+});
+
+/** The README's "Remote state" section: its YAML setting and its commands (without comments). */
+function readmeRemoteState(): { yaml: string; commands: string[] } {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const start = readme.indexOf('### Remote state\n');
+  assert.ok(start >= 0, 'README has a "### Remote state" section');
+  const section = readme.slice(start);
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const bash = /```bash\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const commands = bash
+    .split('\n')
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line !== '');
+  return { yaml, commands };
+}
+
+test("the README's remote state for the homelab example: one setting, then its commands as written", {
+  skip,
+}, async () => {
+  const example = join(repoRoot, 'examples', 'homelab');
+  const project = join(j.root, 'homelab');
+  const generated = /(^|\/)(\.terraform|\.strata|reports|terraform\.tfstate\.d)(\/|$)/;
+  cpSync(example, project, { recursive: true, filter: (path) => !generated.test(relative(example, path)) });
+  symlinkSync(join((await installedStrata()).project, 'node_modules'), join(j.root, 'node_modules'));
+  // The example's state is local; the README's setting replaces that backend of k3s-cluster.
+  const catalog = join(project, 'stacks', 'catalog', 'proxmox.yaml');
+  const local = '      backend_type: local\n      backend:\n        local:\n          path: terraform.tfstate\n';
+  const text = readFileSync(catalog, 'utf8');
+  assert.ok(text.includes(local), 'the example keeps k3s-cluster state in local files');
+  const { yaml, commands } = readmeRemoteState();
+  // Only for the test: reach s3rver and dynalite instead of AWS.
+  const offline = Object.entries(aws.backend('x'))
+    .filter(([name]) => !['bucket', 'key', 'region'].includes(name))
+    .map(([name, value]) => `          ${name}: ${JSON.stringify(value)}\n`)
+    .join('');
+  writeFileSync(catalog, text.replace(local, yaml + offline));
+
+  assert.equal(commands.length, 2);
+  const [print, bootstrap] = commands;
+  const env = { ...j.env, ...FAKE_KEYS };
+  const printed = spawnSync('bash', ['-c', print], { cwd: project, env, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(printed.status, 0, printed.stdout + printed.stderr);
+  assert.match(printed.stdout, /bucket = "homelab-tfstate"/);
+  assert.match(printed.stdout, /name {9}= "homelab-tf-locks"/);
+  assert.ok(!existsSync(join(aws.dir, 'homelab-tfstate')), '--print creates nothing');
+
+  const created = spawnSync('bash', ['-c', bootstrap], { cwd: project, env, encoding: 'utf8', timeout: 300_000 });
+  assert.equal(created.status, 0, created.stdout + created.stderr);
+  assert.match(created.stdout, /ok: true/);
+  assert.ok(existsSync(join(aws.dir, 'homelab-tfstate')), 'the bucket exists in s3rver');
+  assert.match(created.stdout, /step: second taker is refused\n\s+ok: true/);
 });
