@@ -221,6 +221,7 @@ function startCli(cwd: string, args: string[]) {
     env: { ...process.env, NO_COLOR: '1', ...TOOL_ENV },
   });
   let text = '';
+  let stdout = '';
   let signal: () => void = () => {};
   const provisioning = new Promise<void>((resolve) => {
     signal = resolve;
@@ -229,10 +230,13 @@ function startCli(cwd: string, args: string[]) {
     text += chunk.toString();
     if (text.includes('Provisioning with')) signal();
   };
-  child.stdout.on('data', collect);
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    collect(chunk);
+  });
   child.stderr.on('data', collect);
-  const done = new Promise<{ code: number; text: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code: code ?? 1, text })),
+  const done = new Promise<{ code: number; text: string; stdout: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code: code ?? 1, text, stdout })),
   );
   return { provisioning, done };
 }
@@ -279,6 +283,15 @@ test('six concurrent applies on one stack: one holds the DynamoDB lock, five are
     await first.provisioning;
     const others = await Promise.all(
       checkouts.slice(1).map((cwd) => startCli(cwd, ['terraform', 'deploy', 'hold', '-s', 'lock']).done),
+    );
+    // A multi-component run's summary (what PR comments are made of) names the holder too.
+    const all = await startCli(checkouts[5], ['terraform', 'plan', '--all', '-s', 'lock', '--format', 'json']).done;
+    assert.equal(all.code, 1, all.text);
+    const failure = JSON.parse(all.stdout).results[0];
+    assert.equal(failure.result, 'failed');
+    assert.match(
+      failure.error,
+      /^terraform plan failed for hold@lock \(exit code 1\): the state of 'hold' in stack 'lock' is locked by another run \(root@\S+, apply, since .* UTC\); .*force-unlock hold -s lock -force [0-9a-f-]{36}$/,
     );
     writeFileSync(join(signals, 'release'), '');
     const held = await first.done;
