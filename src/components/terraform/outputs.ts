@@ -162,7 +162,15 @@ async function readS3State(
   workspace: string,
 ): Promise<Outputs | 'unsupported'> {
   if (section(backend.assume_role).role_arn || backend.role_arn) return 'unsupported';
-  const object = await fetchS3State(instance, workspace);
+  const object = await fetchS3State(instance, workspace).catch((error: StrataError) => {
+    // Said as the function that asked: a stack has many values, this one read S3.
+    const { details, hint } = error;
+    throw new StrataError(`!terraform.state ${instance.name} ${instance.stack}: ${error.message}`, {
+      details,
+      hint,
+      cause: error,
+    });
+  });
   if (!object.found) return { provisioned: false, why: object.why };
   return { provisioned: true, values: stateOutputs(parseState(object.text, object.where)) };
 }
