@@ -3,6 +3,7 @@
  * that uses the component's backend settings and a throwaway workspace, a first `terraform apply` holds the state
  * lock (its provisioner waits for a signal file), a second run with -lock-timeout=0s must be refused with Terraform's
  * lock error, and after the holder finishes a third run must get the lock. The real state is never touched.
+ * An s3 backend is first checked directly (credentials, bucket, versioning, lock table; doctor-s3.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,12 +15,16 @@ import { StrataError } from '../errors.ts';
 import { run } from '../exec/index.ts';
 import type { EngineOptions } from '../stacks/engine.ts';
 import { loadEngine } from '../stacks/index.ts';
+import {
+  type BootstrapStep,
+  bootstrapS3,
+  bootstrapTerraform,
+  type DoctorCheck,
+  s3BackendOf,
+  s3Checks,
+} from './doctor-s3.ts';
 
-export interface DoctorCheck {
-  step: string;
-  ok: boolean;
-  detail: string;
-}
+export type { DoctorCheck } from './doctor-s3.ts';
 
 export interface DoctorReport {
   component: string;
@@ -63,6 +68,10 @@ export async function doctorBackend(
     ok: false,
     checks: [],
   };
+  if (type === 's3') {
+    report.checks.push(...(await s3Checks(instance, await s3BackendOf(instance))));
+    if (!report.checks.every((c) => c.ok)) return report;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'strata-doctor-'));
   const signals = join(dir, 'signals');
   const command = toolCommand(engine.config, instance, 'terraform');
@@ -126,6 +135,34 @@ export async function doctorBackend(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export interface BootstrapReport {
+  component: string;
+  stack: string;
+  backend_type: string;
+  /** What was created or found (absent with `print`). */
+  steps?: BootstrapStep[];
+  /** The Terraform that creates the same (with `print`). */
+  terraform?: string;
+}
+
+/** Creates the s3 backend's bucket (versioned) and lock table, or with `print` only writes the Terraform for it. */
+export async function bootstrapBackend(
+  options: EngineOptions & { component: string; stack: string; print?: boolean },
+): Promise<BootstrapReport> {
+  const engine = await loadEngine(options);
+  const instance = await engine.describeComponent(options.component, options.stack, { kind: 'terraform' });
+  const type = String(instance.description.backend_type ?? '');
+  if (type !== 's3') {
+    throw new StrataError(`'${instance.name}' in '${instance.stack}' has backend_type '${type || 'none'}'`, {
+      hint: 'bootstrap creates the bucket and lock table of an s3 backend; local and pg backends need nothing created',
+    });
+  }
+  const report: BootstrapReport = { component: instance.name, stack: instance.stack, backend_type: type };
+  if (options.print) report.terraform = bootstrapTerraform(await s3BackendOf(instance));
+  else report.steps = await bootstrapS3(instance);
+  return report;
 }
 
 function firstLine(text: string | undefined): string {

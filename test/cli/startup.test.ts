@@ -17,7 +17,18 @@ const example = join(repoRoot, 'examples', 'homelab');
 const bundle = join(repoRoot, 'dist', 'strata.mjs');
 
 /** Packages whose loading start-up cannot afford unless the command needs them. */
-const HEAVY = ['age-encryption', '@noble', 'ansible-vault', 'ajv', 'execa', 'undici', '@cdktn', 'pg', 'hono'];
+const HEAVY = [
+  'age-encryption',
+  '@noble',
+  'ansible-vault',
+  'ajv',
+  'execa',
+  'undici',
+  '@cdktn',
+  'pg',
+  'hono',
+  'aws4fetch',
+];
 
 /** The npm packages a run of the bundle loads (ES modules and CommonJS alike), by name. */
 function packagesLoaded(args: string[], cwd = example): string[] {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { StrataError, UsageError } from '../../errors.ts';
 import { affectedMatrix, describeAffected } from '../../gitops/affected.ts';
-import { doctorBackend } from '../../gitops/doctor.ts';
+import { bootstrapBackend, doctorBackend } from '../../gitops/doctor.ts';
 import { generateEnv } from '../../gitops/generate-env.ts';
 import { applyAffected, planAffected } from '../../gitops/plan.ts';
 import { defaultResolvers, readOnlyResolvers } from '../../services/engine.ts';
@@ -243,19 +243,25 @@ export function register(program: Command): void {
     .argument('<component>', 'terraform component')
     .requiredOption('-s, --stack <stack>', 'stack')
     .option('--format <format>', 'yaml or json', 'yaml')
-    .addHelpText('after', '\nExample:\n  strata doctor backend vpc -s prod\n')
+    .option('--bootstrap', 's3: first create the bucket (versioned) and the DynamoDB lock table if missing')
+    .option('--print', 's3: with --bootstrap, only print the Terraform that creates them')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  strata doctor backend vpc -s prod\n  strata doctor backend vpc -s prod --bootstrap [--print]\n',
+    )
     .action(async (component: string, opts, cmd: Command) => {
       const format = parseFormat(opts.format);
       const g = globals(cmd);
-      const report = await doctorBackend({
-        configPath: g.config,
-        basePath: g.basePath,
-        component,
-        stack: opts.stack,
-        resolvers: readOnlyResolvers,
-        ...evaluationOptions(opts),
-      });
-      out(render(report, format));
+      const target = { configPath: g.config, basePath: g.basePath, component, stack: opts.stack };
+      if (opts.print && !opts.bootstrap) throw new UsageError('--print goes with --bootstrap');
+      let bootstrap: unknown;
+      if (opts.bootstrap) {
+        const created = await bootstrapBackend({ ...target, print: opts.print === true });
+        if (created.terraform !== undefined) return out(created.terraform);
+        bootstrap = created.steps;
+      }
+      const report = await doctorBackend({ ...target, resolvers: readOnlyResolvers, ...evaluationOptions(opts) });
+      out(render(bootstrap ? { bootstrap, ...report } : report, format));
       process.exitCode = report.ok ? 0 : 1;
     });
 }

@@ -151,7 +151,11 @@ export async function runTerraformMany(
       } else if (result.exitCode !== 0 && !(verb === 'plan' && result.exitCode === 2 && !result.interrupted)) {
         // `plan -detailed-exitcode` exits 2 for "changes present": that is a successful plan.
         summary.result = 'failed';
-        throw new StrataError(`terraform ${verb} failed for ${instanceId(instance)} (exit code ${result.exitCode})`);
+        // The hint (who holds the state lock, a broken backend) goes with the failure into summaries and PR comments.
+        const why = result.hint ? `: ${result.hint.replace(/^strata: /, '')}` : '';
+        throw new StrataError(
+          `terraform ${verb} failed for ${instanceId(instance)} (exit code ${result.exitCode})${why}`,
+        );
       } else {
         const output = result.main?.stdout ?? '';
         let counts = countsFromOutput(output);

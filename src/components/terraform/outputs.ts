@@ -1,6 +1,6 @@
 /**
  * `!terraform.output` and `!terraform.state`: another component's outputs, read from its state without running
- * Terraform where the backend allows (local files, PostgreSQL), else with `terraform output -json`.
+ * Terraform where the backend allows (local files, PostgreSQL, S3), else with `terraform output -json`.
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -14,6 +14,7 @@ import { maskValue, section, withFolderLock } from '../common.ts';
 import { executeSteps } from '../steps.ts';
 import { workspaceName } from './files.ts';
 import { withTerraformHandover } from './runner.ts';
+import { fetchS3State } from './s3.ts';
 
 /** What this module needs from the stack engine (the engine's StackEngine satisfies it). */
 export interface OutputsEngine {
@@ -148,6 +149,7 @@ export async function readState(config: StrataConfig, instance: ComponentInstanc
     return { provisioned: true, values: stateOutputs(parseState(text, path)) };
   }
   if (type === 'pg') return readPgState(instance, backend, workspace);
+  if (type === 's3') return readS3State(instance, backend, workspace);
   return 'unsupported';
 }
 
@@ -171,6 +173,26 @@ function parseState(text: string, where: string): unknown {
   } catch (error) {
     throw new StrataError(`the Terraform state at ${where} is not valid JSON`, { cause: error });
   }
+}
+
+/** Terraform's s3 backend: one object per workspace. A role to assume is left to Terraform (`terraform output`). */
+async function readS3State(
+  instance: ComponentInstance,
+  backend: Record<string, unknown>,
+  workspace: string,
+): Promise<Outputs | 'unsupported'> {
+  if (section(backend.assume_role).role_arn || backend.role_arn) return 'unsupported';
+  const object = await fetchS3State(instance, workspace).catch((error: StrataError) => {
+    // Said as the function that asked: a stack has many values, this one read S3.
+    const { details, hint } = error;
+    throw new StrataError(`!terraform.state ${instance.name} ${instance.stack}: ${error.message}`, {
+      details,
+      hint,
+      cause: error,
+    });
+  });
+  if (!object.found) return { provisioned: false, why: object.why };
+  return { provisioned: true, values: stateOutputs(parseState(object.text, object.where)) };
 }
 
 /** Terraform's pg backend: one row per workspace in `<schema_name>.states(name, data)`. */

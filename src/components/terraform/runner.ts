@@ -422,7 +422,16 @@ export async function runTerraform(
 function failureHint(instance: ComponentInstance, result: RunResult, planned: PlannedRun): string | undefined {
   const where = `'${instance.name}' in stack '${instance.stack}'`;
   if (result.stderr.includes('Error acquiring the state lock')) {
-    return `strata: the state of ${where} is locked by another run; wait for it to finish, or pass -lock-timeout=60s to wait for the lock`;
+    const lock = lockInfo(result.stderr);
+    const holder = lock.Who
+      ? ` (${lock.Who}${lock.Operation ? `, ${lock.Operation.replace(/^OperationType/, '').toLowerCase()}` : ''}${
+          lock.Created ? `, since ${lock.Created.replace(/\.\d+/, '').replace(' +0000 UTC', ' UTC')}` : ''
+        })`
+      : '';
+    const unlock = lock.ID
+      ? `; if that run is gone: strata terraform force-unlock ${instance.name} -s ${instance.stack} -force ${lock.ID}`
+      : '';
+    return `strata: the state of ${where} is locked by another run${holder}; wait for it to finish, or pass -lock-timeout=60s to wait for the lock${unlock}`;
   }
   if (result.args[0] === 'init') {
     const type = instance.description.backend_type || 'local';
@@ -433,4 +442,16 @@ function failureHint(instance: ComponentInstance, result: RunResult, planned: Pl
     })`;
   }
   return undefined;
+}
+
+/** The `Lock Info:` block Terraform prints with a lock error (ID, Path, Operation, Who, Version, Created). */
+function lockInfo(stderr: string): Record<string, string> {
+  const info: Record<string, string> = {};
+  const block = stderr.split('Lock Info:')[1] ?? '';
+  for (const line of block.split('\n').slice(1)) {
+    const match = /^\s+(\w+):\s*(.*?)\s*$/.exec(line);
+    if (!match) break;
+    info[match[1]] = match[2];
+  }
+  return info;
 }
