@@ -97,6 +97,8 @@ export interface RunManifestRequest {
   options?: ManifestRunOptions;
   /** Environment for tokens and endpoint overrides (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Manifests and their context from elsewhere than the stacks (an iac-driver site-config); no project is read. */
+  source?: ManifestSource;
   /** Aborting it interrupts the run cleanly (state saved, lock released). */
   signal?: AbortSignal;
   onEvent?: (event: ManifestEvent) => void;
@@ -126,6 +128,13 @@ export interface ManifestResult {
   reports?: Partial<Record<ReportFormat, string>>;
 }
 
+export interface ManifestSource {
+  manifest(ref: ManifestRef): Promise<Manifest>;
+  context(manifest: Manifest): Promise<StackContext | undefined>;
+  /** Where state, modules and reports go by default. */
+  basePath: string;
+}
+
 interface Loaded {
   manifest: Manifest;
   context?: StackContext;
@@ -134,6 +143,11 @@ interface Loaded {
 
 /** The manifest and, with a stack, its context; a manifest file without a stack needs no project at all. */
 async function load(request: RunManifestRequest): Promise<Loaded> {
+  const { source } = request;
+  if (source) {
+    const manifest = await source.manifest(request.manifest);
+    return { manifest, context: await source.context(manifest), basePath: source.basePath };
+  }
   const needEngine = request.stack !== undefined || !request.manifest.file;
   const engine = needEngine
     ? await openEngine({ configPath: request.project?.config, basePath: request.project?.basePath })
