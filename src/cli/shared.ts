@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 
 /** The global options every command may be given (`strata --config x describe ...` or after the command). */
@@ -21,4 +22,10 @@ export function subcommand(program: Command, name: string, description: string):
   const existing = program.commands.find((c) => c.name() === name);
   if (existing) return existing;
   return program.command(name).description(description).exitOverride();
+}
+
+/** How to run this same strata again: the single executable alone, or node with the script it was started from. */
+export function selfInvocation(): string[] {
+  if (process.getBuiltinModule('node:sea')?.isSea()) return [process.execPath];
+  return [process.execPath, realpathSync(process.argv[1])];
 }
