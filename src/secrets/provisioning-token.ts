@@ -76,6 +76,8 @@ export function verifyProvisioningToken(key: Buffer | undefined, token: string, 
   if (token.length > 4096 || parts.length !== 2) return refuse('E300', 400, 'Malformed token');
   if (!/^[A-Za-z0-9_-]*$/.test(parts[1])) return refuse('E300', 400, 'Malformed token: bad signature encoding');
   const given = Buffer.from(parts[1], 'base64url');
+  // One encoding per signature: the spare bits of the last character must be zero, so no two strings verify.
+  if (given.toString('base64url') !== parts[1]) return refuse('E300', 400, 'Malformed token: bad signature encoding');
   const expected = sign(key, parts[0]);
   const comparable = given.length === expected.length ? given : Buffer.alloc(expected.length);
   if (!(timingSafeEqual(comparable, expected) && given.length === expected.length)) {
