@@ -17,6 +17,7 @@ import {
   type NodeReport,
   needsStack,
   type OnError,
+  type OperatorOptions,
   operatorPaths,
   type ProgressEvent,
   type ProxmoxConnection,
@@ -77,6 +78,8 @@ export interface ManifestRunOptions {
   tofuBinary?: string;
   /** Recorded in the lock file (default: the equivalent strata command). */
   command?: string;
+  /** Files handed to each node through its guest agent once it answers (pull-mode tokens). */
+  guestFiles?: OperatorOptions['guestFiles'];
   /** Asked before a destroy that changes something; false cancels it. */
   confirmDestroy?: (manifest: Manifest, stack: string) => Promise<boolean>;
 }
@@ -264,5 +267,6 @@ function runOperatorFor(
     log: (line) => emit({ type: 'log', line }),
     command: options.command ?? `strata manifest ${verb} ${manifest.name}${context ? ` -s ${context.stack}` : ''}`,
     tofuBinary: options.tofuBinary ?? env.STRATA_TOFU_BINARY,
+    guestFiles: options.guestFiles,
   });
 }

@@ -6,8 +6,10 @@
 import { join } from 'node:path';
 import { StrataError, UsageError } from '../errors.ts';
 import {
+  type GuestFile,
   loadManifest,
   type Manifest,
+  type ManifestNode,
   type PreflightResult,
   type ProxmoxConnection,
   runPreflight,
@@ -23,6 +25,8 @@ import {
   siteHost,
   siteStackContext,
 } from '../operator/siteconfig.ts';
+import { mintProvisioningToken, requireSigningKey } from '../secrets/provisioning-token.ts';
+import { globalMasker } from '../util/mask.ts';
 import {
   type ConnectionProvider,
   type ManifestEvent,
@@ -30,6 +34,9 @@ import {
   type ManifestSource,
   runManifest,
 } from './manifest.ts';
+
+/** Where a pull-mode node finds its server URL and provisioning token (KEY=value lines). */
+export const PROVISIONING_ENV = '/etc/homestak/provisioning.env';
 
 export type SiteVerb = 'apply' | 'destroy' | 'test' | 'validate';
 
@@ -188,9 +195,51 @@ export async function runSiteManifest(request: SiteManifestRequest): Promise<Sit
       scratchState: request.scratchState,
       confirmDestroy: confirm ? (manifest) => confirm(manifest, target.name) : undefined,
       command: `strata manifest ${request.verb} -H ${target.name}`,
+      guestFiles: verb === 'destroy' ? undefined : await pullHandover(site, request, runEnvironment),
     },
   });
   return { result, json: iacDriverJson(request.verb, result), exitCode: result.exitCode };
+}
+
+/** Where nodes reach the server: $HOMESTAK_SERVER, else site.yaml defaults.server_url; --self-addr sets its host. */
+function serverUrl(site: SiteConfig, env: NodeJS.ProcessEnv): string | undefined {
+  const configured =
+    env.HOMESTAK_SERVER || (typeof site.defaults.server_url === 'string' ? site.defaults.server_url : '');
+  if (!configured) return undefined;
+  const url = new URL(configured);
+  if (env.HOMESTAK_SELF_ADDR) url.hostname = env.HOMESTAK_SELF_ADDR;
+  return url.toString().replace(/\/$/, '');
+}
+
+/**
+ * Pull mode (the node's execution.mode, else the manifest's default_mode) and nodes with a spec: each such node is
+ * handed /etc/homestak/provisioning.env with the server URL and a provisioning token minted as iac-driver mints it
+ * (n = node name, s = its spec, or `config` without one), so it runs `strata config fetch && strata config apply`.
+ */
+async function pullHandover(
+  site: SiteConfig,
+  request: SiteManifestRequest,
+  env: NodeJS.ProcessEnv,
+): Promise<((node: ManifestNode) => GuestFile[]) | undefined> {
+  const manifest = await siteManifest(site, request);
+  const handedOver = (node: ManifestNode) => (node.mode ?? manifest.defaultMode) === 'pull' || node.spec !== undefined;
+  if (!manifest.nodes.some(handedOver)) return undefined;
+  const server = serverUrl(site, env);
+  if (!server) {
+    throw new StrataError(
+      'pull-mode nodes need the server URL: set defaults.server_url in site.yaml (or HOMESTAK_SERVER)',
+      {
+        location: { file: join(site.dir, 'site.yaml') },
+      },
+    );
+  }
+  const key = requireSigningKey(site.secrets);
+  return (node) => {
+    if (!handedOver(node)) return [];
+    const token = mintProvisioningToken(key, node.name, node.spec ?? 'config');
+    globalMasker.add(token);
+    return [{ path: PROVISIONING_ENV, content: `HOMESTAK_SERVER=${server}\nHOMESTAK_TOKEN=${token}\n` }];
+  };
 }
 
 /** The API checks iac-driver runs first (skipped by --skip-preflight and --dry-run); a failure stops the run. */

@@ -107,6 +107,8 @@ test('hosts, layouts and folders refused with the way forward', async () => {
     /config not found at .*nowhere\/config$/,
   );
   assert.equal(siteConfigDir(undefined, { HOMESTAK_ROOT: join(dir, '..') }), dir);
+  assert.equal(siteConfigDir(undefined, { HOMESTAK_SITE_CONFIG: dir, HOMESTAK_ROOT: '/nowhere' }), dir);
+  assert.equal(siteConfigDir(dir, { HOMESTAK_SITE_CONFIG: '/nowhere' }), dir);
   const legacy = mkdtempSync(join(tmpdir(), 'strata-iacd-legacy-'));
   roots.push(legacy);
   mkdirSync(join(legacy, 'envs'));

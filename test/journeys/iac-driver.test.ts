@@ -73,7 +73,20 @@ after(async () => {
   j?.cleanup();
 });
 
+interface SimVm {
+  vmid: number;
+  template?: boolean;
+  guestFiles?: Record<string, string>;
+}
+
 async function simVms(): Promise<number[]> {
+  return (await simState())
+    .filter((vm) => !vm.template)
+    .map((vm) => vm.vmid)
+    .sort();
+}
+
+async function simState(): Promise<SimVm[]> {
   const answer = await new Promise<string>((resolve, reject) => {
     request(`${simUrl}/_sim/state`, { rejectUnauthorized: false }, (res) => {
       let body = '';
@@ -85,11 +98,7 @@ async function simVms(): Promise<number[]> {
       .on('error', reject)
       .end();
   });
-  const state = (JSON.parse(answer) as { data: { vms: Array<{ vmid: number; template?: boolean }> } }).data;
-  return state.vms
-    .filter((vm) => !vm.template)
-    .map((vm) => vm.vmid)
-    .sort();
+  return (JSON.parse(answer) as { data: { vms: SimVm[] } }).data.vms;
 }
 
 function serverGet(path: string, token?: string): Promise<{ status: number; body: unknown }> {
@@ -201,7 +210,11 @@ test('server start|status|stop, config fetch with iac-driver tokens, config appl
   const fetched = await j.strata(['config', 'fetch', '--identity', 'edge'], { env: nodeEnv });
   assert.equal(fetched.code, 0, fetched.stderr);
   const specFile = join(home, '.state', 'config', 'spec.yaml');
-  assert.match(readFileSync(specFile, 'utf8'), /hostname: edge/);
+  // Resolved as iac-driver's SpecResolver: site defaults filled in, the user's keys by name from secrets.yaml.
+  const fetchedSpec = readFileSync(specFile, 'utf8');
+  assert.match(fetchedSpec, /hostname: edge\n\s+domain: lab.example/);
+  assert.match(fetchedSpec, /timezone: UTC/);
+  assert.match(fetchedSpec, /ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE alice@laptop/);
   const again = await j.strata(['config', 'fetch', '--identity', 'edge'], { env: nodeEnv });
   assert.equal(again.code, 0);
   assert.ok(existsSync(`${specFile}.prev`), 'the previous spec is kept');
@@ -223,8 +236,26 @@ test('server start|status|stop, config fetch with iac-driver tokens, config appl
   });
   const site = await serverGet('/config/edge', token);
   assert.equal(site.status, 200);
+  assert.deepEqual(Object.keys(site.body as object).sort(), ['secrets', 'site']);
   assert.deepEqual(Object.keys((site.body as { secrets: object }).secrets).sort(), ['auth', 'ssh_keys']);
   assert.deepEqual((await serverGet('/specs')).body, { specs: ['base', 'edge'] });
+  // The site-config's legacy tokens: a node token for its own spec, the site token for specs not behind node_token.
+  assert.equal((await serverGet('/spec/edge', 'node-token-edge-0123456789')).status, 200);
+  assert.equal((await serverGet('/spec/base', 'site-token-0123456789abcdef')).status, 200);
+  assert.deepEqual(await serverGet('/spec/edge', 'site-token-0123456789abcdef'), {
+    status: 401,
+    body: { error: { code: 'E301', message: 'Site token not accepted for this spec' } },
+  });
+  assert.deepEqual(await serverGet('/nothing'), {
+    status: 400,
+    body: { error: { code: 'E100', message: 'Unknown endpoint: /nothing' } },
+  });
+  const inspected = await j.strata(['token', 'inspect', token, '--verify'], { env });
+  assert.equal(inspected.code, 0, inspected.stderr);
+  assert.match(inspected.stdout, /n: "edge"[\s\S]*Signature: VALID/);
+  const forged = await j.strata(['token', 'inspect', mint('edge', 'edge', 'cd'.repeat(32)), '--verify'], { env });
+  assert.equal(forged.code, 1);
+  assert.match(forged.stdout, /Signature: INVALID \(E301/);
 
   const playbook = join(j.root, 'ansible', 'playbooks', 'config-apply.yml');
   mkdirSync(dirname(playbook), { recursive: true });
@@ -243,12 +274,33 @@ test('server start|status|stop, config fetch with iac-driver tokens, config appl
   assert.deepEqual(marker.users, ['ops']);
   assert.equal((JSON.parse(applied.stdout) as { success: boolean }).success, true);
 
+  // A pull-mode node is handed the server and a token for its spec; with it, the node fetches that spec.
+  const pull = await j.strata(['manifest', 'apply', '-M', 'n1-pull', '-H', 'pve'], {
+    env: { ...env, HOMESTAK_SERVER: server },
+  });
+  assert.equal(pull.code, 0, pull.stderr);
+  const handed =
+    (await simState()).find((vm) => vm.vmid === 99950)?.guestFiles?.['/etc/homestak/provisioning.env'] ?? '';
+  assert.match(handed, new RegExp(`^HOMESTAK_SERVER=${server}\nHOMESTAK_TOKEN=\\S+\n$`));
+  const nodeToken = /HOMESTAK_TOKEN=(\S+)/.exec(handed)?.[1] as string;
+  const pulled = await j.strata(['config', 'fetch', '--identity', 'edge'], {
+    env: { ...nodeEnv, HOMESTAK_TOKEN: nodeToken },
+  });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.match(readFileSync(specFile, 'utf8'), /hostname: base/);
+  assert.equal((await j.strata(['manifest', 'destroy', '-M', 'n1-pull', '-H', 'pve', '-y'], { env })).code, 0);
+  assert.deepEqual(await simVms(), []);
+
   const stopped = await j.strata(['server', 'stop', '-p', PORT], { env });
   assert.equal(stopped.code, 0);
   const after = await j.strata(['server', 'status', '-p', PORT], { env });
   assert.equal(after.code, 1);
   assert.equal(existsSync(join(home, '.run', `server-${PORT}.pid`)), false);
 
-  const hits = findSecrets([PVE_SECRET, SIGNING_KEY, token], [join(home, '.state'), join(home, 'logs')], j.printed);
+  const hits = findSecrets(
+    [PVE_SECRET, SIGNING_KEY, token, nodeToken],
+    [join(home, '.state'), join(home, 'logs')],
+    j.printed,
+  );
   assert.deepEqual(hits, []);
 });
