@@ -112,11 +112,9 @@ async function readRepo(context: RouteContext, site: IacDriverSite, incoming: In
 export function iacDriverRoutes(site: IacDriverSite): (context: RouteContext) => Listener {
   return (context) => {
     const app = new Hono<{ Bindings: HttpBindings }>();
+    // The request gate in front answers anything but GET and HEAD with 405.
     app.all('*', async (c) => {
       const incoming = c.env.incoming;
-      if (incoming.method !== 'GET' && incoming.method !== 'HEAD') {
-        return failure({ code: 'E100', status: 501, message: `Unsupported method: ${incoming.method}` });
-      }
       // Trailing slashes are dropped before routing, as iac-driver does (so /spec/ is an unknown endpoint).
       const path = (incoming.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
       const header = incoming.headers.authorization;

@@ -171,6 +171,8 @@ export interface ApplyResult {
   specPath: string;
   vars: Doc;
   durationSeconds: number;
+  /** The spec's users, by name. */
+  users: string[];
   marker?: string;
   error?: string;
 }
@@ -187,7 +189,7 @@ export async function applyConfig(request: ApplyRequest): Promise<ApplyResult> {
   const { root, state } = homestakPaths(env);
   const specPath = request.spec ?? join(state, 'spec.yaml');
   const started = Date.now();
-  const base = { spec: '', specPath, vars: {}, durationSeconds: 0 };
+  const base = { spec: '', specPath, vars: {}, durationSeconds: 0, users: [] as string[] };
   if (!existsSync(specPath))
     return { ...base, exitCode: 1, error: `Spec not found: ${specPath} (run config fetch first)` };
   const raw = parseYaml(await readFile(specPath, 'utf8'), specPath);
@@ -195,6 +197,10 @@ export async function applyConfig(request: ApplyRequest): Promise<ApplyResult> {
   const identity = isPlainMap(spec.identity) ? spec.identity : {};
   const name = String(identity.hostname ?? '');
   const vars = specToAnsibleVars(spec);
+  const users = (isPlainMap(spec.access) && Array.isArray(spec.access.users) ? spec.access.users : [])
+    .filter(isPlainMap)
+    .map((u) => String(u.name));
+  base.users = users;
   if (request.dryRun) return { ...base, exitCode: 0, spec: name, vars };
   const playbook = request.playbook ?? join(root, 'iac', 'ansible', 'playbooks', 'config-apply.yml');
   if (!existsSync(playbook))
@@ -221,7 +227,6 @@ export async function applyConfig(request: ApplyRequest): Promise<ApplyResult> {
     };
   }
   const marker = join(state, 'complete.json');
-  const users = isPlainMap(spec.access) && Array.isArray(spec.access.users) ? spec.access.users : [];
   const done = {
     phase: 'config',
     status: 'complete',
@@ -230,10 +235,10 @@ export async function applyConfig(request: ApplyRequest): Promise<ApplyResult> {
     packages: list(vars.packages),
     services_enabled: list(vars.services_enable),
     services_disabled: list(vars.services_disable),
-    users: users.filter(isPlainMap).map((u) => String(u.name)),
+    users,
   };
   await writeFileAtomic(marker, `${JSON.stringify(done, null, 2)}\n`);
-  return { exitCode: 0, spec: name, specPath, vars, durationSeconds, marker };
+  return { ...base, exitCode: 0, spec: name, vars, durationSeconds, marker };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

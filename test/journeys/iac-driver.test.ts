@@ -275,7 +275,8 @@ test('server start|status|stop, config fetch with iac-driver tokens, config appl
   >;
   assert.equal(marker.status, 'complete');
   assert.deepEqual(marker.users, ['ops']);
-  assert.equal((JSON.parse(applied.stdout) as { success: boolean }).success, true);
+  const report = JSON.parse(applied.stdout) as { success: boolean; phase: string; users: string[] };
+  assert.deepEqual([report.phase, report.success, report.users], ['config', true, ['ops']]);
 
   // A pull-mode node is handed the server and a token for its spec; with it, the node fetches that spec.
   const pull = await j.strata(['manifest', 'apply', '-M', 'n1-pull', '-H', 'pve'], {

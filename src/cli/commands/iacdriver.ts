@@ -92,7 +92,7 @@ async function configApply(options: ApplyOptions): Promise<void> {
           packages: result.vars.packages ?? [],
           services_enabled: result.vars.services_enable ?? [],
           services_disabled: result.vars.services_disable ?? [],
-          users: result.vars.local_user ? [result.vars.local_user] : [],
+          users: result.users,
           ...(result.error ? { error: result.error } : {}),
         },
         'json',
