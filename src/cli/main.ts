@@ -1,10 +1,10 @@
-import { realpathSync } from 'node:fs';
 import { Argument, Command, CommanderError } from 'commander';
 import { formatError, StrataError } from '../errors.ts';
 import { paint } from '../util/terminal.ts';
 import { VERSION } from '../util/version.ts';
 import { completionScript, SHELLS } from './completion.ts';
 import { dropOutputOnClosedPipe } from './pipes.ts';
+import { selfInvocation } from './shared.ts';
 
 /** Each concern adds its commands here; the CLI stays a thin layer over the library. */
 type Registrar = (program: Command) => void;
@@ -21,6 +21,7 @@ const MODULES = {
   version: () => import('./commands/version.ts'),
   ci: () => import('./commands/ci.ts'),
   vendor: () => import('./commands/vendor.ts'),
+  iacdriver: () => import('./commands/iacdriver.ts'),
 } as const;
 type ModuleName = keyof typeof MODULES;
 
@@ -60,6 +61,10 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   doctor: ['gitops'],
   version: ['version'],
   vendor: ['vendor'],
+  scenario: ['iacdriver'],
+  config: ['iacdriver'],
+  server: ['iacdriver'],
+  token: ['iacdriver'],
 };
 
 async function registrars(argv: string[]): Promise<Registrar[]> {
@@ -132,12 +137,6 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     });
   program.configureHelp({ sortSubcommands: true });
   return program;
-}
-
-/** How to run this same strata again: the single executable alone, or node with the script it was started from. */
-function selfInvocation(): string[] {
-  if (process.getBuiltinModule('node:sea')?.isSea()) return [process.execPath];
-  return [process.execPath, realpathSync(process.argv[1])];
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 user error or failed run, 2 usage error. */

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 
@@ -69,4 +70,10 @@ export function evaluationOptions(
     processFunctions: opts.processFunctions ?? functionsByDefault,
     skipFunctions: opts.skip,
   };
+}
+
+/** How to run this same strata again: the single executable alone, or node with the script it was started from. */
+export function selfInvocation(): string[] {
+  if (process.getBuiltinModule('node:sea')?.isSea()) return [process.execPath];
+  return [process.execPath, realpathSync(process.argv[1])];
 }

@@ -2,6 +2,7 @@
  * The controller daemon's lifecycle: TLS identity, the HTTPS listener (node:https, with the request gate in front of
  * the hono routes), reload and drain. It writes nothing to the terminal: every line goes to the logger handed in.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { StrataError } from '../errors.ts';
 import { AccessLog, createEmitter, type Emit, type LogSink } from './access-log.ts';
@@ -11,7 +12,7 @@ import { RequestGate } from './gate.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { Reloader, type ReloadResult } from './reload.ts';
 import { type RepoSnapshot, realPaths, snapshotRepo } from './repo.ts';
-import { createRoutes, type LiveState } from './routes.ts';
+import { createRoutes, type LiveState, type RouteContext } from './routes.ts';
 import { generateSelfSigned, loadTls, type TlsMaterial } from './tls.ts';
 import type { Credentials, SpecSource } from './types.ts';
 
@@ -53,6 +54,8 @@ export interface ControllerOptions {
   drainTimeoutMs?: number;
   /** Receives each log line (JSON, masked): the access log and the start, reload, drain and stop events. */
   log: LogSink;
+  /** Another protocol over the same daemon (iac-driver's: iacdriver-routes.ts); default strata's own endpoints. */
+  routes?: (context: RouteContext) => (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 export interface Controller {
@@ -88,7 +91,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     access,
     limiter: new RateLimiter(options.rateLimit ?? { perSecond: 50, burst: 100 }),
     maxBody: options.maxBodyBytes ?? 16 * 1024,
-    forward: createRoutes({
+    forward: (options.routes ?? createRoutes)({
       source: options.source,
       live,
       denyFiles: await realPaths([options.tls?.keyFile, ...(options.protectFiles ?? [])]),

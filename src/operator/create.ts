@@ -61,6 +61,9 @@ async function provisionWithApi(
     resume,
   );
   if (created.adopted) run.log(`${name}: adopted VM ${created.vmid} left by an interrupted run`);
+  const files = run.o.guestFiles?.(run.node(name)) ?? [];
+  if (files.length > 0) await run.transition(name, { phase: 'handover' });
+  for (const file of files) await target.client.agentFileWrite(created.pveNode, created.vmid, file.path, file.content);
   return { vmid: created.vmid, ip: created.ip, pveNode: created.pveNode };
 }
 

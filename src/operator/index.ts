@@ -49,6 +49,7 @@ export { leftoverLine, reportMarkdown, writeReports } from './report.ts';
 export type { ExecutionState, NodeState, NodeStatus } from './state.ts';
 export { acquireLock, readState, statePaths } from './state.ts';
 export type {
+  GuestFile,
   LeftoverVm,
   NodeReport,
   OperatorOptions,

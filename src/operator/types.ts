@@ -2,7 +2,7 @@
 import type { DryRunPlan } from '../util/plan.ts';
 import type { ProxmoxConnection } from './connection.ts';
 import type { StackContext } from './context.ts';
-import type { Manifest, OnError } from './manifest.ts';
+import type { Manifest, ManifestNode, OnError } from './manifest.ts';
 import type { NodeStatus } from './state.ts';
 
 export type Verb = 'create' | 'destroy' | 'test';
@@ -44,6 +44,16 @@ export interface OperatorOptions {
   command?: string;
   /** tofu or terraform. */
   tofuBinary?: string;
+  /**
+   * Files handed to a node once its guest agent answers (written with the agent's file-write), e.g. the server URL
+   * and provisioning token a pull-mode node fetches its spec with. Only the proxmox-api provisioner hands files over.
+   */
+  guestFiles?: (node: ManifestNode) => GuestFile[];
+}
+
+export interface GuestFile {
+  path: string;
+  content: string;
 }
 
 /** How a phase ended: `message` says what a passed phase did, `error` why a failed one failed. */

@@ -237,6 +237,11 @@ export class PveClient {
     return data?.result ?? [];
   }
 
+  /** Writes a file inside the guest through the QEMU guest agent (the agent must answer). */
+  async agentFileWrite(node: string, vmid: number, file: string, content: string): Promise<void> {
+    await this.#http.request('POST', `${vmPath(node, vmid)}/agent/file-write`, { file, content });
+  }
+
   /** Storages enabled on a node; `shared` is 1 for storages every node reaches (NFS, Ceph…). */
   storages(
     node: string,

@@ -17,6 +17,7 @@ import {
   type NodeReport,
   needsStack,
   type OnError,
+  type OperatorOptions,
   operatorPaths,
   type ProgressEvent,
   type ProxmoxConnection,
@@ -77,6 +78,8 @@ export interface ManifestRunOptions {
   tofuBinary?: string;
   /** Recorded in the lock file (default: the equivalent strata command). */
   command?: string;
+  /** Files handed to each node through its guest agent once it answers (pull-mode tokens). */
+  guestFiles?: OperatorOptions['guestFiles'];
   /** Asked before a destroy that changes something; false cancels it. */
   confirmDestroy?: (manifest: Manifest, stack: string) => Promise<boolean>;
 }
@@ -97,6 +100,8 @@ export interface RunManifestRequest {
   options?: ManifestRunOptions;
   /** Environment for tokens and endpoint overrides (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Manifests and their context from elsewhere than the stacks (an iac-driver site-config); no project is read. */
+  source?: ManifestSource;
   /** Aborting it interrupts the run cleanly (state saved, lock released). */
   signal?: AbortSignal;
   onEvent?: (event: ManifestEvent) => void;
@@ -126,6 +131,13 @@ export interface ManifestResult {
   reports?: Partial<Record<ReportFormat, string>>;
 }
 
+export interface ManifestSource {
+  manifest(ref: ManifestRef): Promise<Manifest>;
+  context(manifest: Manifest): Promise<StackContext | undefined>;
+  /** Where state, modules and reports go by default. */
+  basePath: string;
+}
+
 interface Loaded {
   manifest: Manifest;
   context?: StackContext;
@@ -134,6 +146,11 @@ interface Loaded {
 
 /** The manifest and, with a stack, its context; a manifest file without a stack needs no project at all. */
 async function load(request: RunManifestRequest): Promise<Loaded> {
+  const { source } = request;
+  if (source) {
+    const manifest = await source.manifest(request.manifest);
+    return { manifest, context: await source.context(manifest), basePath: source.basePath };
+  }
   const needEngine = request.stack !== undefined || !request.manifest.file;
   const engine = needEngine
     ? await openEngine({ configPath: request.project?.config, basePath: request.project?.basePath })
@@ -250,5 +267,6 @@ function runOperatorFor(
     log: (line) => emit({ type: 'log', line }),
     command: options.command ?? `strata manifest ${verb} ${manifest.name}${context ? ` -s ${context.stack}` : ''}`,
     tofuBinary: options.tofuBinary ?? env.STRATA_TOFU_BINARY,
+    guestFiles: options.guestFiles,
   });
 }

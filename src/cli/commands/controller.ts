@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
+import type { IacDriverSite } from '../../controller/iacdriver-site.ts';
 import {
   type Controller,
   type Credentials,
@@ -32,6 +34,7 @@ interface ServeOptions {
   signingKey?: string;
   siteTokenFile?: string;
   siteConfig?: string;
+  protocol?: string;
   repo?: string | false;
   git: boolean;
   rateLimit: string;
@@ -45,6 +48,19 @@ interface ServeOptions {
 
 interface SourceOptions {
   siteConfig?: string;
+  protocol?: string;
+}
+
+/** With --site-config the daemon speaks iac-driver's protocol unless --protocol strata asks for strata's. */
+function protocolOf(opts: SourceOptions): 'strata' | 'iac-driver' {
+  const protocol = opts.protocol ?? (opts.siteConfig ? 'iac-driver' : 'strata');
+  if (protocol !== 'strata' && protocol !== 'iac-driver') {
+    throw new UsageError(`invalid --protocol '${protocol}'`, { hint: 'use strata or iac-driver' });
+  }
+  if (protocol === 'iac-driver' && !opts.siteConfig) {
+    throw new UsageError('--protocol iac-driver needs --site-config <dir>');
+  }
+  return protocol;
 }
 
 function integer(value: string, flag: string, min: number, max: number): number {
@@ -57,6 +73,10 @@ function integer(value: string, flag: string, min: number, max: number): number 
 
 /** Specs from an iac-driver site-config folder, or from the stacks (loaded lazily: only `serve` needs the engine). */
 async function openSource(cmd: Command, opts: SourceOptions): Promise<SpecSource> {
+  if (opts.siteConfig && protocolOf(opts) === 'iac-driver') {
+    const { IacDriverSite } = await import('../../controller/iacdriver-site.ts');
+    return IacDriverSite.open(resolve(opts.siteConfig));
+  }
   if (opts.siteConfig) return siteConfigSpecSource(opts.siteConfig);
   const { stacksSpecSource } = await import('../../controller/stacks-source.ts');
   const { defaultResolvers } = await import('../../services/engine.ts');
@@ -118,8 +138,11 @@ async function startFromOptions(opts: ServeOptions, cmd: Command): Promise<Contr
   };
   const source = await openSource(cmd, opts);
   const repo = await repoFolder(cmd, opts);
+  const iacDriver =
+    protocolOf(opts) === 'iac-driver' ? await import('../../controller/iacdriver-routes.ts') : undefined;
   const controller = await startController({
     source,
+    routes: iacDriver ? iacDriver.iacDriverRoutes(source as IacDriverSite) : undefined,
     bind: opts.bind,
     port: integer(opts.port, '--port', 0, 65535),
     tls: opts.cert && opts.key ? { certFile: opts.cert, keyFile: opts.key } : undefined,
@@ -273,6 +296,7 @@ export function register(program: Command): void {
     )
     .option('--site-token-file <file>', `file holding the site token (default $${SITE_TOKEN_ENV})`)
     .option('--site-config <dir>', 'serve an iac-driver site-config (specs/, postures/) instead of the stacks')
+    .option('--protocol <protocol>', 'iac-driver (default with --site-config: its endpoints and tokens) or strata')
     .option('--repo <dir>', 'git work tree served under /repo/ and /repo.git/ (default: the base path, if in git)')
     .option('--no-repo', 'serve no repository')
     .option('--no-git', 'serve files under /repo/ only, not git dumb HTTP under /repo.git/')

@@ -10,8 +10,16 @@ import { paint } from '../../util/terminal.ts';
 import type { ProgressView } from '../operator-progress.ts';
 import { parseFormat, render } from '../output.ts';
 import { subcommand } from '../shared.ts';
+import {
+  addIacDriverOptions,
+  type IacDriverOptions,
+  iacDriverFailure,
+  isIacDriverCall,
+  type ManifestViews,
+  runIacDriverVerb,
+} from './iacdriver-manifest.ts';
 
-interface CommonOptions {
+interface CommonOptions extends IacDriverOptions {
   stack?: string;
   manifestFile?: string;
   format?: string;
@@ -187,7 +195,32 @@ function failureDocument(verb: Verb, name: string | undefined, options: RunOptio
   };
 }
 
+/** What iac-driver's command lines share with strata's own (see iacdriver-manifest.ts). */
+const views: ManifestViews = {
+  progress: progressView,
+  text: (outcome) => renderRun(outcome, {}),
+  confirm: confirmDestroy,
+  simulator: async () => {
+    const { simulatedConnection } = await simulator();
+    return (context) => simulatedConnection(context, 0);
+  },
+};
+
+async function runIacDriver(verb: Verb | 'apply', name: string | undefined, options: IacDriverOptions): Promise<void> {
+  const siteVerb = verb === 'create' ? 'apply' : verb;
+  const release = holdSignals();
+  try {
+    await runIacDriverVerb(siteVerb, name, options, views);
+  } catch (error) {
+    if (options.jsonOutput) process.stdout.write(iacDriverFailure(siteVerb, error));
+    throw error;
+  } finally {
+    release();
+  }
+}
+
 async function runVerb(verb: Verb, name: string | undefined, options: RunOptions, command: Command): Promise<void> {
+  if (isIacDriverCall(options)) return runIacDriver(verb, name, options);
   const release = holdSignals();
   try {
     const request = runRequest(verb, name, options, command);
@@ -214,6 +247,7 @@ async function describeManifest(
   options: CommonOptions,
   command: Command,
 ): Promise<void> {
+  if (verb === 'validate' && isIacDriverCall(options)) return runIacDriverVerb('validate', name, options, views);
   const format = parseFormat(options.format, ['text', 'json', 'yaml']);
   const request = baseRequest(verb, name, options, command);
   const { runManifest } = await services();
@@ -302,7 +336,7 @@ export function register(program: Command): void {
     '\nManifests live in stacks/manifests/<name>.yaml (schema v2); the stack (-s) gives endpoint, presets and images.\n\nExamples:\n  strata manifest plan nested-pve --format json\n  strata manifest test nested-pve -s pve-dev --simulator\n  strata manifest create nested-pve -s pve-dev && strata manifest destroy nested-pve -s pve-dev --yes\n',
   );
 
-  manifest
+  const validate = manifest
     .command('validate [manifest]')
     .description('Check a manifest: schema, names, parents, cycles, vmids (and presets with -s)')
     .option('-s, --stack <stack>', 'also resolve presets and images against this stack')
@@ -315,6 +349,7 @@ export function register(program: Command): void {
     .action((name: string | undefined, options: CommonOptions, command: Command) =>
       describeManifest('validate', name, options, command),
     );
+  addIacDriverOptions(validate, 'validate');
 
   manifest
     .command('plan [manifest]')
@@ -331,11 +366,12 @@ export function register(program: Command): void {
     );
 
   for (const [verb, description] of [
+    ['apply', "Same as create (iac-driver's name): with -M and -H, from an iac-driver site-config"],
     ['create', "Create the manifest's nodes (parents first, siblings in parallel); resumes an interrupted run"],
     ['destroy', "Destroy the manifest's nodes (children first), from the state or from the Proxmox API"],
     ['test', 'Create, verify (guest agent IP and TCP port), destroy; writes reports/<time>.<passed|failed>.{md,json}'],
-  ] as Array<[Verb, string]>) {
-    manifest
+  ] as Array<[Verb | 'apply', string]>) {
+    const run = manifest
       .command(`${verb} [manifest]`)
       .description(description)
       .option('-s, --stack <stack>', 'the stack to run against')
@@ -348,10 +384,13 @@ export function register(program: Command): void {
       .option('--simulator', 'run against an in-process Proxmox VE simulator seeded from the stack')
       .option('--sim-latency <scale>', 'simulator latency scale (0 = instant, 1 = realistic; default 0.1)')
       .option('--report-dir <dir>', 'where test reports go (default: reports/ under the base path)')
-      .addHelpText('after', RUN_HELP(verb))
+      .addHelpText('after', RUN_HELP(verb === 'apply' ? 'create' : verb))
       .action((name: string | undefined, options: RunOptions, command: Command) =>
-        runVerb(verb, name, options, command),
+        verb === 'apply' && isIacDriverCall(options)
+          ? runIacDriver('apply', name, options)
+          : runVerb(verb === 'apply' ? 'create' : verb, name, options, command),
       );
+    addIacDriverOptions(run, verb === 'create' ? 'apply' : verb);
   }
 
   program

@@ -158,6 +158,8 @@ export interface SimVm {
   bootedAt?: number;
   ip?: string;
   agentLost?: boolean;
+  /** Files written into the guest through the agent (file-write), by path. */
+  guestFiles?: Record<string, string>;
   pool?: string;
   /** Changes waiting for the next start (keys that cannot be hot-plugged into a running VM). */
   pending: Record<string, string | number>;

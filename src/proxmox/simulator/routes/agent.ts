@@ -59,6 +59,27 @@ export function registerAgentRoutes(router: Router, sim: SimContext): void {
       handler: (ctx) => ({ result: result(command, answering(ctx)) }),
     });
   }
+  // file-write: what a client hands a guest (a token, a config file) lands in the VM's guestFiles, for tests to read.
+  router.add('POST', '/nodes/{node}/qemu/{vmid}/agent/file-write', {
+    schema: {
+      ...VM_PATH,
+      file: { type: 'string' },
+      content: { type: 'string', maxLength: 61440 },
+      encode: { type: 'boolean', optional: true },
+    },
+    check: vmPerm('VM.Monitor'),
+    handler: (ctx) => {
+      const vm = answering(ctx);
+      const content = String(ctx.params.content);
+      // encode=0: the client sent base64 itself; by default PVE encodes the plain content for the agent.
+      const encoded = ['false', '0'].includes(String(ctx.params.encode));
+      vm.guestFiles = {
+        ...vm.guestFiles,
+        [String(ctx.params.file)]: encoded ? Buffer.from(content, 'base64').toString('utf8') : content,
+      };
+      return null;
+    },
+  });
   router.add('POST', '/nodes/{node}/qemu/{vmid}/agent', {
     schema: { ...VM_PATH, command: { type: 'string', enum: [...ACTION_COMMANDS, ...READ_COMMANDS].sort() } },
     check,
