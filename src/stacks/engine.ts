@@ -401,6 +401,28 @@ export class StackEngine {
     return out;
   }
 
+  /**
+   * `describe locals`: each top-level manifest's own resolved locals by stack name, `{locals, <kind>: {locals}}`
+   * (locals are file-scoped, so an import's locals are not part of its importer's).
+   */
+  async locals(stack?: string): Promise<Record<string, PlainMap>> {
+    const out: Record<string, PlainMap> = {};
+    const candidates = this.#candidatesList();
+    for (const manifest of this.manifests()) {
+      const name = candidates.find((c) => c.manifest === manifest)?.stack ?? manifest.fallbackName;
+      if (stack && stack !== name && stack !== manifest.key) continue;
+      const { locals, kinds } = this.#reader.localsOf(manifest.path);
+      const entry: PlainMap = {};
+      if (Object.keys(locals).length > 0) entry.locals = locals;
+      for (const [kind, kindLocals] of Object.entries(kinds)) entry[kind] = { locals: kindLocals };
+      if (Object.keys(entry).length > 0) out[name] = entry;
+    }
+    if (stack && Object.keys(out).length === 0 && !this.manifests().some((m) => m.key === stack)) {
+      if (!candidates.some((c) => c.stack === stack)) throw await this.#unknownStack(stack);
+    }
+    return out;
+  }
+
   /** Names of stacks close to `name`, for error messages elsewhere. */
   async closestStacks(name: string): Promise<string[]> {
     return closestNames(name, await this.stackNames());
