@@ -57,10 +57,7 @@ const DEFAULTS = {
   components: {
     terraform: {
       base_path: '',
-      // Atmos's zero values when an atmos.yaml omits them (its describe config and runs show false).
       apply_auto_approve: false,
-      deploy_run_init: false,
-      init_run_reconfigure: false,
       auto_generate_backend_file: false,
       command: 'terraform',
       init: { pass_vars: false },
@@ -444,7 +441,29 @@ export function describeConfig(config: StrataConfig): Record<string, unknown> {
   paths.workflowsDirAbsolutePath = config.workflows.basePath;
   paths.cli_config_path = config.configDir;
   paths.config_files = config.configFiles;
-  return { ...config.raw, ...paths };
+  return withAtmosZeroValues({ ...config.raw, ...paths });
+}
+
+/**
+ * Atmos prints false for `deploy_run_init` and `init_run_reconfigure` when the configuration omits them (its zero
+ * values). strata shows the same, while its runner keeps initialising before deploy and reconfiguring unless the
+ * file sets them to false (docs/configuration.md).
+ */
+function withAtmosZeroValues(described: Record<string, unknown>): Record<string, unknown> {
+  const components = section(described.components);
+  const terraform = section(components.terraform);
+  const shown = (key: string) => (key in terraform ? terraform[key] : false);
+  return {
+    ...described,
+    components: {
+      ...components,
+      terraform: {
+        ...terraform,
+        deploy_run_init: shown('deploy_run_init'),
+        init_run_reconfigure: shown('init_run_reconfigure'),
+      },
+    },
+  };
 }
 
 /** Where operator manifests live: `operator.manifests_path` in atmos.yaml/strata.yaml, default <stacks base>/manifests. */

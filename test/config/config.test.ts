@@ -293,6 +293,10 @@ test('describe config: terraform deploy_run_init and init_run_reconfigure are fa
       >;
       assert.equal(omitted.terraform.deploy_run_init, false);
       assert.equal(omitted.terraform.init_run_reconfigure, false);
+      // The runner reads the file's own keys: omitted, it keeps initialising before deploy (docs/configuration.md).
+      const raw = loadConfig({ cwd: repo.dir, env: NO_GIT_ROOT }).components.terraform.raw;
+      assert.equal(raw.deploy_run_init, undefined);
+      assert.equal(raw.init_run_reconfigure, undefined);
       const set = describeConfig(loadConfig({ cwd: join(repo.dir, 'set'), env: NO_GIT_ROOT })).components as Record<
         string,
         Record<string, unknown>
