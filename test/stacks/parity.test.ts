@@ -177,3 +177,39 @@ test('!include: invalid HCL names the file and line; remote files are refused wi
     },
   );
 });
+
+test("auth: atmos.yaml's auth is the lowest layer of every component's auth; stack auth merges over it", async () => {
+  await withRepo(
+    {
+      'stacks/deploy/dev.yaml': [
+        'auth: {identities: {admin: {kind: aws/assume-role, default: true}}}',
+        'components:',
+        '  terraform:',
+        '    app: {auth: {identities: {admin: {principal: {assume_role: arn:role/app}}}}}',
+        '    other: {vars: {}}',
+      ].join('\n'),
+    },
+    async (repo) => {
+      const engine = await repo.engine();
+      const app = (await describeComponent(engine, 'app', 'deploy/dev')).description;
+      assert.deepEqual(app.auth, {
+        providers: { sso: { kind: 'aws/iam-identity-center', region: 'eu-west-1' } },
+        identities: {
+          admin: {
+            kind: 'aws/assume-role',
+            via: { provider: 'sso' },
+            default: true,
+            principal: { assume_role: 'arn:role/app' },
+          },
+        },
+      });
+      const other = (await describeComponent(engine, 'other', 'deploy/dev')).description;
+      assert.deepEqual((other.auth as { providers: unknown }).providers, {
+        sso: { kind: 'aws/iam-identity-center', region: 'eu-west-1' },
+      });
+    },
+    {
+      atmos: `${ATMOS_YAML}auth:\n  providers: {sso: {kind: aws/iam-identity-center, region: eu-west-1}}\n  identities: {admin: {kind: aws/permission-set, via: {provider: sso}}}\n`,
+    },
+  );
+});
