@@ -10,7 +10,7 @@ import { isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { envSecret, isSecretName, SecretRef, vaultSecret } from '../secrets/values.ts';
-import { renderTemplate } from '../template/index.ts';
+import { type FuncMap, renderTemplate } from '../template/index.ts';
 import { parseTerraformArgs, splitArgs } from './args.ts';
 import { EXTRA_FUNCTIONS } from './extra.ts';
 import { secretValue } from './secret.ts';
@@ -40,6 +40,8 @@ export interface FunctionContext {
   kind: string;
   /** The stack's `version.track`, for `!version`. */
   versionTrack?: string;
+  /** Functions `!template` may call besides the built-in ones (the engine's `atmos.Component`). */
+  templateFunctions?: FuncMap;
 }
 
 export type FunctionResolver = (fn: YamlFunction, context: FunctionContext) => unknown | Promise<unknown>;
@@ -103,6 +105,7 @@ const builtins: Record<string, FunctionResolver> = {
     const rendered = renderTemplate(argText(fn), context.section, {
       name: `!template in ${context.component}`,
       delimiters: context.config.templates.delimiters,
+      funcs: context.templateFunctions,
     });
     return parseOutput(rendered);
   },

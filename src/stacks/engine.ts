@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
 import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
-import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
+import { finalizeMarkers, hasDeferred, isPlainMap, mapDeep, type PlainMap, resolveDeferred } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { lockedVersions } from '../functions/extra.ts';
 import {
@@ -310,8 +310,8 @@ export class StackEngine {
         ) as PlainMap;
       }
     }
-    if (this.#options.processFunctions !== false && this.#reader.sawFunctions && containsFunction(section)) {
-      section = (await evaluateFunctions(section, {
+    if (this.#options.processFunctions !== false && this.#reader.sawFunctions) {
+      const context = {
         config: this.config,
         resolvers: this.#resolvers,
         section,
@@ -319,7 +319,12 @@ export class StackEngine {
         component: raw.name,
         kind: raw.kind,
         versionTrack: versionTrack(manifest.doc),
-      })) as PlainMap;
+        templateFunctions: this.#templateFunctions,
+      };
+      // A function deep-merged with maps of other layers (Atmos's deferred merge) is evaluated before the merge.
+      if (hasDeferred(section))
+        section = (await resolveDeferred(section, (layer) => evaluateFunctions(layer, context))) as PlainMap;
+      if (containsFunction(section)) section = (await evaluateFunctions(section, context)) as PlainMap;
     }
     const description = section as ComponentDescription;
     return {
