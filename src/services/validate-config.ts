@@ -25,6 +25,14 @@ export function validateConfig(config: StrataConfig, options: { checkPaths?: boo
         : 'strata ignores it (Atmos may know it from a newer version)',
     });
   }
+  if (config.raw.profiles !== undefined) {
+    problems.push({
+      severity: 'warning',
+      ...at('profiles'),
+      message: 'profiles are not supported by strata: the configuration is read without them',
+      hint: 'merge the profile you need into atmos.yaml, or import it (import: [profiles/ci.yaml])',
+    });
+  }
   problems.push(...stackNameProblems(config, at));
   if (options.checkPaths === false) return problems;
   if (file && !existsSync(config.stacks.basePath)) {

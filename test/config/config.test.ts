@@ -307,3 +307,17 @@ test('describe config: terraform deploy_run_init and init_run_reconfigure are fa
     { atmos: null },
   );
 });
+
+test('validate config: profiles are reported as not supported (they are not merged)', async () => {
+  const { validateConfig } = await import('../../src/services/validate-config.ts');
+  await withRepo(
+    { 'atmos.yaml': 'base_path: "."\nprofiles: {default: ci}\n' },
+    (repo) => {
+      const problems = validateConfig(loadConfig({ cwd: repo.dir, env: NO_GIT_ROOT }), { checkPaths: false });
+      const profile = problems.find((p) => /profiles are not supported/.test(p.message));
+      assert.equal(profile?.severity, 'warning');
+      assert.equal(profile?.line, 2);
+    },
+    { atmos: null },
+  );
+});
