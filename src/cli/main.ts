@@ -1,5 +1,7 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Argument, Command, CommanderError } from 'commander';
-import { formatError, StrataError } from '../errors.ts';
+import { formatError, StrataError, UsageError } from '../errors.ts';
 import { paint } from '../util/terminal.ts';
 import { VERSION } from '../util/version.ts';
 import { completionScript, SHELLS } from './completion.ts';
@@ -36,6 +38,7 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   'describe stacks': ['stacks'],
   'describe manifest': ['stacks'],
   'describe dependents': ['stacks'],
+  'describe locals': ['stacks'],
   'describe config': ['stacks'],
   describe: ['stacks', 'workflows', 'gitops'],
   'list stacks': ['stacks'],
@@ -114,6 +117,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
       'Orchestrate infrastructure as code: Atmos-compatible stacks, Terraform/OpenTofu, Packer, Kubernetes, Ansible, workflows and a Proxmox operator.',
     )
     .version(VERSION, '--version')
+    .option('-C, --chdir <dir>', 'run as if started in this folder (also ATMOS_CHDIR); before anything else is read')
     .option('--config <path>', 'atmos.yaml / strata.yaml file or the folder that holds it')
     .option('--base-path <path>', 'base path for stacks, components and workflows (overrides base_path)')
     .option('--no-color', 'disable colours (also NO_COLOR=1)')
@@ -121,6 +125,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .exitOverride();
   program.hook('preAction', (cmd) => {
     if (cmd.opts().color === false) process.env.NO_COLOR = '1';
+    changeDirectory(cmd.opts().chdir ?? process.env.ATMOS_CHDIR);
   });
   for (const register of await registrars(argv)) register(program);
   if (mayNameCustomCommand(argv)) await addCustomCommands(program, argv);
@@ -137,6 +142,16 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     });
   program.configureHelp({ sortSubcommands: true });
   return program;
+}
+
+/** `--chdir/-C` (Atmos's flag, or ATMOS_CHDIR): the working directory for discovery and relative paths. */
+function changeDirectory(dir: string | undefined): void {
+  if (!dir) return;
+  const target = resolve(dir);
+  if (!statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--chdir: '${dir}' is not a folder`, { hint: `looked for ${target}` });
+  }
+  process.chdir(target);
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 user error or failed run, 2 usage error. */

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { globSync } from 'tinyglobby';
 import { type ListMergeStrategy, mergeLayers } from '../data/merge.ts';
 import { parseYaml } from '../data/yaml.ts';
 import { StrataError, UsageError } from '../errors.ts';
@@ -57,8 +58,6 @@ const DEFAULTS = {
     terraform: {
       base_path: '',
       apply_auto_approve: false,
-      deploy_run_init: true,
-      init_run_reconfigure: true,
       auto_generate_backend_file: false,
       command: 'terraform',
       init: { pass_vars: false },
@@ -294,11 +293,82 @@ function listMergeStrategy(value: unknown, file: string): ListMergeStrategy {
   });
 }
 
+/** Atmos's limit on nested atmos.yaml imports (MaximumImportLvL). */
+const MAX_CONFIG_IMPORT_DEPTH = 10;
+
+/**
+ * A config file with what it pulls in, lowest precedence first: every YAML file under `atmos.d/` and `.atmos.d/` next
+ * to it (by depth, then name), then its `import:` entries in order (paths and globs relative to its folder, each with
+ * its own imports), then the file itself, which wins over everything it imports (Atmos re-applies it last).
+ */
+function expandConfigFile(path: string, depth = 0, seen: string[] = []): Array<{ path: string; data: Raw }> {
+  if (seen.includes(path)) {
+    throw new StrataError(`atmos.yaml import cycle: ${[...seen, path].join(' -> ')}`, {
+      location: { file: path },
+    });
+  }
+  const data = readConfigFile(path);
+  const dir = dirname(path);
+  const out: Array<{ path: string; data: Raw }> = [];
+  if (depth === 0) for (const file of configFolderFiles(dir)) out.push(...expandConfigFile(file, 1, [path]));
+  const imports = data.import === undefined || data.import === null ? [] : list(data.import);
+  if (imports.length > 0 && depth >= MAX_CONFIG_IMPORT_DEPTH) {
+    throw new StrataError(`atmos.yaml imports nest deeper than ${MAX_CONFIG_IMPORT_DEPTH} levels at ${path}`, {
+      location: { file: path },
+    });
+  }
+  for (const entry of imports) {
+    for (const file of resolveConfigImport(entry, path))
+      out.push(...expandConfigFile(file, depth + 1, [...seen, path]));
+  }
+  const { import: _imports, ...own } = data;
+  out.push({ path, data: own });
+  return out;
+}
+
+/** `atmos.d/**` and `.atmos.d/**` YAML files beside a config file, shallow ones first, then by name. */
+function configFolderFiles(dir: string): string[] {
+  const files: string[] = [];
+  for (const folder of ['atmos.d', '.atmos.d']) {
+    const root = join(dir, folder);
+    if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) continue;
+    const found = globSync(['**/*.yaml', '**/*.yml'], { cwd: root, onlyFiles: true, dot: false });
+    found.sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
+    files.push(...found.map((f) => join(root, f)));
+  }
+  return files;
+}
+
+function resolveConfigImport(entry: string, importer: string): string[] {
+  const where = { location: { file: importer } };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry) || /^[a-z0-9]+::/i.test(entry)) {
+    throw new StrataError(`atmos.yaml import '${entry}' in ${importer}: remote imports are not supported by strata`, {
+      ...where,
+      hint: 'download the file next to atmos.yaml and import it by its path',
+    });
+  }
+  const dir = dirname(importer);
+  if (/[*?[{]/.test(entry)) {
+    return globSync([entry], { cwd: dir, absolute: true, onlyFiles: true })
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort();
+  }
+  const path = resolve(dir, entry);
+  for (const candidate of [path, `${path}.yaml`, `${path}.yml`])
+    if (statSync(candidate, { throwIfNoEntry: false })?.isFile()) return [candidate];
+  throw new StrataError(`atmos.yaml import '${entry}' in ${importer} not found`, {
+    ...where,
+    hint: `looked for ${path} (paths are relative to the importing file's folder)`,
+  });
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): StrataConfig {
   const cwd = resolve(options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
-  const configFiles = discoverConfigFiles(options);
-  const fileLayers = configFiles.map(readConfigFile);
+  const discovered = discoverConfigFiles(options);
+  const expanded = discovered.flatMap((file) => expandConfigFile(file));
+  const configFiles = expanded.map((layer) => layer.path);
+  const fileLayers = expanded.map((layer) => layer.data);
   const fromFiles = configFiles.length > 0 ? mergeLayers(fileLayers) : FALLBACK_CONFIG;
   const envOverrides = environmentOverrides(env);
   const raw = mergeLayers([DEFAULTS, fromFiles, envOverrides]) as Raw;
@@ -371,7 +441,29 @@ export function describeConfig(config: StrataConfig): Record<string, unknown> {
   paths.workflowsDirAbsolutePath = config.workflows.basePath;
   paths.cli_config_path = config.configDir;
   paths.config_files = config.configFiles;
-  return { ...config.raw, ...paths };
+  return withAtmosZeroValues({ ...config.raw, ...paths });
+}
+
+/**
+ * Atmos prints false for `deploy_run_init` and `init_run_reconfigure` when the configuration omits them (its zero
+ * values). strata shows the same, while its runner keeps initialising before deploy and reconfiguring unless the
+ * file sets them to false (docs/configuration.md).
+ */
+function withAtmosZeroValues(described: Record<string, unknown>): Record<string, unknown> {
+  const components = section(described.components);
+  const terraform = section(components.terraform);
+  const shown = (key: string) => (key in terraform ? terraform[key] : false);
+  return {
+    ...described,
+    components: {
+      ...components,
+      terraform: {
+        ...terraform,
+        deploy_run_init: shown('deploy_run_init'),
+        init_run_reconfigure: shown('init_run_reconfigure'),
+      },
+    },
+  };
 }
 
 /** Where operator manifests live: `operator.manifests_path` in atmos.yaml/strata.yaml, default <stacks base>/manifests. */

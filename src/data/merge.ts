@@ -5,12 +5,14 @@
  * - maps merge recursively; anything else in a later layer replaces the earlier value, whatever its type;
  * - lists follow the strategy: `replace` (default), `append` (earlier ++ later) or `merge` (index-wise: maps
  *   deep-merge, otherwise the earlier item is kept, extra items are appended: Atmos's code, not its docs);
- * - `!append` lists concatenate whatever the strategy; `!unset` removes the key.
+ * - `!append` lists concatenate whatever the strategy; `!unset` removes the key;
+ * - a YAML function (`!template '{{ toJson ... }}'`) meeting a map is deferred, as in Atmos: its result is
+ *   deep-merged with the maps of the other layers, in layer order, once functions are evaluated.
  *
  * Merging is persistent: inputs are never mutated and unchanged subtrees are shared, so catalogs imported by
  * hundreds of stacks are parsed once and never copied.
  */
-import { AppendList, UNSET } from './yaml.ts';
+import { AppendList, UNSET, YamlFunction } from './yaml.ts';
 
 export type ListMergeStrategy = 'replace' | 'append' | 'merge';
 export type PlainMap = Record<string, unknown>;
@@ -67,10 +69,31 @@ export function mergeMaps(dst: PlainMap, src: PlainMap, strategy: ListMergeStrat
   return out ?? dst;
 }
 
+/**
+ * Layers of one value that hold a YAML function and maps: merged in order (later wins) once the functions are
+ * evaluated (`resolveDeferred`). Unevaluated, it shows as its last layer, which is what a plain replace would give.
+ */
+export class DeferredMerge {
+  constructor(
+    readonly layers: readonly unknown[],
+    readonly strategy: ListMergeStrategy,
+  ) {}
+
+  toJSON(): unknown {
+    const last = this.layers[this.layers.length - 1];
+    return last instanceof YamlFunction ? last.toJSON() : last;
+  }
+}
+
 function mergeValues(dst: unknown, src: unknown, strategy: ListMergeStrategy): unknown {
   if (isPlainMap(src)) {
     if (isPlainMap(dst)) return mergeMaps(dst, src, strategy);
+    if (dst instanceof YamlFunction) return new DeferredMerge([dst, src], strategy);
+    if (dst instanceof DeferredMerge) return new DeferredMerge([...dst.layers, src], strategy);
     return src;
+  }
+  if (src instanceof YamlFunction && (isPlainMap(dst) || dst instanceof DeferredMerge)) {
+    return new DeferredMerge([...(dst instanceof DeferredMerge ? dst.layers : [dst]), src], strategy);
   }
   if (src instanceof AppendList) {
     const base = dst instanceof AppendList ? dst.items : Array.isArray(dst) ? dst : [];
@@ -149,4 +172,44 @@ function finalizeLeaf(value: unknown): unknown {
   if (value === UNSET) return REMOVE;
   if (value instanceof AppendList) return mapDeep(value.items, finalizeLeaf);
   return value;
+}
+
+/**
+ * Replaces every DeferredMerge in a value by the merge of its layers, each evaluated by `evaluate` first (a
+ * function layer that yields no map is skipped, as Atmos drops empty inputs).
+ */
+export async function resolveDeferred(
+  value: unknown,
+  evaluate: (layer: unknown) => Promise<unknown>,
+): Promise<unknown> {
+  if (value instanceof DeferredMerge) {
+    const layers: unknown[] = [];
+    for (const layer of value.layers) layers.push(await resolveDeferred(await evaluate(layer), evaluate));
+    return mergeLayers(layers, value.strategy);
+  }
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const next = await resolveDeferred(value[i], evaluate);
+      if (next !== value[i]) (out ??= value.slice())[i] = next;
+    }
+    return out ?? value;
+  }
+  if (isPlainMap(value)) {
+    let out: PlainMap | undefined;
+    for (const key of Object.keys(value)) {
+      const next = await resolveDeferred(value[key], evaluate);
+      if (next !== value[key]) (out ??= { ...value })[key] = next;
+    }
+    return out ?? value;
+  }
+  return value;
+}
+
+/** Whether a value holds a deferred merge anywhere (a cheap walk before the async one). */
+export function hasDeferred(value: unknown): boolean {
+  if (value instanceof DeferredMerge) return true;
+  if (Array.isArray(value)) return value.some(hasDeferred);
+  if (isPlainMap(value)) for (const key of Object.keys(value)) if (hasDeferred(value[key])) return true;
+  return false;
 }

@@ -49,8 +49,8 @@ export interface RunResult {
 /** How to install the tools strata drives; shown when one is missing from PATH. */
 const INSTALL_HINTS: Record<string, string> = {
   terraform:
-    'install Terraform from https://developer.hashicorp.com/terraform/install (or use OpenTofu: command: tofu)',
-  tofu: 'install OpenTofu from https://opentofu.org/docs/intro/install/',
+    'install Terraform from https://developer.hashicorp.com/terraform/install, or run OpenTofu instead: set `components.terraform.command: tofu` in atmos.yaml (or ATMOS_COMPONENTS_TERRAFORM_COMMAND=tofu)',
+  tofu: 'install OpenTofu from https://opentofu.org/docs/intro/install/ (a single `tofu` binary on PATH), or run Terraform instead: set `components.terraform.command: terraform` in atmos.yaml (or ATMOS_COMPONENTS_TERRAFORM_COMMAND=terraform; a stack `command:` wins over both)',
   packer: 'install Packer from https://developer.hashicorp.com/packer/install',
   kubectl: 'install kubectl from https://kubernetes.io/docs/tasks/tools/',
   'ansible-playbook': 'install Ansible: `pipx install --include-deps ansible` (or your package manager: ansible-core)',

@@ -2,6 +2,7 @@
  * The stack engine as strata's commands and programs open it: the engine (layer 4) with strata's own resolvers for
  * outside data, which live in the toolchains (layer 5). The one place the two are wired together.
  */
+import { StrataError } from '../errors.ts';
 import { type EngineOptions, type EngineResolvers, loadEngine, type StackEngine } from '../stacks/engine.ts';
 
 /** Terraform outputs and state for `!terraform.output` / `!terraform.state`, read by the Terraform toolchain. */
@@ -20,9 +21,26 @@ export const defaultResolvers: EngineResolvers = {
 export const readOnlyResolvers: EngineResolvers = {
   async terraformOutput(engine, ref, mode) {
     const { readTerraformOutput } = await import('../components/terraform/outputs.ts');
-    return readTerraformOutput(engine, ref, mode, { readOnly: true });
+    try {
+      return await readTerraformOutput(engine, ref, mode, { readOnly: true });
+    } catch (error) {
+      throw withOfflineHint(error, `terraform.${mode}`);
+    }
   },
 };
+
+/** A failed read during describe or validate also says how to go on without it, as Atmos's flags allow. */
+function withOfflineHint(error: unknown, fn: string): unknown {
+  if (!(error instanceof StrataError) || error.hint?.includes('--process-functions=false')) return error;
+  const offline = `to describe without reading it, pass --process-functions=false or --skip ${fn}`;
+  return new StrataError(error.message, {
+    location: error.location,
+    details: error.details,
+    exitCode: error.exitCode,
+    cause: error.cause,
+    hint: error.hint ? `${error.hint}; ${offline}` : offline,
+  });
+}
 
 /** An engine for describe and validate: strata's resolvers in their read-only form. */
 export function openReadOnlyEngine(options: EngineOptions = {}): Promise<StackEngine> {

@@ -10,7 +10,6 @@ import { lineOfKey, type ValidationProblem } from './problems.ts';
 /** atmos.yaml sections Atmos acts on and strata reads but does nothing with: each is reported once. */
 export const NOT_ACTED_ON = [
   'aliases',
-  'auth',
   'containers',
   'devcontainer',
   'emulators',
@@ -18,7 +17,6 @@ export const NOT_ACTED_ON = [
   'ai',
   'policies',
   'pro',
-  'profiles',
   'registries',
   'scaffolds',
   'toolchain',
@@ -49,6 +47,14 @@ export function validateConfig(config: StrataConfig, options: { checkPaths?: boo
       ...at(key),
       message: `'${key}' in the configuration is not acted on by strata`,
       hint: 'strata keeps it (describe config shows it) but does nothing with it; docs/stacks.md lists what strata does not implement',
+    });
+  }
+  if (config.raw.profiles !== undefined) {
+    problems.push({
+      severity: 'warning',
+      ...at('profiles'),
+      message: 'profiles are not supported by strata: the configuration is read without them',
+      hint: 'merge the profile you need into atmos.yaml, or import it (import: [profiles/ci.yaml])',
     });
   }
   problems.push(...stackNameProblems(config, at));

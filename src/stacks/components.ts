@@ -253,7 +253,9 @@ export class ComponentBuilder {
     const cacheKey = `${kind}\u0000${key}\u0000${strategy}`;
     let layer = this.#globalLayers.get(cacheKey);
     if (!layer) {
-      layer = mergeLayers([this.#doc[key], asMap(this.#doc[kind])[key]], strategy);
+      // Atmos merges atmos.yaml's `auth:` (providers, identities) under every component's auth section.
+      const fromConfig = key === 'auth' ? this.#config.raw.auth : undefined;
+      layer = mergeLayers([fromConfig, this.#doc[key], asMap(this.#doc[kind])[key]], strategy);
       this.#globalLayers.set(cacheKey, layer);
     }
     return layer;

@@ -7,7 +7,7 @@ import { loadConfig } from '../config/index.ts';
 import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
 import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
 import { type EngineLimits, limitsFrom } from '../data/limits.ts';
-import { finalizeMarkers, isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
+import { finalizeMarkers, hasDeferred, isPlainMap, mapDeep, type PlainMap, resolveDeferred } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { lockedVersions } from '../functions/extra.ts';
 import {
@@ -337,8 +337,8 @@ export class StackEngine {
         )) as PlainMap;
       }
     }
-    if (this.#options.processFunctions !== false && this.#reader.sawFunctions && containsFunction(section)) {
-      section = (await evaluateFunctions(section, {
+    if (this.#options.processFunctions !== false && this.#reader.sawFunctions) {
+      const context = {
         config: this.config,
         resolvers: this.#resolvers,
         section,
@@ -350,7 +350,11 @@ export class StackEngine {
         access: this.#functionAccess(),
         templateFuncs: this.#templateFunctions,
         limits: this.limits,
-      })) as PlainMap;
+      };
+      // A function deep-merged with maps of other layers (Atmos's deferred merge) is evaluated before the merge.
+      if (hasDeferred(section))
+        section = (await resolveDeferred(section, (layer) => evaluateFunctions(layer, context))) as PlainMap;
+      if (containsFunction(section)) section = (await evaluateFunctions(section, context)) as PlainMap;
     }
     const description = section as ComponentDescription;
     return {
@@ -491,6 +495,28 @@ export class StackEngine {
           break;
         }
       }
+    }
+    return out;
+  }
+
+  /**
+   * `describe locals`: each top-level manifest's own resolved locals by stack name, `{locals, <kind>: {locals}}`
+   * (locals are file-scoped, so an import's locals are not part of its importer's).
+   */
+  async locals(stack?: string): Promise<Record<string, PlainMap>> {
+    const out: Record<string, PlainMap> = {};
+    const candidates = this.#candidatesList();
+    for (const manifest of this.manifests()) {
+      const name = candidates.find((c) => c.manifest === manifest)?.stack ?? manifest.fallbackName;
+      if (stack && stack !== name && stack !== manifest.key) continue;
+      const { locals, kinds } = this.#reader.localsOf(manifest.path);
+      const entry: PlainMap = {};
+      if (Object.keys(locals).length > 0) entry.locals = locals;
+      for (const [kind, kindLocals] of Object.entries(kinds)) entry[kind] = { locals: kindLocals };
+      if (Object.keys(entry).length > 0) out[name] = entry;
+    }
+    if (stack && Object.keys(out).length === 0 && !this.manifests().some((m) => m.key === stack)) {
+      if (!candidates.some((c) => c.stack === stack)) throw await this.#unknownStack(stack);
     }
     return out;
   }

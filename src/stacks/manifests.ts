@@ -15,6 +15,7 @@ import { FUNCTION_TAGS, IncludeRef, parseYaml } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
+import { applyLocals, type FileLocals, mayDeclareLocals } from './locals.ts';
 
 export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
 const GLOB_CHARS = /[*?[{]/;
@@ -125,6 +126,7 @@ export class ManifestReader {
   readonly #sources = new Map<string, string>();
   readonly #parsed = new Map<string, PlainMap>();
   readonly #processed = new Map<string, ProcessedFile>();
+  readonly #locals = new Map<string, FileLocals>();
   #allFiles: string[] | undefined;
   /** Whether any file read so far holds `!unset`/`!append` or a YAML function: lets the engine skip whole walks. */
   sawMarkers = false;
@@ -185,9 +187,20 @@ export class ManifestReader {
         location: { file: path, line: 1 },
       });
     }
-    const data = text.includes('!include') ? (this.#resolveIncludes(parsed, path) as PlainMap) : parsed;
+    let data = text.includes('!include') ? (this.#resolveIncludes(parsed, path) as PlainMap) : parsed;
+    if (mayDeclareLocals(text)) {
+      const applied = applyLocals(data, this.display(path), this.#config.templates.delimiters);
+      data = applied.data;
+      this.#locals.set(path, applied.locals);
+    }
     if (rendered === undefined) this.#parsed.set(path, data);
     return data;
+  }
+
+  /** A manifest's own resolved locals (file-scoped: its imports' locals are not included). */
+  localsOf(path: string): FileLocals {
+    this.parse(path);
+    return this.#locals.get(path) ?? { locals: {}, kinds: {} };
   }
 
   display(path: string): string {

@@ -238,6 +238,7 @@ function readStep(reader: Reader, workflow: Workflow, node: Node | null, index: 
   if (!isMap(node)) reader.fail(`step ${index + 1} of workflow '${workflow.name}' must be a map`, node);
   const known = new Set([
     'name',
+    'title',
     'command',
     'type',
     'stack',

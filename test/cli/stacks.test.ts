@@ -103,3 +103,74 @@ test('usage errors exit 2: a bad --format, a missing -s', () => {
   assert.match(missing.stderr, /--stack/);
   noTrace(missing.stderr);
 });
+
+test('-C/--chdir: discovery starts in that folder, before or after the command; a missing folder is exit 2', () => {
+  const before = runCli(['-C', homelab, 'list', 'stacks'], { cwd: repo.dir });
+  assert.equal(before.code, 0, before.stderr);
+  assert.deepEqual(before.stdout.trim().split('\n'), ['pve-dev', 'pve-prod']);
+  const after = runCli(['list', 'stacks', '--chdir', homelab], { cwd: repo.dir });
+  assert.equal(after.stdout, before.stdout);
+  const missing = runCli(['-C', join(repo.dir, 'nope'), 'list', 'stacks'], { cwd: repo.dir });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--chdir: '.*nope' is not a folder/);
+  noTrace(missing.stderr);
+});
+
+test('validate component . / ./dir: the folder names the component; several users of one folder are ambiguous (exit 2)', () => {
+  const shared = makeRepo({
+    'schemas/ok.json': JSON.stringify({ type: 'object' }),
+    'components/terraform/net/main.tf': '',
+    'components/terraform/app/main.tf': '',
+    'stacks/deploy/dev.yaml': [
+      'components:',
+      '  terraform:',
+      '    app: {settings: {validation: {s: {schema_type: jsonschema, schema_path: ok.json}}}}',
+      '    net-a: {metadata: {component: net}}',
+      '    net-b: {metadata: {component: net}}',
+    ].join('\n'),
+  });
+  try {
+    const dot = runCli(['validate', 'component', '.', '-s', 'deploy/dev'], {
+      cwd: join(shared.dir, 'components/terraform/app'),
+    });
+    assert.equal(dot.code, 0, dot.stderr);
+    assert.match(dot.stderr, /Component validated successfully/);
+    const relative = runCli(['validate', 'component', './app', '-s', 'deploy/dev'], {
+      cwd: join(shared.dir, 'components/terraform'),
+    });
+    assert.equal(relative.code, 0, relative.stderr);
+    const ambiguous = runCli(['describe', 'component', '.', '-s', 'deploy/dev'], {
+      cwd: join(shared.dir, 'components/terraform/net'),
+    });
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /ambiguous component path/);
+    assert.match(ambiguous.stderr, /Matching components: net-a, net-b/);
+    const outside = runCli(['validate', 'component', './stacks', '-s', 'deploy/dev'], { cwd: shared.dir });
+    assert.equal(outside.code, 2);
+    assert.match(outside.stderr, /not in a component directory/);
+    noTrace(ambiguous.stderr + outside.stderr);
+  } finally {
+    shared.cleanup();
+  }
+});
+
+test('describe locals through the CLI: YAML by stack name, -s filters', () => {
+  const local = makeRepo({
+    'stacks/deploy/dev.yaml':
+      'locals: {a: one, b: "{{ .locals.a }}-two"}\ncomponents: {terraform: {app: {vars: {x: "{{ .locals.b }}"}}}}\n',
+    'stacks/deploy/prod.yaml': 'components: {terraform: {app: {vars: {}}}}\n',
+  });
+  try {
+    const all = runCli(['describe', 'locals'], { cwd: local.dir });
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(parseYaml(all.stdout), { 'deploy/dev': { locals: { a: 'one', b: 'one-two' } } });
+    const one = runCli(['describe', 'locals', '-s', 'deploy/dev', '--format', 'json'], { cwd: local.dir });
+    assert.deepEqual(JSON.parse(one.stdout), { 'deploy/dev': { locals: { a: 'one', b: 'one-two' } } });
+    const component = runCli(['describe', 'component', 'app', '-s', 'deploy/dev', '--format', 'json'], {
+      cwd: local.dir,
+    });
+    assert.equal(JSON.parse(component.stdout).vars.x, 'one-two');
+  } finally {
+    local.cleanup();
+  }
+});

@@ -225,3 +225,99 @@ test('a config file that is not a map, or is not valid YAML, is a StrataError wi
     );
   });
 });
+
+test('atmos.yaml import: and atmos.d/: merged in order, the importing file wins; describe config shows the result', async () => {
+  await withRepo(
+    {
+      'atmos.yaml': [
+        'import: [config/stacks.yaml, "config/extra/*.yaml"]',
+        'stacks: {name_template: "{{ .vars.stage }}"}',
+        'logs: {level: Debug}',
+        '',
+      ].join('\n'),
+      'config/stacks.yaml': 'import: [./nested]\nstacks: {base_path: from-import, name_template: "{{ .vars.x }}"}\n',
+      'config/nested.yaml': 'stacks: {included_paths: ["deploy/**/*"]}\n',
+      'config/extra/b.yaml': 'workflows: {base_path: wf-b}\n',
+      'config/extra/a.yaml': 'workflows: {base_path: wf-a}\nlogs: {level: Trace}\n',
+      'atmos.d/10-templates.yaml': 'templates: {settings: {enabled: true}}\nworkflows: {base_path: from-atmos-d}\n',
+      'atmos.d/sub/deep.yaml': 'templates: {settings: {evaluations: 2}}\n',
+    },
+    (repo) => {
+      const config = loadConfig({ cwd: repo.dir, env: NO_GIT_ROOT });
+      // The file itself beats its imports; later imports beat earlier ones; imports beat atmos.d/.
+      assert.equal(config.stacks.nameTemplate, '{{ .vars.stage }}');
+      assert.equal(config.stacks.basePath, join(repo.dir, 'from-import'));
+      assert.deepEqual(config.stacks.includedPaths, ['deploy/**/*']);
+      assert.equal(config.workflows.basePath, join(repo.dir, 'wf-b'));
+      assert.equal(config.templates.enabled, true);
+      assert.equal(config.templates.evaluations, 2);
+      assert.equal((config.raw.logs as { level: string }).level, 'Debug');
+      assert.equal(config.configDir, repo.dir);
+      assert.equal(config.configFiles.at(-1), join(repo.dir, 'atmos.yaml'));
+      assert.ok(config.configFiles.includes(join(repo.dir, 'config/nested.yaml')));
+      const described = describeConfig(config);
+      assert.equal('import' in described, false);
+      assert.equal((described.stacks as { base_path: string }).base_path, 'from-import');
+    },
+    { atmos: null },
+  );
+});
+
+test('atmos.yaml import: a missing file and a remote URL are errors naming the importing file', async () => {
+  await withRepo(
+    { 'atmos.yaml': 'import: [config/nope]\n', 'remote/atmos.yaml': 'import: ["https://example.com/a.yaml"]\n' },
+    (repo) => {
+      assert.throws(
+        () => loadConfig({ cwd: repo.dir, env: NO_GIT_ROOT }),
+        (error: unknown) => error instanceof StrataError && /import 'config\/nope'.*not found/.test(error.message),
+      );
+      assert.throws(
+        () => loadConfig({ cwd: join(repo.dir, 'remote'), env: NO_GIT_ROOT }),
+        (error: unknown) => error instanceof StrataError && /remote imports are not supported/.test(error.message),
+      );
+    },
+    { atmos: null },
+  );
+});
+
+test('describe config: terraform deploy_run_init and init_run_reconfigure are false when atmos.yaml omits them (Atmos)', async () => {
+  await withRepo(
+    {
+      'atmos.yaml': 'components: {terraform: {base_path: components/terraform}}\n',
+      'set/atmos.yaml': 'components: {terraform: {deploy_run_init: true, init_run_reconfigure: true}}\n',
+    },
+    (repo) => {
+      const omitted = describeConfig(loadConfig({ cwd: repo.dir, env: NO_GIT_ROOT })).components as Record<
+        string,
+        Record<string, unknown>
+      >;
+      assert.equal(omitted.terraform.deploy_run_init, false);
+      assert.equal(omitted.terraform.init_run_reconfigure, false);
+      // The runner reads the file's own keys: omitted, it keeps initialising before deploy (docs/configuration.md).
+      const raw = loadConfig({ cwd: repo.dir, env: NO_GIT_ROOT }).components.terraform.raw;
+      assert.equal(raw.deploy_run_init, undefined);
+      assert.equal(raw.init_run_reconfigure, undefined);
+      const set = describeConfig(loadConfig({ cwd: join(repo.dir, 'set'), env: NO_GIT_ROOT })).components as Record<
+        string,
+        Record<string, unknown>
+      >;
+      assert.equal(set.terraform.deploy_run_init, true);
+      assert.equal(set.terraform.init_run_reconfigure, true);
+    },
+    { atmos: null },
+  );
+});
+
+test('validate config: profiles are reported as not supported (they are not merged)', async () => {
+  const { validateConfig } = await import('../../src/services/validate-config.ts');
+  await withRepo(
+    { 'atmos.yaml': 'base_path: "."\nprofiles: {default: ci}\n' },
+    (repo) => {
+      const problems = validateConfig(loadConfig({ cwd: repo.dir, env: NO_GIT_ROOT }), { checkPaths: false });
+      const profile = problems.find((p) => /profiles are not supported/.test(p.message));
+      assert.equal(profile?.severity, 'warning');
+      assert.equal(profile?.line, 2);
+    },
+    { atmos: null },
+  );
+});

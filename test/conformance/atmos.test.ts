@@ -319,6 +319,19 @@ const cases: Case[] = [
     check: { type: 'values', expect: { workspace: 'my-explicit-stack-vpc' } },
   },
   {
+    id: 'C3d',
+    dir: `${scenarios}/stack-manifest-name-pattern`,
+    args: ['describe', 'component', 'vpc', '-s', 'dev-uw2', '--format', 'json'],
+    // The pattern fixture "likewise": name_pattern gives the prefix, the derived component adds its name (see C3b).
+    check: { type: 'values', expect: { workspace: 'dev-uw2-vpc', component: 'mock', atmos_stack: 'dev-uw2' } },
+  },
+  {
+    id: 'C3e',
+    dir: `${scenarios}/stack-manifest-name-pattern`,
+    args: ['describe', 'component', 'vpc', '-s', 'my-explicit-stack', '--format', 'json'],
+    check: { type: 'values', expect: { workspace: 'my-explicit-stack-vpc', atmos_stack: 'my-explicit-stack' } },
+  },
+  {
     id: 'C4',
     dir: `${scenarios}/abstract-component-backend`,
     args: ['describe', 'component', 'eks/service/app1', '-s', 'tenant1-ue2-dev', '--format', 'json'],

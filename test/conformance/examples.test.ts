@@ -26,7 +26,9 @@ const NEEDS_OUTSIDE: Record<string, { list?: RegExp; describe: RegExp; why: stri
     why: 'reads secrets from 1Password',
   },
   'quick-start-advanced': {
-    describe: /tofu not found|!terraform\.state/,
+    // Without tofu on PATH the error names the tool, where to install it and how to switch to terraform.
+    describe:
+      /tofu not found on PATH[\s\S]*opentofu\.org[\s\S]*components\.terraform\.command: terraform|!terraform\.state/,
     why: 'reads a Terraform state from S3 (!terraform.state kms-key) before falling back to the default',
   },
 };

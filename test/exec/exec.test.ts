@@ -114,6 +114,12 @@ test('a missing tool is a ToolNotFoundError with an install hint; a missing cwd 
   );
   const error = new ToolNotFoundError('packer');
   assert.match(error.hint ?? '', /developer\.hashicorp\.com\/packer/);
+  // OpenTofu missing (Atmos's examples set command: tofu): how to install it, or how to run Terraform instead.
+  const tofu = new ToolNotFoundError('tofu');
+  assert.equal(tofu.message, 'tofu not found on PATH');
+  assert.match(tofu.hint ?? '', /opentofu\.org\/docs\/intro\/install/);
+  assert.match(tofu.hint ?? '', /components\.terraform\.command: terraform/);
+  assert.match(tofu.hint ?? '', /ATMOS_COMPONENTS_TERRAFORM_COMMAND=terraform/);
   await assert.rejects(run('echo', ['x'], { cwd: join(tmp, 'nope') }), /working directory .*nope does not exist/);
 });
 

@@ -177,3 +177,82 @@ test('!include: invalid HCL names the file and line; remote files are refused wi
     },
   );
 });
+
+test("auth: atmos.yaml's auth is the lowest layer of every component's auth; stack auth merges over it", async () => {
+  await withRepo(
+    {
+      'stacks/deploy/dev.yaml': [
+        'auth: {identities: {admin: {kind: aws/assume-role, default: true}}}',
+        'components:',
+        '  terraform:',
+        '    app: {auth: {identities: {admin: {principal: {assume_role: arn:role/app}}}}}',
+        '    other: {vars: {}}',
+      ].join('\n'),
+    },
+    async (repo) => {
+      const engine = await repo.engine();
+      const app = (await describeComponent(engine, 'app', 'deploy/dev')).description;
+      assert.deepEqual(app.auth, {
+        providers: { sso: { kind: 'aws/iam-identity-center', region: 'eu-west-1' } },
+        identities: {
+          admin: {
+            kind: 'aws/assume-role',
+            via: { provider: 'sso' },
+            default: true,
+            principal: { assume_role: 'arn:role/app' },
+          },
+        },
+      });
+      const other = (await describeComponent(engine, 'other', 'deploy/dev')).description;
+      assert.deepEqual((other.auth as { providers: unknown }).providers, {
+        sso: { kind: 'aws/iam-identity-center', region: 'eu-west-1' },
+      });
+    },
+    {
+      atmos: `${ATMOS_YAML}auth:\n  providers: {sso: {kind: aws/iam-identity-center, region: eu-west-1}}\n  identities: {admin: {kind: aws/permission-set, via: {provider: sso}}}\n`,
+    },
+  );
+});
+
+test('!template maps deep-merge with the maps of other layers (Atmos deferred merge); atmos.Component inside !template', async () => {
+  await withRepo(
+    {
+      'stacks/deploy/dev.yaml': [
+        'settings: {defaults: {a: 1, b: {c: 2, d: 3}}}',
+        'components:',
+        '  terraform:',
+        '    net: {vars: {cidr: 10.0.0.0/16}}',
+        '    base:',
+        '      metadata: {type: abstract}',
+        "      vars: {config: !template '{{ toJson .settings.defaults }}'}",
+        '    app:',
+        '      metadata: {inherits: [base]}',
+        '      vars:',
+        '        config: {b: {d: 30, e: 4}, f: 5}',
+        '        net: !template \'{{ toJson (atmos.Component "net" .atmos_stack).vars }}\'',
+        '    over:',
+        '      vars:',
+        '        config: {keep: yes}',
+        '    over-child:',
+        '      metadata: {inherits: [over]}',
+        '      vars: {config: !template \'{"added": true}\'}',
+      ].join('\n'),
+    },
+    async (repo) => {
+      const engine = await repo.engine();
+      const app = (await describeComponent(engine, 'app', 'deploy/dev')).description as {
+        vars: Record<string, unknown>;
+      };
+      assert.deepEqual(app.vars.config, { a: 1, b: { c: 2, d: 30, e: 4 }, f: 5 });
+      assert.deepEqual(app.vars.net, { cidr: '10.0.0.0/16' });
+      const child = (await describeComponent(engine, 'over-child', 'deploy/dev')).description as {
+        vars: Record<string, unknown>;
+      };
+      assert.deepEqual(child.vars.config, { keep: 'yes', added: true });
+      // Unevaluated (--process-functions false), the value is what a plain replace shows.
+      const raw = await repo.engine({ processFunctions: false });
+      const shown = JSON.parse(JSON.stringify((await raw.describeComponent('app', 'deploy/dev')).description));
+      assert.deepEqual(shown.vars.config, { b: { d: 30, e: 4 }, f: 5 });
+    },
+  );
+});

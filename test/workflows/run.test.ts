@@ -422,3 +422,48 @@ test("strata steps start strata's own package entry, wherever this code was load
   const declared = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { strata: string } };
   assert.deepEqual(strataInvocation(), { command: process.execPath, args: [join(repoRoot, declared.bin.strata)] });
 });
+
+test('an unknown workflow, step or -s stack fails before any step runs, with a did-you-mean; steps may have a title', async () => {
+  const stacked = makeProject({
+    'typo.yaml': `workflows:
+  by-workflow:
+    stack: deploy/prodd
+    steps:
+      - title: Record that a step ran
+        command: echo ran >> ran.txt
+        type: shell
+      - command: list components
+  by-step:
+    steps:
+      - command: echo ran >> ran.txt
+        type: shell
+      - command: list components
+        stack: deploy/prodd
+  titled:
+    steps:
+      - title: List the stacks
+        command: list components
+        stack: deploy/prod
+`,
+  });
+  try {
+    mkdirSync(join(stacked.dir, 'stacks', 'deploy'), { recursive: true });
+    writeFileSync(join(stacked.dir, 'stacks', 'deploy', 'prod.yaml'), 'components: {terraform: {app: {vars: {}}}}\n');
+    writeFileSync(
+      join(stacked.dir, 'atmos.yaml'),
+      'base_path: "./"\nstacks:\n  base_path: stacks\n  included_paths: ["deploy/**/*"]\nworkflows:\n  base_path: stacks/workflows\n',
+    );
+    const env = projectEnv(stacked.dir);
+    for (const args of [['by-workflow'], ['by-step'], ['titled', '-s', 'deploy/prodd']]) {
+      const result = await runCliAsync(['workflow', ...args, '-f', 'typo'], { cwd: stacked.dir, env });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /uses stack 'deploy\/prodd', which does not exist/);
+      assert.match(result.stderr, /Did you mean 'deploy\/prod'\?/);
+      assert.equal(existsSync(join(stacked.dir, 'ran.txt')), false, 'no step ran');
+    }
+    const titled = await runCliAsync(['workflow', 'titled', '-f', 'typo'], { cwd: stacked.dir, env });
+    assert.equal(titled.code, 0, titled.stderr);
+  } finally {
+    stacked.cleanup();
+  }
+});

@@ -55,29 +55,39 @@ function noticeNoStacks(engine: StackEngine): void {
   if (engine.stacksNotice) process.stderr.write(`${engine.stacksNotice}\n`);
 }
 
-/** `.` or `./path` names a component by its folder, as Atmos allows from inside components/<kind>/. */
+/**
+ * `.` or `./path` names a component by its folder, as Atmos allows from inside components/<kind>/. A folder outside
+ * the component folders, or one that several components of the stack use, is a usage error (Atmos: exit 2).
+ */
 async function resolveComponentArgument(engine: StackEngine, component: string, stack: string): Promise<string> {
   if (!(component === '.' || component.startsWith('./') || component.startsWith('../') || isAbsolute(component)))
     return component;
   const dir = resolve(component);
+  // Kinds without a base_path of their own sit at the base path itself, which holds every folder.
+  const bases = Object.values(engine.config.components)
+    .filter((k) => typeof k.raw.base_path === 'string' && k.raw.base_path !== '')
+    .map((k) => k.basePath);
+  if (!bases.some((base) => dir.startsWith(base + sep))) {
+    throw new UsageError(`path '${component}' is not in a component directory (${dir})`, {
+      hint: `component folders live under ${bases.map((b) => b + sep).join(', ')}`,
+    });
+  }
   const matches = (await engine.instances({ stack })).filter((i) => i.componentDir === dir);
   if (matches.length === 0) {
     throw new StrataError(`no component in stack '${stack}' uses the folder ${dir}`, {
-      hint: `component folders live under ${Object.values(engine.config.components)
-        .map((k) => k.basePath + sep)
-        .join(', ')}`,
+      hint: `run \`strata list components -s ${stack}\` to see the stack's components`,
     });
   }
-  const exact = matches.find((m) => dir.endsWith(`${sep}${m.name}`));
-  if (!exact && matches.length > 1) {
+  if (matches.length > 1) {
     throw new UsageError(
-      `the folder ${dir} is used by several components in '${stack}': ${matches.map((m) => m.name).join(', ')}`,
+      `ambiguous component path '${component}': multiple components in stack '${stack}' use ${dir}`,
       {
+        details: `Matching components: ${matches.map((m) => m.name).join(', ')}`,
         hint: 'name the component instead of its folder',
       },
     );
   }
-  return (exact ?? matches[0]).name;
+  return matches[0].name;
 }
 
 /** Prints problems (file:line, message, hint) to stderr; fails when any is an error. */
@@ -210,6 +220,17 @@ export function register(program: Command): void {
     });
 
   describe
+    .command('locals')
+    .description("Show each stack manifest's own resolved locals (file-scoped: imports keep theirs)")
+    .option('-s, --stack <stack>', 'only this stack (name or manifest path)')
+    .option('-f, --format <format>', 'yaml or json', 'yaml')
+    .option('-q, --query <jq>', 'print only what this jq expression selects')
+    .action(async (opts: { stack?: string; format: string; query?: string }, cmd: Command) => {
+      const engine = await engineFor(cmd, { processFunctions: false });
+      out(render(await queried(await engine.locals(opts.stack), opts.query), parseFormat(opts.format)));
+    });
+
+  describe
     .command('dependents')
     .description('Show the components that depend on a component (settings.depends_on / dependencies.components)')
     .argument('<component>')
@@ -289,16 +310,17 @@ export function register(program: Command): void {
   validate
     .command('component')
     .description("Validate a component's configuration against the JSON Schemas in settings.validation")
-    .argument('<component>')
+    .argument('<component>', 'component name (or `.`/a path to its folder)')
     .requiredOption('-s, --stack <stack>', 'stack name')
     .option('--schema-path <path>', 'validate against this schema instead of settings.validation')
     .option('--schema-type <type>', 'schema type for --schema-path', 'jsonschema')
     .action(
       async (component: string, opts: { stack: string; schemaPath?: string; schemaType: string }, cmd: Command) => {
         const { validateComponent } = await validation();
+        const engine = await engineFor(cmd);
         const results = await validateComponent(
-          await engineFor(cmd),
-          component,
+          engine,
+          await resolveComponentArgument(engine, component, opts.stack),
           opts.stack,
           opts.schemaPath ? { schemaPath: opts.schemaPath, schemaType: opts.schemaType } : undefined,
         );

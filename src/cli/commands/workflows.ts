@@ -4,10 +4,13 @@ import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { loadConfig } from '../../config/index.ts';
 import { StrataError, UsageError } from '../../errors.ts';
+import { openEngine } from '../../services/engine.ts';
 import { renderPlanText } from '../../util/plan.ts';
+import { didYouMean } from '../../util/suggest.ts';
 import {
   chooseProgressMode,
   describeWorkflows,
+  findWorkflow,
   listWorkflowFiles,
   type ProgressMode,
   runWorkflow,
@@ -30,6 +33,37 @@ function paths(cmd: Command): { workflowsDir: string; basePath: string; env: Rec
   if (globals.config) env.ATMOS_CONFIG = resolve(globals.config);
   if (globals.basePath) env.ATMOS_BASE_PATH = config.basePath;
   return { workflowsDir: config.workflows.basePath, basePath: config.basePath, env };
+}
+
+/**
+ * Before anything runs: every stack given to strata steps (the CLI -s, else the step's or the workflow's `stack:`)
+ * must exist, so a typo fails with a did-you-mean instead of after the steps before it ran. A `-s` inside a step's
+ * command is left to that step, as Atmos does (its failure prints the resume hint).
+ */
+async function checkWorkflowStacks(
+  name: string,
+  options: { workflowsDir: string; basePath: string; file?: string; stack?: string; cmd: Command },
+): Promise<void> {
+  const { workflow } = findWorkflow(options.workflowsDir, name, { file: options.file, basePath: options.basePath });
+  const wanted = new Map<string, string>();
+  for (const step of workflow.steps) {
+    if (step.type !== 'strata' && step.type !== 'atmos') continue;
+    const stack = options.stack ?? step.stack ?? workflow.stack;
+    if (stack && !wanted.has(stack)) wanted.set(stack, step.name);
+  }
+  if (wanted.size === 0) return;
+  const globals = options.cmd.optsWithGlobals() as GlobalOptions;
+  const engine = await openEngine({ configPath: globals.config, basePath: globals.basePath, processFunctions: false });
+  const known = await engine.stackNames();
+  // A repository without stacks (workflows only) has nothing to check against: the steps report it themselves.
+  if (known.length === 0) return;
+  for (const [stack, step] of wanted) {
+    if (known.includes(stack)) continue;
+    throw new StrataError(`workflow '${name}': step '${step}' uses stack '${stack}', which does not exist`, {
+      location: workflow.location,
+      hint: `${didYouMean(stack, known) ?? ''} Run \`strata list stacks\` to see all available stacks.`.trim(),
+    });
+  }
 }
 
 function positiveInteger(value: string): number {
@@ -102,6 +136,9 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
               : undefined,
           hint: names.length > 0 ? undefined : `no workflow manifests under ${workflowsDir}`,
         });
+      }
+      if (opts.resume !== true) {
+        await checkWorkflowStacks(name, { workflowsDir, basePath, file: opts.file, stack: opts.stack, cmd });
       }
       const streams: WorkflowStreams = { stdout: process.stdout, stderr: process.stderr };
       const result = await runWorkflow(name, {
