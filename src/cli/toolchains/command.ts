@@ -16,6 +16,7 @@ import {
   type ToolchainResult,
 } from '../../services/toolchain.ts';
 import { renderPlanText } from '../../util/plan.ts';
+import { useColor } from '../../util/terminal.ts';
 import { type OutputFormat, render } from '../output.ts';
 import { out } from '../shared.ts';
 import { COMMON_FLAGS, type FlagSpec, type SplitArgs, splitArgs } from './argv.ts';
@@ -46,6 +47,7 @@ const TERRAFORM_FLAGS: FlagSpec[] = [
   { name: 'everything', kind: 'boolean' },
   { name: 'force', kind: 'boolean' },
   { name: 'skip-lock-file', kind: 'boolean' },
+  { name: 'output', kind: 'string' },
 ];
 const PACKER_FLAGS: FlagSpec[] = [
   ...COMMON_FLAGS,
@@ -233,10 +235,23 @@ function terraformRequest(
     };
     request.maxConcurrency = maxConcurrency;
     request.continueOnError = split.flags['continue-on-error'] === true;
+    request.output = outputOf(split);
     // With --format the summary is the data on stdout; the tools' output goes to stderr.
-    request.onOutput = (text) => (format === undefined ? process.stdout : process.stderr).write(text);
+    const stream = format === undefined ? process.stdout : process.stderr;
+    request.color = useColor(stream);
+    request.onOutput = (text) => stream.write(text);
+  } else if (split.flags.output !== undefined) {
+    throw new UsageError('--output applies to --all / --components / --affected runs');
   }
   return { split, request, format: many ? format : undefined };
+}
+
+function outputOf(split: SplitArgs): 'stream' | 'grouped' {
+  const output = str(split.flags, 'output') ?? 'stream';
+  if (output !== 'stream' && output !== 'grouped') {
+    throw new UsageError(`invalid --output '${output}'`, { hint: 'use one of: stream, grouped' });
+  }
+  return output;
 }
 
 /** `clean` without --force: lists the files and asks; undefined when there is no terminal to answer. */
