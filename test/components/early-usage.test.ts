@@ -31,3 +31,12 @@ test('--dryrun: a misspelt strata flag, did-you-mean --dry-run, exit 2, before i
     assert.equal(existsSync(dataDir), false, 'init never ran');
   }
 });
+
+test("Terraform's own two-dash flags pass through to the command line", () => {
+  const result = runCli(
+    ['terraform', 'plan', 'app', '-s', 'dev', '--dry-run', '--state=x.tfstate', '--auto-approve', '--lock=false'],
+    { cwd: repo.path, env: cliEnv() },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /terraform plan .*--state=x\.tfstate --auto-approve --lock=false/);
+});
