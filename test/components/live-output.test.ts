@@ -73,6 +73,8 @@ test('deploy --components on a terminal: each line live with a coloured, aligned
   const table = text.indexOf('COMPONENT');
   assert.ok(table > text.lastIndexOf(' | '), 'the summary table comes after every prefixed line');
   assert.match(text, /2 component\(s\): 2 succeeded/);
+  // Terraform's coloured closing line still gives the counts.
+  assert.match(text, /^network\s+dev\s+succeeded\s+1\s+0\s+0\s/m);
 });
 
 test('with NO_COLOR on a terminal the prefixes are plain', async () => {
