@@ -4,7 +4,7 @@
 import { withSensitiveMasked } from '../components/handover.ts';
 import type { ComponentInstance } from '../data/instance.ts';
 import { finalizeMarkers, type PlainMap } from '../data/merge.ts';
-import { StrataError } from '../errors.ts';
+import { StrataError, UsageError } from '../errors.ts';
 import type { DependentItem } from '../stacks/dependencies.ts';
 import type { StackEngine } from '../stacks/engine.ts';
 import { didYouMean } from '../util/suggest.ts';
@@ -29,6 +29,7 @@ export async function describeStacks(
   const out: StacksDescription = {};
   const wantedStacks = options.stacks?.length ? new Set(options.stacks) : undefined;
   const instances = await engine.instances();
+  requireKnownSections(instances, options.sections);
   for (const instance of instances) {
     if (
       wantedStacks &&
@@ -53,6 +54,18 @@ export async function describeStacks(
     for (const name of wantedStacks) await engine.stackVars(name);
   }
   return sortKeys(out) as StacksDescription;
+}
+
+/** `--sections varz`: a name no component description has is a usage error, not an empty result. */
+function requireKnownSections(instances: ComponentInstance[], sections: string[] | undefined): void {
+  if (!sections?.length || instances.length === 0) return;
+  const known = new Set(instances.flatMap((i) => Object.keys(i.description)));
+  for (const section of sections) {
+    if (known.has(section)) continue;
+    throw new UsageError(`unknown section '${section}' for --sections`, {
+      hint: didYouMean(section, known) ?? `sections: ${[...known].sort().join(', ')}`,
+    });
+  }
 }
 
 function selectSections(description: PlainMap, sections: string[] | undefined): PlainMap {
@@ -117,6 +130,13 @@ export async function describeManifest(engine: StackEngine, manifest: string): P
 export async function listStacks(engine: StackEngine, options: { component?: string } = {}): Promise<string[]> {
   if (!options.component) return engine.stackNames();
   const instances = await engine.instances({ component: options.component });
+  if (instances.length === 0) {
+    // A component no stack has is a usage error with a suggestion, not an empty list.
+    const names = new Set((await engine.instances()).map((i) => i.name));
+    throw new UsageError(`unknown component '${options.component}' for --component`, {
+      hint: didYouMean(options.component, names) ?? 'run `strata list components` to see the components',
+    });
+  }
   return [...new Set(instances.map((i) => i.stack))].sort();
 }
 

@@ -122,6 +122,8 @@ async function terraformMany(engine: StackEngine, request: TerraformRequest): Pr
     skipInit: request.skipInit,
     dryRun: request.dryRun,
     onError: request.continueOnError ? 'continue' : 'stop',
+    color: request.color,
+    output: request.output,
     write: request.onOutput,
   });
   return { exitCode: many.exitCode, notices: [], many };

@@ -59,7 +59,9 @@ export interface TerraformRequest extends RequestBase {
   skipLockFile?: boolean;
   /** `clean` without `force`: asked before deleting; false keeps the files, undefined means nobody can answer. */
   confirm?: (targets: string[]) => Promise<boolean | undefined>;
-  /** Many instances: their grouped output, as each one finishes. */
+  /** Many instances: live prefixed lines (default) or each one's block as it finishes. */
+  output?: 'stream' | 'grouped';
+  /** Many instances: where their output goes. */
   onOutput?: (text: string) => void;
 }
 

@@ -11,5 +11,10 @@ const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36,
 export type Color = keyof typeof codes;
 
 export function paint(text: string, color: Color, stream: NodeJS.WriteStream = process.stdout): string {
-  return useColor(stream) ? `\u001b[${codes[color]}m${text}\u001b[0m` : text;
+  return useColor(stream) ? ansi(text, color) : text;
+}
+
+/** The text in the colour, unconditionally: for callers that decided colour once (useColor) for a whole run. */
+export function ansi(text: string, color: Color): string {
+  return `\u001b[${codes[color]}m${text}\u001b[0m`;
 }

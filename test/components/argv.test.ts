@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { COMMON_FLAGS, splitArgs, wordsAfterCommand } from '../../src/cli/toolchains/argv.ts';
+import { COMMON_FLAGS, rejectMisspeltFlags, splitArgs, wordsAfterCommand } from '../../src/cli/toolchains/argv.ts';
 import { UsageError } from '../../src/errors.ts';
 
 const FLAGS = [...COMMON_FLAGS, { name: 'skip-init', kind: 'boolean' as const }];
@@ -60,4 +60,31 @@ test('wordsAfterCommand skips global options and their values', () => {
     'x',
   ]);
   assert.deepEqual(wordsAfterCommand(['--no-color', 'tf', 'plan'], ['terraform', 'tf']), ['plan']);
+});
+
+test('rejectMisspeltFlags: near misses of strata flags are refused; the tool flags and words after -- are not', () => {
+  const tool = new Set(['state', 'auto-approve', 'lock']);
+  for (const [word, near] of [
+    ['--dryrun', '--dry-run'],
+    ['--skipinit', '--skip-init'],
+    ['--stak=dev', '--stack'],
+    ['--Dry_Run', '--dry-run'],
+  ]) {
+    assert.throws(
+      () => rejectMisspeltFlags(['plan', 'vpc', word], FLAGS, tool),
+      (e: unknown) => e instanceof UsageError && e.exitCode === 2 && (e.hint ?? '').includes(`'${near}'`),
+    );
+  }
+  rejectMisspeltFlags(['plan', '--state=x', '--auto-approve', '--lock=false', '--', '--dryrun'], FLAGS, tool);
+  // Any exact strata or tool flag, with or without a value, passes.
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...FLAGS.map((f) => f.name), ...tool),
+      fc.option(fc.string(), { nil: undefined }),
+      (name, value) => {
+        rejectMisspeltFlags([value === undefined ? `--${name}` : `--${name}=${value}`], FLAGS, tool);
+      },
+    ),
+    { numRuns: 100 },
+  );
 });

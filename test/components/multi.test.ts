@@ -72,7 +72,19 @@ interface Summary {
 
 function planAll(concurrency: number): { summary: Summary; log: string } {
   const result = runCli(
-    ['terraform', 'plan', '--all', '-s', 'dev', '--max-concurrency', String(concurrency), '--format', 'json'],
+    [
+      'terraform',
+      'plan',
+      '--all',
+      '-s',
+      'dev',
+      '--max-concurrency',
+      String(concurrency),
+      '--format',
+      'json',
+      '--output',
+      'grouped',
+    ],
     {
       cwd: repo.path,
       env: cliEnv(),
@@ -128,9 +140,28 @@ test('--components runs only those (a dependency outside the selection is not ru
   assert.match(result.stdout, /COMPONENT\s+STACK\s+RESULT\s+ADD\s+CHANGE\s+DESTROY\s+DURATION/);
   assert.match(result.stdout, /^c05\s+dev\s+succeeded\s+1\s+0\s+0\s+\d+\.\ds$/m);
   assert.match(result.stdout, /2 component\(s\): 2 succeeded/);
+  // Live (the default): every line prefixed with its plain stack/component label (no terminal here).
+  assert.match(result.stdout, /^dev\/c01 \| ==> terraform plan$/m);
+  assert.match(result.stdout, /^dev\/c05 \| .*Plan: 1 to add/m);
   // c01 is planned before c05, which needs it.
+  assert.ok(result.stdout.indexOf('dev/c01 | <== succeeded') < result.stdout.indexOf('dev/c05 | ==> terraform plan'));
+  assert.doesNotMatch(result.stdout, /dev\/c00/);
+});
+
+test('--output grouped keeps each component block whole under a header; a bad --output is a usage error', () => {
+  const result = runCli(['terraform', 'plan', '--components', 'c05,c01', '-s', 'dev', '--output', 'grouped'], {
+    cwd: repo.path,
+    env: cliEnv(),
+  });
+  assert.equal(result.code, 0, result.stderr);
   assert.ok(result.stdout.indexOf('==> c01 (stack dev)') < result.stdout.indexOf('==> c05 (stack dev)'));
-  assert.doesNotMatch(result.stdout, /==> c00/);
+  assert.doesNotMatch(result.stdout, /^dev\/c0\d \| /m);
+  const bad = runCli(['terraform', 'plan', '--components', 'c01', '-s', 'dev', '--output', 'tree'], {
+    cwd: repo.path,
+    env: cliEnv(),
+  });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /invalid --output 'tree'/);
 });
 
 test('a failure skips its dependents; --continue-on-error keeps independent ones; exit code 1', () => {

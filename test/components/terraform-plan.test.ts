@@ -270,6 +270,7 @@ test('many components: destroy runs dependents first; a dry run prints each grou
       verb,
       dryRun: true,
       maxConcurrency: 1,
+      output: 'grouped',
       write: (t) => {
         text += t;
       },

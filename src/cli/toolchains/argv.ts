@@ -6,6 +6,7 @@
  * exact spellings of strata's own flags are recognised; every other word keeps its place in the native args.
  */
 import { UsageError } from '../../errors.ts';
+import { editDistance } from '../../util/suggest.ts';
 
 export type FlagKind = 'boolean' | 'string';
 
@@ -99,4 +100,25 @@ export function wordsAfterCommand(rawArgs: readonly string[], commandNames: read
     if (commandNames.includes(word)) return rawArgs.slice(i + 1);
   }
   return [];
+}
+
+/**
+ * Refuses a `--word` (before any `--`) that is not one of strata's flags but is a near miss of one (`--dryrun`,
+ * `--component`), so a typo fails at once instead of reaching the tool after init. `toolFlags` are the tool's own
+ * flag names, never refused (`--state` is Terraform's, not a misspelt `--stack`).
+ */
+export function rejectMisspeltFlags(words: string[], specs: FlagSpec[], toolFlags: ReadonlySet<string>): void {
+  const names = specs.map((s) => s.name);
+  const end = words.indexOf('--');
+  for (const word of end === -1 ? words : words.slice(0, end)) {
+    if (!word.startsWith('--') || word === '--') continue;
+    const name = word.slice(2).split('=')[0];
+    if (names.includes(name) || toolFlags.has(name)) continue;
+    const squashed = name.replace(/[-_]/g, '').toLowerCase();
+    const near = names.find((candidate) => {
+      const limit = candidate.length <= 5 ? 1 : 2;
+      return candidate.replace(/-/g, '') === squashed || editDistance(name.toLowerCase(), candidate) <= limit;
+    });
+    if (near) throw new UsageError(`unknown flag '--${name}'`, { hint: `Did you mean '--${near}'?` });
+  }
 }

@@ -16,9 +16,11 @@ import {
   type ToolchainResult,
 } from '../../services/toolchain.ts';
 import { renderPlanText } from '../../util/plan.ts';
+import { didYouMean } from '../../util/suggest.ts';
+import { useColor } from '../../util/terminal.ts';
 import { type OutputFormat, render } from '../output.ts';
 import { out } from '../shared.ts';
-import { COMMON_FLAGS, type FlagSpec, type SplitArgs, splitArgs } from './argv.ts';
+import { COMMON_FLAGS, type FlagSpec, rejectMisspeltFlags, type SplitArgs, splitArgs } from './argv.ts';
 import { summaryTable } from './render.ts';
 
 export interface DispatchContext {
@@ -46,6 +48,7 @@ const TERRAFORM_FLAGS: FlagSpec[] = [
   { name: 'everything', kind: 'boolean' },
   { name: 'force', kind: 'boolean' },
   { name: 'skip-lock-file', kind: 'boolean' },
+  { name: 'output', kind: 'string' },
 ];
 const PACKER_FLAGS: FlagSpec[] = [
   ...COMMON_FLAGS,
@@ -65,6 +68,23 @@ const SUBVERBS: Record<string, string[]> = {
   providers: ['lock', 'mirror', 'schema'],
 };
 const GENERATE_TARGETS = ['varfile', 'backend', 'planfile'];
+/** Every subcommand Terraform 1.x / OpenTofu has, and strata's own; another word is a usage error before init. */
+const TERRAFORM_SUBCOMMANDS = new Set(
+  (
+    'apply console destroy fmt force-unlock get graph help import init login logout metadata modules ' +
+    'output plan providers refresh show state taint test untaint validate version workspace deploy clean ' +
+    'shell generate'
+  ).split(' '),
+);
+/** Terraform's own `--name` flags (it accepts two dashes too): never taken for a misspelt strata flag. */
+const TERRAFORM_NATIVE_FLAGS = new Set(
+  (
+    'auto-approve backend backend-config check compact-warnings destroy detailed-exitcode diff force-copy ' +
+    'from-module generate-config-out get input json list lock lock-timeout lockfile migrate-state ' +
+    'no-color out parallelism plugin-dir raw recursive reconfigure refresh refresh-only replace state ' +
+    'state-out target upgrade var var-file write'
+  ).split(' '),
+);
 
 function str(flags: SplitArgs['flags'], name: string): string | undefined {
   const value = flags[name];
@@ -171,6 +191,12 @@ function terraformRequest(
       hint: 'e.g. strata terraform plan <component> -s <stack>; see strata terraform --help',
     });
   }
+  if (!TERRAFORM_SUBCOMMANDS.has(verb)) {
+    throw new UsageError(`unknown terraform command '${verb}'`, {
+      hint: didYouMean(verb, TERRAFORM_SUBCOMMANDS) ?? `use one of: ${[...TERRAFORM_SUBCOMMANDS].join(', ')}`,
+    });
+  }
+  rejectMisspeltFlags(words, TERRAFORM_FLAGS, TERRAFORM_NATIVE_FLAGS);
   // `state list vpc`: the second word belongs to the verb, the component follows.
   if (SUBVERBS[verb]?.includes(component ?? '')) {
     const again = splitArgs(words, TERRAFORM_FLAGS, 3);
@@ -233,10 +259,23 @@ function terraformRequest(
     };
     request.maxConcurrency = maxConcurrency;
     request.continueOnError = split.flags['continue-on-error'] === true;
+    request.output = outputOf(split);
     // With --format the summary is the data on stdout; the tools' output goes to stderr.
-    request.onOutput = (text) => (format === undefined ? process.stdout : process.stderr).write(text);
+    const stream = format === undefined ? process.stdout : process.stderr;
+    request.color = useColor(stream);
+    request.onOutput = (text) => stream.write(text);
+  } else if (split.flags.output !== undefined) {
+    throw new UsageError('--output applies to --all / --components / --affected runs');
   }
   return { split, request, format: many ? format : undefined };
+}
+
+function outputOf(split: SplitArgs): 'stream' | 'grouped' {
+  const output = str(split.flags, 'output') ?? 'stream';
+  if (output !== 'stream' && output !== 'grouped') {
+    throw new UsageError(`invalid --output '${output}'`, { hint: 'use one of: stream, grouped' });
+  }
+  return output;
 }
 
 /** `clean` without --force: lists the files and asks; undefined when there is no terminal to answer. */

@@ -4,11 +4,12 @@
  * drops it from the output unless settings.kubernetes.emit_vars is true) and the stack's
  * settings.kubernetes.replacements / namespace, so kustomize `replacements` can copy stack values into manifests.
  */
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { delimiter, isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
-import { UsageError } from '../../errors.ts';
+import { StrataError, UsageError } from '../../errors.ts';
 import { privateDirShown } from '../../secrets/tempfile.ts';
 import type { DryRunPlan } from '../../util/plan.ts';
 import {
@@ -84,6 +85,26 @@ function clusterAccess(
   return { env, flags: typeof context === 'string' && context !== '' ? [`--context=${context}`] : [] };
 }
 
+/**
+ * A kubeconfig the stack names (settings.kubernetes.kubeconfig or KUBECONFIG in the component's env) that does not
+ * exist is reported here, naming the file and the stack: kubectl would fall back to localhost:8080 and say only
+ * "connection refused". `--kubeconfig` among the native args overrides the stack's, so nothing is checked then.
+ */
+function requireKubeconfig(config: StrataConfig, instance: ComponentInstance, args: string[]): void {
+  if (args.some((a) => a === '--kubeconfig' || a.startsWith('--kubeconfig='))) return;
+  const named = clusterAccess(config, instance).env.KUBECONFIG ?? componentEnv(config, instance).KUBECONFIG;
+  if (named === undefined || named === '') return;
+  const files = named.split(delimiter).filter((f) => f !== '');
+  // kubectl merges the files of a KUBECONFIG list and skips missing ones: only all of them missing is an error.
+  if (files.length === 0 || files.some((f) => existsSync(f))) return;
+  throw new StrataError(
+    `the kubeconfig of '${instance.name}' in stack '${instance.stack}' does not exist: ${files.join(', ')}`,
+    {
+      hint: 'create it (for a new cluster, the workflow that fetches its kubeconfig), or fix KUBECONFIG in the component env / settings.kubernetes.kubeconfig',
+    },
+  );
+}
+
 export function planKubernetes(
   config: StrataConfig,
   instance: ComponentInstance,
@@ -153,6 +174,7 @@ export async function runKubernetes(
   return withHandover(
     instance,
     async ({ instance: resolved, privateDir }) => {
+      if (options.verb !== 'render') requireKubeconfig(config, resolved, options.args ?? []);
       const steps = planKubernetes(config, resolved, options, privateDir as string);
       return { exitCode: (await executeSteps(steps, options)).exitCode };
     },

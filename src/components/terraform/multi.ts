@@ -1,6 +1,7 @@
 /**
  * `strata terraform <verb> --all | --components a,b`: many component instances in dependency order
- * (`settings.depends_on` / `dependencies.components`), independent ones in parallel, output grouped per component.
+ * (`settings.depends_on` / `dependencies.components`), independent ones in parallel. Output is live by default:
+ * each line as it comes, prefixed with `stack/component`; `output: 'grouped'` keeps each component's block whole.
  */
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
@@ -8,6 +9,7 @@ import { StrataError } from '../../errors.ts';
 import { type GraphNode, runGraph } from '../../graph/index.ts';
 import { dependenciesOf } from '../../stacks/index.ts';
 import { renderPlanText } from '../../util/plan.ts';
+import { ansi, type Color } from '../../util/terminal.ts';
 import { section, withFolderLock } from '../common.ts';
 import { countChanges, type PlanCounts, showPlan } from './extra.ts';
 import { runTerraform } from './runner.ts';
@@ -36,8 +38,11 @@ export interface ManyOptions {
   dryRun?: boolean;
   /** stop (default): start nothing new after a failure; continue: skip only what depends on it. */
   onError?: 'stop' | 'continue';
+  /** Colour in Terraform's output and in the line prefixes (the CLI decides: a terminal, NO_COLOR unset). */
   color?: boolean;
-  /** Where the grouped output goes (default: nowhere; the CLI passes stdout or stderr). */
+  /** stream (default): every line as it comes, prefixed; grouped: each component's block when it finishes. */
+  output?: 'stream' | 'grouped';
+  /** Where the output goes (default: nowhere; the CLI passes stdout or stderr). */
   write?: (text: string) => void;
 }
 
@@ -103,6 +108,20 @@ export function countsFromOutput(text: string): PlanCounts | undefined {
   return undefined;
 }
 
+const PREFIX_COLORS: Color[] = ['cyan', 'magenta', 'yellow', 'blue', 'green'];
+
+/** `stack/component | `, padded to the longest label so the lines align; a colour per component when asked. */
+function linePrefixes(nodes: GraphNode<ComponentInstance>[], color: boolean): Map<string, string> {
+  const labels = nodes.map((n) => `${n.data.stack}/${n.data.name}`);
+  const width = Math.max(...labels.map((l) => l.length));
+  return new Map(
+    nodes.map((n, i) => {
+      const label = labels[i].padEnd(width);
+      return [n.id, `${color ? ansi(label, PREFIX_COLORS[i % PREFIX_COLORS.length]) : label} | `];
+    }),
+  );
+}
+
 export async function runTerraformMany(
   config: StrataConfig,
   instances: ComponentInstance[],
@@ -115,14 +134,22 @@ export async function runTerraformMany(
   let nodes = dependencyGraph(instances);
   if (verb === 'destroy') nodes = reversed(nodes);
   const summaries = new Map<string, ComponentRunSummary>();
-  const grouped = maxConcurrency > 1;
+  const live = options.output !== 'grouped';
+  // The grouped form (kept for those who want it) streams when one runs at a time.
+  const grouped = !live && maxConcurrency > 1;
+  const prefixes = linePrefixes(nodes, options.color === true);
 
   const runOne = async (node: GraphNode<ComponentInstance>): Promise<void> => {
     const instance = node.data;
     const began = Date.now();
-    const header = `\n==> ${instance.name} (stack ${instance.stack}): terraform ${verb}\n`;
+    const prefix = prefixes.get(node.id) ?? '';
+    const header = live
+      ? `${prefix}==> terraform ${verb}\n`
+      : `\n==> ${instance.name} (stack ${instance.stack}): terraform ${verb}\n`;
     const lines: string[] = [];
-    const emit = grouped ? (line: string) => lines.push(line) : (line: string) => write(`${line}\n`);
+    const emit = grouped
+      ? (line: string) => lines.push(line)
+      : (line: string) => write(`${live ? prefix : ''}${line}\n`);
     if (!grouped) write(header);
     const summary: ComponentRunSummary = {
       component: instance.name,
@@ -138,7 +165,7 @@ export async function runTerraformMany(
         args: options.args,
         skipInit: options.skipInit,
         dryRun: options.dryRun,
-        color: options.color ?? false,
+        color: options.color === true,
         interactive: false,
         onLine: emit,
       });
@@ -173,6 +200,7 @@ export async function runTerraformMany(
     } finally {
       summary.durationMs = Date.now() - began;
       if (grouped) write(`${header}${lines.map((l) => `${l}\n`).join('')}`);
+      if (live) write(`${prefix}<== ${summary.result} in ${(summary.durationMs / 1000).toFixed(1)}s\n`);
     }
   };
   // Instances of one component folder share `.terraform/` and backend.tf.json: they run one at a time.

@@ -35,6 +35,7 @@ import {
   terraformSettings,
   workspaceName,
 } from './files.ts';
+import { failureHint } from './hints.ts';
 
 export interface TerraformOptions {
   /** The subcommand: any Terraform subcommand, or `deploy`. */
@@ -355,7 +356,7 @@ export interface TerraformResult {
   main?: RunResult;
   interrupted: boolean;
   planned: PlannedRun;
-  /** Why a failed run failed, when strata can tell (a held state lock, a broken backend); also sent to onLine. */
+  /** Why a failed run failed, when strata can tell (hints.ts); also sent to onLine. */
   hint?: string;
 }
 
@@ -383,7 +384,7 @@ export function withTerraformHandover<T>(
   );
 }
 
-/** Restrictions first (before any file or process), then the planned steps, then a hint when a lock was held. */
+/** Restrictions first (before any file or process), then the planned steps, then a hint when the run failed. */
 export async function runTerraform(
   config: StrataConfig,
   instance: ComponentInstance,
@@ -412,46 +413,9 @@ export async function runTerraform(
       await chmod(planned.planfile, 0o600).catch(() => undefined);
     }
     const failedRole = outcome.exitCode !== 0 ? outcome.last : undefined;
-    const hint = failedRole && !outcome.interrupted ? failureHint(instance, failedRole, planned) : undefined;
+    const wroteBackend = planned.steps.some((s) => s.type === 'write' && s.path.endsWith(BACKEND_FILE));
+    const hint = failedRole && !outcome.interrupted ? failureHint(instance, failedRole, wroteBackend) : undefined;
     if (hint) options.onLine?.(hint, 'stderr');
     return { exitCode: outcome.exitCode, main: outcome.main, interrupted: outcome.interrupted, planned, hint };
   });
-}
-
-/** A one-line explanation for the failures people hit most: a held state lock, a broken backend. */
-function failureHint(instance: ComponentInstance, result: RunResult, planned: PlannedRun): string | undefined {
-  const where = `'${instance.name}' in stack '${instance.stack}'`;
-  if (result.stderr.includes('Error acquiring the state lock')) {
-    const lock = lockInfo(result.stderr);
-    const holder = lock.Who
-      ? ` (${lock.Who}${lock.Operation ? `, ${lock.Operation.replace(/^OperationType/, '').toLowerCase()}` : ''}${
-          lock.Created ? `, since ${lock.Created.replace(/\.\d+/, '').replace(' +0000 UTC', ' UTC')}` : ''
-        })`
-      : '';
-    const unlock = lock.ID
-      ? `; if that run is gone: strata terraform force-unlock ${instance.name} -s ${instance.stack} -force ${lock.ID}`
-      : '';
-    return `strata: the state of ${where} is locked by another run${holder}; wait for it to finish, or pass -lock-timeout=60s to wait for the lock${unlock}`;
-  }
-  if (result.args[0] === 'init') {
-    const type = instance.description.backend_type || 'local';
-    return `strata: init failed for ${where}; check its backend settings (backend_type: ${type}${
-      planned.steps.some((s) => s.type === 'write' && s.path.endsWith(BACKEND_FILE))
-        ? `, written to ${BACKEND_FILE}`
-        : ''
-    })`;
-  }
-  return undefined;
-}
-
-/** The `Lock Info:` block Terraform prints with a lock error (ID, Path, Operation, Who, Version, Created). */
-function lockInfo(stderr: string): Record<string, string> {
-  const info: Record<string, string> = {};
-  const block = stderr.split('Lock Info:')[1] ?? '';
-  for (const line of block.split('\n').slice(1)) {
-    const match = /^\s+(\w+):\s*(.*?)\s*$/.exec(line);
-    if (!match) break;
-    info[match[1]] = match[2];
-  }
-  return info;
 }
