@@ -8,6 +8,7 @@ import { formatCommand, type RunResult, run, shellQuote } from '../exec/index.ts
 import { globalMasker, Masker } from '../util/mask.ts';
 import type { DryRunPlan, PlannedAction } from '../util/plan.ts';
 import { writeComponentFile } from './common.ts';
+import { useSharedFile } from './file-users.ts';
 
 export interface RunStep {
   type: 'run';
@@ -40,6 +41,8 @@ export interface DeleteStep {
   path: string;
   /** Also runs when an earlier command failed or was interrupted (temporary files holding secrets). */
   always?: boolean;
+  /** Other runs may still read the file: only the last run using it deletes it (file-users.ts). */
+  shared?: boolean;
 }
 
 export type Step = RunStep | WriteStep | DeleteStep;
@@ -64,6 +67,16 @@ export interface ExecuteResult {
 
 export async function executeSteps(steps: Step[], options: ExecuteOptions = {}): Promise<ExecuteResult> {
   const result: ExecuteResult = { exitCode: 0, interrupted: false };
+  // Registered before anything is written, so a run finishing meanwhile sees this one.
+  const releases = new Map<string, () => Promise<boolean>>();
+  for (const step of steps) {
+    if (step.type === 'delete' && step.shared) releases.set(step.path, await useSharedFile(step.path));
+  }
+  const remove = async (step: DeleteStep) => {
+    const release = releases.get(step.path);
+    releases.delete(step.path);
+    if (!release || (await release())) await rm(step.path, { recursive: true, force: true });
+  };
   let failed = false;
   let index = 0;
   try {
@@ -71,7 +84,7 @@ export async function executeSteps(steps: Step[], options: ExecuteOptions = {}):
       const step = steps[index];
       if (failed && !(step.type === 'delete' && step.always)) continue;
       if (step.type === 'write') await writeComponentFile(step.path, step.content, step.mode);
-      else if (step.type === 'delete') await rm(step.path, { recursive: true, force: true });
+      else if (step.type === 'delete') await remove(step);
       else {
         const outcome = await runStep(step, options);
         result.last = outcome;
@@ -86,7 +99,7 @@ export async function executeSteps(steps: Step[], options: ExecuteOptions = {}):
   } catch (error) {
     // A write failed or a tool is missing: temporary files holding secrets are still removed.
     for (const step of steps.slice(index + 1)) {
-      if (step.type === 'delete' && step.always) await rm(step.path, { recursive: true, force: true });
+      if (step.type === 'delete' && step.always) await remove(step);
     }
     throw error;
   }

@@ -340,8 +340,9 @@ export function planTerraform(
     steps.push({ type: 'run', role: 'main', command, args: main, cwd: dir, env, interactive: prompts });
   }
   if (verb === 'deploy' || verb === 'apply') {
-    // Atmos removes the var file after apply: it may hold secrets, and the next run writes it again.
-    steps.push({ type: 'delete', path: varfile, always: true });
+    // Atmos removes the var file after apply: it may hold secrets, and the next run writes it again. A concurrent
+    // run of the same stack and component (waiting for the state lock) still needs it: the last one removes it.
+    steps.push({ type: 'delete', path: varfile, always: true, shared: true });
     if (options.fromPlan) steps.push({ type: 'delete', path: planfile });
   }
   return { steps, command, cwd: dir, varfile, planfile, savesPlan, workspace, privateDir };
