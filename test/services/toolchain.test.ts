@@ -83,6 +83,7 @@ test('runToolchain: many instances in dependency order, and a clear error for an
       args: [],
       dryRun: true,
       maxConcurrency: 1,
+      output: 'grouped',
       onOutput: (text) => output.push(text),
     });
     assert.equal(result.exitCode, 0);
