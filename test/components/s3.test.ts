@@ -12,6 +12,7 @@ import { loadEngine } from '../../src/stacks/index.ts';
 import { FAKE_KEYS, type FakeAws, pathWithoutTerraform, startFakeAws } from '../helpers/aws.ts';
 import { runCli } from '../helpers/cli.ts';
 import { repoRoot } from '../helpers/shared.ts';
+import { BACKEND_ATMOS_YAML } from '../journeys/helpers.ts';
 import { SLOW_TF, tempDir, writeTree } from './helpers.ts';
 
 const skip = spawnSync('terraform', ['version']).status === 0 ? false : 'terraform is not installed';
@@ -54,16 +55,7 @@ before(async () => {
   aws = await startFakeAws({ buckets: ['tfstate'] });
   const backend = aws.backend('tfstate', { dynamodb_table: 'tf-locks' });
   writeTree(dir.path, {
-    'atmos.yaml': `base_path: .
-components:
-  terraform:
-    base_path: components/terraform
-    auto_generate_backend_file: true
-stacks:
-  base_path: stacks
-  included_paths: ["*.yaml"]
-  name_pattern: "{stage}"
-`,
+    'atmos.yaml': BACKEND_ATMOS_YAML,
     'components/terraform/infra/slow/main.tf': SLOW_TF,
     'stacks/dev.yaml': stack('dev', backend, STORE('dev')),
     'stacks/prod.yaml': stack(

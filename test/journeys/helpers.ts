@@ -74,6 +74,12 @@ stacks:
   name_pattern: "{stage}"
 `;
 
+/** The same, with the backend file generated from each stack's `backend` section. */
+export const BACKEND_ATMOS_YAML = TERRAFORM_ATMOS_YAML.replace(
+  'base_path: components/terraform\n',
+  'base_path: components/terraform\n    auto_generate_backend_file: true\n',
+);
+
 /** Terraform's quiet, offline settings; the machine's TF_CLI_CONFIG_FILE points at a file that does not exist. */
 export const TOOL_ENV = {
   NO_COLOR: '1',

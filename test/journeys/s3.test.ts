@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { FAKE_KEYS, type FakeAws, pathWithoutTerraform, startFakeAws } from '../helpers/aws.ts';
 import { installedStrata } from '../helpers/installed.ts';
 import { repoRoot } from '../helpers/shared.ts';
-import { type Journey, journey, TOOL_ENV, waitFor } from './helpers.ts';
+import { BACKEND_ATMOS_YAML, type Journey, journey, TOOL_ENV, waitFor } from './helpers.ts';
 
 const skip = spawnSync('terraform', ['version']).status === 0 ? false : 'terraform is not installed';
 
@@ -38,16 +38,7 @@ components:
         signal_dir: ${j.out}
 ${extra}`;
   j.write({
-    'atmos.yaml': `base_path: .
-components:
-  terraform:
-    base_path: components/terraform
-    auto_generate_backend_file: true
-stacks:
-  base_path: stacks
-  included_paths: ["*.yaml"]
-  name_pattern: "{stage}"
-`,
+    'atmos.yaml': BACKEND_ATMOS_YAML,
     'stacks/dev.yaml': stack('dev'),
     'stacks/prod.yaml': stack(
       'prod',

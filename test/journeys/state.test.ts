@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Journey, journey } from './helpers.ts';
+import { BACKEND_ATMOS_YAML, type Journey, journey } from './helpers.ts';
 
 const skip = spawnSync('terraform', ['version']).status === 0 ? false : 'terraform is not installed';
 
@@ -27,16 +27,7 @@ components:
         label: item-${stage}
 `;
   j.write({
-    'atmos.yaml': `base_path: .
-components:
-  terraform:
-    base_path: components/terraform
-    auto_generate_backend_file: true
-stacks:
-  base_path: stacks
-  included_paths: ["*.yaml"]
-  name_pattern: "{stage}"
-`,
+    'atmos.yaml': BACKEND_ATMOS_YAML,
     'stacks/dev.yaml': stack('dev'),
     'stacks/prod.yaml': stack('prod'),
     'components/terraform/store/main.tf': `variable "label" { type = string }
