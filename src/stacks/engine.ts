@@ -7,8 +7,8 @@ import { loadConfig } from '../config/index.ts';
 import type { LoadConfigOptions, StrataConfig } from '../config/types.ts';
 import type { ComponentDescription, ComponentInstance } from '../data/instance.ts';
 import { type EngineLimits, limitsFrom } from '../data/limits.ts';
-import { finalizeMarkers, hasDeferred, isPlainMap, mapDeep, type PlainMap, resolveDeferred } from '../data/merge.ts';
-import { type SourceLocation, StrataError } from '../errors.ts';
+import { finalizeMarkers, hasDeferred, isPlainMap, type PlainMap, resolveDeferred } from '../data/merge.ts';
+import { StrataError } from '../errors.ts';
 import { lockedVersions } from '../functions/extra.ts';
 import {
   containsFunction,
@@ -17,11 +17,20 @@ import {
   type FunctionResolvers,
   type TerraformOutputRef,
 } from '../functions/index.ts';
-import { type FuncMap, hasTemplate, renderTemplate, TemplateError, type TemplateLimits } from '../template/index.ts';
+import { type FuncMap, renderTemplate } from '../template/index.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
 import { lineOf, listStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
+import {
+  describedSection,
+  hasTemplatesDeep,
+  type Locate,
+  patternName,
+  renderDeep,
+  versionTrack,
+  workspaceName,
+} from './sections.ts';
 import { stackTemplateFunctions } from './template-functions.ts';
 
 export interface EngineOptions extends LoadConfigOptions {
@@ -538,151 +547,6 @@ const CONTROLLER_REFUSALS: FuncMap = Object.fromEntries(
     },
   ]),
 );
-
-/** name_pattern: only {namespace}, {tenant}, {environment}, {stage} are understood (Atmos's GetContextPrefix). */
-export function patternName(pattern: string, vars: PlainMap, manifest: string): string {
-  const parts: string[] = [];
-  for (const token of pattern.split('-')) {
-    const match = /^\{(namespace|tenant|environment|stage)\}$/.exec(token);
-    if (!match) continue;
-    const value = vars[match[1]];
-    if (value === undefined || value === null || value === '') {
-      throw new StrataError(`stack name pattern '${pattern}' needs vars.${match[1]}, which ${manifest} does not set`, {
-        hint: `set vars.${match[1]} in the manifest or a file it imports`,
-      });
-    }
-    parts.push(String(value));
-  }
-  return parts.join('-');
-}
-
-/** The stack's `version.track` (Atmos's managed versions). */
-function versionTrack(doc: PlainMap): string | undefined {
-  const track = isPlainMap(doc.version) ? doc.version.track : undefined;
-  return typeof track === 'string' ? track : undefined;
-}
-
-/** Atmos's BuildTerraformWorkspace (notes/atmos-reference.md 2.6). */
-function workspaceName(config: StrataConfig, section: PlainMap, raw: RawComponent, stack: string): string {
-  const terraform = config.components.terraform?.raw ?? {};
-  if (terraform.workspaces_enabled === false || section.backend_type === 'http') return 'default';
-  const metadata = isPlainMap(section.metadata) ? section.metadata : {};
-  let workspace: string;
-  if (typeof metadata.terraform_workspace_template === 'string' && metadata.terraform_workspace_template) {
-    workspace = renderTemplate(metadata.terraform_workspace_template, section, {
-      name: 'metadata.terraform_workspace_template',
-    });
-  } else if (typeof metadata.terraform_workspace_pattern === 'string' && metadata.terraform_workspace_pattern) {
-    const vars = isPlainMap(section.vars) ? section.vars : {};
-    workspace = metadata.terraform_workspace_pattern.replace(
-      /\{(namespace|tenant|environment|region|stage|attributes|component|base-component)\}/g,
-      (_m, key: string) => {
-        if (key === 'component') return raw.name;
-        if (key === 'base-component') return raw.folder;
-        return String(vars[key] ?? '');
-      },
-    );
-  } else if (typeof metadata.terraform_workspace === 'string' && metadata.terraform_workspace) {
-    workspace = metadata.terraform_workspace;
-  } else if (!raw.baseComponent) {
-    workspace = stack;
-  } else {
-    workspace = `${stack}-${raw.name}`;
-  }
-  return workspace.replaceAll('/', '-');
-}
-
-function hasTemplatesDeep(value: unknown, left: string): boolean {
-  if (typeof value === 'string') return value.includes(left);
-  if (Array.isArray(value)) return value.some((v) => hasTemplatesDeep(v, left));
-  if (isPlainMap(value)) {
-    for (const key of Object.keys(value)) if (key.includes(left) || hasTemplatesDeep(value[key], left)) return true;
-  }
-  return false;
-}
-
-/** Renders every string (and key) holding a template, with the whole component section as data. */
-function renderDeep(
-  value: unknown,
-  data: PlainMap,
-  name: string,
-  delimiters: [string, string],
-  locate: Locate,
-  funcs: FuncMap,
-  limits: TemplateLimits,
-): unknown {
-  const render = (text: string) =>
-    hasTemplate(text, delimiters) ? renderIn(text, data, name, delimiters, locate, funcs, limits) : text;
-  return mapDeep(value, (leaf) => (typeof leaf === 'string' ? render(leaf) : leaf), render);
-}
-
-/** Finds the file (and line) a template text was written in. */
-type Locate = (text: string) => SourceLocation;
-
-/** Renders one value; a template error names the file and line the template was written in. */
-function renderIn(
-  text: string,
-  data: PlainMap,
-  name: string,
-  delimiters: [string, string],
-  locate: Locate,
-  funcs: FuncMap,
-  limits: TemplateLimits,
-): string {
-  try {
-    return renderTemplate(text, data, { name, delimiters, missingkey: 'default', funcs, limits });
-  } catch (error) {
-    if (error instanceof TemplateError && !error.location) {
-      const location = locate(text);
-      const details = [`In a value of ${name}, written in ${location.file}:`, error.details ?? text].join('\n');
-      throw new StrataError(error.message, { location, hint: error.hint, details });
-    }
-    throw error;
-  }
-}
-
-/**
- * The section as `describe` prints it: Atmos's keys in sorted order. The builder always sets exactly these keys, so
- * one object literal (one hidden class for every instance) replaces a generic sort: 16,000 instances add up.
- */
-function describedSection(s: PlainMap, stack: string, workspace: string | undefined): PlainMap {
-  const section: PlainMap = {
-    atmos_component: s.atmos_component,
-    atmos_manifest: s.atmos_manifest,
-    atmos_stack: stack,
-    atmos_stack_file: s.atmos_stack_file,
-    auth: s.auth,
-    backend: s.backend,
-    backend_type: s.backend_type,
-    command: s.command,
-    component: s.component,
-    component_info: s.component_info,
-    dependencies: s.dependencies,
-    env: s.env,
-    generate: s.generate,
-    hooks: s.hooks,
-    inheritance: s.inheritance,
-    metadata: s.metadata,
-    overrides: s.overrides,
-    providers: s.providers,
-    provision: s.provision,
-    remote_state_backend: s.remote_state_backend,
-    remote_state_backend_type: s.remote_state_backend_type,
-    required_providers: s.required_providers,
-    required_version: s.required_version,
-    settings: s.settings,
-    source: s.source,
-    stack,
-    vars: s.vars,
-    workspace,
-  };
-  if (workspace === undefined) delete section.workspace;
-  // Atmos's declared secrets (secrets.vars, secrets.providers): shown only where a stack declares some.
-  if (isPlainMap(s.secrets) && Object.keys(s.secrets).length > 0) section.secrets = s.secrets;
-  // Atmos's `mocks:`: outputs that !terraform.state/output give while the component is not provisioned.
-  if (isPlainMap(s.mocks) && Object.keys(s.mocks).length > 0) section.mocks = s.mocks;
-  return section;
-}
 
 /**
  * An engine over the configuration the options find, with only the resolvers they carry. Programs and commands
