@@ -3,8 +3,7 @@
  * (notes/atmos-reference.md 1.1): --config replaces discovery; ATMOS_CLI_CONFIG_PATH disables the parent and git-root
  * search; otherwise the working directory, then its parents, then the git root.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { globSync } from 'tinyglobby';
 import { type ListMergeStrategy, mergeLayers } from '../data/merge.ts';
@@ -101,17 +100,23 @@ function findConfigFile(dir: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The top of the git work tree holding `cwd`: the nearest folder (physical path, as `git rev-parse --show-toplevel`
+ * prints it) with a `.git` entry, a folder or a worktree's file. Atmos finds it the same way (go-git's DetectDotGit);
+ * walking up costs a few stat calls where running git cost a process on every command.
+ */
 function gitRoot(cwd: string): string | undefined {
+  let dir: string;
   try {
-    return (
-      execFileSync('git', ['rev-parse', '--show-toplevel'], {
-        cwd,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim() || undefined
-    );
+    dir = realpathSync(cwd);
   } catch {
     return undefined;
+  }
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
   }
 }
 
