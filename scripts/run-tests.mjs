@@ -2,19 +2,35 @@
 // Node 20's test runner takes no globs: list test/**/*.test.ts ourselves and hand them over.
 // Usage: node scripts/run-tests.mjs [path-substring ...]  (filters the files, e.g. `stacks` or `template`)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { transform } from 'esbuild';
+import { readCached, TRANSFORM, writeCached } from './test-loader/transpile.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-function walk(dir) {
+function walk(dir, suffix, skip = ['fixtures']) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return name === 'fixtures' ? [] : walk(path);
-    return name.endsWith('.test.ts') ? [path] : [];
+    if (statSync(path).isDirectory()) return skip.includes(name) ? [] : walk(path, suffix, skip);
+    return name.endsWith(suffix) ? [path] : [];
   });
 }
+
+/** Transpiles every TypeScript file the tests may load, once, for scripts/test-loader (instead of tsx). */
+async function transpileAll() {
+  const sources = ['src', 'test', 'bench', 'scripts'].flatMap((dir) => walk(join(root, dir), '.ts', ['node_modules']));
+  await Promise.all(
+    sources
+      .filter((path) => readCached(path) === undefined)
+      .map(async (path) => {
+        const { code } = await transform(readFileSync(path, 'utf8'), { ...TRANSFORM, sourcefile: path });
+        writeCached(path, code);
+      }),
+  );
+}
 const filters = process.argv.slice(2);
-const files = walk(join(root, 'test'))
+const files = walk(join(root, 'test'), '.test.ts')
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
@@ -22,10 +38,20 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+await transpileAll();
+const loader = pathToFileURL(join(root, 'scripts', 'test-loader', 'register.mjs')).href;
 const concurrency = process.env.STRATA_TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  [
+    '--enable-source-maps',
+    '--import',
+    loader,
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(result.status ?? 1);

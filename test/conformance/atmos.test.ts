@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { runCli } from '../helpers/cli.ts';
+import { type CliServer, startCliServer } from '../helpers/cli-server.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
 
 const root = join(sharedDir, 'conformance', 'atmos');
@@ -523,7 +523,13 @@ const copies: string[] = [];
 
 const tally = new Map<string, { passed: number; total: number; differs: string[] }>();
 
-describe('Atmos conformance', { skip: skipWithoutShared, concurrency: 4 }, () => {
+describe('Atmos conformance', { skip: skipWithoutShared }, () => {
+  // One loaded CLI runs every case: start-up is tested elsewhere.
+  let cli: CliServer;
+  before(async () => {
+    cli = await startCliServer();
+  });
+  after(() => cli.close());
   for (const c of cases) {
     const tier = c.id[0];
     test(`${c.id}: strata ${c.args.join(' ')} (${c.dir})`, async () => {
@@ -541,7 +547,7 @@ describe('Atmos conformance', { skip: skipWithoutShared, concurrency: 4 }, () =>
         ...c.env,
       };
       if (existsSync(join(cwd, 'atmos.yaml')) && !c.env?.ATMOS_CLI_CONFIG_PATH) env.ATMOS_CLI_CONFIG_PATH = cwd;
-      const result = runCli(c.args, { cwd, env });
+      const result = await cli.run(c.args, { cwd, env });
       const context = `exit ${result.code}\nstderr: ${result.stderr.slice(0, 2000)}`;
       assert.equal(result.code, c.exit ?? 0, context);
       const check = c.check;

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { type CliServer, startCliServer } from '../helpers/cli-server.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
-import { runCliAsync } from '../workflows/helpers.ts';
 
 const examples = join(sharedDir, 'conformance', 'atmos', 'examples');
 
@@ -37,9 +37,14 @@ const names = existsSync(examples)
   ? readdirSync(examples).filter((name) => existsSync(join(examples, name, 'atmos.yaml')))
   : [];
 
-describe('Atmos examples: list stacks and describe stacks', { skip: skipWithoutShared, concurrency: 2 }, () => {
+describe('Atmos examples: list stacks and describe stacks', { skip: skipWithoutShared }, () => {
+  // One loaded CLI runs every command (130 of them): start-up is tested elsewhere.
+  let cli: CliServer;
+  before(async () => {
+    cli = await startCliServer();
+  });
+  after(() => cli.close());
   for (const name of names) {
-    // Asynchronous runs: two examples at a time really run side by side.
     test(name, async () => {
       const cwd = join(examples, name);
       const env = { ATMOS_CLI_CONFIG_PATH: cwd, ATMOS_GIT_ROOT_BASEPATH: 'false', PATH: '/usr/bin:/bin' };
@@ -48,7 +53,7 @@ describe('Atmos examples: list stacks and describe stacks', { skip: skipWithoutS
         [['list', 'stacks'], outside?.list],
         [['describe', 'stacks', '--format', 'json'], outside?.describe],
       ] as const) {
-        const result = await runCliAsync([...args], { cwd, env });
+        const result = await cli.run([...args], { cwd, env });
         if (expected) {
           assert.equal(result.code, 1, `${name}: ${args.join(' ')} should fail (${outside?.why})`);
           assert.match(result.stderr, expected);

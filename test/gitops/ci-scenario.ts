@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Runner } from '../helpers/ci-runners.ts';
+import { type Runner, toolCacheShims } from '../helpers/ci-runners.ts';
 import { FakeForge } from '../helpers/fake-forge.ts';
 import { installedStrata } from '../helpers/installed.ts';
 import { TempRepo } from './helpers.ts';
@@ -91,9 +91,9 @@ export async function scenario(token: string): Promise<Scenario> {
     remote,
     root,
     base: {
-      PATH: process.env.PATH ?? '',
+      PATH: `${toolCacheShims(root)}:${process.env.PATH ?? ''}`,
       HOME: process.env.HOME ?? root,
-      // The runner's npm cache, warm from earlier installs of the same tarball.
+      // The runner's npm cache, warm from earlier installs of the same tarball (and its tool cache: above).
       npm_config_prefer_offline: 'true',
       npm_config_update_notifier: 'false',
       NO_COLOR: '1',

@@ -4,8 +4,9 @@
  * real with bash; the few actions the workflows use are played by the runner (checkout, artifact upload and
  * download against the FakeForge; setup-node and setup-terraform find node and terraform already on PATH).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Contexts, condition, interpolate } from './actions-expressions.ts';
 import type { FakeForge } from './fake-forge.ts';
@@ -54,6 +55,48 @@ export async function unzipInto(zip: Buffer, folder: string): Promise<void> {
   const file = join(folder, `.download-${process.pid}-${Date.now()}.zip`);
   writeFileSync(file, zip);
   await must(`unzip -qo ${quote(file)} && rm -f ${quote(file)}`, folder);
+}
+
+/**
+ * A folder to put first on the jobs' PATH: an `npm` that plays a warm runner tool cache for the one install the
+ * pipelines make, `npm install --global ... --prefix DIR <tarball>`. The first install of a tarball (by content
+ * hash) runs the real npm; later ones copy its result. Every other npm command runs the real npm. Without it each
+ * job spends ~5 s of CPU reinstalling the same package, most of the CI journeys' time.
+ */
+export function toolCacheShims(root: string): string {
+  const realNpm = execFileSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
+  const cache = join(tmpdir(), 'strata-runner-tool-cache');
+  const shims = join(root, 'tool-cache-shims');
+  mkdirSync(shims, { recursive: true });
+  writeFileSync(
+    join(shims, 'npm'),
+    `#!/bin/bash
+set -eo pipefail
+real=${quote(realNpm)}
+prefix='' global='' install=''
+for arg in "$@"; do
+  case "$arg" in install|i) install=1 ;; --global|-g) global=1 ;; esac
+done
+args=("$@")
+for ((i = 0; i < \${#args[@]} - 1; i++)); do [[ \${args[i]} == --prefix ]] && prefix=\${args[i+1]}; done
+package=\${args[\${#args[@]}-1]}
+if [[ -z $install || -z $global || -z $prefix || $package != *.tgz || ! -f $package ]]; then exec "$real" "$@"; fi
+key=$(printf '%s\n' "$(sha256sum "$package" | cut -d' ' -f1)" "\${args[*]:0:\${#args[@]}-1}" | sed "s|$prefix||g" | sha256sum | cut -d' ' -f1)
+entry=${quote(cache)}/$key
+if [[ ! -d $entry ]]; then
+  "$real" "$@"
+  mkdir -p ${quote(cache)}
+  staging=$(mktemp -d ${quote(cache)}/.staging-XXXXXX)
+  cp -a "$prefix/." "$staging/"
+  mv -T "$staging" "$entry" 2>/dev/null || rm -rf "$staging"
+  exit 0
+fi
+mkdir -p "$prefix"
+cp -a "$entry/." "$prefix/"
+`,
+  );
+  chmodSync(join(shims, 'npm'), 0o755);
+  return shims;
 }
 
 export interface Runner {

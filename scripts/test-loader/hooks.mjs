@@ -1,0 +1,19 @@
+// Load hook: `.ts` files come from the transpile cache, or are transpiled here on a miss (a file written after the
+// runner started, or a test run outside scripts/run-tests.mjs).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { readCached, TRANSFORM, writeCached } from './transpile.mjs';
+
+let esbuild;
+
+export async function load(url, context, nextLoad) {
+  if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
+  const path = fileURLToPath(url);
+  let source = readCached(path);
+  if (source === undefined) {
+    esbuild ??= await import('esbuild');
+    source = esbuild.transformSync(readFileSync(path, 'utf8'), { ...TRANSFORM, sourcefile: path }).code;
+    writeCached(path, source);
+  }
+  return { format: 'module', source, shortCircuit: true };
+}
