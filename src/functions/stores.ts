@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import pg from 'pg';
 import type { StrataConfig } from '../config/types.ts';
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 import { parseYaml } from '../data/yaml.ts';
@@ -124,6 +123,8 @@ async function readPostgresStore(spec: StoreSpec, key: string): Promise<StoreRea
     });
   }
   const table = typeof spec.options.table === 'string' ? spec.options.table : 'strata_store';
+  // pg loads only when a pg state or store is read: it costs ~0.1 s at start-up.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: url });
   try {
     await client.connect();

@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import pg from 'pg';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
 import { runJq } from '../../data/jq.ts';
@@ -213,6 +212,8 @@ async function readPgState(
   }
   const schema = typeof backend.schema_name === 'string' ? backend.schema_name : 'terraform_remote_state';
   const where = `${schema}.states (workspace '${workspace}')`;
+  // pg loads only when a pg state or store is read: it costs ~0.1 s at start-up.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: connection });
   try {
     await client.connect();
