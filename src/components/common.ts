@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
+import { parseHcl } from '../data/hcl.ts';
 import type { ComponentInstance, Section } from '../data/instance.ts';
 import { StrataError } from '../errors.ts';
 import { SecretRef } from '../secrets/values.ts';
@@ -225,13 +226,11 @@ async function readSensitive(dir: string, suffixes: string[]): Promise<Set<strin
   const files = await readdir(dir).catch(() => [] as string[]);
   for (const file of files.filter((f) => suffixes.some((s) => f.endsWith(s))).sort()) {
     const text = await readFile(join(dir, file), 'utf8').catch(() => '');
-    // Most files declare nothing sensitive: skip them without loading the HCL parser (a wasm module, slow to start).
+    // Most files declare nothing sensitive: skip them without the HCL parser (a wasm module, slow to start).
     if (!text.includes('sensitive')) continue;
     let parsed: Record<string, unknown>;
     try {
-      parsed = file.endsWith('.json')
-        ? (JSON.parse(text) as Record<string, unknown>)
-        : await (await import('@cdktn/hcl2json')).parse(file, text);
+      parsed = file.endsWith('.json') ? (JSON.parse(text) as Record<string, unknown>) : await parseHcl(text, file);
     } catch {
       // The tool itself reports syntax errors with better positions; masking what parses is still worthwhile.
       continue;

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse as parseHcl } from '@cdktn/hcl2json';
+import { parseHcl } from '../data/hcl.ts';
 
 function tfFiles(dir: string): string[] {
   try {
@@ -17,9 +17,12 @@ function tfFiles(dir: string): string[] {
 }
 
 async function moduleSources(file: string): Promise<string[]> {
+  const text = readFileSync(file, 'utf8');
+  // A file without the word declares no module block: no need to start the parser.
+  if (!text.includes('module')) return [];
   let doc: Record<string, unknown>;
   try {
-    doc = (await parseHcl(file, readFileSync(file, 'utf8'))) as Record<string, unknown>;
+    doc = await parseHcl(text, file);
   } catch {
     // A file Terraform itself cannot parse fails at plan time with a better message; here it uses no modules.
     return [];

@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hclErrorPosition, parseHcl } from '../data/hcl.ts';
 import type { ComponentInstance } from '../data/instance.ts';
 import { isPlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
@@ -240,24 +241,15 @@ async function readUncached(dir: string, kind: string): Promise<Map<string, Vari
     .filter((f) => f.endsWith(suffix))
     .sort();
   if (files.length === 0) return undefined;
-  // Loaded on first use: the parser is a WebAssembly build whose start-up would slow every command.
-  const { parse: parseHcl } = await import('@cdktn/hcl2json');
   const out = new Map<string, VariableDeclaration>();
   for (const file of files) {
     const path = join(dir, file);
     let parsed: Record<string, unknown>;
     try {
-      parsed = (await parseHcl(file, readFileSync(path, 'utf8'))) as Record<string, unknown>;
+      parsed = await parseHcl(readFileSync(path, 'utf8'), file);
     } catch (error) {
-      const message = String((error as Error).message ?? error);
-      const position = /:(\d+),(\d+)/.exec(message);
-      throw new StrataError(`cannot parse ${path}: ${message.replace(/^parse config: \[|\]$/g, '')}`, {
-        location: {
-          file: path,
-          line: position ? Number(position[1]) : undefined,
-          col: position ? Number(position[2]) : undefined,
-        },
-      });
+      const { message, line, col } = hclErrorPosition(error);
+      throw new StrataError(`cannot parse ${path}: ${message}`, { location: { file: path, line, col } });
     }
     const variables = isPlainMap(parsed.variable) ? parsed.variable : {};
     for (const [name, blocks] of Object.entries(variables)) {
