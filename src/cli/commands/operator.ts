@@ -199,7 +199,10 @@ function renderRun(outcome: ManifestResult, options: RunOptions): string {
   if (options.jsonOutput) return render(outcome.reports ? { ...run, report: outcome.reports } : run, 'json');
   if (run.plan) return renderPlanText(run.plan);
   const reports = [outcome.reports?.md, outcome.reports?.html];
-  return summary(run, reports.filter((p) => p !== undefined));
+  return summary(
+    run,
+    reports.filter((p) => p !== undefined),
+  );
 }
 
 /** What --json-output prints when the run could not start or broke off: the run's shape, with the error. */
@@ -398,7 +401,10 @@ export function register(program: Command): void {
     ['apply', "Same as create (iac-driver's name): with -M and -H, from an iac-driver site-config"],
     ['create', "Create the manifest's nodes (parents first, siblings in parallel); resumes an interrupted run"],
     ['destroy', "Destroy the manifest's nodes (children first), from the state or from the Proxmox API"],
-    ['test', 'Create, verify (guest agent IP and TCP port), destroy; writes reports/<time>.<passed|failed>.{md,json} (html with --report-format)'],
+    [
+      'test',
+      'Create, verify (guest agent IP and TCP port), destroy; writes reports/<time>.<passed|failed>.{md,json} (html with --report-format)',
+    ],
   ] as Array<[Verb | 'apply', string]>) {
     const run = manifest
       .command(`${verb} [manifest]`)
