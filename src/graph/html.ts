@@ -64,10 +64,11 @@ dl.summary dt{font-size:12px;color:#57606a}dl.summary dd{margin:0;font-size:18px
 .note{color:#57606a;font-size:12px}
 .graph-box{overflow:auto;border:1px solid #d0d7de;border-radius:8px;padding:8px}
 svg.graph .node rect{fill:#ddf4ff;stroke:#0969da;stroke-width:1.2}
-svg.graph .node text{font:12px ui-monospace,monospace;fill:#1f2328}
+svg.graph .node text{font:12px ui-monospace,monospace;fill:#1f2328}svg.graph .node .sub{font-size:11px;fill:#57606a}
 svg.graph .node.status-failed rect,svg.graph .node.status-errored rect{fill:#ffebe9;stroke:#cf222e}
-svg.graph .node.status-passed rect,svg.graph .node.status-succeeded rect,svg.graph .node.status-destroyed rect,svg.graph .node.status-created rect,svg.graph .node.status-verified rect{fill:#dafbe1;stroke:#1a7f37}
-svg.graph .node.status-skipped rect,svg.graph .node.status-pending rect,svg.graph .node.status-cancelled rect{fill:#f6f8fa;stroke:#8c959f}
+svg.graph .node.status-passed rect,svg.graph .node.status-succeeded rect,svg.graph .node.status-completed rect,svg.graph .node.status-destroyed rect,svg.graph .node.status-created rect,svg.graph .node.status-verified rect{fill:#dafbe1;stroke:#1a7f37}
+svg.graph .node.status-changes rect{fill:#fff8c5;stroke:#9a6700}svg.graph .node.status-destroys rect{fill:#ffebe9;stroke:#cf222e;stroke-dasharray:4 2}
+svg.graph .node.status-unchanged rect,svg.graph .node.status-skipped rect,svg.graph .node.status-pending rect,svg.graph .node.status-cancelled rect{fill:#f6f8fa;stroke:#8c959f}
 svg.graph .edge{fill:none;stroke:#57606a;stroke-width:1.3}svg.graph .arrowhead{fill:#57606a}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:10px;overflow:auto;font-size:12px}

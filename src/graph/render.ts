@@ -35,9 +35,9 @@ export type DiagramFormat = (typeof DIAGRAM_FORMATS)[number];
 const UNPRINTABLE =
   /[\u0000-\u0009\u000b-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** The text a label shows: unprintable characters become U+FFFD, `\r\n` a newline. */
+/** The text a label shows: `\r\n` and `\r` a newline, a tab a space, other unprintable characters U+FFFD. */
 export function printableLabel(text: string): string {
-  return text.replace(/\r\n?/g, '\n').replace(UNPRINTABLE, '\ufffd');
+  return text.replace(/\r\n?/g, '\n').replace(/\t/g, ' ').replace(UNPRINTABLE, '\ufffd');
 }
 
 /**

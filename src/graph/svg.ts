@@ -21,7 +21,7 @@ export interface Placed {
   y: number;
 }
 
-const BOX = { width: 168, height: 34, gapX: 22, gapY: 54, margin: 16 };
+const BOX = { width: 168, height: 42, gapX: 22, gapY: 54, margin: 16 };
 /** Characters that fit in a box at the report's font size; longer labels end in an ellipsis (the title has all). */
 const LABEL_CHARS = 22;
 const SWEEPS = 4;
@@ -126,9 +126,24 @@ export function layout(diagram: Diagram): { placed: Placed[]; width: number; hei
   return { placed, width, height };
 }
 
-function shortLabel(label: string): string {
-  const line = label.split('\n')[0];
-  return line.length > LABEL_CHARS ? `${line.slice(0, LABEL_CHARS - 1)}…` : line;
+/** The first two lines of a label, each cut to fit the box. */
+function shortLines(label: string): string[] {
+  return label
+    .split('\n')
+    .slice(0, 2)
+    .map((line) => (line.length > LABEL_CHARS ? `${line.slice(0, LABEL_CHARS - 1)}…` : line));
+}
+
+function labelText(label: string): string {
+  const lines = shortLines(label);
+  if (lines.length === 1) {
+    return `<text x="${BOX.width / 2}" y="${BOX.height / 2}" dominant-baseline="central" text-anchor="middle">${xmlText(lines[0])}</text>`;
+  }
+  const spans = lines.map(
+    (line, i) =>
+      `<tspan x="${BOX.width / 2}" y="${BOX.height / 2 + (i === 0 ? -8 : 9)}"${i > 0 ? ' class="sub"' : ''}>${xmlText(line)}</tspan>`,
+  );
+  return `<text dominant-baseline="central" text-anchor="middle">${spans.join('')}</text>`;
 }
 
 /** The diagram as one `<svg>` element: `g.node[data-id]` per node, `path.edge[data-from][data-to]` per edge. */
@@ -165,7 +180,7 @@ export function diagramSvg(diagram: Diagram, options: SvgOptions = {}): string {
       `<g class="${cls}" data-id="${xmlText(p.id)}" transform="translate(${p.x},${p.y})">` +
         `<title>${xmlText(p.label)}${status ? ` (${xmlText(status)})` : ''}</title>` +
         `<rect width="${BOX.width}" height="${BOX.height}" rx="6"/>` +
-        `<text x="${BOX.width / 2}" y="${BOX.height / 2}" dominant-baseline="central" text-anchor="middle">${xmlText(shortLabel(p.label))}</text></g>`,
+        `${labelText(p.label)}</g>`,
     );
   }
   out.push('</g>', '</svg>');
