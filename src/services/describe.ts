@@ -220,30 +220,34 @@ export interface ComponentGraph {
   edges: Array<{ from: string; to: string }>;
 }
 
-/** The instances connected to `start` through edges in either direction (start included). */
-function connected(start: string[], edges: ComponentGraph['edges']): Set<string> {
-  const near = new Map<string, string[]>();
-  for (const { from, to } of edges) {
-    near.set(from, [...(near.get(from) ?? []), to]);
-    near.set(to, [...(near.get(to) ?? []), from]);
-  }
-  const seen = new Set(start);
-  const queue = [...start];
-  for (let head = 0; head < queue.length; head++) {
-    for (const next of near.get(queue[head]) ?? []) {
-      if (!seen.has(next)) {
-        seen.add(next);
-        queue.push(next);
+/** `start` with everything it depends on and everything that depends on it, transitively (not its siblings). */
+function lineage(start: string[], edges: ComponentGraph['edges']): Set<string> {
+  const walk = (next: Map<string, string[]>) => {
+    const seen = new Set(start);
+    const queue = [...start];
+    for (let head = 0; head < queue.length; head++) {
+      for (const id of next.get(queue[head]) ?? []) {
+        if (!seen.has(id)) {
+          seen.add(id);
+          queue.push(id);
+        }
       }
     }
+    return seen;
+  };
+  const down = new Map<string, string[]>();
+  const up = new Map<string, string[]>();
+  for (const { from, to } of edges) {
+    down.set(from, [...(down.get(from) ?? []), to]);
+    up.set(to, [...(up.get(to) ?? []), from]);
   }
-  return seen;
+  return new Set([...walk(up), ...walk(down)]);
 }
 
 /**
  * `describe graph [component] [-s stack]`: the dependencies between component instances (settings.depends_on,
  * dependencies.components) as the multi-component runs order them. With a stack, its instances and those they
- * connect to in other stacks; with a component, only what is connected to it.
+ * connect to in other stacks; with a component, what it depends on and what depends on it, transitively.
  */
 export async function describeGraph(
   engine: StackEngine,
@@ -272,7 +276,7 @@ export async function describeGraph(
   const ids = new Set(selected.map((i) => `${i.name}@${i.stack}`));
   // Edges that touch the selection bring their other end along (a dependency in another stack).
   const keep = options.component
-    ? connected([...ids], edges)
+    ? lineage([...ids], edges)
     : new Set([...ids, ...edges.flatMap((e) => (ids.has(e.from) || ids.has(e.to) ? [e.from, e.to] : []))]);
   const nodes = [...keep]
     .map((id) => byId.get(id) as ComponentInstance)

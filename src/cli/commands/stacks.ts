@@ -248,7 +248,7 @@ export function register(program: Command): void {
   describe
     .command('graph')
     .description('Draw the dependencies between components (settings.depends_on / dependencies.components)')
-    .argument('[component]', 'only what is connected to this component')
+    .argument('[component]', 'only this component, what it depends on and what depends on it')
     .option('-s, --stack <stack>', 'only this stack (and what its components depend on elsewhere)')
     .option('-f, --format <format>', 'dot (Graphviz, as terraform graph), mermaid or json', 'dot')
     .addHelpText(
