@@ -246,8 +246,8 @@ function lineage(start: string[], edges: ComponentGraph['edges']): Set<string> {
 
 /**
  * `describe graph [component] [-s stack]`: the dependencies between component instances (settings.depends_on,
- * dependencies.components) as the multi-component runs order them. With a stack, its instances and those they
- * connect to in other stacks; with a component, what it depends on and what depends on it, transitively.
+ * dependencies.components) as the multi-component runs order them. With a stack, its instances and those of other
+ * stacks they depend on or that depend on them; with a component, what it depends on and what depends on it, transitively.
  */
 export async function describeGraph(
   engine: StackEngine,

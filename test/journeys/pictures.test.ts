@@ -8,11 +8,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { artifactsDir, launchChromium, skipWithoutChromium } from '../helpers/browser.ts';
+import { repoRoot } from '../helpers/shared.ts';
 import { type Journey, journey, TERRAFORM_ATMOS_YAML } from './helpers.ts';
 
 const noTerraform = spawnSync('terraform', ['version']).status === 0 ? false : 'no terraform';
 const noDot =
   spawnSync('dot', ['-V']).status === 0 || process.env.CI ? false : 'no Graphviz dot (apt-get install graphviz)';
+
+const homelab = join(repoRoot, 'examples', 'homelab');
 
 let j: Journey;
 let base: string;
@@ -40,6 +43,9 @@ settings:
     insecure: true
 components:
   terraform:
+    base:
+      metadata: { type: abstract }
+      vars: { release: "0" }
     net:
       vars: { release: "${release}" }
     web:
@@ -63,6 +69,14 @@ before(async () => {
       'output "config" { value = var.release == "1" ? "" : file("no-such-file.txt") }',
     ),
     'stacks/lab.yaml': stack('1'),
+    // prod's web needs lab's net: a dependency in another stack.
+    'stacks/prod.yaml': `vars: { stage: prod }
+components:
+  terraform:
+    web:
+      vars: { release: "1" }
+      settings: { depends_on: { "1": { component: net, stack: lab } } }
+`,
     'stacks/manifests/lab.yaml': `schema_version: 2
 name: lab
 nodes:
@@ -107,19 +121,36 @@ test('describe graph, manifest plan and workflow --dry-run draw DOT that Graphvi
     nodes: Array<{ id: string }>;
     edges: Array<{ from: string; to: string }>;
   };
-  assert.deepEqual(parsed.nodes.map((n) => n.id).sort(), ['db@lab', 'net@lab', 'web@lab']);
+  assert.deepEqual(
+    parsed.nodes.map((n) => n.id).sort(),
+    ['db@lab', 'net@lab', 'web@lab', 'web@prod'],
+    "lab's components and prod's web, which needs lab's net",
+  );
   assert.deepEqual(parsed.edges, [
     { from: 'net@lab', to: 'web@lab' },
     { from: 'net@lab', to: 'db@lab' },
+    { from: 'net@lab', to: 'web@prod' },
   ]);
   const dot = await j.strata(['describe', 'graph', '-s', 'lab']);
   assert.equal(dot.code, 0, dot.stderr);
+  assert.match(dot.stdout, /subgraph cluster_0 \{\n {4}label="stack lab";/);
   assert.match(dotParses(dot.stdout), /<title>net@lab&#45;&gt;web@lab<\/title>/);
+  const prod = await j.strata(['describe', 'graph', '-s', 'prod', '--format', 'json']);
+  assert.deepEqual(JSON.parse(prod.stdout), {
+    nodes: [
+      { id: 'net@lab', component: 'net', stack: 'lab', type: 'terraform' },
+      { id: 'web@prod', component: 'web', stack: 'prod', type: 'terraform' },
+    ],
+    edges: [{ from: 'net@lab', to: 'web@prod' }],
+  });
+  const all = await j.strata(['describe', 'graph', '--format', 'json']);
+  assert.equal(JSON.parse(all.stdout).nodes.length, 4, 'every stack, abstract components left out');
   const only = await j.strata(['describe', 'graph', 'web', '--format', 'mermaid']);
   assert.equal(only.code, 0, only.stderr);
   assert.match(only.stdout, /^flowchart TD\n/);
   assert.match(only.stdout, /n\d+_net_lab --> n\d+_web_lab/);
   assert.doesNotMatch(only.stdout, /db/, 'web, what it needs (net) and what needs it (nothing); not its sibling db');
+  assert.match(only.stdout, /n\d+_web_prod/, 'web of every stack');
 
   const manifest = await j.strata(['manifest', 'plan', 'lab', '--format', 'dot']);
   assert.equal(manifest.code, 0, manifest.stderr);
@@ -134,6 +165,22 @@ test('describe graph, manifest plan and workflow --dry-run draw DOT that Graphvi
   assert.match(flow.stdout, /label="runs together: level 2";\n {4}"web" \[[^\n]*\n {4}"db" /);
   const wrong = await j.strata(['workflow', 'ship', '--format', 'dot']);
   assert.equal(wrong.code, 2, 'a picture needs --dry-run');
+});
+
+test("the README's describe graph and the example's sequential workflow, drawn on examples/homelab", async () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const line = /^npx strata (describe graph [^#\n]*?)\s+#/m.exec(readme);
+  assert.ok(line, "README's tour has a describe graph line");
+  const graph = await j.strata(line[1].split(' '), { cwd: homelab });
+  assert.equal(graph.code, 0, graph.stderr);
+  assert.match(graph.stdout, /^flowchart TD\n {2}subgraph n\d+_group_pve_prod\["stack pve-prod"\]\n/);
+  assert.match(graph.stdout, /\["k3s-cluster"\]/);
+  const flow = await j.strata(['workflow', 'lab-test', '-f', 'lab', '--dry-run', '--format', 'mermaid'], {
+    cwd: homelab,
+  });
+  assert.equal(flow.code, 0, flow.stderr);
+  assert.match(flow.stdout, /n0_validate_stacks\["validate-stacks<br>strata validate stacks"\]/);
+  assert.match(flow.stdout, /n0_validate_stacks --> n1_validate_manifest\n/, 'no needs: after the previous step');
 });
 
 interface Reports {

@@ -249,7 +249,7 @@ export function register(program: Command): void {
     .command('graph')
     .description('Draw the dependencies between components (settings.depends_on / dependencies.components)')
     .argument('[component]', 'only this component, what it depends on and what depends on it')
-    .option('-s, --stack <stack>', 'only this stack (and what its components depend on elsewhere)')
+    .option('-s, --stack <stack>', 'only this stack (and what it depends on or what depends on it in other stacks)')
     .option('-f, --format <format>', 'dot (Graphviz, as terraform graph), mermaid or json', 'dot')
     .addHelpText(
       'after',
