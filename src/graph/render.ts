@@ -41,10 +41,10 @@ export function printableLabel(text: string): string {
 }
 
 /**
- * Identifiers for Mermaid: `n<index>_<letters and digits of the name>`. The index keeps them unique; the prefix keeps
+ * Identifiers for Mermaid: `n<index>_<letters and digits of the name>` (`g` for subgraphs). The index keeps them unique; the prefix keeps
  * them clear of Mermaid's keywords (`end`, `graph`) and of edge shapes a leading `o` or `x` would start.
  */
-export function mermaidIds(ids: readonly string[]): Map<string, string> {
+export function mermaidIds(ids: readonly string[], prefix = 'n'): Map<string, string> {
   const out = new Map<string, string>();
   for (const id of ids) {
     if (out.has(id)) continue;
@@ -52,7 +52,7 @@ export function mermaidIds(ids: readonly string[]): Map<string, string> {
       .replace(/[^A-Za-z0-9]+/g, '_')
       .replace(/^_+|_+$/g, '')
       .slice(0, 40);
-    out.set(id, `n${out.size}${slug ? `_${slug}` : ''}`);
+    out.set(id, `${prefix}${out.size}${slug ? `_${slug}` : ''}`);
   }
   return out;
 }
@@ -98,14 +98,19 @@ function byGroup(diagram: Diagram): { loose: DiagramNode[]; grouped: Array<[Diag
 
 /** Mermaid flowchart text (top to bottom); groups are subgraphs. */
 export function toMermaid(diagram: Diagram): string {
-  const ids = mermaidIds([...diagram.nodes.map((n) => n.id), ...(diagram.groups ?? []).map((g) => `group:${g.id}`)]);
+  const ids = mermaidIds(diagram.nodes.map((n) => n.id));
+  // Subgraphs get ids of their own (`g0_...`), so a node can never share one with a group.
+  const groupIds = mermaidIds(
+    (diagram.groups ?? []).map((g) => g.id),
+    'g',
+  );
   const lines = ['flowchart TD'];
   const node = (n: DiagramNode, pad: string) =>
     lines.push(`${pad}${ids.get(n.id)}["${mermaidLabel(n.label ?? n.id)}"]`);
   const { loose, grouped } = byGroup(diagram);
   for (const n of loose) node(n, '  ');
   for (const [group, nodes] of grouped) {
-    lines.push(`  subgraph ${ids.get(`group:${group.id}`)}["${mermaidLabel(group.label ?? group.id)}"]`);
+    lines.push(`  subgraph ${groupIds.get(group.id)}["${mermaidLabel(group.label ?? group.id)}"]`);
     for (const n of nodes) node(n, '    ');
     lines.push('  end');
   }

@@ -64,11 +64,11 @@ test('Mermaid: safe ids, labels with entity codes, groups as subgraphs, each edg
     [
       'flowchart TD',
       '  n3_end["a #34;quoted#34; #91;bracketed#93;<br>second line"]',
-      '  subgraph n4_group_dev["stack dev"]',
+      '  subgraph g0_dev["stack dev"]',
       '    n0_net_dev["net"]',
       '    n1_web_dev["web"]',
       '  end',
-      '  subgraph n5_group_prod["stack prod"]',
+      '  subgraph g1_prod["stack prod"]',
       '    n2_web_prod["web"]',
       '  end',
       '  n0_net_dev --> n1_web_dev',

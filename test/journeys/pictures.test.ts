@@ -173,7 +173,7 @@ test("the README's describe graph and the example's sequential workflow, drawn o
   assert.ok(line, "README's tour has a describe graph line");
   const graph = await j.strata(line[1].split(' '), { cwd: homelab });
   assert.equal(graph.code, 0, graph.stderr);
-  assert.match(graph.stdout, /^flowchart TD\n {2}subgraph n\d+_group_pve_prod\["stack pve-prod"\]\n/);
+  assert.match(graph.stdout, /^flowchart TD\n {2}subgraph g0_pve_prod\["stack pve-prod"\]\n/);
   assert.match(graph.stdout, /\["k3s-cluster"\]/);
   const flow = await j.strata(['workflow', 'lab-test', '-f', 'lab', '--dry-run', '--format', 'mermaid'], {
     cwd: homelab,
