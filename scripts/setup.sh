@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in packer:packer ansible-playbook:ansible-core age:age yamllint:yamllint shellcheck:shellcheck git:git psql:postgresql-client zsh:zsh fish:fish strip:binutils zip:zip unzip:unzip; do
+# graphviz's dot parses the DOT pictures and Debian's chromium renders the HTML reports in the tests.
+for pair in packer:packer ansible-playbook:ansible-core age:age yamllint:yamllint shellcheck:shellcheck git:git psql:postgresql-client zsh:zsh fish:fish strip:binutils zip:zip unzip:unzip dot:graphviz chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 # The PVE client conformance suite (test/pve-clients) drives third-party clients: proxmoxer and requests for Debian's

@@ -38,6 +38,7 @@ const COMMAND_MODULES: Record<string, ModuleName[]> = {
   'describe stacks': ['stacks'],
   'describe manifest': ['stacks'],
   'describe dependents': ['stacks'],
+  'describe graph': ['stacks'],
   'describe locals': ['stacks'],
   'describe config': ['stacks'],
   describe: ['stacks', 'workflows', 'gitops'],

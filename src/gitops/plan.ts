@@ -17,9 +17,11 @@ import { StrataError } from '../errors.ts';
 import { runGraph, topologicalLevels } from '../graph/index.ts';
 import { loadEngine } from '../stacks/index.ts';
 import { LockedError, openStore, withRunLock } from '../store/index.ts';
+import { writeFileAtomicSync } from '../util/fs.ts';
 import { type AffectedItem, type AffectedOptions, canonicalJson, describeAffectedReport } from './affected.ts';
 import { repoRoot } from './git.ts';
 import { type PlanEntry, renderSummary, type Summary } from './summary.ts';
+import { planReportHtml } from './summary-html.ts';
 
 /** Files strata writes into a component folder from the stack (they are inputs through vars/backend already). */
 const GENERATED = [/\.planfile$/, /\.terraform\.tfvars\.json$/, /^backend\.tf\.json$/, /_override\.tf\.json$/];
@@ -70,6 +72,8 @@ export interface PlanAffectedOptions extends AffectedOptions {
   maxConcurrency?: number;
   /** Write the markdown summary here (and `<name>-full.md` when it had to be cut). */
   summaryFile?: string;
+  /** Write the HTML report (summary, plan timeline, dependency graph) here. */
+  htmlFile?: string;
   /** Where Terraform's grouped output goes (default: nowhere; the CLI sends it to stderr, so --format json stays clean). */
   write?: (text: string) => void;
 }
@@ -194,13 +198,19 @@ export async function planAffected(options: PlanAffectedOptions = {}): Promise<P
   }
   const summaryFile = options.summaryFile ? resolve(options.summaryFile) : undefined;
   const artifact = summaryFile ? summaryFile.replace(/(\.md)?$/, '-full.md') : undefined;
+  const range = `${report.base.slice(0, 7)}...${report.head.slice(0, 7)}`;
   const summary = renderSummary(entries, {
-    range: `${report.base.slice(0, 7)}...${report.head.slice(0, 7)}`,
+    range,
     artifactName: artifact ? relative(process.cwd(), artifact) : undefined,
   });
   if (summaryFile) {
     writeFileSync(summaryFile, summary.markdown);
     if (summary.truncated && artifact) writeFileSync(artifact, summary.full);
+  }
+  if (options.htmlFile) {
+    const edges = dependencyGraph(instances).flatMap((n) => n.needs.map((need) => ({ from: need, to: n.id })));
+    const input = { range, entries, runs: many.results, edges, skipped };
+    writeFileAtomicSync(resolve(options.htmlFile), planReportHtml(input));
   }
   return { base: report.base, head: report.head, instances: planned, skipped, summary, exitCode: many.exitCode };
 }

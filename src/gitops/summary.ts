@@ -36,12 +36,12 @@ export interface Summary {
   totals: PlanCounts;
 }
 
-interface ResourceChange {
+export interface ResourceChange {
   address: string;
   actions: string[];
 }
 
-function resourceChanges(plan: unknown): ResourceChange[] {
+export function resourceChanges(plan: unknown): ResourceChange[] {
   const changes = (plan as { resource_changes?: unknown })?.resource_changes;
   if (!Array.isArray(changes)) return [];
   return changes
@@ -59,7 +59,7 @@ function symbol(actions: string[]): string {
   return '~';
 }
 
-function verb(actions: string[]): string {
+export function verb(actions: string[]): string {
   if (actions.includes('delete') && actions.includes('create')) return 'replace';
   if (actions.includes('delete')) return 'destroy';
   if (actions.includes('create')) return 'create';

@@ -45,7 +45,8 @@ export { addressLocator, simulatorLocator } from './nested.ts';
 export type { CheckStatus, PreflightCheck, PreflightResult } from './preflight.ts';
 export { REQUIRED_PRIVILEGES, runPreflight } from './preflight.ts';
 export type { ReportFormat } from './report.ts';
-export { leftoverLine, reportMarkdown, writeReports } from './report.ts';
+export { leftoverLine, REPORT_FORMATS, reportMarkdown, writeReports } from './report.ts';
+export { manifestDiagram, reportHtml } from './report-html.ts';
 export type { ExecutionState, NodeState, NodeStatus } from './state.ts';
 export { acquireLock, readState, statePaths } from './state.ts';
 export type {

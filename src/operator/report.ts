@@ -1,12 +1,16 @@
-/** Test reports: `reports/YYYYMMDD-HHMMSS.{passed|failed}.{json,md}`, as the seed names them. */
+/** Test reports: `reports/YYYYMMDD-HHMMSS.{passed|failed}.{json,md,html}`, as the seed names them (html on request). */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { globalMasker } from '../util/mask.ts';
+import type { Manifest } from './manifest.ts';
+import { reportHtml } from './report-html.ts';
 import type { LeftoverVm, RunResult } from './types.ts';
 
-/** Report files: the seed's JSON and a markdown summary for people. */
-export type ReportFormat = 'json' | 'md';
+/** Report files: the seed's JSON, a markdown summary for people and a self-contained HTML page with pictures. */
+export type ReportFormat = 'json' | 'md' | 'html';
+
+export const REPORT_FORMATS: readonly ReportFormat[] = ['json', 'md', 'html'];
 
 function stamp(date: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -58,12 +62,16 @@ export function leftoverLine(vm: LeftoverVm): string {
   return `${ids} (node ${vm.node}) on ${vm.host}: ${vm.error.split('\n')[0]}`;
 }
 
-/** Writes the reports (JSON and markdown unless `formats` says otherwise); returns their paths by format. */
+/**
+ * Writes the reports (JSON and markdown unless `formats` says otherwise); returns their paths by format. The
+ * manifest gives the HTML report its graph (parent links).
+ */
 export async function writeReports<F extends ReportFormat = ReportFormat>(
   dir: string,
   result: RunResult,
   date = new Date(),
   formats: readonly F[] = ['json', 'md'] as F[],
+  manifest?: Pick<Manifest, 'nodes'>,
 ): Promise<Record<F, string>> {
   const base = join(dir, `${stamp(date)}.${result.success ? 'passed' : 'failed'}`);
   const paths = {} as Record<F, string>;
@@ -77,7 +85,8 @@ export async function writeReports<F extends ReportFormat = ReportFormat>(
         finished_at: date.toISOString(),
       };
       writeFileAtomicSync(path, `${globalMasker.mask(JSON.stringify(body, null, 2))}\n`);
-    } else writeFileAtomicSync(path, reportMarkdown(result, date));
+    } else if (format === 'html') writeFileAtomicSync(path, reportHtml(result, date, manifest));
+    else writeFileAtomicSync(path, reportMarkdown(result, date));
     paths[format] = path;
   }
   return paths;

@@ -5,6 +5,7 @@ import { withSensitiveMasked } from '../components/handover.ts';
 import type { ComponentInstance } from '../data/instance.ts';
 import { finalizeMarkers, type PlainMap } from '../data/merge.ts';
 import { StrataError, UsageError } from '../errors.ts';
+import type { Diagram } from '../graph/render.ts';
 import type { DependentItem } from '../stacks/dependencies.ts';
 import type { StackEngine } from '../stacks/engine.ts';
 import { didYouMean } from '../util/suggest.ts';
@@ -203,4 +204,93 @@ export async function listInstances(engine: StackEngine, options: { stack?: stri
     .filter((i) => !i.abstract)
     .map((i) => ({ component: i.name, stack: i.stack, type: i.kind }))
     .sort((a, b) => a.stack.localeCompare(b.stack) || a.component.localeCompare(b.component));
+}
+
+/** One component instance in `describe graph`. */
+export interface GraphInstance {
+  id: string;
+  component: string;
+  stack: string;
+  type: string;
+}
+
+/** `describe graph`: instances and the edges from each dependency to its dependent. */
+export interface ComponentGraph {
+  nodes: GraphInstance[];
+  edges: Array<{ from: string; to: string }>;
+}
+
+/** `start` with everything it depends on and everything that depends on it, transitively (not its siblings). */
+function lineage(start: string[], edges: ComponentGraph['edges']): Set<string> {
+  const walk = (next: Map<string, string[]>) => {
+    const seen = new Set(start);
+    const queue = [...start];
+    for (let head = 0; head < queue.length; head++) {
+      for (const id of next.get(queue[head]) ?? []) {
+        if (!seen.has(id)) {
+          seen.add(id);
+          queue.push(id);
+        }
+      }
+    }
+    return seen;
+  };
+  const down = new Map<string, string[]>();
+  const up = new Map<string, string[]>();
+  for (const { from, to } of edges) {
+    down.set(from, [...(down.get(from) ?? []), to]);
+    up.set(to, [...(up.get(to) ?? []), from]);
+  }
+  return new Set([...walk(up), ...walk(down)]);
+}
+
+/**
+ * `describe graph [component] [-s stack]`: the dependencies between component instances (settings.depends_on,
+ * dependencies.components) as the multi-component runs order them. With a stack, its instances and those of other
+ * stacks they depend on or that depend on them; with a component, what it depends on and what depends on it, transitively.
+ */
+export async function describeGraph(
+  engine: StackEngine,
+  options: { component?: string; stack?: string } = {},
+): Promise<ComponentGraph> {
+  if (options.stack) await engine.stackVars(options.stack);
+  const { dependencyGraph } = await import('../components/terraform/multi.ts');
+  const byId = new Map<string, ComponentInstance>();
+  for (const instance of await engine.instances()) {
+    if (!instance.abstract && !byId.has(`${instance.name}@${instance.stack}`))
+      byId.set(`${instance.name}@${instance.stack}`, instance);
+  }
+  const graph = dependencyGraph([...byId.values()]);
+  const edges = graph.flatMap((node) => node.needs.map((need) => ({ from: need, to: node.id })));
+  let selected = [...byId.values()].filter((i) => !options.stack || i.stack === options.stack);
+  if (options.component) {
+    const named = selected.filter((i) => i.name === options.component);
+    if (named.length === 0) {
+      const where = options.stack ? `stack '${options.stack}'` : 'any stack';
+      throw new StrataError(`component '${options.component}' is not in ${where}`, {
+        hint: didYouMean(options.component, new Set(selected.map((i) => i.name))),
+      });
+    }
+    selected = named;
+  }
+  const ids = new Set(selected.map((i) => `${i.name}@${i.stack}`));
+  // Edges that touch the selection bring their other end along (a dependency in another stack).
+  const keep = options.component
+    ? lineage([...ids], edges)
+    : new Set([...ids, ...edges.flatMap((e) => (ids.has(e.from) || ids.has(e.to) ? [e.from, e.to] : []))]);
+  const nodes = [...keep]
+    .map((id) => byId.get(id) as ComponentInstance)
+    .map((i) => ({ id: `${i.name}@${i.stack}`, component: i.name, stack: i.stack, type: i.kind }))
+    .sort((a, b) => a.stack.localeCompare(b.stack) || a.component.localeCompare(b.component));
+  return { nodes, edges: edges.filter((e) => keep.has(e.from) && keep.has(e.to)) };
+}
+
+/** The graph as a picture: components grouped by stack, labelled with their name. */
+export function componentDiagram(graph: ComponentGraph): Diagram {
+  const stacks = [...new Set(graph.nodes.map((n) => n.stack))];
+  return {
+    nodes: graph.nodes.map((n) => ({ id: n.id, label: n.component, group: n.stack })),
+    edges: graph.edges,
+    groups: stacks.map((s) => ({ id: s, label: `stack ${s}` })),
+  };
 }

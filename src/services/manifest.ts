@@ -8,11 +8,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
+import type { Diagram } from '../graph/render.ts';
 import {
   loadManifest,
   type Manifest,
   type ManifestPlan,
   type ManifestRef,
+  manifestDiagram,
   manifestsDir,
   type NodeReport,
   needsStack,
@@ -125,6 +127,8 @@ export interface ManifestResult {
   nodes: NodeReport[];
   /** plan: create and destroy orders and the levels that run together. */
   order?: ManifestPlan;
+  /** plan: the nodes under their parents, for `--format mermaid|dot`. */
+  diagram?: Diagram;
   /** create, test, destroy: the run as the seed's JSON (phases, context, error; the DryRunPlan of a dry run). */
   run?: RunResult;
   /** test: the reports written, by format. */
@@ -182,7 +186,10 @@ export async function runManifest(request: RunManifestRequest): Promise<Manifest
   if (verb === 'validate' || verb === 'plan') {
     if (loaded.context) resolveNodes(loaded.manifest, loaded.context);
     const result: ManifestResult = { ...summaryOf(loaded, verb, true), nodes: pending(loaded.manifest) };
-    if (verb === 'plan') result.order = planManifest(loaded.manifest);
+    if (verb === 'plan') {
+      result.order = planManifest(loaded.manifest);
+      result.diagram = manifestDiagram(loaded.manifest);
+    }
     return result;
   }
   return operate(request, verb, loaded);
@@ -223,7 +230,8 @@ async function operate(request: RunManifestRequest, verb: Verb, loaded: Loaded):
     const result: ManifestResult = { ...summaryOf(loaded, verb, run.success), nodes: run.nodes, run };
     const formats = options.reportFormats ?? ['json', 'md'];
     if (verb === 'test' && !options.dryRun && formats.length > 0) {
-      result.reports = await writeReports(options.reportDir ?? paths.reportDir, run, new Date(), formats);
+      const dir = options.reportDir ?? paths.reportDir;
+      result.reports = await writeReports(dir, run, new Date(), formats, manifest);
     }
     return result;
   } finally {

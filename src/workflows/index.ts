@@ -1,4 +1,6 @@
 /** Workflows: Atmos-compatible manifests run through the shared graph scheduler, with run records and --resume. */
+
+export { planDiagram } from './diagram.ts';
 export {
   type DiscoverOptions,
   describeWorkflows,

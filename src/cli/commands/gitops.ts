@@ -182,10 +182,17 @@ export function register(program: Command): void {
       .description('terraform plan for every affected instance in dependency order, with a PR summary'),
   )
     .option('--summary <file>', 'write the markdown PR summary here (overflow goes to <file>-full.md)')
+    .option(
+      '--html <file>',
+      'write an HTML report here: summary, plan timeline, dependency graph (one self-contained file)',
+    )
     .option('--format <format>', 'markdown (the summary) or json', 'markdown')
     .option('--instance <component@stack>', 'only this affected instance (repeatable: one CI matrix job)', collect, [])
     .option('--shard <i/n>', 'only the i-th of n shares of the affected instances (one of n parallel CI jobs)')
-    .addHelpText('after', '\nExample:\n  strata plan --affected --ref origin/main --summary strata-plan.md\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  strata plan --affected --ref origin/main --summary strata-plan.md\n  strata plan --affected --ref origin/main --html strata-plan.html\n',
+    )
     .action(async (opts, cmd: Command) => {
       if (!opts.affected)
         throw new UsageError('plan needs --affected', {
@@ -195,6 +202,7 @@ export function register(program: Command): void {
       const result = await planAffected({
         ...affectedRunOptions(opts, cmd),
         summaryFile: opts.summary,
+        htmlFile: opts.html,
         instances: opts.instance.length > 0 ? opts.instance : undefined,
         shard: opts.shard ? parseShard(opts.shard) : undefined,
       });

@@ -2,7 +2,8 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import { holdSignals, interruptSignal } from '../../exec/index.ts';
-import type { Manifest, OnError, PreflightResult, RunResult, Verb } from '../../operator/index.ts';
+import { DIAGRAM_FORMATS, type DiagramFormat, renderDiagram } from '../../graph/render.ts';
+import type { Manifest, OnError, PreflightResult, ReportFormat, RunResult, Verb } from '../../operator/index.ts';
 import type { ManifestEvent, ManifestResult, ManifestVerb, RunManifestRequest } from '../../services/manifest.ts';
 import { globalMasker } from '../../util/mask.ts';
 import { renderPlanText } from '../../util/plan.ts';
@@ -39,6 +40,27 @@ interface RunOptions extends CommonOptions {
   simulator?: boolean;
   simLatency?: string;
   reportDir?: string;
+  reportFormat?: string;
+}
+
+const isDiagramFormat = (format: string): format is DiagramFormat =>
+  (DIAGRAM_FORMATS as readonly string[]).includes(format);
+
+/** `--report-format json,md,html`: which report files `test` writes (default json and md). */
+function reportFormatsOf(value: string | undefined): ReportFormat[] | undefined {
+  if (value === undefined) return undefined;
+  const formats = value
+    .split(',')
+    .map((f) => f.trim().toLowerCase())
+    .filter(Boolean);
+  const known = ['json', 'md', 'html'];
+  const wrong = formats.find((f) => !known.includes(f));
+  if (wrong !== undefined || formats.length === 0) {
+    throw new UsageError(`invalid --report-format '${value}'`, {
+      hint: `a comma-separated list of: ${known.join(', ')}`,
+    });
+  }
+  return formats as ReportFormat[];
 }
 
 // Loaded on first use, so `strata --help` and other commands start fast; the simulator only for --simulator.
@@ -116,6 +138,7 @@ function runRequest(verb: Verb, name: string | undefined, options: RunOptions, c
     maxConcurrency,
     onError,
     reportDir: options.reportDir,
+    reportFormats: reportFormatsOf(options.reportFormat),
     // The simulator lives as long as this command: its state must not mix with state of the real host.
     scratchState: options.simulator,
     confirmDestroy: options.yes || options.simulator ? undefined : confirmDestroy,
@@ -143,7 +166,7 @@ async function progressView(): Promise<(event: ManifestEvent) => void> {
   };
 }
 
-function summary(result: RunResult, reportPath: string | undefined): string {
+function summary(result: RunResult, reportPaths: string[]): string {
   const out = process.stdout;
   const lines: string[] = [];
   const verdict = result.success ? paint('PASSED', 'green', out) : paint('FAILED', 'red', out);
@@ -167,7 +190,7 @@ function summary(result: RunResult, reportPath: string | undefined): string {
     lines.push(paint(`Left behind: VM ${vm.vm_ids.join(', ') || '?'} (node ${vm.node}) on ${vm.host}`, 'red', out));
   }
   if (result.error && !result.success) lines.push(paint(`Error: ${result.error}`, 'red', out));
-  if (reportPath) lines.push(`Report: ${reportPath}`);
+  for (const path of reportPaths) lines.push(`Report: ${path}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -175,7 +198,11 @@ function renderRun(outcome: ManifestResult, options: RunOptions): string {
   const run = outcome.run as RunResult;
   if (options.jsonOutput) return render(outcome.reports ? { ...run, report: outcome.reports } : run, 'json');
   if (run.plan) return renderPlanText(run.plan);
-  return summary(run, outcome.reports?.md);
+  const reports = [outcome.reports?.md, outcome.reports?.html];
+  return summary(
+    run,
+    reports.filter((p) => p !== undefined),
+  );
 }
 
 /** What --json-output prints when the run could not start or broke off: the run's shape, with the error. */
@@ -248,7 +275,8 @@ async function describeManifest(
   command: Command,
 ): Promise<void> {
   if (verb === 'validate' && isIacDriverCall(options)) return runIacDriverVerb('validate', name, options, views);
-  const format = parseFormat(options.format, ['text', 'json', 'yaml']);
+  const pictures = verb === 'plan' ? DIAGRAM_FORMATS : [];
+  const format = parseFormat(options.format, ['text', 'json', 'yaml', ...pictures]);
   const request = baseRequest(verb, name, options, command);
   const { runManifest } = await services();
   const outcome = await runManifest(request);
@@ -260,6 +288,10 @@ async function describeManifest(
     return;
   }
   const plan = outcome.order as NonNullable<ManifestResult['order']>;
+  if (isDiagramFormat(format) && outcome.diagram) {
+    process.stdout.write(renderDiagram(outcome.diagram, format));
+    return;
+  }
   if ((format as string) !== 'text') {
     process.stdout.write(render(plan, format));
     return;
@@ -323,7 +355,7 @@ Examples:
   strata manifest ${verb} nested-pve -s pve-dev${verb === 'destroy' ? ' --yes' : ''}
   strata manifest ${verb} nested-pve -s pve-dev --dry-run
   strata manifest ${verb} --manifest-file ./lab.yaml -s pve-dev --json-output${verb === 'destroy' ? ' --yes' : ''}
-  strata manifest ${verb} nested-pve -s pve-dev --simulator      # against an in-process PVE simulator
+  strata manifest ${verb} nested-pve -s pve-dev --simulator      # against an in-process PVE simulator${verb === 'test' ? '\n  strata manifest test nested-pve -s pve-dev --simulator --report-format json,md,html' : ''}
 `;
 
 export function register(program: Command): void {
@@ -356,10 +388,10 @@ export function register(program: Command): void {
     .description('Show the create order (parents first), the destroy order and the levels that run together')
     .option('-s, --stack <stack>', 'resolve presets against this stack')
     .option('--manifest-file <path>', 'a manifest file instead of a name')
-    .option('--format <format>', 'text, json or yaml', 'text')
+    .option('--format <format>', 'text, json, yaml, mermaid or dot (the node graph)', 'text')
     .addHelpText(
       'after',
-      '\nExamples:\n  strata manifest plan nested-pve\n  strata manifest plan nested-pve --format json\n',
+      '\nExamples:\n  strata manifest plan nested-pve\n  strata manifest plan nested-pve --format json\n  strata manifest plan nested-pve --format dot | dot -Tsvg > nested-pve.svg\n',
     )
     .action((name: string | undefined, options: CommonOptions, command: Command) =>
       describeManifest('plan', name, options, command),
@@ -369,7 +401,10 @@ export function register(program: Command): void {
     ['apply', "Same as create (iac-driver's name): with -M and -H, from an iac-driver site-config"],
     ['create', "Create the manifest's nodes (parents first, siblings in parallel); resumes an interrupted run"],
     ['destroy', "Destroy the manifest's nodes (children first), from the state or from the Proxmox API"],
-    ['test', 'Create, verify (guest agent IP and TCP port), destroy; writes reports/<time>.<passed|failed>.{md,json}'],
+    [
+      'test',
+      'Create, verify (guest agent IP and TCP port), destroy; writes reports/<time>.<passed|failed>.{md,json} (html with --report-format)',
+    ],
   ] as Array<[Verb | 'apply', string]>) {
     const run = manifest
       .command(`${verb} [manifest]`)
@@ -384,6 +419,7 @@ export function register(program: Command): void {
       .option('--simulator', 'run against an in-process Proxmox VE simulator seeded from the stack')
       .option('--sim-latency <scale>', 'simulator latency scale (0 = instant, 1 = realistic; default 0.1)')
       .option('--report-dir <dir>', 'where test reports go (default: reports/ under the base path)')
+      .option('--report-format <list>', 'test reports to write: json, md, html (comma-separated; default json,md)')
       .addHelpText('after', RUN_HELP(verb === 'apply' ? 'create' : verb))
       .action((name: string | undefined, options: RunOptions, command: Command) =>
         verb === 'apply' && isIacDriverCall(options)

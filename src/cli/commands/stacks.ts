@@ -3,9 +3,12 @@ import type { Command } from 'commander';
 import { describeConfig, loadConfig } from '../../config/index.ts';
 import { runJq } from '../../data/jq.ts';
 import { StrataError, UsageError } from '../../errors.ts';
+import { type DiagramFormat, renderDiagram } from '../../graph/render.ts';
 import {
+  componentDiagram,
   describeComponent,
   describeDependents,
+  describeGraph,
   describeManifest,
   describeStacks,
   listComponents,
@@ -240,6 +243,23 @@ export function register(program: Command): void {
       const format = parseFormat(opts.format, ['json', 'yaml']);
       const engine = await engineFor(cmd);
       out(render(await describeDependents(engine, component, opts.stack), format));
+    });
+
+  describe
+    .command('graph')
+    .description('Draw the dependencies between components (settings.depends_on / dependencies.components)')
+    .argument('[component]', 'only this component, what it depends on and what depends on it')
+    .option('-s, --stack <stack>', 'only this stack (and what it depends on or what depends on it in other stacks)')
+    .option('-f, --format <format>', 'dot (Graphviz, as terraform graph), mermaid or json', 'dot')
+    .addHelpText(
+      'after',
+      '\nAn arrow points from a dependency to the component that depends on it.\n\nExamples:\n  strata describe graph -s pve-prod | dot -Tsvg > pve-prod.svg\n  strata describe graph k3s-cluster --format mermaid',
+    )
+    .action(async (component: string | undefined, opts: { stack?: string; format: string }, cmd: Command) => {
+      const format = parseFormat(opts.format, ['dot', 'mermaid', 'json']) as string;
+      const graph = await describeGraph(await engineFor(cmd), { component, stack: opts.stack });
+      if (format === 'json') out(render(graph, 'json'));
+      else out(renderDiagram(componentDiagram(graph), format as DiagramFormat));
     });
 
   list

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { loadConfig } from '../../config/index.ts';
 import { StrataError, UsageError } from '../../errors.ts';
+import { DIAGRAM_FORMATS, type DiagramFormat, renderDiagram } from '../../graph/render.ts';
 import { openEngine } from '../../services/engine.ts';
 import { renderPlanText } from '../../util/plan.ts';
 import { didYouMean } from '../../util/suggest.ts';
@@ -13,6 +14,7 @@ import {
   findWorkflow,
   listWorkflowFiles,
   type ProgressMode,
+  planDiagram,
   runWorkflow,
   type WorkflowStreams,
   type WorkflowSummary,
@@ -113,6 +115,7 @@ function registerWorkflow(program: Command): void {
     .option('--from-step <step>', 'start at this step (earlier steps are not run)')
     .option('--resume', 'continue the last failed or interrupted run of this workflow from its first unfinished step')
     .option('--dry-run', 'print every command in run order, with the resolved stack, and run nothing')
+    .option('--format <format>', 'with --dry-run: text, mermaid or dot (the steps as a graph)', 'text')
     .option('--max-concurrency <n>', 'steps run in parallel at most (steps with `needs`)', positiveInteger, 4)
     .option('--progress <mode>', 'progress display: tty (task list), plain (timestamped lines) or none')
     .addHelpText(
@@ -121,6 +124,7 @@ function registerWorkflow(program: Command): void {
 Examples:
   strata workflow deploy-homelab -f deploy            # stacks/workflows/deploy.yaml
   strata workflow plan-all -s dev --dry-run           # show the commands with their stack
+  strata workflow plan-all --dry-run --format mermaid # the steps and what they need, as a picture
   strata workflow deploy-homelab --from-step apply
   strata workflow deploy-homelab --resume             # after a failure or Ctrl-C
 Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
@@ -136,6 +140,10 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
               : undefined,
           hint: names.length > 0 ? undefined : `no workflow manifests under ${workflowsDir}`,
         });
+      }
+      const format = parseFormat(opts.format, ['text', ...DIAGRAM_FORMATS]) as string;
+      if (format !== 'text' && opts.dryRun !== true) {
+        throw new UsageError(`--format ${format} draws the dry run's steps: add --dry-run`);
       }
       if (opts.resume !== true) {
         await checkWorkflowStacks(name, { workflowsDir, basePath, file: opts.file, stack: opts.stack, cmd });
@@ -154,7 +162,9 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
         progress: progressMode(opts.progress) ?? chooseProgressMode(streams),
         env,
       });
-      if (result.plan) process.stdout.write(renderPlanText(result.plan));
+      if (result.plan && format !== 'text') {
+        process.stdout.write(renderDiagram(planDiagram(result.plan), format as DiagramFormat));
+      } else if (result.plan) process.stdout.write(renderPlanText(result.plan));
     });
 }
 
