@@ -7,6 +7,14 @@ import { readCached, TRANSFORM, writeCached } from './transpile.mjs';
 let esbuild;
 
 export async function load(url, context, nextLoad) {
+  // Some packages import JSON without `with { type: 'json' }`, which tsx allowed: give them a module.
+  if (url.startsWith('file:') && url.endsWith('.json') && context.importAttributes?.type !== 'json') {
+    return {
+      format: 'module',
+      source: `export default ${readFileSync(fileURLToPath(url), 'utf8')};`,
+      shortCircuit: true,
+    };
+  }
   if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
   const path = fileURLToPath(url);
   let source = readCached(path);

@@ -12,7 +12,7 @@ import { StrataError } from '../errors.ts';
 import { readZip } from '../util/zip.ts';
 import { GITLAB_SUMMARY_JOB } from './ci-templates.ts';
 import { type Forge, forgeClient } from './forge.ts';
-import { type PlanEntry, renderSummary, type Summary } from './summary.ts';
+import { commitRange, type PlanEntry, renderSummary, type Summary } from './summary.ts';
 
 /** The artifact name the workflows give the reviewed plans of a head commit. */
 export const plansArtifactName = (sha: string) => `strata-plans-${sha}`;
@@ -29,6 +29,7 @@ interface Recorded {
   base?: string;
   head?: string;
   error?: string;
+  details?: string;
 }
 
 /** Reads every saved plan (`*.digest.json` + `*.plan.json`) and failure (`*.failed.json`) under `plansDir`. */
@@ -39,9 +40,11 @@ export function gatheredPlans(plansDir: string): { entries: PlanEntry[]; range?:
     const failed = file.endsWith('.failed.json');
     if (!failed && !file.endsWith('.digest.json')) continue;
     const record = JSON.parse(readFileSync(file, 'utf8')) as Recorded;
-    if (record.base && record.head) range = `${record.base.slice(0, 7)}...${record.head.slice(0, 7)}`;
-    if (failed) entries.push({ component: record.component, stack: record.stack, error: record.error ?? 'failed' });
-    else {
+    if (record.base && record.head) range = commitRange(record.base, record.head);
+    if (failed) {
+      const { component, stack, error, details } = record;
+      entries.push({ component, stack, error: error ?? 'failed', details });
+    } else {
       const plan = JSON.parse(readFileSync(file.replace(/\.digest\.json$/, '.plan.json'), 'utf8')) as unknown;
       entries.push({ component: record.component, stack: record.stack, plan });
     }

@@ -20,7 +20,7 @@ import { LockedError, openStore, withRunLock } from '../store/index.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { type AffectedItem, type AffectedOptions, canonicalJson, describeAffectedReport } from './affected.ts';
 import { repoRoot } from './git.ts';
-import { type PlanEntry, renderSummary, type Summary } from './summary.ts';
+import { commitRange, type PlanEntry, renderSummary, type Summary } from './summary.ts';
 import { planReportHtml } from './summary-html.ts';
 
 /** Files strata writes into a component folder from the stack (they are inputs through vars/backend already). */
@@ -184,21 +184,21 @@ export async function planAffected(options: PlanAffectedOptions = {}): Promise<P
       entries.push({ component: r.component, stack: r.stack, plan });
     } else {
       row.error = r.error ?? r.result;
-      entries.push({ component: r.component, stack: r.stack, error: row.error });
+      entries.push({ component: r.component, stack: r.stack, error: row.error, details: r.details });
       // Kept with the plans, so a summary gathered from several CI jobs shows the failure too.
       for (const stale of ['planfile', 'plan.json', 'digest.json']) {
         rmSync(join(dir, `${contextPrefix(instance)}.${stale}`), { force: true });
       }
       writeFileSync(
         join(dir, `${contextPrefix(instance)}.failed.json`),
-        `${JSON.stringify({ component: r.component, stack: r.stack, error: row.error, base: report.base, head: report.head }, null, 2)}\n`,
+        `${JSON.stringify({ component: r.component, stack: r.stack, error: row.error, details: r.details, base: report.base, head: report.head }, null, 2)}\n`,
       );
     }
     planned.push(row);
   }
   const summaryFile = options.summaryFile ? resolve(options.summaryFile) : undefined;
   const artifact = summaryFile ? summaryFile.replace(/(\.md)?$/, '-full.md') : undefined;
-  const range = `${report.base.slice(0, 7)}...${report.head.slice(0, 7)}`;
+  const range = commitRange(report.base, report.head);
   const summary = renderSummary(entries, {
     range,
     artifactName: artifact ? relative(process.cwd(), artifact) : undefined,

@@ -45,7 +45,7 @@ function changesTable(entries: PlanEntry[]): Table {
     }
     const changes = resourceChanges(entry.plan);
     if (changes.length === 0) rows.push([idOf(entry), 'no changes', '']);
-    for (const c of changes) rows.push([idOf(entry), verb(c.actions), c.address]);
+    for (const c of changes) rows.push([idOf(entry), verb(c.actions), [c.address, ...c.attributes].join('\n')]);
   }
   return { title: 'Resource changes', headers: ['Instance', 'Action', 'Resource'], rows };
 }
@@ -122,7 +122,7 @@ export function planReportHtml(input: PlanReportInput, date = new Date()): strin
     tables,
     details: input.entries
       .filter((e) => e.error)
-      .map((e) => ({ title: `${idOf(e)}: plan failed`, text: e.error ?? '' })),
+      .map((e) => ({ title: `${idOf(e)}: plan failed`, text: [e.error, e.details].filter(Boolean).join('\n\n') })),
     footer: `strata plan --affected · ${date.toISOString()}`,
   });
 }

@@ -1,9 +1,11 @@
 /**
  * The pull-request summary: one markdown comment with a table of add/change/destroy per instance (destroys
- * highlighted) and a collapsible list of resource changes per instance. It stays under GitHub's comment limit;
- * when the details do not fit, they are cut and the whole summary goes to an artifact file.
+ * highlighted) and, per instance, the resource changes with their attribute changes, or Terraform's own error for a
+ * failed plan. Every value goes through the masker; values Terraform marks sensitive are never shown. It stays under
+ * GitHub's comment limit; when the details do not fit, they are cut and the whole summary goes to an artifact file.
  */
 import { countChanges, type PlanCounts } from '../components/terraform/extra.ts';
+import { globalMasker } from '../util/mask.ts';
 import { COMMENT_MARKER } from './ci.ts';
 
 /** GitHub's limit is 65,536 characters; a margin leaves room for the forge's own additions. */
@@ -15,6 +17,8 @@ export interface PlanEntry {
   /** `terraform show -json` of the saved plan; absent when the plan failed. */
   plan?: unknown;
   error?: string;
+  /** Terraform's error block when the plan failed (masked, trimmed). */
+  details?: string;
   /** The saved planfile, for the JSON report. */
   planFile?: string;
 }
@@ -36,19 +40,86 @@ export interface Summary {
   totals: PlanCounts;
 }
 
+/** `abc1234...def5678`; with uncommitted changes (head `<sha>+uncommitted`) the range ends at the working tree. */
+export function commitRange(base: string, head: string): string {
+  const [commit, uncommitted] = head.split('+');
+  const end =
+    uncommitted === undefined
+      ? commit.slice(0, 7)
+      : commit === base
+        ? 'working tree'
+        : `${commit.slice(0, 7)} + working tree`;
+  return `${base.slice(0, 7)}...${end}`;
+}
+
 export interface ResourceChange {
   address: string;
   actions: string[];
+  /** Top-level attributes that change: `name: before → after` (creates: `name: after`). */
+  attributes: string[];
+}
+
+interface PlannedChange {
+  actions?: string[];
+  before?: unknown;
+  after?: unknown;
+  after_unknown?: unknown;
+  before_sensitive?: unknown;
+  after_sensitive?: unknown;
+}
+
+const MAX_ATTRIBUTES = 20;
+const MAX_VALUE = 80;
+
+const field = (value: unknown, key: string): unknown =>
+  value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+/** Terraform marks a sensitive attribute `true`, or a nested value with a sensitive part an object or list. */
+const isSensitive = (marks: unknown): boolean =>
+  marks === true || (typeof marks === 'object' && marks !== null && JSON.stringify(marks).includes('true'));
+
+function shown(value: unknown, sensitive: boolean, unknown = false): string {
+  if (sensitive) return '(sensitive value)';
+  if (unknown) return '(known after apply)';
+  const text = globalMasker.mask(JSON.stringify(value) ?? 'null');
+  return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text;
+}
+
+/** What changes in each attribute of one resource, as Terraform's plan output lists them (top level only). */
+function attributeChanges(change: PlannedChange): string[] {
+  const actions = change.actions ?? [];
+  if (actions.includes('delete') && !actions.includes('create')) return [];
+  const creating = actions.includes('create') && !actions.includes('delete');
+  const keys = new Set(['before', 'after', 'after_unknown'].flatMap((part) => Object.keys(field(change, part) ?? {})));
+  const lines: string[] = [];
+  for (const key of [...keys].sort()) {
+    const before = field(change.before, key);
+    const after = field(change.after, key);
+    const unknown = field(change.after_unknown, key) === true;
+    const sensitive =
+      isSensitive(field(change.before_sensitive, key)) || isSensitive(field(change.after_sensitive, key));
+    if (creating) {
+      if (after !== null && after !== undefined) lines.push(`${key}: ${shown(after, sensitive)}`);
+      else if (unknown) lines.push(`${key}: ${shown(undefined, false, true)}`);
+    } else if (unknown || JSON.stringify(before) !== JSON.stringify(after)) {
+      lines.push(`${key}: ${shown(before, sensitive)} → ${shown(after, sensitive, unknown)}`);
+    }
+  }
+  if (lines.length <= MAX_ATTRIBUTES) return lines;
+  return [...lines.slice(0, MAX_ATTRIBUTES), `… ${lines.length - MAX_ATTRIBUTES} more attributes`];
 }
 
 export function resourceChanges(plan: unknown): ResourceChange[] {
   const changes = (plan as { resource_changes?: unknown })?.resource_changes;
   if (!Array.isArray(changes)) return [];
   return changes
-    .map((c) => ({
-      address: String((c as { address?: unknown }).address ?? '?'),
-      actions: ((c as { change?: { actions?: unknown } }).change?.actions as string[] | undefined) ?? [],
-    }))
+    .map((c) => {
+      const change = ((c as { change?: PlannedChange }).change ?? {}) as PlannedChange;
+      return {
+        address: String((c as { address?: unknown }).address ?? '?'),
+        actions: change.actions ?? [],
+        attributes: attributeChanges(change),
+      };
+    })
     .filter((c) => !(c.actions.length === 1 && (c.actions[0] === 'no-op' || c.actions[0] === 'read')));
 }
 
@@ -76,13 +147,16 @@ function headline(counts: PlanCounts): string {
 function details(entry: PlanEntry, counts: PlanCounts | undefined): string {
   const title = `${entry.component} in ${entry.stack}: ${entry.error ? 'plan failed' : headline(counts as PlanCounts)}`;
   let body: string;
-  if (entry.error) body = `\`\`\`\n${entry.error.replaceAll('```', "'''")}\n\`\`\``;
-  else {
+  const fence = (text: string, language = '') => `\`\`\`${language}\n${text.replaceAll('```', "'''")}\n\`\`\``;
+  if (entry.error) {
+    body = fence(globalMasker.mask([entry.error, entry.details].filter(Boolean).join('\n\n')));
+  } else {
     const changes = resourceChanges(entry.plan);
-    body =
-      changes.length === 0
-        ? 'No resource changes.'
-        : `\`\`\`diff\n${changes.map((c) => `${symbol(c.actions)} ${c.address} (${verb(c.actions)})`).join('\n')}\n\`\`\``;
+    const lines = changes.flatMap((c) => [
+      `${symbol(c.actions)} ${c.address} (${verb(c.actions)})`,
+      ...c.attributes.map((a) => `    ${a}`),
+    ]);
+    body = changes.length === 0 ? 'No resource changes.' : fence(lines.join('\n'), 'diff');
   }
   return `<details><summary>${title.replaceAll('<', '&lt;')}</summary>\n\n${body}\n\n</details>\n`;
 }

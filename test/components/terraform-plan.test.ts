@@ -2,11 +2,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { summaryTable } from '../../src/cli/toolchains/render.ts';
 import { contextPrefix, terraformEnv, terraformVarfileName, withFolderLock } from '../../src/components/common.ts';
 import { cleanTargets, countChanges, planShell } from '../../src/components/terraform/extra.ts';
 import { backendDocument, workspaceName } from '../../src/components/terraform/files.ts';
-import { countsFromOutput, dependencyGraph, runTerraformMany } from '../../src/components/terraform/multi.ts';
+import {
+  countsFromOutput,
+  dependencyGraph,
+  errorExcerpt,
+  runTerraformMany,
+} from '../../src/components/terraform/multi.ts';
 import { planTerraform, runTerraform } from '../../src/components/terraform/runner.ts';
 import { type StrataError, UsageError } from '../../src/errors.ts';
 import { topologicalLevels } from '../../src/graph/index.ts';
@@ -348,4 +354,39 @@ test('local backend with its own path: workspace_dir beside it; a changed backen
   } finally {
     dir.cleanup();
   }
+});
+
+test("errorExcerpt: Terraform's error block without its box, else the last lines; bounded", () => {
+  const output = [
+    'Initializing the backend...',
+    'Planning...',
+    '╷',
+    '│ Error: Reference to undeclared input variable',
+    '│ ',
+    '│   on main.tf line 2, in resource "terraform_data" "x":',
+    '│    2:   input = var.nope',
+    '╵',
+  ];
+  assert.equal(
+    errorExcerpt(output),
+    'Error: Reference to undeclared input variable\n\n  on main.tf line 2, in resource "terraform_data" "x":\n   2:   input = var.nope',
+  );
+  assert.equal(errorExcerpt(['a', 'b', 'killed']), 'a\nb\nkilled');
+  assert.equal(errorExcerpt([]), undefined);
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('│ Error: boom', 'Error: plain', '╷', '│ ')), {
+        maxLength: 500,
+      }),
+      (lines) => {
+        const excerpt = errorExcerpt(lines, 40, 4000);
+        if (excerpt === undefined) return;
+        assert.ok(excerpt.length <= 4002, 'at most maxChars and a mark');
+        assert.ok(excerpt.split('\n').length <= 41 + 1);
+        const first = lines.find((line) => /^\s*[│╷╵]\s?Error: |^Error: /.test(line));
+        if (first !== undefined) assert.ok(excerpt.startsWith('Error: '), excerpt.slice(0, 80));
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

@@ -154,3 +154,24 @@ test('doctor backend proves state locking on the pg backend', { skip: skipWithou
   assert.equal(cli.code, 0, cli.stderr);
   assert.equal(JSON.parse(cli.stdout).ok, true);
 });
+
+test("plan --affected summary: attribute changes of a real plan, terraform's own error for a failed one, the working tree as the range", async () => {
+  const r = repo();
+  const base = r.head();
+  // Uncommitted: a new size for web (an attribute change) and a component Terraform cannot plan.
+  r.write(
+    'stacks/dev.yaml',
+    stack('one').replace('size: small', 'size: large').concat('    broken:\n      vars: {}\n'),
+  );
+  r.write('components/terraform/broken/main.tf', 'resource "terraform_data" "x" {\n  input = var.nope\n}\n');
+  const plan = await planAffected({ cwd: r.dir, sha: base, includeUncommitted: true, write: () => {} });
+  const markdown = plan.summary.markdown;
+  assert.match(markdown, new RegExp(`\\(${base.slice(0, 7)}\\.\\.\\.working tree\\)`));
+  assert.match(markdown, /\+ terraform_data\.this \(create\)\n {4}id: \(known after apply\)\n {4}input: "one-large"/);
+  assert.match(markdown, /broken in dev: plan failed/);
+  assert.match(markdown, /Error: Reference to undeclared input variable/);
+  assert.match(markdown, /on main\.tf line 2/);
+  assert.doesNotMatch(markdown, /[│╷╵]/, "Terraform's box is taken off");
+  const failed = JSON.parse(readFileSync(join(r.dir, '.strata/plans/dev-broken.failed.json'), 'utf8'));
+  assert.match(failed.details, /undeclared input variable/, 'kept for the summary gathered from CI jobs');
+});

@@ -28,6 +28,8 @@ export interface ComponentRunSummary {
   startedMs?: number;
   durationMs: number;
   error?: string;
+  /** Terraform's own words when it failed: its error block, masked and trimmed (errorExcerpt). */
+  details?: string;
 }
 
 export interface ManyOptions {
@@ -51,6 +53,24 @@ export interface ManyResult {
   exitCode: number;
   durationMs: number;
   maxConcurrency: number;
+}
+
+const RECENT_LINES = 400;
+
+/**
+ * What a reviewer needs from a failed run's output: from Terraform's first `Error:` to the end (its boxes drawn
+ * with │ ╷ ╵ taken off), or the last lines when there is no such block; at most `maxLines` lines and `maxChars`.
+ */
+export function errorExcerpt(lines: string[], maxLines = 40, maxChars = 4000): string | undefined {
+  const plain = lines.map((line) => line.replace(/^\s*[│╷╵]\s?/, '').trimEnd());
+  const first = plain.findIndex((line) => /^Error: /.test(line));
+  let excerpt = (first >= 0 ? plain.slice(first) : plain.slice(-15)).filter(
+    (line, i, all) => line !== '' || (i > 0 && all[i - 1] !== ''),
+  );
+  if (excerpt.length > maxLines) excerpt = [...excerpt.slice(0, maxLines), `… ${excerpt.length - maxLines} more lines`];
+  const text = excerpt.join('\n').trim();
+  if (text === '') return undefined;
+  return text.length > maxChars ? `${text.slice(0, maxChars)}\n…` : text;
 }
 
 export function instanceId(instance: Pick<ComponentInstance, 'name' | 'stack'>): string {
@@ -147,9 +167,15 @@ export async function runTerraformMany(
       ? `${prefix}==> terraform ${verb}\n`
       : `\n==> ${instance.name} (stack ${instance.stack}): terraform ${verb}\n`;
     const lines: string[] = [];
-    const emit = grouped
+    // The last lines, for the error excerpt of a failure (the lines arrive masked).
+    const recent: string[] = [];
+    const show = grouped
       ? (line: string) => lines.push(line)
       : (line: string) => write(`${live ? prefix : ''}${line}\n`);
+    const emit = (line: string) => {
+      if (recent.push(line) > RECENT_LINES) recent.shift();
+      show(line);
+    };
     if (!grouped) write(header);
     const summary: ComponentRunSummary = {
       component: instance.name,
@@ -194,6 +220,7 @@ export async function runTerraformMany(
     } catch (error) {
       summary.result = 'failed';
       summary.error = error instanceof Error ? error.message : String(error);
+      summary.details = errorExcerpt(recent);
       if (!(error instanceof StrataError && /^terraform .* failed for/.test(error.message)))
         emit(`Error: ${summary.error}`);
       throw error;
