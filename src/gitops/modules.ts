@@ -4,7 +4,6 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse as parseHcl } from '@cdktn/hcl2json';
 
 function tfFiles(dir: string): string[] {
   try {
@@ -19,6 +18,8 @@ function tfFiles(dir: string): string[] {
 async function moduleSources(file: string): Promise<string[]> {
   let doc: Record<string, unknown>;
   try {
+    // Loaded on first use: the parser starts a WebAssembly module, which most `describe affected` runs never need.
+    const { parse: parseHcl } = await import('@cdktn/hcl2json');
     doc = (await parseHcl(file, readFileSync(file, 'utf8'))) as Record<string, unknown>;
   } catch {
     // A file Terraform itself cannot parse fails at plan time with a better message; here it uses no modules.
