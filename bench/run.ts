@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAffected } from './affected.ts';
 import { benchEngine, measureInChild } from './engine.ts';
+import { benchManifest } from './manifest.ts';
 import { benchOperator } from './operator.ts';
 import { benchStartup } from './startup.ts';
 
@@ -19,6 +20,7 @@ const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   operator: () => benchOperator(),
   startup: () => benchStartup(),
   affected: () => benchAffected(),
+  manifest: () => benchManifest(),
 };
 
 const args = process.argv.slice(2);

@@ -142,3 +142,17 @@ test('closures from file imports equal the assembled files (Atmos examples)', { 
   }
   assert.ok(compared > 20, `compared ${compared} manifests`);
 });
+
+test('a failing YAML function in a stack the change does not reach is not evaluated; with dependents it is', async () => {
+  const r = repo();
+  r.write(
+    'stacks/deploy/ops.yaml',
+    'import:\n  - catalog/app\n  - ./../defaults/ops\ncomponents:\n  terraform:\n    app:\n      vars:\n        size: small\n        vpc: !terraform.state vpc .vpc_id\n',
+  );
+  const base = r.commit('ops reads a state');
+  r.write('stacks/defaults/dev.yaml', 'vars:\n  stage: dev\n  region: eu\n');
+  r.commit('dev region');
+  const report = await describeAffectedReport({ cwd: r.dir, sha: base });
+  assert.deepEqual(brief(report.items), ['app@dev:stack.vars', 'db@dev:stack.vars']);
+  await assert.rejects(describeAffected({ cwd: r.dir, sha: base, includeDependents: true }), /terraform\.state/);
+});
