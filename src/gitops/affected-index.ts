@@ -98,8 +98,8 @@ function collectFiles(
 /** Whether a changed path is one of the paths, or under one of them (Atmos's file and folder matches). */
 export function reachesPath(paths: Iterable<string>, changed: string[]): boolean {
   for (const p of paths) {
-    const path = p.replace(/^\.\//, '').replace(/\/$/, '');
-    if (changed.some((c) => c === path || c.startsWith(`${path}/`))) return true;
+    const path = toPosix(p).replace(/^\.\//, '').replace(/\/$/, '');
+    if (path === '' || path === '.' || changed.some((c) => c === path || c.startsWith(`${path}/`))) return true;
   }
   return false;
 }

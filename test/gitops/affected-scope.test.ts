@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { describeAffected, describeAffectedReport } from '../../src/gitops/affected.ts';
-import { ImportIndex } from '../../src/gitops/affected-index.ts';
+import { contentFacts, ImportIndex, reachesPath } from '../../src/gitops/affected-index.ts';
 import { StackEngine } from '../../src/stacks/engine.ts';
 import { findStackManifests } from '../../src/stacks/manifests.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
@@ -155,4 +155,43 @@ test('a failing YAML function in a stack the change does not reach is not evalua
   const report = await describeAffectedReport({ cwd: r.dir, sha: base });
   assert.deepEqual(brief(report.items), ['app@dev:stack.vars', 'db@dev:stack.vars']);
   await assert.rejects(describeAffected({ cwd: r.dir, sha: base, includeDependents: true }), /terraform\.state/);
+});
+
+test('file facts: component folders and file dependencies a stack file may give, unknown when computed', () => {
+  const facts = contentFacts(
+    {
+      settings: { depends_on: { 1: { file: 'config/a.json' } } },
+      components: {
+        terraform: {
+          'vpc/defaults': { metadata: { component: 'vpc', type: 'abstract' } },
+          web: {
+            component: 'app',
+            dependencies: { files: ['./x.txt'], folders: ['lib/'], components: [{ component: 'vpc' }] },
+          },
+        },
+        helmfile: { nginx: {} },
+      },
+    },
+    '{{',
+  );
+  assert.deepEqual(facts.folders, [
+    'terraform/vpc/defaults',
+    'terraform/vpc',
+    'terraform/web',
+    'terraform/app',
+    'helmfile/nginx',
+  ]);
+  assert.deepEqual(facts.fileDeps, ['config/a.json', './x.txt', 'lib/']);
+  assert.equal(
+    contentFacts({ components: { terraform: { a: { metadata: { component: '{{ .x }}' } } } } }, '{{').folders,
+    null,
+  );
+  assert.equal(
+    contentFacts({ components: { terraform: { a: { dependencies: { files: ['{{ .f }}'] } } } } }, '{{').fileDeps,
+    null,
+  );
+  assert.equal(reachesPath(['lib/'], ['lib/x.tf']), true);
+  assert.equal(reachesPath(['./x.txt'], ['x.txt']), true);
+  assert.equal(reachesPath(['./'], ['anything']), true);
+  assert.equal(reachesPath(['lib'], ['library/x']), false);
 });
