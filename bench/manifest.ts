@@ -4,7 +4,7 @@
  * - whole process: `strata manifest plan --manifest-file <f> --format json` (the built bundle) against a floor that
  *   starts node, reads the same file, parses it with js-yaml and prints the same JSON (min of `runs`);
  * - in process: parseManifest + planManifest per node, after a warm-up (min of `runs`);
- * - peak RSS of the whole-process run.
+ * - peak RSS of the whole-process run; `cpu`: user + system seconds of each process (what a shared machine changes least).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -80,17 +80,25 @@ export async function benchManifest(options: { runs?: number } = {}): Promise<Re
     const inProcessMs = best(runs + 1, () => planManifest(parseManifest(text, file)));
     let strata = { seconds: Number.POSITIVE_INFINITY, rssMb: 0 };
     let floorSeconds = Number.POSITIVE_INFINITY;
+    let strataCpu = Number.POSITIVE_INFINITY;
+    let floorCpu = Number.POSITIVE_INFINITY;
     for (let i = 0; i < runs; i++) {
       const s = timedProcess([bin, 'manifest', 'plan', '--manifest-file', file, '--format', 'json'], dir);
       if (s.stdout !== `${JSON.stringify(plan, null, 2)}\n`) throw new Error(`strata printed another plan for ${file}`);
       if (s.seconds < strata.seconds) strata = s;
-      floorSeconds = Math.min(floorSeconds, timedProcess([floor, file, expected], dir).seconds);
+      strataCpu = Math.min(strataCpu, s.cpu);
+      const f = timedProcess([floor, file, expected], dir);
+      floorSeconds = Math.min(floorSeconds, f.seconds);
+      floorCpu = Math.min(floorCpu, f.cpu);
     }
     const usPerNode = (inProcessMs * 1000) / count;
     Object.assign(out, {
       [`n${count}_process_s`]: Number(strata.seconds.toFixed(3)),
       [`n${count}_floor_s`]: Number(floorSeconds.toFixed(3)),
       [`n${count}_ratio`]: Number((strata.seconds / floorSeconds).toFixed(2)),
+      [`n${count}_process_cpu_s`]: Number(strataCpu.toFixed(2)),
+      [`n${count}_floor_cpu_s`]: Number(floorCpu.toFixed(2)),
+      [`n${count}_cpu_ratio`]: Number((strataCpu / floorCpu).toFixed(2)),
       [`n${count}_in_process_ms`]: Number(inProcessMs.toFixed(1)),
       [`n${count}_us_per_node`]: Number(usPerNode.toFixed(1)),
       [`n${count}_peak_rss_mb`]: Math.round(strata.rssMb),
@@ -100,13 +108,14 @@ export async function benchManifest(options: { runs?: number } = {}): Promise<Re
       `${(strata.seconds * 1000).toFixed(0)} ms`,
       `${(floorSeconds * 1000).toFixed(0)} ms`,
       `${(strata.seconds / floorSeconds).toFixed(2)}x`,
+      `${strataCpu.toFixed(2)} / ${floorCpu.toFixed(2)} s`,
       `${inProcessMs.toFixed(1)} ms`,
       `${usPerNode.toFixed(1)} µs`,
       `${Math.round(strata.rssMb)} MB`,
     ]);
   }
   console.log(`\nmanifest plan --format json (${bin})`);
-  const head = ['nodes', 'whole process', 'floor', 'ratio', 'in process', 'per node', 'peak RSS'];
+  const head = ['nodes', 'whole process', 'floor', 'ratio', 'cpu (vs floor)', 'in process', 'per node', 'peak RSS'];
   for (const r of [head, ...rows]) console.log(`  ${r.map((c) => c.padStart(14)).join(' ')}`);
   return out;
 }
