@@ -23,7 +23,7 @@ export interface GeneratedRepo {
 }
 
 /** mulberry32: a tiny seeded PRNG, so the generated repository never changes between runs. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,12 +1,15 @@
 /**
  * `npm run bench -- <name>`: runs one benchmark, prints a table and writes bench/results/<name>.json.
  * Names: engine (stack engine vs the YAML parse floor), engine-small, operator (manifest graphs on the simulator),
- * startup (start-up time of the CLI and the single binary against `node -e 0`).
+ * startup (start-up time of the CLI and the single binary against `node -e 0`), affected (`describe affected` at
+ * 1,000 stacks), manifest (operator manifests of 100 to 20,000 nodes against a js-yaml floor).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAffected } from './affected.ts';
 import { benchEngine, measureInChild } from './engine.ts';
+import { benchManifest } from './manifest.ts';
 import { benchOperator } from './operator.ts';
 import { benchStartup } from './startup.ts';
 
@@ -16,6 +19,8 @@ const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   'engine-small': () => benchEngine({ stacks: 'small' }),
   operator: () => benchOperator(),
   startup: () => benchStartup(),
+  affected: () => benchAffected(),
+  manifest: () => benchManifest(),
 };
 
 const args = process.argv.slice(2);

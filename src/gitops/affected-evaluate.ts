@@ -1,9 +1,9 @@
 /**
  * `describe affected`, one side: evaluates top-level manifests of one tree into per-instance summaries and
- * comparable sections, and keeps the closure cache (manifest -> hashes of every file merged into it).
+ * comparable sections.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { escapePath } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
@@ -11,7 +11,6 @@ import type { ComponentInstance } from '../data/instance.ts';
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 import { type Dependency, dependenciesOf } from '../stacks/dependencies.ts';
 import { type EngineOptions, StackEngine } from '../stacks/engine.ts';
-import { writeFileAtomicSync } from '../util/fs.ts';
 
 /** Sections compared in this order after metadata/module/component (Atmos's default `describe.affected.sections`). */
 export const SECTIONS = [
@@ -32,7 +31,7 @@ export const SECTIONS = [
   'provision',
 ];
 export const CONTEXT_KEYS = ['namespace', 'tenant', 'environment', 'stage'] as const;
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 /** What is kept per instance: enough for folder/module matching, dependents and output without re-evaluating. */
 export interface Summary {
@@ -50,18 +49,6 @@ export interface Summary {
   folders: string[];
   settings: PlainMap;
   context: Record<string, string>;
-}
-
-export interface ManifestEntry {
-  /** Repository-relative path -> content hash of every file merged into the manifest. */
-  closure: Record<string, string>;
-  instances: Summary[];
-}
-
-export interface Evaluated {
-  manifests: Map<string, ManifestEntry>;
-  /** Canonical JSON of each compared section, per instance key. */
-  sections: Map<string, Record<string, string>>;
 }
 
 export interface Side {
@@ -95,7 +82,7 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
-function summarize(instance: ComponentInstance, root: string): Summary {
+function summarize(instance: ComponentInstance, componentPath: string): Summary {
   const d = instance.description;
   const settings = isPlainMap(d.settings) ? d.settings : {};
   const dependencies = isPlainMap(d.dependencies) ? d.dependencies : {};
@@ -119,7 +106,7 @@ function summarize(instance: ComponentInstance, root: string): Summary {
     kind: instance.kind,
     name: instance.name,
     stack: instance.stack,
-    componentPath: toPosix(relative(root, instance.componentDir)),
+    componentPath,
     abstract: instance.abstract,
     enabled: instance.enabled,
     locked: instance.locked,
@@ -131,87 +118,87 @@ function summarize(instance: ComponentInstance, root: string): Summary {
   };
 }
 
-function sectionsOf(instance: ComponentInstance): Record<string, string> {
-  const d = instance.description as Record<string, unknown>;
-  const out: Record<string, string> = { metadata: canonicalJson(d.metadata), settings: canonicalJson(d.settings) };
-  for (const s of SECTIONS) out[s] = canonicalJson(d[s]);
-  return out;
+/**
+ * Whether two values have the same canonical JSON, found without writing it: keys in any order, keys holding
+ * undefined ignored, scalars as JSON prints them. Stops at the first difference.
+ */
+export function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const aObject = a !== null && typeof a === 'object';
+  const bObject = b !== null && typeof b === 'object';
+  if (!aObject || !bObject) return !aObject && !bObject && JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => sameData(v, b[i]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let count = 0;
+  for (const k in left) {
+    if (left[k] === undefined) continue;
+    if (right[k] === undefined || !sameData(left[k], right[k])) return false;
+    count++;
+  }
+  for (const k in right) if (right[k] !== undefined) count--;
+  return count === 0;
 }
 
-/** Evaluates some (or all) top-level manifests of one tree. */
-export async function evaluate(side: Side, manifests: string[] | 'all', hashes: FileHasher): Promise<Evaluated> {
+/** An instance's description, for its compared sections (read-only: sections are shared between instances). */
+export type InstanceSections = Readonly<Record<string, unknown>>;
+
+export interface Evaluated {
+  /** Repository-relative manifest -> its instances (abstract ones left out). */
+  manifests: Map<string, Summary[]>;
+  /** Compared sections per instance key, for the manifests asked for. */
+  sections: Map<string, InstanceSections>;
+}
+
+/**
+ * Evaluates some (or all) top-level manifests of one tree (repository-relative paths); `compare` says whose
+ * instances' sections are kept for comparison (the others only need their summaries).
+ */
+export async function evaluate(
+  side: Side,
+  manifests: string[] | 'all',
+  compare: (manifest: string) => boolean = () => true,
+  unscoped?: StackEngine,
+): Promise<Evaluated> {
   const { config, root } = side;
   const stacksBase = config.stacks.basePath;
   let scoped = config;
   if (manifests !== 'all') {
+    if (manifests.length === 0) return { manifests: new Map(), sections: new Map() };
     const included = manifests.map((m) => escapePath(toPosix(relative(stacksBase, join(root, m)))));
-    if (included.length === 0) return { manifests: new Map(), sections: new Map() };
     scoped = { ...config, stacks: { ...config.stacks, includedPaths: included, excludedPaths: [] } };
   }
-  const engine = new StackEngine(scoped, side.engineOptions);
-  const byKey = new Map<string, { rel: string; entry: ManifestEntry }>();
-  for (const m of engine.manifests()) {
-    const closure: Record<string, string> = {};
-    for (const file of [m.path, ...m.files.map((f) => f.path)]) {
-      const rel = toPosix(relative(root, file));
-      closure[rel] = hashes.hash(root, rel);
-    }
-    byKey.set(m.key, { rel: toPosix(relative(root, m.path)), entry: { closure, instances: [] } });
-  }
-  const sections = new Map<string, Record<string, string>>();
+  // An engine over the whole tree may already hold parsed files (the import index read them through its reader).
+  const engine = manifests === 'all' && unscoped ? unscoped : new StackEngine(scoped, side.engineOptions);
+  const byKey = new Map<string, { rel: string; instances: Summary[] }>();
+  for (const m of engine.manifests()) byKey.set(m.key, { rel: toPosix(relative(root, m.path)), instances: [] });
+  const sections = new Map<string, InstanceSections>();
+  const paths = new Map<string, string>();
   for (const instance of await engine.instances()) {
     const owner = byKey.get(String(instance.description.atmos_manifest));
-    // Abstract instances are never reported, compared or depended on: keep them out of the cache.
+    // Abstract instances are never reported, compared or depended on.
     if (instance.abstract) continue;
-    const summary = summarize(instance, root);
-    owner?.entry.instances.push(summary);
-    sections.set(summary.key, sectionsOf(instance));
-  }
-  return { manifests: new Map([...byKey.values()].map((v) => [v.rel, v.entry])), sections };
-}
-
-/** Content hashes per tree, each file read at most once. */
-export class FileHasher {
-  readonly #memo = new Map<string, string>();
-  hash(root: string, rel: string): string {
-    const path = join(root, rel);
-    let h = this.#memo.get(path);
-    if (h === undefined) {
-      h = existsSync(path) ? hashFile(path) : '';
-      this.#memo.set(path, h);
+    let componentPath = paths.get(instance.componentDir);
+    if (componentPath === undefined) {
+      componentPath = toPosix(relative(root, instance.componentDir));
+      paths.set(instance.componentDir, componentPath);
     }
-    return h;
+    const summary = summarize(instance, componentPath);
+    owner?.instances.push(summary);
+    if (owner && compare(owner.rel)) sections.set(summary.key, instance.description);
   }
-}
-
-interface CacheFile {
-  version: number;
-  key: string;
-  manifests: Record<string, ManifestEntry>;
+  return { manifests: new Map([...byKey.values()].map((v) => [v.rel, v.instances])), sections };
 }
 
 export function cacheKey(side: Side, prefix: string): string {
   const h = createHash('sha1').update(`${CACHE_VERSION}\n${prefix}\n`);
   for (const f of side.config.configFiles) h.update(readFileSync(f));
   h.update(canonicalJson(side.config.stacks));
-  // What is evaluated changes the sections compared, so each choice of --process-*/--skip has its own cache.
-  const { processTemplates, processFunctions, skipFunctions } = side.engineOptions;
-  h.update(JSON.stringify([processTemplates, processFunctions, skipFunctions]));
+  h.update(canonicalJson(side.config.templates));
   return h.digest('hex');
-}
-
-export function readCache(path: string, key: string): Record<string, ManifestEntry> {
-  try {
-    const data = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
-    if (data.version === CACHE_VERSION && data.key === key) return data.manifests;
-  } catch {
-    // No cache yet, or an unreadable one: start over.
-  }
-  return {};
-}
-
-export function writeCache(path: string, key: string, manifests: Record<string, ManifestEntry>): void {
-  writeFileAtomicSync(path, JSON.stringify({ version: CACHE_VERSION, key, manifests } satisfies CacheFile));
 }
 
 export function isUnder(path: string, dir: string): boolean {

@@ -2,7 +2,15 @@
 import { join, relative } from 'node:path';
 import type { PlainMap } from '../data/merge.ts';
 import type { DependentItem } from '../stacks/dependencies.ts';
-import { CONTEXT_KEYS, isUnder, SECTIONS, type Summary, toPosix } from './affected-evaluate.ts';
+import {
+  CONTEXT_KEYS,
+  type InstanceSections,
+  isUnder,
+  SECTIONS,
+  type Summary,
+  sameData,
+  toPosix,
+} from './affected-evaluate.ts';
 import { ModuleResolver } from './modules.ts';
 
 /** The options that shape the items (see AffectedOptions). */
@@ -42,8 +50,8 @@ export interface FindInput {
   headRoot: string;
   headAll: Summary[];
   freshKeys: Set<string>;
-  headSections: Map<string, Record<string, string>>;
-  baseSections: Map<string, Record<string, string>>;
+  headSections: Map<string, InstanceSections>;
+  baseSections: Map<string, InstanceSections>;
   baseInstances: Summary[];
   changed: string[];
   changedOutsideStacks: string[];
@@ -68,7 +76,8 @@ export async function findAffected(input: FindInput): Promise<AffectedItem[]> {
     const fresh = input.freshKeys.has(s.key);
     const head = fresh ? input.headSections.get(s.key) : undefined;
     const base = fresh ? input.baseSections.get(s.key) : undefined;
-    const differs = (section: string) => head !== undefined && (base === undefined || base[section] !== head[section]);
+    const differs = (section: string) =>
+      head !== undefined && (base === undefined || !sameData(base[section], head[section]));
     if (differs('metadata')) reasons.push('stack.metadata');
     if (modules && s.kind === 'terraform') {
       const dirs = await modules.localModules(join(input.headRoot, s.componentPath));

@@ -4,29 +4,20 @@
  * Semantics follow Atmos (notes/atmos-reference.md §2.8) with three deliberate differences: merged sections are
  * compared as data (reordering or reformatting a file changes nothing), HEAD is the HEAD commit unless
  * `includeUncommitted` (then the working tree, for stacks and component code alike), and only the stack manifests
- * whose import closure contains a changed file are processed, using a cache of closures keyed by file content hash
- * kept in the git directory. A change to the configuration file, or an added/deleted imported file (a glob import
- * may pick it up), processes every manifest.
+ * whose import closure contains a changed file are evaluated and compared. Closures come from each file's own
+ * imports (affected-index.ts: a parse, no assembly; what a file says is kept by content hash in the git
+ * directory); other manifests are evaluated only when component code or a file dependency may reach them, or for
+ * dependents. A change to the configuration file, or an added/deleted imported file (a glob import may pick it
+ * up), processes every manifest.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import { StrataError } from '../errors.ts';
-import type { EngineResolvers } from '../stacks/engine.ts';
+import { type EngineResolvers, StackEngine } from '../stacks/engine.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
-import {
-  cacheKey,
-  type Evaluated,
-  evaluate,
-  FileHasher,
-  hashFile,
-  isUnder,
-  type ManifestEntry,
-  readCache,
-  type Side,
-  toPosix,
-  writeCache,
-} from './affected-evaluate.ts';
+import { cacheKey, type Evaluated, evaluate, hashFile, isUnder, type Side, toPosix } from './affected-evaluate.ts';
+import { ImportIndex, type ManifestReach, reachesPath, readIndex, writeIndex } from './affected-index.ts';
 import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
 import {
   type Checkout,
@@ -41,6 +32,7 @@ import {
   resolveCommit,
   temporaryWorktree,
 } from './git.ts';
+import { ModuleResolver } from './modules.ts';
 
 export { canonicalJson } from './affected-evaluate.ts';
 export type { AffectedItem, DependentNode } from './affected-items.ts';
@@ -127,7 +119,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
   if (!head) throw new StrataError(`the repository ${root} has no commits yet`, { hint: 'commit your stacks first' });
   const cleanups: Checkout[] = [];
   try {
-    let baseSha: string;
+    let baseSha = '';
     let baseRoot: string | undefined;
     if (options.repoPath) {
       baseRoot = resolve(cwd, options.repoPath);
@@ -136,12 +128,20 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
           hint: 'pass a checkout of the base commit',
         });
       baseSha = (await headCommit(baseRoot).catch(() => undefined)) ?? '';
-    } else if (options.sha) baseSha = await resolveCommit(root, options.sha);
-    else if (options.ref) baseSha = await resolveCommit(root, options.ref);
-    else baseSha = await mergeBase(root, 'HEAD', await defaultBranch(root));
+    }
+    // Independent git processes run side by side: each costs tens of milliseconds to start.
+    const [resolved, dirty] = await Promise.all([
+      options.repoPath
+        ? undefined
+        : options.sha || options.ref
+          ? resolveCommit(root, (options.sha || options.ref) as string)
+          : defaultBranch(root).then((branch) => mergeBase(root, 'HEAD', branch)),
+      options.includeUncommitted ? false : isDirty(root),
+    ]);
+    if (resolved !== undefined) baseSha = resolved;
 
     let headRoot = root;
-    if (!options.includeUncommitted && (await isDirty(root))) {
+    if (dirty) {
       const checkout = await temporaryWorktree(root, head);
       cleanups.push(checkout);
       headRoot = checkout.dir;
@@ -151,7 +151,6 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       : await fileChanges(root, baseSha, options.includeUncommitted ? undefined : head);
     const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const headSide = openSide(headRoot, prefix, options, root);
-    const hashes = new FileHasher();
 
     const stacksRel = toPosix(relative(headRoot, headSide.config.stacks.basePath));
     const changedSet = new Set(changed);
@@ -194,25 +193,24 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     }
 
     const useCache = options.cache !== false;
-    const cachePath = join(gitDir, 'strata', 'affected-cache.json');
+    const indexPath = join(gitDir, 'strata', 'affected-index.json');
     const key = cacheKey(headSide, prefix);
-    const cached = useCache ? readCache(cachePath, key) : {};
-    const valid = (entry: ManifestEntry | undefined) =>
-      entry !== undefined && Object.entries(entry.closure).every(([f, h]) => hashes.hash(headRoot, f) === h);
-
-    const stale = headTop.filter((m) => !valid(cached[m]));
-    const headNeed = full ? headTop : headTop.filter((m) => !valid(cached[m]) || touches(cached[m], changedSet));
-    const headEval = await evaluate(headSide, full ? 'all' : headNeed, hashes);
-    const headManifests = new Map<string, ManifestEntry>();
-    for (const m of headTop) {
-      const entry = headEval.manifests.get(m) ?? cached[m];
-      if (entry) headManifests.set(m, entry);
-    }
+    const headEngine = new StackEngine(headSide.config, headSide.engineOptions);
+    const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader);
+    const reach = full ? [] : index.reach(headTop);
     const touched = new Set(
-      [...headManifests].filter(([, e]) => full || touches(e, changedSet)).map(([m]) => m as string),
+      full ? headTop : reach.filter((r) => r.closure.some((f) => changedSet.has(f))).map((r) => r.rel),
     );
-    if (useCache && (stale.length > 0 || Object.keys(cached).length !== headManifests.size))
-      writeCache(cachePath, key, Object.fromEntries(headManifests));
+    const everything = touched.size === headTop.length;
+    // Untouched manifests are evaluated only when something outside their sections may affect them (component
+    // code, a file dependency) or when dependents are asked for.
+    const alsoNeeded = everything ? [] : await untouchedNeeded(reach, touched, headSide, changed, stacksRel);
+    const headScope =
+      options.includeDependents || everything ? 'all' : scope([...touched, ...alsoNeeded], headTop.length);
+    let headEval = await evaluate(headSide, headScope, (m) => touched.has(m), headEngine);
+    // The index is kept only when it saves work: not when every manifest was touched anyway.
+    if (useCache && !everything && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
+    const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
 
     // Base side: only the touched manifests and stack files that changed (renamed or deleted manifests).
     const baseWanted = full ? 'all' : [...new Set([...touched, ...changedStack])];
@@ -222,9 +220,9 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       // The base closures are taken to be the HEAD ones (a manifest whose imports changed is itself changed, and
       // added/deleted imported files process everything); a base that then fails to load is retried in full.
       const paths =
-        baseWanted === 'all'
+        baseWanted === 'all' || everything
           ? undefined
-          : [...baseWanted, ...baseWanted.flatMap((m) => Object.keys(headManifests.get(m)?.closure ?? {}))];
+          : [...baseWanted, ...baseWanted.flatMap((m) => closureOf.get(m) ?? [])];
       try {
         baseEval = await evaluateBase(await ensureBase(paths), prefix, options, root, baseWanted, stacksRel);
       } catch (error) {
@@ -240,16 +238,23 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       }
       baseProcessed = baseEval.manifests.size;
     }
+    // A base instance missing from the evaluated HEAD manifests may live in another one (or be deleted): only the
+    // whole HEAD tells.
+    if (headScope !== 'all') {
+      const headKeys = new Set([...headEval.manifests.values()].flat().map((s) => s.key));
+      const missing = [...baseEval.manifests.values()].flat().some((s) => !s.abstract && !headKeys.has(s.key));
+      if (missing) headEval = await evaluate(headSide, 'all', (m) => touched.has(m), headEngine);
+    }
 
-    const headAll = [...headManifests.values()].flatMap((e) => e.instances);
-    const freshKeys = new Set([...touched].flatMap((m) => headManifests.get(m)?.instances.map((i) => i.key) ?? []));
+    const headAll = [...headEval.manifests.values()].flat();
+    const freshKeys = new Set([...touched].flatMap((m) => headEval.manifests.get(m)?.map((i) => i.key) ?? []));
     const items = await findAffected({
       headRoot,
       headAll,
       freshKeys,
       headSections: headEval.sections,
       baseSections: baseEval.sections,
-      baseInstances: [...baseEval.manifests.values()].flatMap((e) => e.instances),
+      baseInstances: [...baseEval.manifests.values()].flat(),
       changed,
       changedOutsideStacks: changed.filter((f) => !isUnder(f, stacksRel)),
       options,
@@ -259,7 +264,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       head: options.includeUncommitted ? `${head}+uncommitted` : head,
       changedFiles: changed,
       items,
-      processed: { head: full ? headTop.length : headNeed.length, base: baseProcessed, full },
+      processed: { head: headEval.manifests.size, base: baseProcessed, full },
     };
   } finally {
     for (const c of cleanups.reverse()) await c.remove();
@@ -270,8 +275,60 @@ function isStackFile(f: string): boolean {
   return STACK_EXTENSIONS.some((ext) => f.endsWith(ext));
 }
 
-function touches(entry: ManifestEntry, changed: Set<string>): boolean {
-  return Object.keys(entry.closure).some((f) => changed.has(f));
+/**
+ * Scoping an engine to a list of manifests costs a glob pattern each (a few milliseconds): for many manifests and
+ * past a third of the tree, assembling everything is cheaper.
+ */
+function scope(manifests: string[], total: number): string[] | 'all' {
+  return manifests.length > 16 && manifests.length * 3 > total ? 'all' : manifests;
+}
+
+/**
+ * Untouched manifests whose instances may still be affected: one that may define a component in a changed
+ * component folder (or one whose local modules changed), or that may declare a file or folder dependency.
+ */
+async function untouchedNeeded(
+  reach: ManifestReach[],
+  touched: Set<string>,
+  side: Side,
+  changed: string[],
+  stacksRel: string,
+): Promise<string[]> {
+  const outside = changed.filter((f) => !isUnder(f, stacksRel));
+  const changedDirs = new Set(outside.flatMap((f) => f.split('/').map((_, i, parts) => parts.slice(0, i).join('/'))));
+  const modules = outside.length > 0 ? new ModuleResolver() : undefined;
+  const folderHit = new Map<string, Promise<boolean>>();
+  const hits = (kindFolder: string): Promise<boolean> => {
+    let hit = folderHit.get(kindFolder);
+    if (!hit) {
+      const slash = kindFolder.indexOf('/');
+      const kind = kindFolder.slice(0, slash);
+      const base = side.config.components[kind]?.basePath ?? join(side.config.basePath, 'components', kind);
+      const dir = join(base, kindFolder.slice(slash + 1));
+      const path = toPosix(relative(side.root, dir));
+      hit = changedDirs.has(path)
+        ? Promise.resolve(true)
+        : kind === 'terraform' && modules
+          ? modules
+              .localModules(dir)
+              .then((found) => found.some((d) => changedDirs.has(toPosix(relative(side.root, d)))))
+          : Promise.resolve(false);
+      folderHit.set(kindFolder, hit);
+    }
+    return hit;
+  };
+  const out: string[] = [];
+  for (const r of reach) {
+    if (touched.has(r.rel)) continue;
+    const files = !r.fileDeps || reachesPath(r.fileDeps, changed);
+    if (files || (modules && (!r.folders || (await someAsync([...r.folders], hits))))) out.push(r.rel);
+  }
+  return out;
+}
+
+async function someAsync<T>(items: T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
+  for (const item of items) if (await test(item)) return true;
+  return false;
 }
 
 function topLevelOf(
@@ -300,8 +357,10 @@ async function evaluateBase(
 ): Promise<Evaluated> {
   const side = openSide(baseRoot, prefix, options, realRoot);
   const top = new Set(findStackManifests(side.config).map((m) => toPosix(join(stacksRel, m))));
-  const list = wanted === 'all' ? 'all' : wanted.filter((m) => top.has(m));
-  return evaluate(side, list, new FileHasher());
+  if (wanted === 'all') return evaluate(side, 'all');
+  const list = wanted.filter((m) => top.has(m));
+  const asked = new Set(list);
+  return evaluate(side, scope(list, top.size), (m) => asked.has(m));
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */

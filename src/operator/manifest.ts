@@ -7,7 +7,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import jsyaml from 'js-yaml';
+import { type Document, isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { DEFAULT_LIMITS, readFileBounded } from '../data/limits.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { codeFrame, didYouMean } from '../util/suggest.ts';
@@ -125,8 +126,49 @@ const NODE_FIELDS = Object.keys(schema.definitions.node.properties);
 const TOP_FIELDS = Object.keys(schema.properties);
 const SETTINGS_FIELDS = Object.keys(schema.properties.settings.properties);
 
-/** Parses and validates manifest text (YAML or JSON). Throws ManifestValidationError listing every problem. */
+/**
+ * Parses and validates manifest text (YAML or JSON). Throws ManifestValidationError listing every problem.
+ * js-yaml (core schema, as `yaml`'s default) parses it several times faster than the `yaml` package and builds no
+ * syntax tree; the located parser runs only when a position is needed: a YAML error (js-yaml failed), a problem to
+ * report, or a document with anchors (whose aliases only `yaml` bounds, against a billion laughs).
+ */
 export function parseManifest(text: string, file = '<manifest>'): Manifest {
+  let data: unknown;
+  try {
+    if (text.includes('&')) return parseLocated(text, file);
+    data = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA, filename: file });
+  } catch (error) {
+    if (!(error instanceof jsyaml.YAMLException)) throw error;
+    return parseLocated(text, file);
+  }
+  let located: Locate | undefined;
+  const locate: Locate = (path, key) => {
+    located ??= locator(text, file);
+    return located(path, key);
+  };
+  return validateManifestData(data, { file, locate, source: text });
+}
+
+/** The located parser: YAML errors at file:line:col, and every later problem placed by its YAML node. */
+function parseLocated(text: string, file: string): Manifest {
+  const { doc, locate } = parseWithPositions(text, file);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    // `yaml` refuses aliases that expand past maxAliasCount (a billion laughs) with a plain ReferenceError.
+    throw new ManifestValidationError([
+      { message: `Invalid YAML in manifest ${file}: ${(error as Error).message}`, location: { file } },
+    ]);
+  }
+  return validateManifestData(data, { file, locate, source: text });
+}
+
+function locator(text: string, file: string): Locate {
+  return parseWithPositions(text, file).locate;
+}
+
+function parseWithPositions(text: string, file: string): { doc: Document; locate: Locate } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -162,16 +204,7 @@ export function parseManifest(text: string, file = '<manifest>'): Manifest {
     const pos = lineCounter.linePos(offset);
     return { file, line: pos.line, col: pos.col };
   };
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 1000 });
-  } catch (error) {
-    // `yaml` refuses aliases that expand past maxAliasCount (a billion laughs) with a plain ReferenceError.
-    throw new ManifestValidationError([
-      { message: `Invalid YAML in manifest ${file}: ${(error as Error).message}`, location: { file } },
-    ]);
-  }
-  return validateManifestData(data, { file, locate, source: text });
+  return { doc, locate };
 }
 
 /** Validates already-parsed manifest data (e.g. from --manifest-json). */

@@ -98,10 +98,12 @@ test('validate stacks --process-functions=true evaluates and reports the failing
 });
 
 test('describe affected runs offline with --process-functions=false and fails naming the call without it', () => {
-  const offline = runCli(['describe', 'affected', '--ref', 'main', '--process-functions=false'], { cwd: repo.dir });
+  // Dependents need every instance evaluated (without them, only what a change reaches is: issue 14).
+  const affected = ['describe', 'affected', '--ref', 'main', '--include-dependents'];
+  const offline = runCli([...affected, '--process-functions=false'], { cwd: repo.dir });
   assert.equal(offline.code, 0, offline.stderr);
   assert.deepEqual(JSON.parse(offline.stdout), []);
-  const online = runCli(['describe', 'affected', '--ref', 'main'], { cwd: repo.dir });
+  const online = runCli(affected, { cwd: repo.dir });
   assert.equal(online.code, 1);
   assert.match(online.stderr, /!terraform\.state vpc \.vpc_id/);
   unchanged();

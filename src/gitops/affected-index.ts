@@ -1,0 +1,288 @@
+/**
+ * `describe affected`, the cheap half: which stack manifests a file reaches, from each file's own imports (a parse,
+ * no assembly or evaluation), and what a manifest could hold that is matched outside its sections (component
+ * folders, file and folder dependencies). What a file says is kept by content hash in the git directory, so a
+ * warm run reads each stack file only to hash it.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { isPlainMap, type PlainMap } from '../data/merge.ts';
+import { StrataError } from '../errors.ts';
+import { type PlainImport, plainImports, resolvePlainImport } from '../stacks/imports.ts';
+import type { ManifestReader } from '../stacks/manifests.ts';
+import { writeFileAtomicSync } from '../util/fs.ts';
+import { type Side, toPosix } from './affected-evaluate.ts';
+
+const INDEX_VERSION = 1;
+
+/** What one stack file says, as far as change detection needs it. */
+export interface FileFacts {
+  /** Its plain imports; null when one needs the full reader (glob, template, context, `.tmpl`). */
+  imports: PlainImport[] | null;
+  /** `kind/folder` of every component it could place in a folder; null when one is computed (a template). */
+  folders: string[] | null;
+  /** File and folder dependencies it declares (dependencies.files/folders, settings.depends_on.*.file/folder); null
+   * when one is computed. */
+  fileDeps: string[] | null;
+}
+
+/** What a top-level manifest reaches. */
+export interface ManifestReach {
+  /** Repository-relative path of the manifest. */
+  rel: string;
+  /** Repository-relative paths of every file merged into it (itself included). */
+  closure: string[];
+  /** `kind/folder` of the components it may define; null: unknown, check it whenever component code changes. */
+  folders: Set<string> | null;
+  /** File and folder dependencies its files declare; null: unknown, evaluate it whenever anything changes. */
+  fileDeps: Set<string> | null;
+}
+
+const DEPENDENCY_KEYS = new Set(['dependencies', 'depends_on']);
+const FILE_KEYS = new Set(['files', 'folders', 'file', 'folder']);
+
+/** Folders and file dependencies a stack file's data may give (imports aside). */
+export function contentFacts(data: PlainMap, delimiter: string): Omit<FileFacts, 'imports'> {
+  let folders: string[] | null = [];
+  const components = isPlainMap(data.components) ? data.components : {};
+  for (const [kind, byName] of Object.entries(components)) {
+    if (!isPlainMap(byName)) continue;
+    for (const [name, component] of Object.entries(byName)) {
+      const named: unknown[] = [name];
+      if (isPlainMap(component)) {
+        const metadata = isPlainMap(component.metadata) ? component.metadata : {};
+        for (const v of [metadata.component, component.component]) if (v !== undefined && v !== null) named.push(v);
+      }
+      for (const folder of named) {
+        if (typeof folder !== 'string' || folder.includes(delimiter)) folders = null;
+        else folders?.push(`${kind}/${folder}`);
+      }
+    }
+  }
+  const fileDeps: string[] = [];
+  return { folders, fileDeps: collectFiles(data, 'outside', delimiter, fileDeps) ? fileDeps : null };
+}
+
+/**
+ * Collects the paths under file/folder keys of dependency sections into `out`; false when one is computed (a YAML
+ * function or a template), which only evaluation can tell.
+ */
+function collectFiles(
+  value: unknown,
+  where: 'outside' | 'dependencies' | 'paths',
+  delimiter: string,
+  out: string[],
+): boolean {
+  if (Array.isArray(value)) return value.every((v) => collectFiles(v, where, delimiter, out));
+  if (isPlainMap(value)) {
+    return Object.entries(value).every(([k, v]) => {
+      const next =
+        where === 'paths' || (where === 'dependencies' && FILE_KEYS.has(k))
+          ? 'paths'
+          : where === 'dependencies' || DEPENDENCY_KEYS.has(k)
+            ? 'dependencies'
+            : 'outside';
+      return collectFiles(v, next, delimiter, out);
+    });
+  }
+  if (where === 'outside' || value === null || value === undefined) return true;
+  if (typeof value === 'string') {
+    if (value.includes(delimiter)) return false;
+    if (where === 'paths') out.push(value);
+    return true;
+  }
+  return typeof value !== 'object';
+}
+
+/** Whether a changed path is one of the paths, or under one of them (Atmos's file and folder matches). */
+export function reachesPath(paths: Iterable<string>, changed: string[]): boolean {
+  for (const p of paths) {
+    const path = toPosix(p).replace(/^\.\//, '').replace(/\/$/, '');
+    if (path === '' || path === '.' || changed.some((c) => c === path || c.startsWith(`${path}/`))) return true;
+  }
+  return false;
+}
+
+interface IndexFile {
+  version: number;
+  key: string;
+  files: Record<string, FileFacts>;
+}
+
+export function readIndex(path: string, key: string): Record<string, FileFacts> {
+  try {
+    const data = JSON.parse(readFileSync(path, 'utf8')) as IndexFile;
+    if (data.version === INDEX_VERSION && data.key === key && isPlainMap(data.files)) return data.files;
+  } catch {
+    // No index yet, or an unreadable one: start over.
+  }
+  return {};
+}
+
+export function writeIndex(path: string, key: string, files: Record<string, FileFacts>): void {
+  writeFileAtomicSync(path, JSON.stringify({ version: INDEX_VERSION, key, files } satisfies IndexFile));
+}
+
+/** The import graph of one tree, built from file facts (cached by content hash, else from a parse). */
+export class ImportIndex {
+  readonly #side: Side;
+  readonly #cached: Record<string, FileFacts>;
+  readonly #reader: ManifestReader;
+  readonly #delimiter: string;
+  readonly #facts = new Map<string, FileFacts>();
+  readonly #hashOf = new Map<string, string>();
+  /** Files whose data depends on others through `!include`: their facts are never kept. */
+  readonly #includes = new Set<string>();
+  readonly #isFile = new Map<string, boolean>();
+  readonly #closures = new Map<string, string[] | null>();
+  readonly #targets = new Map<string, string | undefined>();
+  readonly #rels = new Map<string, string>();
+  /** Facts learnt by parsing this run (cacheable ones only), by content hash. */
+  readonly learnt: Record<string, FileFacts> = {};
+  /** Facts used this run, by content hash: what the next index keeps. */
+  readonly used: Record<string, FileFacts> = {};
+  /** Manifests assembled in full because a file in their closure is dynamic. */
+  assembled = 0;
+
+  /** `reader`: the one of an engine over the whole tree, so that the files parsed here are parsed once. */
+  constructor(side: Side, cached: Record<string, FileFacts>, reader: ManifestReader) {
+    this.#side = side;
+    this.#cached = cached;
+    this.#reader = reader;
+    this.#delimiter = side.config.templates.delimiters[0] || '{{';
+  }
+
+  /** Content hash of a repository-relative file ('' when it does not exist). */
+  hash(rel: string): string {
+    return this.#hash(join(this.#side.root, rel));
+  }
+
+  #hash(path: string): string {
+    let h = this.#hashOf.get(path);
+    if (h === undefined) {
+      let bytes: Buffer | undefined;
+      try {
+        bytes = readFileSync(path);
+      } catch {
+        bytes = undefined;
+      }
+      h = bytes ? createHash('sha1').update(bytes).digest('hex') : '';
+      if (bytes?.includes('!include')) this.#includes.add(path);
+      this.#hashOf.set(path, h);
+    }
+    return h;
+  }
+
+  #factsOf(path: string): FileFacts {
+    let facts = this.#facts.get(path);
+    if (facts) return facts;
+    const hash = this.#hash(path);
+    facts = this.#cached[hash];
+    if (!facts) {
+      const dynamic = path.endsWith('.tmpl');
+      const data = dynamic ? {} : this.#reader.parse(path);
+      facts = {
+        imports: dynamic ? null : (plainImports(data, this.#delimiter) ?? null),
+        ...(dynamic ? { folders: null, fileDeps: null } : contentFacts(data, this.#delimiter)),
+      };
+      // What `!include` pulls in is not in this file's hash.
+      if (!this.#includes.has(path)) this.learnt[hash] = facts;
+    }
+    if (!this.#includes.has(path)) this.used[hash] = facts;
+    this.#facts.set(path, facts);
+    return facts;
+  }
+
+  #exists = (path: string): boolean => {
+    let found = this.#isFile.get(path);
+    if (found === undefined) {
+      found = statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+      this.#isFile.set(path, found);
+    }
+    return found;
+  };
+
+  /** Every file merged into `path`, imports first; null when one of them needs the full reader. */
+  #closure(path: string, chain: Set<string>): string[] | null {
+    const known = this.#closures.get(path);
+    if (known !== undefined) return known;
+    if (chain.has(path)) return null;
+    chain.add(path);
+    const facts = this.#factsOf(path);
+    let files: string[] | null = facts.imports ? [] : null;
+    for (const spec of facts.imports ?? []) {
+      const target = this.#target(path, spec.path);
+      if (target === undefined && spec.skipIfMissing) continue;
+      const below = target === undefined ? null : this.#closure(target, chain);
+      if (!below || !files) {
+        files = null;
+        break;
+      }
+      files.push(...below);
+    }
+    chain.delete(path);
+    if (files) files.push(path);
+    this.#closures.set(path, files);
+    return files;
+  }
+
+  /** Hundreds of files import the same catalogs: each import is resolved once per folder it is written in. */
+  #target(importer: string, path: string): string | undefined {
+    const relativeToFile = path.startsWith('./') || path.startsWith('../');
+    const key = relativeToFile ? `${dirname(importer)}\u0000${path}` : path;
+    if (this.#targets.has(key)) return this.#targets.get(key);
+    const target = resolvePlainImport(this.#side.config.stacks.basePath, importer, path, this.#exists);
+    this.#targets.set(key, target);
+    return target;
+  }
+
+  #rel = (path: string): string => {
+    let rel = this.#rels.get(path);
+    if (rel === undefined) {
+      rel = toPosix(relative(this.#side.root, path));
+      this.#rels.set(path, rel);
+    }
+    return rel;
+  };
+
+  /** What each top-level manifest (repository-relative) reaches. */
+  reach(manifests: string[]): ManifestReach[] {
+    const { root } = this.#side;
+    const rel = this.#rel;
+    return manifests.map((m) => {
+      const path = join(root, m);
+      let files = this.#closure(path, new Set());
+      let folders: Set<string> | null = new Set();
+      let fileDeps: Set<string> | null = new Set();
+      if (files) {
+        for (const f of files) {
+          const facts = this.#factsOf(f);
+          if (!facts.fileDeps) fileDeps = null;
+          else for (const dep of facts.fileDeps) fileDeps?.add(dep);
+          if (!facts.folders) folders = null;
+          else for (const folder of facts.folders) folders?.add(folder);
+        }
+      } else {
+        // A glob, a template or a context somewhere: the reader assembles it and the merged data says the rest.
+        this.assembled++;
+        const assembled = this.#assemble(path);
+        files = assembled.files.map((f) => f.path);
+        for (const f of files) this.#hash(f);
+        const content = contentFacts(assembled.data, this.#delimiter);
+        folders = content.folders ? new Set(content.folders) : null;
+        fileDeps = content.fileDeps ? new Set(content.fileDeps) : null;
+      }
+      return { rel: m, closure: [...new Set(files.map(rel))], folders, fileDeps };
+    });
+  }
+
+  #assemble(path: string) {
+    try {
+      return this.#reader.assemble(path);
+    } catch (error) {
+      if (error instanceof StrataError) throw error;
+      throw new StrataError(`cannot read the imports of ${this.#reader.display(path)}: ${(error as Error).message}`);
+    }
+  }
+}
