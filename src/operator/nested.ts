@@ -6,7 +6,7 @@
  * each nested host's URL and bootstrap token at /_sim/nested/<vmid>; the simulator locator reads them from there.
  */
 import { connect as tlsConnect } from 'node:tls';
-import { Agent, fetch } from 'undici';
+import type { Agent } from 'undici';
 import { splitToken } from './context.ts';
 
 export interface NestedAccess {
@@ -65,11 +65,13 @@ export function addressLocator(options: { port?: number; scheme?: string; bootst
   };
 }
 
-const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+let insecure: Agent | undefined;
 
 /** The PVE simulator: reads the nested host's endpoint from the outer simulator's control API. */
 export const simulatorLocator: NestedLocator = async (host) => {
   const base = new URL(host.outerUrl);
+  const { Agent, fetch } = await import('undici');
+  insecure ??= new Agent({ connect: { rejectUnauthorized: false } });
   const response = await fetch(`${base.origin}/_sim/nested/${host.vmid}`, { dispatcher: insecure });
   const body = (await response.json()) as { data?: NestedAccess | null; message?: string };
   if (!response.ok || !body.data) {

@@ -3,7 +3,11 @@
  * for idempotent GETs only (connection errors, timeouts, 5xx), never POST/PUT/DELETE: a clone whose response was
  * lost may have happened, and repeating it would create a second VM or fail on a taken VMID.
  */
-import { Agent, buildConnector, fetch } from 'undici';
+import type { Agent } from 'undici';
+
+// undici loads on the first request: commands that only read a manifest (plan, validate) never pay for it.
+type Undici = typeof import('undici');
+
 import { StrataError } from '../errors.ts';
 import { sleep } from '../util/fs.ts';
 import { globalMasker } from '../util/mask.ts';
@@ -44,17 +48,21 @@ function normaliseFingerprint(fp: string): string {
 }
 
 /** An undici Agent per host, so TLS trust never touches process-wide settings (NODE_TLS_REJECT_UNAUTHORIZED). */
-function buildAgent(endpoint: PveEndpoint): Agent {
-  if (endpoint.fingerprint) return pinnedAgent(endpoint.url, normaliseFingerprint(endpoint.fingerprint));
+function buildAgent(undici: Undici, endpoint: PveEndpoint): Agent {
+  const { Agent } = undici;
+  if (endpoint.fingerprint) return pinnedAgent(undici, normaliseFingerprint(endpoint.fingerprint));
   if (endpoint.ca) return new Agent({ connect: { ca: endpoint.ca } });
   if (endpoint.insecure) return new Agent({ connect: { rejectUnauthorized: false } });
   return new Agent();
 }
 
-function pinnedAgent(url: string, want: string): Agent {
-  if (!/^[0-9A-F]{64}$/.test(want)) {
-    throw new StrataError(`Invalid TLS fingerprint for ${url}: expected a SHA-256 (32 bytes, AB:CD:…)`);
+function checkFingerprint(endpoint: PveEndpoint): void {
+  if (endpoint.fingerprint && !/^[0-9A-F]{64}$/.test(normaliseFingerprint(endpoint.fingerprint))) {
+    throw new StrataError(`Invalid TLS fingerprint for ${endpoint.url}: expected a SHA-256 (32 bytes, AB:CD:…)`);
   }
+}
+
+function pinnedAgent({ Agent, buildConnector }: Undici, want: string): Agent {
   // Node verifies the chain before checkServerIdentity runs, so a self-signed certificate can only be pinned by
   // accepting any chain and comparing the peer certificate's digest ourselves, right after the handshake.
   // No TLS session cache: a resumed session carries no peer certificate, so the pin could not be checked.
@@ -123,7 +131,7 @@ export class PveTransport {
   readonly endpoint: PveEndpoint;
   readonly #base: string;
   readonly #auth: string;
-  readonly #agent: Agent;
+  #agent: Promise<Agent> | undefined;
   readonly #timeoutMs: number;
   readonly #retries: number;
 
@@ -145,13 +153,18 @@ export class PveTransport {
     this.endpoint = endpoint;
     this.#base = `${url.origin}${url.pathname.replace(/\/+$/, '').replace(/\/api2\/json$/, '')}/api2/json`;
     this.#auth = `PVEAPIToken=${endpoint.tokenId}=${endpoint.tokenSecret}`;
-    this.#agent = buildAgent(endpoint);
+    checkFingerprint(endpoint);
     this.#timeoutMs = endpoint.timeoutMs ?? 30_000;
     this.#retries = endpoint.retries ?? 3;
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    if (this.#agent) await (await this.#agent).close();
+  }
+
+  #dispatcher(): Promise<Agent> {
+    this.#agent ??= import('undici').then((undici) => buildAgent(undici, this.endpoint));
+    return this.#agent;
   }
 
   /** One API call; GETs are retried with exponential backoff while the failure is worth retrying. */
@@ -174,6 +187,7 @@ export class PveTransport {
     const inBody = method === 'POST' || method === 'PUT';
     const encoded = formEncode(params);
     const url = `${this.#base}${path}${!inBody && encoded ? `?${encoded}` : ''}`;
+    const [{ fetch }, dispatcher] = await Promise.all([import('undici'), this.#dispatcher()]);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers: Record<string, string> = { Authorization: this.#auth, Accept: 'application/json' };
@@ -186,7 +200,7 @@ export class PveTransport {
         method,
         headers,
         body: inBody ? encoded : undefined,
-        dispatcher: this.#agent,
+        dispatcher,
         signal: combined,
       });
       status = response.status;
