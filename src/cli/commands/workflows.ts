@@ -14,6 +14,8 @@ import {
   listWorkflowFiles,
   type ProgressMode,
   runWorkflow,
+  WorkflowRunError,
+  type WorkflowRunResult,
   type WorkflowStreams,
   type WorkflowSummary,
 } from '../../workflows/index.ts';
@@ -115,17 +117,24 @@ function registerWorkflow(program: Command): void {
     .option('--dry-run', 'print every command in run order, with the resolved stack, and run nothing')
     .option('--max-concurrency <n>', 'steps run in parallel at most (steps with `needs`)', positiveInteger, 4)
     .option('--progress <mode>', 'progress display: tty (task list), plain (timestamped lines) or none')
+    .option(
+      '--format <format>',
+      "text, or json: the run (or the dry run's plan) as one JSON document on stdout",
+      'text',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   strata workflow deploy-homelab -f deploy            # stacks/workflows/deploy.yaml
+  strata workflow lab-test -f lab --format json       # steps' output on stderr, the run record on stdout
   strata workflow plan-all -s dev --dry-run           # show the commands with their stack
   strata workflow deploy-homelab --from-step apply
   strata workflow deploy-homelab --resume             # after a failure or Ctrl-C
 Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
     )
     .action(async (name: string | undefined, opts, cmd: Command) => {
+      const json = parseFormat(opts.format, ['text', 'json']) === 'json';
       const { workflowsDir, basePath, env } = paths(cmd);
       if (!name) {
         const names = describeWorkflows(workflowsDir, { basePath, onProblem: () => {} });
@@ -140,8 +149,9 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
       if (opts.resume !== true) {
         await checkWorkflowStacks(name, { workflowsDir, basePath, file: opts.file, stack: opts.stack, cmd });
       }
-      const streams: WorkflowStreams = { stdout: process.stdout, stderr: process.stderr };
-      const result = await runWorkflow(name, {
+      // With --format json, stdout holds only the document: the steps' own output goes to stderr.
+      const streams: WorkflowStreams = { stdout: json ? process.stderr : process.stdout, stderr: process.stderr };
+      const run = runWorkflow(name, {
         workflowsDir,
         basePath,
         file: opts.file,
@@ -154,7 +164,19 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
         progress: progressMode(opts.progress) ?? chooseProgressMode(streams),
         env,
       });
-      if (result.plan) process.stdout.write(renderPlanText(result.plan));
+      if (!json) {
+        const result = await run;
+        if (result.plan) process.stdout.write(renderPlanText(result.plan));
+        return;
+      }
+      const document = (result: WorkflowRunResult, error?: string) =>
+        render({ workflow: name, dryRun: opts.dryRun === true, ...result, ...(error ? { error } : {}) }, 'json');
+      try {
+        process.stdout.write(document(await run));
+      } catch (error) {
+        if (error instanceof WorkflowRunError) process.stdout.write(document(error.result, error.message));
+        throw error;
+      }
     });
 }
 
