@@ -5,7 +5,7 @@
 // so a changed tour is walked as changed.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -52,6 +52,22 @@ function tourCommands(): TourCommand[] {
     }
   }
   return commands;
+}
+
+/**
+ * What the "Remote state" section asks the reader to do before its commands: put its YAML (the s3 backend) in place
+ * of k3s-cluster's local backend in stacks/catalog/proxmox.yaml.
+ */
+function applyRemoteStateSetting(): void {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Remote state\n'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(yaml, 'the Remote state section shows the setting');
+  const catalog = join(j.repo, 'stacks', 'catalog', 'proxmox.yaml');
+  const local = /^ {6}backend_type: local\n {6}backend:\n {8}local:\n {10}path: terraform\.tfstate\n/m;
+  const text = readFileSync(catalog, 'utf8');
+  assert.match(text, local, "the catalog holds k3s-cluster's local backend");
+  writeFileSync(catalog, text.replace(local, yaml));
 }
 
 /** Starts a long-running tour command (its own process group) and resolves with its stdout once `ready` matches. */
@@ -127,7 +143,10 @@ test('every command of the README tour runs as written on the example', async ()
   }
   const env: NodeJS.ProcessEnv = { ...j.env };
   const outputs = new Map<string, { stdout: string; stderr: string }>();
+  let previous = '';
   for (const { section, command } of commands) {
+    if (section === 'Remote state' && previous !== section) applyRemoteStateSetting();
+    previous = section;
     if (NOT_RUN[command]) continue;
     if (/^npx strata pve-sim /.test(command)) {
       Object.assign(env, exportsOf(await startServer(command, env, /STRATA_PVE_SIMULATOR/)));
@@ -157,6 +176,7 @@ test('every command of the README tour runs as written on the example', async ()
     'the edited stack affects k3s-cluster',
   );
   assert.ok(existsSync(join(j.repo, '.github', 'workflows', 'strata.yml')), 'ci init wrote its pipeline');
+  assert.match(output(/--bootstrap --print/).stdout, /resource "aws_dynamodb_table"/, 'the bootstrap Terraform');
   // The offline workflow (full and --from-step) and the standalone simulator's `manifest test` each passed.
   const reports = readdirSync(join(j.repo, 'reports')).filter((f) => f.endsWith('.passed.json'));
   const manifestTests = commands.filter((c) => /strata manifest test /.test(c.command)).length;
