@@ -5,6 +5,7 @@ import { formatError, StrataError, UsageError } from '../errors.ts';
 import { paint } from '../util/terminal.ts';
 import { VERSION } from '../util/version.ts';
 import { completionScript, SHELLS } from './completion.ts';
+import { addHelpExamples } from './help-examples.ts';
 import { dropOutputOnClosedPipe } from './pipes.ts';
 import { selfInvocation } from './shared.ts';
 
@@ -142,6 +143,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
       process.stdout.write(completionScript(shell, selfInvocation()));
     });
   program.configureHelp({ sortSubcommands: true });
+  addHelpExamples(program);
   return program;
 }
 

@@ -6,17 +6,22 @@
 import {
   imagesOf,
   type ProxmoxConnection,
+  proxmoxEndpoint,
   proxmoxSettings,
   type StackContext,
   simulatorLocator,
 } from '../operator/index.ts';
 import { defaultSeed, type SimSeed, startSimulator } from '../proxmox/simulator/index.ts';
 
-/** The default lab plus what the stack names: its node, its storage, a template for every image. */
-export function seedFor(context: StackContext, nodeName?: string): SimSeed {
+/**
+ * The default lab plus what the stack names: its node, its storage, a template for every image. Given a `seed` (of
+ * another stack), adds to it: a node, storage, volume or template already there stays as it is.
+ */
+export function seedFor(context: StackContext, nodeName?: string, into?: SimSeed): SimSeed {
   const proxmox = proxmoxSettings(context);
   const node = nodeName ?? (typeof proxmox.node === 'string' ? proxmox.node : 'pve');
-  const seed = defaultSeed(node);
+  const seed = into ?? defaultSeed(node);
+  if (!seed.nodes?.some((n) => n.node === node)) seed.nodes?.push({ ...(seed.nodes?.[0] ?? {}), node });
   const storages = seed.storages ?? [];
   const lvm = storages.find((s) => s.storage === 'local-lvm');
   const local = storages.find((s) => s.storage === 'local');
@@ -29,15 +34,17 @@ export function seedFor(context: StackContext, nodeName?: string): SimSeed {
     if (ref.volume && local) {
       const [storage, path] = ref.volume.split(':');
       const target = storages.find((s) => s.storage === storage) ?? local;
-      target.items?.push({
-        volid: ref.volume,
-        content: path.split('/')[0] || 'iso',
-        format: 'raw',
-        size: 2 * 1024 ** 3,
-      });
+      if (!target.items?.some((item) => item.volid === ref.volume))
+        target.items?.push({
+          volid: ref.volume,
+          content: path.split('/')[0] || 'iso',
+          format: 'raw',
+          size: 2 * 1024 ** 3,
+        });
     }
     const name = ref.template ?? image;
     if (!base || seed.vms?.some((v) => v.name === name)) continue;
+    while (seed.vms?.some((v) => v.vmid === vmid)) vmid++;
     const id = ref.templateVmid ?? vmid++;
     lvm?.items?.push({ volid: `local-lvm:base-${id}-disk-0`, content: 'images', format: 'raw', size: 3 * 1024 ** 3 });
     seed.vms?.push({
@@ -55,8 +62,23 @@ export function seedFor(context: StackContext, nodeName?: string): SimSeed {
   return seed;
 }
 
+/** One seed for every stack of a project (`strata pve-sim --seed <project>`): their nodes, storages and templates. */
+export function projectSeed(contexts: StackContext[], nodeName?: string): SimSeed {
+  let seed: SimSeed | undefined;
+  for (const context of contexts) seed = seedFor(context, nodeName, seed);
+  return seed ?? defaultSeed(nodeName);
+}
+
 /** The simulator's guests have no network stack: verify cannot reach their ports. */
 const NO_GUEST_NETWORK = 'simulator: no TCP to guests';
+
+/** Set by the exports of `strata pve-sim`: the endpoint in PROXMOX_VE_* is a simulator running on its own. */
+export const SIMULATOR_ENV = 'STRATA_PVE_SIMULATOR';
+
+/** The nested host's node name, as the simulator names it: the VM's name up to the first dot. */
+function nestedNode(vm: { name: string; vmid: number }): string {
+  return vm.name.split('.')[0].replace(/[^a-zA-Z0-9-]/g, '-') || `pve${vm.vmid}`;
+}
 
 /** Starts a simulator for the stack; the connection closes it. `url` is where it listens. */
 export async function simulatedConnection(
@@ -67,7 +89,7 @@ export async function simulatedConnection(
   const sim = await startSimulator({
     seed: seedFor(context),
     latencyScale,
-    nestedSeed: (vm) => seedFor(context, vm.name.split('.')[0].replace(/[^a-zA-Z0-9-]/g, '-') || `pve${vm.vmid}`),
+    nestedSeed: (vm) => seedFor(context, nestedNode(vm)),
   });
   return {
     url: sim.url,
@@ -77,5 +99,33 @@ export async function simulatedConnection(
     nestedLocator: simulatorLocator,
     portProbe: { unreachable: NO_GUEST_NETWORK },
     close: () => sim.close(),
+  };
+}
+
+/** Starts a simulator seeded for all `contexts` (their nested hosts too), as `strata pve-sim --seed` serves it. */
+export function startProjectSimulator(
+  contexts: StackContext[],
+  options: Omit<Parameters<typeof startSimulator>[0] & object, 'seed' | 'nestedSeed'>,
+): ReturnType<typeof startSimulator> {
+  return startSimulator({
+    ...options,
+    seed: projectSeed(contexts),
+    nestedSeed: (vm) => projectSeed(contexts, nestedNode(vm)),
+  });
+}
+
+/**
+ * The stack's endpoint (PROXMOX_VE_* as `strata pve-sim` exports them) when it is a simulator running on its own
+ * (the caller checks STRATA_PVE_SIMULATOR=1): its nested hosts are found through its control API and its guests have no network.
+ */
+export function runningSimulatorConnection(
+  context: StackContext,
+  env: NodeJS.ProcessEnv = process.env,
+): ProxmoxConnection {
+  return {
+    endpoint: proxmoxEndpoint(context, env),
+    pollMs: 100,
+    nestedLocator: simulatorLocator,
+    portProbe: { unreachable: NO_GUEST_NETWORK },
   };
 }

@@ -35,7 +35,8 @@ function runInTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ chunks
   const { NO_COLOR: _unset, FORCE_COLOR: _unset2, ...inherited } = process.env;
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: repo.path,
-    env: { ...inherited, ...env },
+    // CI keeps the status line (test/cli/status-line.test.ts) out of these byte-level checks of the prefixed lines.
+    env: { ...inherited, CI: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const chunks: Chunk[] = [];

@@ -2,7 +2,7 @@
 # Copies the k3s kubeconfig from the node and points it at the node's address instead of 127.0.0.1.
 #
 # Usage: scripts/fetch-kubeconfig.sh <user@host> <api-host> <output-file>
-#   scripts/fetch-kubeconfig.sh admin@10.23.45.31 10.23.45.31 "$HOME/.kube/homelab-pve-prod.yaml"
+#   scripts/fetch-kubeconfig.sh admin@10.23.45.31 10.23.45.31 .kube/homelab-pve-prod.yaml
 #
 # The first connection to a new VM accepts its host key (StrictHostKeyChecking=accept-new); later
 # connections verify it. The file is written with mode 600 and replaced atomically.

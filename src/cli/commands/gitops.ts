@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { StrataError, UsageError } from '../../errors.ts';
-import { affectedMatrix, describeAffected } from '../../gitops/affected.ts';
+import { affectedMatrix, describeAffectedReport } from '../../gitops/affected.ts';
 import { bootstrapBackend, doctorBackend } from '../../gitops/doctor.ts';
 import { generateEnv } from '../../gitops/generate-env.ts';
 import { applyAffected, planAffected } from '../../gitops/plan.ts';
@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .action(async (opts, cmd: Command) => {
       const format = parseFormat(opts.format, ['json', 'yaml', 'matrix']) as string;
       const g = globals(cmd);
-      const items = await describeAffected({
+      const report = await describeAffectedReport({
         configPath: g.config,
         basePath: g.basePath,
         ref: opts.ref,
@@ -87,6 +87,12 @@ export function register(program: Command): void {
         resolvers: readOnlyResolvers,
         ...evaluationOptions(opts),
       });
+      const items = report.items;
+      if (report.base === report.head) {
+        process.stderr.write(
+          `strata: the base ${opts.sha ?? opts.ref ?? '(merge-base)'} is HEAD (${report.head.slice(0, 7)}): no commits to compare; add --include-uncommitted to compare your working tree\n`,
+        );
+      }
       if (format === 'matrix') out(JSON.stringify(affectedMatrix(items)));
       else out(render(items, format as 'json' | 'yaml'));
     });

@@ -67,6 +67,8 @@ function reportFormatsOf(value: string | undefined): ReportFormat[] | undefined 
 const operator = () => import('../../operator/index.ts');
 const services = () => import('../../services/manifest.ts');
 const simulator = () => import('../simulated-proxmox.ts');
+/** Whether PROXMOX_VE_* point at a `strata pve-sim` (its exports set STRATA_PVE_SIMULATOR=1). */
+const runningSimulator = () => process.env.STRATA_PVE_SIMULATOR === '1';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -150,6 +152,9 @@ function runRequest(verb: Verb, name: string | undefined, options: RunOptions, c
       process.stderr.write(`Simulator: ${connection.url} (Proxmox VE simulator, latency x${latency})\n`);
       return connection;
     };
+  } else if (runningSimulator()) {
+    // The exports of a running `strata pve-sim`: its endpoint, and how to reach its nested hosts.
+    request.connection = async (context) => (await simulator()).runningSimulatorConnection(context);
   }
   return request;
 }
@@ -335,7 +340,11 @@ async function preflight(options: PreflightOptions, command: Command): Promise<v
     options.manifest || options.manifestFile
       ? await loadManifest({ name: options.manifest, file: options.manifestFile }, manifestsDir(engine.config))
       : undefined;
-  const connection = options.simulator ? await (await simulator()).simulatedConnection(context, 0) : undefined;
+  const connection = options.simulator
+    ? await (await simulator()).simulatedConnection(context, 0)
+    : runningSimulator()
+      ? (await simulator()).runningSimulatorConnection(context)
+      : undefined;
   try {
     const result = await runPreflight(context, { manifest, connection });
     process.stdout.write((format as string) === 'text' ? preflightText(result) : render(result, format));
@@ -412,7 +421,8 @@ export function register(program: Command): void {
       .option('-s, --stack <stack>', 'the stack to run against')
       .option('--manifest-file <path>', 'a manifest file instead of a name')
       .option('--dry-run', 'print what would be done (and write tofu modules), change nothing')
-      .option('--json-output', 'print the result as JSON on stdout (progress stays on stderr)')
+      .option('--format <format>', 'text, or json: the result as one JSON document on stdout', 'text')
+      .option('--json-output', 'same as --format json (the flag iac-driver users know)')
       .option('-y, --yes', 'do not ask before destroying')
       .option('--max-concurrency <n>', 'nodes created at the same time (default: settings.max_concurrency or 4)')
       .option('--on-error <mode>', 'stop, rollback or continue (default: settings.on_error)')
@@ -421,11 +431,12 @@ export function register(program: Command): void {
       .option('--report-dir <dir>', 'where test reports go (default: reports/ under the base path)')
       .option('--report-format <list>', 'test reports to write: json, md, html (comma-separated; default json,md)')
       .addHelpText('after', RUN_HELP(verb === 'apply' ? 'create' : verb))
-      .action((name: string | undefined, options: RunOptions, command: Command) =>
-        verb === 'apply' && isIacDriverCall(options)
+      .action((name: string | undefined, options: RunOptions, command: Command) => {
+        if (parseFormat(options.format, ['text', 'json']) === 'json') options.jsonOutput = true;
+        return verb === 'apply' && isIacDriverCall(options)
           ? runIacDriver('apply', name, options)
-          : runVerb(verb === 'apply' ? 'create' : verb, name, options, command),
-      );
+          : runVerb(verb === 'apply' ? 'create' : verb, name, options, command);
+      });
     addIacDriverOptions(run, verb === 'create' ? 'apply' : verb);
   }
 

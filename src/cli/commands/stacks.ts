@@ -93,14 +93,20 @@ async function resolveComponentArgument(engine: StackEngine, component: string, 
   return matches[0].name;
 }
 
-/** Prints problems (file:line, message, hint) to stderr; fails when any is an error. */
-function reportProblems(problems: ValidationProblem[], what: 'stacks' | 'configuration'): void {
-  for (const p of problems) {
-    const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
-    const mark = p.severity === 'error' ? paint('✗', 'red', process.stderr) : paint('!', 'yellow', process.stderr);
-    process.stderr.write(`${mark} ${where}${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}\n`);
-  }
+/**
+ * Prints problems (file:line, message, hint) to stderr, or with `--format json|yaml` one document
+ * `{valid, problems}` to stdout; fails when any is an error.
+ */
+function reportProblems(problems: ValidationProblem[], what: 'stacks' | 'configuration', format = 'text'): void {
   const errors = problems.filter((p) => p.severity === 'error').length;
+  if (format !== 'text') process.stdout.write(render({ valid: errors === 0, problems }, parseFormat(format)));
+  else {
+    for (const p of problems) {
+      const where = p.file ? `${p.file}${p.line ? `:${p.line}${p.col ? `:${p.col}` : ''}` : ''}: ` : '';
+      const mark = p.severity === 'error' ? paint('✗', 'red', process.stderr) : paint('!', 'yellow', process.stderr);
+      process.stderr.write(`${mark} ${where}${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}\n`);
+    }
+  }
   if (errors > 0) {
     throw new StrataError(
       `${errors} problem${errors === 1 ? '' : 's'} found in the ${what === 'stacks' ? 'stacks' : 'configuration'}`,
@@ -108,6 +114,11 @@ function reportProblems(problems: ValidationProblem[], what: 'stacks' | 'configu
   }
   const done = what === 'stacks' ? 'All stacks validated successfully' : 'The configuration is valid';
   process.stderr.write(`${paint('✓', 'green', process.stderr)} ${done}\n`);
+}
+
+/** `text` or a data format (checked before any work is done). */
+function formatOf(value: string): string {
+  return value === 'text' ? value : parseFormat(value, ['text', 'json', 'yaml']);
 }
 
 export function register(program: Command): void {
@@ -310,11 +321,12 @@ export function register(program: Command): void {
   validate
     .command('config')
     .description('Check atmos.yaml / strata.yaml: it loads, its paths exist and every key is one Atmos knows')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .option('--format <format>', 'text (problems on stderr), json or yaml: {valid, problems} on stdout', 'text')
+    .action(async (opts: { format: string }, cmd: Command) => {
       const g = globals(cmd);
       const { validateConfig } = await import('../../services/validate-config.ts');
       const problems = validateConfig(loadConfig({ configPath: g.config, basePath: g.basePath }));
-      reportProblems(problems, 'configuration');
+      reportProblems(problems, 'configuration', formatOf(opts.format));
     });
 
   // As Atmos's, validate stacks only merges: YAML functions run only when asked (--process-functions=true).
@@ -322,10 +334,15 @@ export function register(program: Command): void {
     .description('Check that every manifest parses, every import resolves and every component merges')
     .option('--stack <stack>', 'only this stack')
     .option('--no-check-variables', "skip comparing vars with the components' declared variables")
-    .action(async (opts: { stack?: string; checkVariables: boolean } & EvaluationOpts, cmd: Command) => {
-      const { validateStacks } = await validation();
-      reportProblems(await validateStacks(await engineFor(cmd, evaluationOptions(opts, false)), opts), 'stacks');
-    });
+    .option('--format <format>', 'text (problems on stderr), json or yaml: {valid, problems} on stdout', 'text')
+    .action(
+      async (opts: { stack?: string; checkVariables: boolean; format: string } & EvaluationOpts, cmd: Command) => {
+        const format = formatOf(opts.format);
+        const { validateStacks } = await validation();
+        const engine = await engineFor(cmd, evaluationOptions(opts, false));
+        reportProblems(await validateStacks(engine, opts), 'stacks', format);
+      },
+    );
 
   validate
     .command('component')
@@ -334,8 +351,14 @@ export function register(program: Command): void {
     .requiredOption('-s, --stack <stack>', 'stack name')
     .option('--schema-path <path>', 'validate against this schema instead of settings.validation')
     .option('--schema-type <type>', 'schema type for --schema-path', 'jsonschema')
+    .option('--format <format>', 'text (problems on stderr), json or yaml: {valid, results} on stdout', 'text')
     .action(
-      async (component: string, opts: { stack: string; schemaPath?: string; schemaType: string }, cmd: Command) => {
+      async (
+        component: string,
+        opts: { stack: string; schemaPath?: string; schemaType: string; format: string },
+        cmd: Command,
+      ) => {
+        const format = formatOf(opts.format);
         const { validateComponent } = await validation();
         const engine = await engineFor(cmd);
         const results = await validateComponent(
@@ -347,11 +370,13 @@ export function register(program: Command): void {
         for (const r of results.filter((x) => x.skipped))
           process.stderr.write(`${paint('!', 'yellow', process.stderr)} ${r.name}: ${r.skipped}\n`);
         const failed = results.filter((r) => !r.ok);
+        if (format !== 'text') out(render({ valid: failed.length === 0, results }, parseFormat(format)));
         if (failed.length === 0) {
           process.stderr.write(`${paint('✓', 'green', process.stderr)} Component validated successfully\n`);
           return;
         }
-        process.stderr.write(`${paint('✗', 'red', process.stderr)} Component validation failed\n`);
+        if (format === 'text')
+          process.stderr.write(`${paint('✗', 'red', process.stderr)} Component validation failed\n`);
         throw new StrataError(`component '${component}' in stack '${opts.stack}' failed validation`, {
           details: failed
             .map((f) => `${f.name} (${f.schemaPath}):\n${f.errors.map((e) => `  - ${e}`).join('\n')}`)

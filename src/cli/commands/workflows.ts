@@ -16,6 +16,8 @@ import {
   type ProgressMode,
   planDiagram,
   runWorkflow,
+  WorkflowRunError,
+  type WorkflowRunResult,
   type WorkflowStreams,
   type WorkflowSummary,
 } from '../../workflows/index.ts';
@@ -115,14 +117,19 @@ function registerWorkflow(program: Command): void {
     .option('--from-step <step>', 'start at this step (earlier steps are not run)')
     .option('--resume', 'continue the last failed or interrupted run of this workflow from its first unfinished step')
     .option('--dry-run', 'print every command in run order, with the resolved stack, and run nothing')
-    .option('--format <format>', 'with --dry-run: text, mermaid or dot (the steps as a graph)', 'text')
     .option('--max-concurrency <n>', 'steps run in parallel at most (steps with `needs`)', positiveInteger, 4)
     .option('--progress <mode>', 'progress display: tty (task list), plain (timestamped lines) or none')
+    .option(
+      '--format <format>',
+      "text; json: the run (or the dry run's plan) as one JSON document on stdout; mermaid or dot (with --dry-run): the steps as a graph",
+      'text',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   strata workflow deploy-homelab -f deploy            # stacks/workflows/deploy.yaml
+  strata workflow lab-test -f lab --format json       # steps' output on stderr, the run record on stdout
   strata workflow plan-all -s dev --dry-run           # show the commands with their stack
   strata workflow plan-all --dry-run --format mermaid # the steps and what they need, as a picture
   strata workflow deploy-homelab --from-step apply
@@ -141,15 +148,17 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
           hint: names.length > 0 ? undefined : `no workflow manifests under ${workflowsDir}`,
         });
       }
-      const format = parseFormat(opts.format, ['text', ...DIAGRAM_FORMATS]) as string;
-      if (format !== 'text' && opts.dryRun !== true) {
+      const format = parseFormat(opts.format, ['text', 'json', ...DIAGRAM_FORMATS]) as string;
+      const json = format === 'json';
+      if (format !== 'text' && !json && opts.dryRun !== true) {
         throw new UsageError(`--format ${format} draws the dry run's steps: add --dry-run`);
       }
       if (opts.resume !== true) {
         await checkWorkflowStacks(name, { workflowsDir, basePath, file: opts.file, stack: opts.stack, cmd });
       }
-      const streams: WorkflowStreams = { stdout: process.stdout, stderr: process.stderr };
-      const result = await runWorkflow(name, {
+      // With --format json, stdout holds only the document: the steps' own output goes to stderr.
+      const streams: WorkflowStreams = { stdout: json ? process.stderr : process.stdout, stderr: process.stderr };
+      const run = runWorkflow(name, {
         workflowsDir,
         basePath,
         file: opts.file,
@@ -162,9 +171,21 @@ Run records: <base_path>/.strata/runs/<workflow>/<timestamp>.{json,md}`,
         progress: progressMode(opts.progress) ?? chooseProgressMode(streams),
         env,
       });
-      if (result.plan && format !== 'text') {
-        process.stdout.write(renderDiagram(planDiagram(result.plan), format as DiagramFormat));
-      } else if (result.plan) process.stdout.write(renderPlanText(result.plan));
+      if (!json) {
+        const result = await run;
+        if (result.plan && format !== 'text') {
+          process.stdout.write(renderDiagram(planDiagram(result.plan), format as DiagramFormat));
+        } else if (result.plan) process.stdout.write(renderPlanText(result.plan));
+        return;
+      }
+      const document = (result: WorkflowRunResult, error?: string) =>
+        render({ workflow: name, dryRun: opts.dryRun === true, ...result, ...(error ? { error } : {}) }, 'json');
+      try {
+        process.stdout.write(document(await run));
+      } catch (error) {
+        if (error instanceof WorkflowRunError) process.stdout.write(document(error.result, error.message));
+        throw error;
+      }
     });
 }
 

@@ -20,6 +20,7 @@ import { didYouMean } from '../../util/suggest.ts';
 import { useColor } from '../../util/terminal.ts';
 import { type OutputFormat, render } from '../output.ts';
 import { out } from '../shared.ts';
+import { StatusLine } from '../status-line.ts';
 import { COMMON_FLAGS, type FlagSpec, rejectMisspeltFlags, type SplitArgs, splitArgs } from './argv.ts';
 import { summaryTable } from './render.ts';
 
@@ -120,22 +121,31 @@ export async function runComponentCommand(
   if (words.includes('--no-color') && !words.slice(0, words.indexOf('--no-color')).includes('--')) {
     process.env.NO_COLOR = '1';
   }
-  const { split, request, format } = parse(kind, words, context);
+  const { split, request, format, status } = parse(kind, words, context);
   const engine = await openEngine({
     cwd: context.cwd,
     configPath: str(split.flags, 'config') ?? context.configPath,
     basePath: str(split.flags, 'base-path') ?? context.basePath,
   });
-  const result = await runToolchain(engine, request);
+  let result: ToolchainResult;
+  try {
+    result = await runToolchain(engine, request);
+  } finally {
+    status?.clear();
+  }
   show(result, format, request);
   return result.exitCode;
 }
 
-function parse(
-  kind: ToolchainKind,
-  words: string[],
-  context: DispatchContext,
-): { split: SplitArgs; request: ToolchainRequest; format?: OutputFormat } {
+interface ParsedCommand {
+  split: SplitArgs;
+  request: ToolchainRequest;
+  format?: OutputFormat;
+  /** The running/finished/failed line of a live multi-component run on a terminal. */
+  status?: StatusLine;
+}
+
+function parse(kind: ToolchainKind, words: string[], context: DispatchContext): ParsedCommand {
   switch (kind) {
     case 'terraform':
       return terraformRequest(words, context);
@@ -179,10 +189,7 @@ function parse(
   }
 }
 
-function terraformRequest(
-  words: string[],
-  context: DispatchContext,
-): { split: SplitArgs; request: TerraformRequest; format?: OutputFormat } {
+function terraformRequest(words: string[], context: DispatchContext): ParsedCommand & { request: TerraformRequest } {
   const firstBare = words.find((w) => !w.startsWith('-'));
   const split = splitArgs(words, TERRAFORM_FLAGS, firstBare === 'generate' ? 3 : 2);
   let [verb, component] = split.positionals;
@@ -206,6 +213,7 @@ function terraformRequest(
   }
   const many = split.flags.all || split.flags.components || split.flags.affected;
   let format: OutputFormat | undefined;
+  let status: StatusLine | undefined;
   if (many) format = formatOf(split);
   else if (verb === 'generate') {
     const [, what, generated] = split.positionals;
@@ -264,10 +272,14 @@ function terraformRequest(
     const stream = format === undefined ? process.stdout : process.stderr;
     request.color = useColor(stream);
     request.onOutput = (text) => stream.write(text);
+    if (request.output === 'stream' && StatusLine.wanted(stream)) {
+      status = new StatusLine(stream, request.color);
+      request.onOutput = (text) => status?.write(text);
+    }
   } else if (split.flags.output !== undefined) {
     throw new UsageError('--output applies to --all / --components / --affected runs');
   }
-  return { split, request, format: many ? format : undefined };
+  return { split, request, format: many ? format : undefined, status };
 }
 
 function outputOf(split: SplitArgs): 'stream' | 'grouped' {

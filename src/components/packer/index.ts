@@ -2,7 +2,7 @@
  * Packer components: `packer <verb> -var-file=<stack>-<component>.packer.vars.json [args] <template>` in the
  * component folder, as Atmos runs it, plus `output`, which reads the manifest post-processor's file.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
@@ -25,6 +25,7 @@ import {
 import { dryRunPrivateDir, withHandover } from '../handover.ts';
 import { evaluateQuery, parseQuery } from '../query.ts';
 import { type ExecuteOptions, executeSteps, planSteps, type Step } from '../steps.ts';
+import { type PackerRequirements, packerRequirements, satisfies } from './requirements.ts';
 
 export const PACKER_VERBS = ['init', 'validate', 'build', 'inspect', 'fmt', 'version', 'console', 'output'] as const;
 
@@ -71,14 +72,22 @@ function atLeast(version: string | undefined, major: number, minor: number): boo
   return a > major || (a === major && b >= minor);
 }
 
-async function declaresRequiredPlugins(dir: string): Promise<string | undefined> {
-  const files = await readdir(dir).catch(() => [] as string[]);
-  for (const file of files.filter((f) => f.endsWith('.pkr.hcl')).sort()) {
-    const text = await readFile(join(dir, file), 'utf8').catch(() => '');
-    if (/^\s*required_plugins\s*\{/m.test(text)) return file;
+/**
+ * settings.packer.required_version (for a template that cannot declare it: a packer {} block stops Packer 1.6
+ * reading the template at all), else the template's own requirements.
+ */
+async function requirementsOf(instance: ComponentInstance, template?: string): Promise<PackerRequirements> {
+  const needs = await packerRequirements(instance.componentDir, packerTemplate(instance, template));
+  const required = setting(instance, 'packer', 'required_version');
+  if (typeof required === 'string' && required.trim() !== '') {
+    needs.version = { constraint: required, file: `settings.packer of stack '${instance.stack}'` };
   }
-  return undefined;
+  return needs;
 }
+
+/** Where to get a Packer that runs templates of Packer >= 1.7 (Debian ships 1.6.6). */
+const INSTALL_HINT =
+  'install Packer from HashiCorp (https://developer.hashicorp.com/packer/install: their apt repository, or the zip on PATH), then the plugins the template uses (packer init or packer plugins install)';
 
 /**
  * The steps for one verb; `version` is the installed Packer's (decides init / inspect -var-file support). The var
@@ -132,9 +141,18 @@ export async function runPacker(
   if (!instance.enabled) return { exitCode: 0, skipped: disabledNotice(instance) };
   const command = toolCommand(config, instance, 'packer');
   const dir = instance.componentDir;
-  const pluginsFile = options.verb === 'version' ? undefined : await declaresRequiredPlugins(dir);
-  const needVersion = options.verb === 'init' || options.verb === 'inspect' || pluginsFile !== undefined;
+  const needs = options.verb === 'version' ? {} : await requirementsOf(instance, options.template);
+  const pluginsFile = needs.pluginsFile;
+  const needVersion = options.verb === 'init' || options.verb === 'inspect' || pluginsFile || needs.version;
   const version = needVersion && !options.dryRun ? await packerVersion(command) : undefined;
+  // fmt and inspect only read the syntax, which old Packers do too.
+  const evaluates = ['build', 'validate', 'console'].includes(options.verb);
+  if (version && needs.version && evaluates && !satisfies(version, needs.version.constraint)) {
+    throw new StrataError(
+      `'${instance.name}' needs Packer ${needs.version.constraint} (required_version in ${needs.version.file}); the installed packer is ${version}`,
+      { hint: INSTALL_HINT },
+    );
+  }
   if (version && !atLeast(version, 1, 7)) {
     if (options.verb === 'init') {
       throw new StrataError(`'packer init' does not exist in the installed Packer ${version} (it came in 1.7.0)`, {
@@ -145,7 +163,7 @@ export async function runPacker(
       throw new StrataError(
         `${pluginsFile} of '${instance.name}' declares packer { required_plugins }, which Packer ${version} rejects`,
         {
-          hint: 'install Packer >= 1.7 (HashiCorp apt repository), or remove the required_plugins block to use the builders built into 1.6',
+          hint: `${INSTALL_HINT}; or remove the required_plugins block to use the builders built into 1.6`,
         },
       );
     }

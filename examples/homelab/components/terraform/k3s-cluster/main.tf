@@ -17,8 +17,8 @@ locals {
   template_name = var.vm_template != null ? var.vm_template : try(var.images[var.vm_image], null)
   templates     = data.proxmox_virtual_environment_vms.template.vms
 
-  # Same path as scripts/fetch-kubeconfig.sh in the workflows and KUBECONFIG of the kubernetes components.
-  kubeconfig_path = "~/.kube/homelab-${local.stack_name == "" ? var.vm_name : local.stack_name}.yaml"
+  # Relative to the repository root (where the workflows run); same path as scripts/fetch-kubeconfig.sh in the workflows and KUBECONFIG of the kubernetes components.
+  kubeconfig_path = ".kube/homelab-${local.stack_name == "" ? var.vm_name : local.stack_name}.yaml"
 }
 
 provider "proxmox" {

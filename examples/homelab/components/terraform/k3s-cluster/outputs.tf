@@ -29,6 +29,6 @@ output "kubeconfig_path" {
 }
 
 output "kubeconfig_command" {
-  value       = "mkdir -p ~/.kube && ssh ${var.ci_user}@${local.vm_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed 's#https://127.0.0.1:6443#https://${local.vm_address}:6443#' > ${local.kubeconfig_path} && chmod 600 ${local.kubeconfig_path}"
+  value       = "mkdir -p .kube && ssh ${var.ci_user}@${local.vm_address} sudo cat /etc/rancher/k3s/k3s.yaml | sed 's#https://127.0.0.1:6443#https://${local.vm_address}:6443#' > ${local.kubeconfig_path} && chmod 600 ${local.kubeconfig_path}"
   description = "Command to retrieve the kubeconfig: reads k3s.yaml over SSH and points it at the node's address."
 }
