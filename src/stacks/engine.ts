@@ -94,7 +94,7 @@ export class StackEngine {
   readonly #reader: ManifestReader;
   #manifests: StackManifest[] | undefined;
   #candidates: Candidate[] | undefined;
-  readonly #evaluated = new Map<Candidate, Promise<ComponentInstance>>();
+  readonly #evaluated = new Map<Candidate, ComponentInstance | Promise<ComponentInstance>>();
   readonly #templateFunctions: FuncMap = stackTemplateFunctions((component, stack) =>
     this.#componentForTemplate(component, stack),
   );
@@ -196,7 +196,9 @@ export class StackEngine {
         (!filter.kind || c.raw.kind === filter.kind) &&
         (!filter.component || c.raw.name === filter.component),
     );
-    return Promise.all(selected.map((c) => this.#evaluate(c)));
+    const results = selected.map((c) => this.#evaluate(c));
+    // Most sections hold no template and no function: evaluated synchronously, they need no promise each.
+    return results.some((r) => r instanceof Promise) ? Promise.all(results) : (results as ComponentInstance[]);
   }
 
   /** One component in one stack, with Atmos's single-identity rule and did-you-mean errors. */
@@ -310,22 +312,37 @@ export class StackEngine {
     return dir;
   }
 
-  #evaluate(candidate: Candidate): Promise<ComponentInstance> {
-    let pending = this.#evaluated.get(candidate);
-    if (!pending) {
-      pending = this.#evaluateUncached(candidate);
-      this.#evaluated.set(candidate, pending);
+  #evaluate(candidate: Candidate): ComponentInstance | Promise<ComponentInstance> {
+    let evaluated = this.#evaluated.get(candidate);
+    if (!evaluated) {
+      evaluated = this.#evaluateUncached(candidate);
+      this.#evaluated.set(candidate, evaluated);
     }
-    return pending;
+    return evaluated;
   }
 
-  async #evaluateUncached({ manifest, raw, section: base, stack }: Candidate): Promise<ComponentInstance> {
+  #evaluateUncached(candidate: Candidate): ComponentInstance | Promise<ComponentInstance> {
+    const { raw, section: base, stack } = candidate;
     // Only Terraform components have a workspace (Atmos builds none for Packer, Helmfile or Ansible).
     const workspace = raw.kind === 'terraform' ? workspaceName(this.config, base, raw, stack) : undefined;
     let section = describedSection(base, stack, workspace);
     if (this.#reader.sawMarkers) section = finalizeMarkers(section) as PlainMap;
     const templates = this.config.templates;
-    if ((this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0])) {
+    const templated =
+      (this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0]);
+    const functions = this.#options.processFunctions !== false && this.#reader.sawFunctions;
+    if (!templated && !functions) return this.#instance(raw, stack, section);
+    return this.#evaluateAsync(candidate, section, templated);
+  }
+
+  async #evaluateAsync(
+    { manifest, raw, stack }: Candidate,
+    described: PlainMap,
+    templated: boolean,
+  ): Promise<ComponentInstance> {
+    let section = described;
+    const templates = this.config.templates;
+    if (templated) {
       // Integration names Atmos computes are visible to templates (not printed unless an integration is configured).
       const slug = `${stack}-${raw.name.replaceAll('/', '-')}`;
       for (let pass = 0; pass < templates.evaluations; pass++) {
@@ -365,7 +382,10 @@ export class StackEngine {
         section = (await resolveDeferred(section, (layer) => evaluateFunctions(layer, context))) as PlainMap;
       if (containsFunction(section)) section = (await evaluateFunctions(section, context)) as PlainMap;
     }
-    const description = section as ComponentDescription;
+    return this.#instance(raw, stack, section);
+  }
+
+  #instance(raw: RawComponent, stack: string, section: PlainMap): ComponentInstance {
     return {
       kind: raw.kind,
       name: raw.name,
@@ -374,7 +394,7 @@ export class StackEngine {
       abstract: raw.abstract,
       enabled: raw.enabled,
       locked: raw.locked,
-      description,
+      description: section as ComponentDescription,
     };
   }
 
