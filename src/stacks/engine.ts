@@ -11,6 +11,7 @@ import { finalizeMarkers, hasDeferred, isPlainMap, type PlainMap, resolveDeferre
 import { StrataError } from '../errors.ts';
 import { lockedVersions } from '../functions/extra.ts';
 import {
+  CallMemo,
   containsFunction,
   evaluateFunctions,
   type FunctionAccess,
@@ -22,6 +23,7 @@ import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
 import { lineOf, listStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
+import { ParseCache, parseCacheDisabled } from './parse-cache.ts';
 import {
   describedSection,
   hasTemplatesDeep,
@@ -49,6 +51,11 @@ export interface EngineOptions extends LoadConfigOptions {
    * refused with an error.
    */
   context?: EngineContext;
+  /**
+   * Keep parsed manifests in the persistent cache (default: on, unless `STRATA_NO_CACHE=1`; docs/stacks.md, "The
+   * parse cache").
+   */
+  cache?: boolean;
 }
 
 export type EngineContext = 'run' | 'inspect' | 'controller';
@@ -102,6 +109,8 @@ export class StackEngine {
   readonly #resolvers: FunctionResolvers;
   readonly #skip: ReadonlySet<string>;
   readonly limits: EngineLimits;
+  /** Calls with outside effects (YAML functions, atmos.Component), each evaluated once by this engine. */
+  readonly calls = new CallMemo();
 
   constructor(config: StrataConfig, options: EngineOptions = {}) {
     this.config = config;
@@ -115,6 +124,10 @@ export class StackEngine {
       confineIncludes: controller || !this.limits.includeOutsideRepository,
       confineImports: controller,
       templateFuncs: controller ? CONTROLLER_REFUSALS : undefined,
+      cache:
+        options.cache === false || parseCacheDisabled() || parseCacheDisabled(options.env)
+          ? undefined
+          : new ParseCache(config.stacks.basePath, this.limits),
     });
     const terraformOutput = options.resolvers?.terraformOutput;
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
@@ -148,6 +161,7 @@ export class StackEngine {
         fallbackName: '',
       };
     });
+    this.#reader.flushCache();
     for (const manifest of this.#manifests)
       manifest.fallbackName = this.#stackName(manifest, { vars: manifest.doc.vars ?? {} }, true);
     return this.#manifests;
@@ -373,6 +387,7 @@ export class StackEngine {
         kind: raw.kind,
         versionTrack: versionTrack(manifest.doc),
         skip: this.#skip,
+        memo: this.calls,
         access: this.#functionAccess(),
         templateFuncs: this.#templateFunctions,
         limits: this.limits,
@@ -426,6 +441,12 @@ export class StackEngine {
    * not evaluated here) and `outputs`, read on first use the way !terraform.output reads them.
    */
   #componentForTemplate(component: string, stack: string): PlainMap {
+    return this.calls.call(CallMemo.key('atmos.Component', [component], stack), () =>
+      this.#renderComponentForTemplate(component, stack),
+    );
+  }
+
+  #renderComponentForTemplate(component: string, stack: string): PlainMap {
     const key = `${component}@${stack}`;
     if (this.#renderingForTemplate.has(key)) {
       throw new StrataError(`atmos.Component: circular reference to '${component}' in stack '${stack}'`, {

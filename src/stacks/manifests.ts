@@ -31,6 +31,7 @@ import {
   ownOverrides,
   withoutImport,
 } from './overrides.ts';
+import { type ParseCache, parseCounters } from './parse-cache.ts';
 
 // Their home before manifests.ts was split; gitops, services and tests import them from here.
 export {
@@ -105,6 +106,8 @@ export interface ReaderOptions {
   confineImports?: boolean;
   /** Template functions over the builtins (the controller's refusal of `env`). */
   templateFuncs?: FuncMap;
+  /** Parsed manifests from earlier runs (see parse-cache.ts). */
+  cache?: ParseCache;
 }
 
 export class ManifestReader {
@@ -180,7 +183,7 @@ export class ManifestReader {
     const text = rendered ?? this.source(path);
     if (!this.sawMarkers && /!(unset|append)\b/.test(text)) this.sawMarkers = true;
     if (!this.sawFunctions && FUNCTION_TAG_PATTERN.test(text)) this.sawFunctions = true;
-    const parsed = parseYaml(text, path, this.limits) ?? {};
+    const parsed = this.#parseText(text, path) ?? {};
     if (!isPlainMap(parsed)) {
       throw new StrataError(`stack manifest ${this.display(path)} must be a YAML map at the top level`, {
         location: { file: path, line: 1 },
@@ -194,6 +197,22 @@ export class ManifestReader {
     }
     if (rendered === undefined) this.#parsed.set(path, data);
     return data;
+  }
+
+  /** The parsed YAML of a text: from the cache when a run parsed the same text before. */
+  #parseText(text: string, path: string): unknown {
+    const cache = this.#options.cache;
+    const cached = cache?.get(text, path);
+    if (cached !== undefined) return cached;
+    parseCounters.parsed++;
+    const parsed = parseYaml(text, path, this.limits);
+    cache?.set(text, parsed);
+    return parsed;
+  }
+
+  /** Writes what this reader parsed into the persistent cache (when it has one). */
+  flushCache(): void {
+    this.#options.cache?.flush();
   }
 
   /** A manifest's own resolved locals (file-scoped: its imports' locals are not included). */
@@ -243,7 +262,7 @@ export class ManifestReader {
    * Deep chains of plain imports (no context, no template or glob in the path) are processed from the deepest file
    * up, each with an empty context, so that #process finds every import already cached and never recurses deeper
    * than one level: a 5,000-file chain costs 5,000 merges and no deep stack. Repositories with shallow imports
-   * (the usual case) skip this. Errors are left to the real pass, which reports them with the full chain.
+   * (the usual case) only walk their imports. An error found on the way is the real pass's error, with the same chain.
    */
   #prepareDeepChains(top: string): void {
     const order: { path: string; chain: string[] }[] = [];
@@ -251,32 +270,23 @@ export class ManifestReader {
     const stack: { path: string; chain: string[]; imports: string[] }[] = [];
     const push = (path: string, chain: string[]) =>
       stack.push({ path, chain, imports: this.#plainImports(path, chain) });
-    try {
-      push(top, []);
-      while (stack.length > 0) {
-        const current = stack[stack.length - 1];
-        const next = current.imports.shift();
-        if (next === undefined) {
-          order.push(stack.pop() as { path: string; chain: string[] });
-          continue;
-        }
-        if (seen.has(next)) continue;
-        seen.add(next);
-        const chain = [...current.chain, current.path];
-        if (chain.length >= this.limits.maxChainDepth) return;
-        push(next, chain);
+    push(top, []);
+    while (stack.length > 0) {
+      const current = stack[stack.length - 1];
+      const next = current.imports.shift();
+      if (next === undefined) {
+        order.push(stack.pop() as { path: string; chain: string[] });
+        continue;
       }
-    } catch {
-      return;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      const chain = [...current.chain, current.path];
+      // Past the limit the real pass reports the chain.
+      if (chain.length >= this.limits.maxChainDepth) return;
+      push(next, chain);
     }
     if (order.length < DEEP_CHAIN) return;
-    for (const { path, chain } of order.slice(0, -1)) {
-      try {
-        this.#process(path, rootContext(chain));
-      } catch {
-        return;
-      }
-    }
+    for (const { path, chain } of order.slice(0, -1)) this.#process(path, rootContext(chain));
   }
 
   /** Imports of a file that an empty context reads as they are: plain paths, no template, glob or context. */
