@@ -52,6 +52,8 @@ interface BaseAccumulator {
   order: string[];
   /** The deepest stack component of the legacy `component:` chain (Atmos's FinalBaseComponentName). */
   folder: string;
+  /** Whether bases from two branches were merged (only then may `order` name a base twice). */
+  branched: boolean;
 }
 
 const asMap = (value: unknown): PlainMap => (isPlainMap(value) ? value : EMPTY_MAP);
@@ -202,7 +204,9 @@ export class ComponentBuilder {
     section.overrides = overrides;
     section.component = folder;
 
-    const inheritance = [...new Set([...base.order].reverse())];
+    // A single line of bases names each once: no set needed (a 5,000-level chain has 5,000 components to list).
+    const reversed = base.order.toReversed();
+    const inheritance = base.branched ? [...new Set(reversed)] : reversed;
     section.inheritance = inheritance;
     return {
       kind,
@@ -309,6 +313,7 @@ export class ComponentBuilder {
       copyAccumulator(resolved.acc, acc);
       return resolved.depth;
     }
+    acc.branched = true;
     return this.#applyBase(kind, all, parent, parentSection, acc, path, strategy);
   }
 
@@ -422,6 +427,7 @@ function emptyAccumulator(): BaseAccumulator {
     metadata: {},
     order: [],
     folder: '',
+    branched: false,
   };
 }
 

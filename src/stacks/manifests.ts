@@ -8,7 +8,7 @@ import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
 import { DEFAULT_LIMITS, type EngineLimits, LimitError, readFileBounded } from '../data/limits.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
-import { FUNCTION_TAGS, parseYaml } from '../data/yaml.ts';
+import { FUNCTION_TAGS, parseYaml, YamlSyntaxError } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
@@ -265,32 +265,35 @@ export class ManifestReader {
    * (the usual case) only walk their imports. An error found on the way is the real pass's error, with the same chain.
    */
   #prepareDeepChains(top: string): void {
-    const order: { path: string; chain: string[] }[] = [];
+    const order: string[] = [];
     const seen = new Set<string>([top]);
-    const stack: { path: string; chain: string[]; imports: string[] }[] = [];
-    const push = (path: string, chain: string[]) =>
-      stack.push({ path, chain, imports: this.#plainImports(path, chain) });
-    push(top, []);
-    while (stack.length > 0) {
-      const current = stack[stack.length - 1];
-      const next = current.imports.shift();
-      if (next === undefined) {
-        order.push(stack.pop() as { path: string; chain: string[] });
-        continue;
+    const stack: { path: string; imports: string[] }[] = [];
+    try {
+      stack.push({ path: top, imports: this.#plainImports(top) });
+      while (stack.length > 0) {
+        const current = stack[stack.length - 1];
+        const next = current.imports.shift();
+        if (next === undefined) {
+          order.push((stack.pop() as { path: string }).path);
+          continue;
+        }
+        if (seen.has(next)) continue;
+        seen.add(next);
+        // Past the limit the real pass reports the chain.
+        if (stack.length + 1 >= this.limits.maxChainDepth) return;
+        stack.push({ path: next, imports: this.#plainImports(next) });
       }
-      if (seen.has(next)) continue;
-      seen.add(next);
-      const chain = [...current.chain, current.path];
-      // Past the limit the real pass reports the chain.
-      if (chain.length >= this.limits.maxChainDepth) return;
-      push(next, chain);
+      if (order.length < DEEP_CHAIN) return;
+      // Every file here is within the limit with all it imports; cycles and missing files fail in the real pass.
+      for (const path of order.slice(0, -1)) this.#process(path, rootContext([]));
+    } catch (error) {
+      // A file that cannot be read or parsed fails the same way in the real pass: report it now, parsed once.
+      if (error instanceof LimitError || error instanceof YamlSyntaxError) throw error;
     }
-    if (order.length < DEEP_CHAIN) return;
-    for (const { path, chain } of order.slice(0, -1)) this.#process(path, rootContext(chain));
   }
 
   /** Imports of a file that an empty context reads as they are: plain paths, no template, glob or context. */
-  #plainImports(path: string, chain: string[]): string[] {
+  #plainImports(path: string): string[] {
     if (path.endsWith('.tmpl')) return [];
     const data = this.parse(path);
     const out: string[] = [];
@@ -301,8 +304,7 @@ export class ManifestReader {
         !spec.ignoreMissingTemplateValues &&
         !GLOB_CHARS.test(spec.path) &&
         !hasTemplate(spec.path, this.#config.templates.delimiters);
-      if (!plain) continue;
-      out.push(...this.#resolveImport(spec, path, [...chain, path]));
+      if (plain) out.push(...this.#resolveImport(spec, path, [path]));
     }
     return out;
   }
