@@ -29,12 +29,8 @@ export async function measureInChild(mode: string, dir: string): Promise<void> {
   const { openEngine } = await import('../src/services/engine.ts');
   const { describeStacks } = await import('../src/services/describe.ts');
   const start = performance.now();
-  if (mode === 'floor-process') {
-    // What the CLI must at least do: parse the same files and write the same JSON.
-    for (const file of yamlFiles(join(dir, 'stacks'))) jsyaml.load(readFileSync(file, 'utf8'));
-    const described = JSON.parse(readFileSync(join(dir, '.describe.json'), 'utf8'));
-    writeFileSync(join(dir, '.floor.json'), `${JSON.stringify(described, null, 2)}\n`);
-  } else if (mode === 'floor-js-yaml' || mode === 'floor-yaml') {
+  const cpu = process.cpuUsage();
+  if (mode === 'floor-js-yaml' || mode === 'floor-yaml') {
     const parse = mode === 'floor-js-yaml' ? (t: string) => jsyaml.load(t) : (t: string) => parseWithYaml(t);
     for (const file of yamlFiles(join(dir, 'stacks'))) parse(readFileSync(file, 'utf8'));
   } else {
@@ -43,10 +39,12 @@ export async function measureInChild(mode: string, dir: string): Promise<void> {
     JSON.stringify(result);
   }
   const seconds = (performance.now() - start) / 1000;
-  process.stdout.write(JSON.stringify({ seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+  const used = process.cpuUsage(cpu);
+  const cpu_seconds = (used.user + used.system) / 1e6;
+  process.stdout.write(JSON.stringify({ seconds, cpu_seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 }
 
-type Sample = { seconds: number; peak_rss_mb: number };
+type Sample = { seconds: number; peak_rss_mb: number; cpu_seconds?: number };
 
 const RSS_ON_EXIT =
   'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nstrata-bench-rss "+process.resourceUsage().maxRSS+"\\n"))';
@@ -85,7 +83,7 @@ function cliFigures(dir: string, runs: number): Record<string, number> {
       ),
     ),
   );
-  const floorScript = ['--import', 'tsx', join(here, 'run.ts'), '--child', 'floor-process', dir];
+  const floorScript = [join(here, 'floor-process.mjs'), dir];
   const floor = best(Array.from({ length: runs }, () => wholeProcess(floorScript, dir, {})));
   return {
     cli_describe_stacks_s: round(describe.seconds),
@@ -118,6 +116,7 @@ function warmFigures(dir: string, runs: number): Record<string, number> {
       cold_describe_s: round(cold.seconds),
       warm_one_changed_s: round(warm.seconds),
       warm_cold_ratio: round(warm.seconds / cold.seconds),
+      warm_cold_cpu_ratio: round((warm.cpu_seconds ?? 0) / (cold.cpu_seconds ?? 1)),
     };
   } finally {
     writeFileSync(stackFile, original);
@@ -155,6 +154,10 @@ export async function benchEngine(options: { stacks?: 'small' | 'full' } = {}): 
     parse_floor_parser: floorJs.seconds <= floorYaml.seconds ? 'js-yaml' : 'yaml',
     parse_yaml_package_s: round(floorYaml.seconds),
     ratio: round(describe.seconds / floor),
+    // CPU time of the same runs: what carries over when other work shares the machine.
+    describe_stacks_cpu_s: round(describe.cpu_seconds ?? 0),
+    parse_floor_cpu_s: round(floorJs.cpu_seconds ?? 0),
+    cpu_ratio: round((describe.cpu_seconds ?? 0) / (floorJs.cpu_seconds ?? 1)),
     peak_rss_mb: Math.round(describe.peak_rss_mb),
     ...cliFigures(dir, runs),
     ...warmFigures(dir, runs),
