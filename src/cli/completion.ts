@@ -9,9 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
+import { strataCacheDir } from '../util/cache-dir.ts';
 import { VERSION } from '../util/version.ts';
 
 /** What a word can be completed with. `any` and `file` give no candidates (the shell offers files). */
@@ -107,12 +107,11 @@ export function repositoryOptions(words: string[]): Record<string, string | unde
 
 /** The cache file for the current folder and options. */
 export function cachePath(words: string[], cwd = process.cwd()): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const key = createHash('sha256')
     .update(JSON.stringify({ cwd: resolve(cwd), ...repositoryOptions(words) }))
     .digest('hex')
     .slice(0, 24);
-  return join(base, 'strata', 'completion', `${key}.json`);
+  return join(strataCacheDir('completion'), `${key}.json`);
 }
 
 /** The cache if it is there and nothing it was built from changed since. */

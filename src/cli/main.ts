@@ -123,10 +123,13 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .option('--config <path>', 'atmos.yaml / strata.yaml file or the folder that holds it')
     .option('--base-path <path>', 'base path for stacks, components and workflows (overrides base_path)')
     .option('--no-color', 'disable colours (also NO_COLOR=1)')
+    .option('--no-cache', 'neither read nor write the caches of parsed stack manifests and HCL files (also STRATA_NO_CACHE=1)')
+    .option('--verbose', 'say on standard error how many manifests were parsed or cached and calls evaluated or reused')
     .showSuggestionAfterError(true)
     .exitOverride();
   program.hook('preAction', (cmd) => {
     if (cmd.opts().color === false) process.env.NO_COLOR = '1';
+    if (cmd.opts().cache === false) process.env.STRATA_NO_CACHE = '1';
     changeDirectory(cmd.opts().chdir ?? process.env.ATMOS_CHDIR);
   });
   for (const register of await registrars(argv)) register(program);
@@ -164,10 +167,17 @@ export async function main(argv: string[]): Promise<number> {
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
+    if (program.opts().verbose === true) await printEngineStats();
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     return reportError(error);
   }
+}
+
+/** `--verbose`: what the stack engine did in this run. */
+async function printEngineStats(): Promise<void> {
+  const { engineStatsLine } = await import('../stacks/stats.ts');
+  process.stderr.write(`${engineStatsLine()}\n`);
 }
 
 export function reportError(error: unknown): number {

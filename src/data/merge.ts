@@ -26,6 +26,37 @@ export function isPlainMap(value: unknown): value is PlainMap {
 /** Records which layer set each leaf: used by `describe component --provenance`. */
 export type MergeTracker = (path: readonly string[], layer: number) => void;
 
+/**
+ * The one empty map merges return when no layer is a map: 16,000 instances with a dozen empty sections each would
+ * otherwise allocate ~100,000 `{}`. Frozen, as every merge result must be treated as read-only.
+ */
+export const EMPTY_MAP: PlainMap = Object.freeze({}) as PlainMap;
+
+/**
+ * Results of merging two maps, by the identity of both (per strategy). Merge results are immutable and layers are
+ * shared between stacks (a catalog's base under every stack's defaults), so the same pair recurs hundreds of times.
+ */
+const pairMemo: Record<ListMergeStrategy, WeakMap<PlainMap, WeakMap<PlainMap, PlainMap>>> = {
+  replace: new WeakMap(),
+  append: new WeakMap(),
+  merge: new WeakMap(),
+};
+
+function mergePair(dst: PlainMap, src: PlainMap, strategy: ListMergeStrategy): PlainMap {
+  const memo = pairMemo[strategy];
+  let bySrc = memo.get(dst);
+  if (bySrc === undefined) {
+    bySrc = new WeakMap();
+    memo.set(dst, bySrc);
+  }
+  let merged = bySrc.get(src);
+  if (merged === undefined) {
+    merged = mergeMaps(dst, src, strategy);
+    bySrc.set(src, merged);
+  }
+  return merged;
+}
+
 /** Merges layers left to right (later wins). Layers that are not maps are ignored, like Atmos's empty inputs. */
 export function mergeLayers(
   layers: readonly unknown[],
@@ -37,13 +68,25 @@ export function mergeLayers(
     const layer = layers[i];
     if (!isPlainMap(layer)) continue;
     if (tracker) trackLeaves(layer, [], i, tracker);
-    if (result === undefined) {
+    if (result === undefined || (isEmptyMap(result) && !hasUnsetKey(layer))) {
       result = layer;
       continue;
     }
-    result = mergeMaps(result, layer, strategy);
+    if (isEmptyMap(layer)) continue;
+    result = mergePair(result, layer, strategy);
   }
-  return result ?? {};
+  return result ?? EMPTY_MAP;
+}
+
+function isEmptyMap(value: PlainMap): boolean {
+  for (const _ in value) return false;
+  return true;
+}
+
+/** Merged over an empty map, an `!unset` key disappears; as the first layer it stays (until finalizeMarkers). */
+function hasUnsetKey(value: PlainMap): boolean {
+  for (const key in value) if (value[key] === UNSET) return true;
+  return false;
 }
 
 /** Merges `src` over `dst` without mutating either. */

@@ -14,6 +14,7 @@ import { envSecret, isSecretName, SecretRef, vaultSecret } from '../secrets/valu
 import { type FuncMap, renderTemplate, type TemplateLimits } from '../template/index.ts';
 import { parsePipes, parseTerraformArgs, splitArgs } from './args.ts';
 import { EXTRA_FUNCTIONS } from './extra.ts';
+import { CallMemo, MEMOISED_FUNCTIONS } from './memo.ts';
 import { secretValue } from './secret.ts';
 
 /** Which component output `!terraform.output` / `!terraform.state` read. */
@@ -55,11 +56,14 @@ export interface FunctionContext {
   versionTrack?: string;
   /** Functions left unevaluated (`--skip terraform.output`): they stay in their text form. */
   skip?: ReadonlySet<string>;
+  /** Calls with outside effects evaluated once per engine (see memo.ts); without it, every reference runs. */
+  memo?: CallMemo;
 }
 
 export type FunctionResolver = (fn: YamlFunction, context: FunctionContext) => unknown | Promise<unknown>;
 
 export { splitArgs } from './args.ts';
+export { CallMemo, MEMOISED_FUNCTIONS } from './memo.ts';
 
 function argText(fn: YamlFunction): string {
   return typeof fn.args === 'string' ? fn.args : fn.args.map(String).join(' ');
@@ -280,12 +284,28 @@ export async function evaluateFunctions(value: unknown, context: FunctionContext
   return mapDeep(value, (leaf) => (leaf instanceof YamlFunction && results.has(leaf) ? results.get(leaf) : leaf));
 }
 
+/** A call's arguments as words; Terraform references with the stack filled in (`vpc id` in a stack = `vpc <stack> id`). */
+function canonicalArgs(fn: YamlFunction, context: FunctionContext): string | unknown[] {
+  if (!fn.tag.startsWith('terraform.')) return fn.args;
+  const parsed = parseTerraformArgs(argText(fn));
+  return parsed ? [parsed.component, parsed.stack ?? context.stack, parsed.expression] : fn.args;
+}
+
+/** `!exec` in describe and validate is shown as written: no call to count. */
+function shownUnevaluated(fn: YamlFunction, context: FunctionContext): boolean {
+  return fn.tag === 'exec' && context.access === 'no-exec';
+}
+
 /** One function; an error from a resolver is reworded to name the call, the component, the stack and the file. */
 async function evaluateOne(fn: YamlFunction, context: FunctionContext): Promise<unknown> {
   const resolver = builtins[fn.tag];
   const extra = EXTRA_FUNCTIONS[fn.tag];
   if (!resolver && !extra) throw functionError(fn, context, 'unsupported YAML function');
   try {
+    if (resolver && context.memo && MEMOISED_FUNCTIONS.has(fn.tag) && !shownUnevaluated(fn, context)) {
+      const key = CallMemo.key(fn.tag, canonicalArgs(fn, context), context.stack);
+      return await context.memo.call(key, () => resolver(fn, context));
+    }
     if (resolver) return await resolver(fn, context);
     return extra(fn, context, (message, hint) => functionError(fn, context, message, hint));
   } catch (error) {

@@ -1,13 +1,6 @@
-/**
- * Turning one assembled stack document into component sections, with Atmos's precedence
- * (notes/atmos-reference.md 2.2): global <section> ⊕ <kind>.<section> -> base components -> component -> overrides.
- */
-
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
 import { DEFAULT_LIMITS } from '../data/limits.ts';
-import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
+import { EMPTY_MAP, isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { didYouMean } from '../util/suggest.ts';
@@ -59,9 +52,11 @@ interface BaseAccumulator {
   order: string[];
   /** The deepest stack component of the legacy `component:` chain (Atmos's FinalBaseComponentName). */
   folder: string;
+  /** Whether bases from two branches were merged (only then may `order` name a base twice). */
+  branched: boolean;
 }
 
-const asMap = (value: unknown): PlainMap => (isPlainMap(value) ? value : {});
+const asMap = (value: unknown): PlainMap => (isPlainMap(value) ? value : EMPTY_MAP);
 const asText = (value: unknown): string =>
   typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
 
@@ -131,16 +126,7 @@ export class ComponentBuilder {
       });
     }
     const accumulate = (strategy: ListMergeStrategy): BaseAccumulator => {
-      const acc: BaseAccumulator = {
-        sections: {},
-        backendType: '',
-        remoteStateBackendType: '',
-        command: '',
-        requiredVersion: '',
-        metadata: {},
-        order: [],
-        folder: '',
-      };
+      const acc = emptyAccumulator();
       // Only the legacy top-level `component:` inherits; metadata.component names the folder and nothing else.
       // `vpc/defaults` with `component: vpc`, where `vpc` inherits `vpc/defaults`, must not turn the link around.
       if (legacyBase && legacyBase !== name && !this.#inheritsFrom(all, legacyBase, name)) {
@@ -218,7 +204,9 @@ export class ComponentBuilder {
     section.overrides = overrides;
     section.component = folder;
 
-    const inheritance = [...new Set([...base.order].reverse())];
+    // A single line of bases names each once: no set needed (a 5,000-level chain has 5,000 components to list).
+    const reversed = base.order.toReversed();
+    const inheritance = base.branched ? [...new Set(reversed)] : reversed;
     section.inheritance = inheritance;
     return {
       kind,
@@ -285,6 +273,7 @@ export class ComponentBuilder {
   /**
    * Merges base `parent` (after its own bases) into the accumulator. `required`: bases named in metadata.inherits
    * must exist in the stack; a metadata.component / component: that is not a stack component must be a folder.
+   * Returns the depth of the base's chain (0 when nothing was merged).
    */
   #mergeBase(
     kind: string,
@@ -295,17 +284,9 @@ export class ComponentBuilder {
     path: string[],
     required: boolean,
     strategy: ListMergeStrategy,
-  ): void {
-    if (!parent || parent === child) return;
-    if (path.length >= this.#maxDepth) {
-      throw new StrataError(
-        `component inheritance deeper than ${this.#maxDepth} levels (limits.max_chain_depth): ${[...path.slice(0, 3), '…', ...path.slice(-3)].join(' -> ')}`,
-        {
-          location: { file: this.#manifest },
-          hint: 'inherit from fewer levels of base components, or raise limits.max_chain_depth',
-        },
-      );
-    }
+  ): number {
+    if (!parent || parent === child) return 0;
+    if (path.length >= this.#maxDepth) throw this.#tooDeep(path);
     if (path.includes(parent)) {
       throw new StrataError(`circular component inheritance: ${[...path, parent].join(' -> ')}`, {
         location: { file: this.#manifest },
@@ -314,9 +295,7 @@ export class ComponentBuilder {
     }
     const parentSection = all[parent];
     if (!isPlainMap(parentSection)) {
-      const folder = join(this.#config.components[kind]?.basePath ?? '', parent);
-      if (!required && existsSync(folder)) return;
-      if (!required) return;
+      if (!required) return 0;
       const suggestion = didYouMean(parent, Object.keys(all));
       throw new StrataError(
         `component '${child}' inherits from '${parent}', but '${parent}' is not defined in the stack (${kind} components)`,
@@ -326,23 +305,82 @@ export class ComponentBuilder {
         },
       );
     }
+    // Onto an empty accumulator a base always gives the same result: resolved once per stack, whatever inherits it.
+    if (acc.order.length === 0) {
+      const resolved = this.#resolvedBase(kind, all, parent, path, strategy);
+      if (path.length + resolved.depth - 1 >= this.#maxDepth)
+        throw this.#tooDeep([...path, ...resolved.order.toReversed()]);
+      copyAccumulator(resolved.acc, acc);
+      return resolved.depth;
+    }
+    acc.branched = true;
+    return this.#applyBase(kind, all, parent, parentSection, acc, path, strategy);
+  }
+
+  readonly #resolved = new Map<string, { acc: BaseAccumulator; depth: number; order: string[] }>();
+
+  /**
+   * A base merged onto an empty accumulator, memoised. The chain of first bases below it is walked iteratively and
+   * resolved from the bottom up, so a 5,000-level chain costs 5,000 merges and no deep recursion.
+   */
+  #resolvedBase(kind: string, all: PlainMap, parent: string, path: string[], strategy: ListMergeStrategy) {
+    const key = (name: string) => `${kind}\u0000${strategy}\u0000${name}`;
+    const cached = this.#resolved.get(key(parent));
+    if (cached) return cached;
+    const chain = [parent];
+    for (;;) {
+      const current = chain[chain.length - 1];
+      const first = firstBase(all, current);
+      if (!first || this.#resolved.has(key(first)) || chain.includes(first) || path.includes(first)) break;
+      chain.push(first);
+      if (path.length + chain.length > this.#maxDepth) throw this.#tooDeep([...path, ...chain]);
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const acc = emptyAccumulator();
+      const depth = this.#applyBase(
+        kind,
+        all,
+        chain[i],
+        all[chain[i]] as PlainMap,
+        acc,
+        [...path, ...chain.slice(0, i)],
+        strategy,
+      );
+      this.#resolved.set(key(chain[i]), { acc, depth, order: acc.order });
+    }
+    return this.#resolved.get(key(parent)) as { acc: BaseAccumulator; depth: number; order: string[] };
+  }
+
+  #tooDeep(path: string[]): StrataError {
+    return new StrataError(
+      `component inheritance deeper than ${this.#maxDepth} levels (limits.max_chain_depth): ${[...path.slice(0, 3), '…', ...path.slice(-3)].join(' -> ')}`,
+      {
+        location: { file: this.#manifest },
+        hint: 'inherit from fewer levels of base components, or raise limits.max_chain_depth',
+      },
+    );
+  }
+
+  /** Merges a base's own bases, then the base itself, into the accumulator; returns the depth of its chain. */
+  #applyBase(
+    kind: string,
+    all: PlainMap,
+    parent: string,
+    parentSection: PlainMap,
+    acc: BaseAccumulator,
+    path: string[],
+    strategy: ListMergeStrategy,
+  ): number {
     const parentMetadata = asMap(parentSection.metadata);
     const next = [...path, parent];
+    let below = 0;
     // A base's own metadata.component only names its folder; Atmos follows the legacy `component:` and inherits.
     const grand = asText(parentSection.component);
-    if (grand && grand !== parent) this.#mergeBase(kind, all, parent, grand, acc, next, false, strategy);
+    if (grand && grand !== parent) below = this.#mergeBase(kind, all, parent, grand, acc, next, false, strategy);
     for (const grandParent of (Array.isArray(parentMetadata.inherits) ? parentMetadata.inherits : []) as unknown[]) {
-      this.#mergeBase(kind, all, parent, asText(grandParent), acc, next, true, strategy);
+      below = Math.max(below, this.#mergeBase(kind, all, parent, asText(grandParent), acc, next, true, strategy));
     }
-    for (const key of [
-      ...LAYERED_SECTIONS,
-      'backend',
-      'remote_state_backend',
-      'dependencies',
-      'source',
-      'provision',
-      'required_providers',
-    ]) {
+    for (const key of BASE_SECTIONS) {
       if (parentSection[key] !== undefined)
         acc.sections[key] = mergeLayers([acc.sections[key], parentSection[key]], strategy);
     }
@@ -356,7 +394,45 @@ export class ComponentBuilder {
     acc.metadata = mergeLayers([acc.metadata, inheritable], strategy);
     acc.order.push(parent);
     if (!acc.folder) acc.folder = parent;
+    return below + 1;
   }
+}
+
+const BASE_SECTIONS = [
+  ...LAYERED_SECTIONS,
+  'backend',
+  'remote_state_backend',
+  'dependencies',
+  'source',
+  'provision',
+  'required_providers',
+];
+
+/** The base a component's chain merges first: its legacy `component:` when that is a stack component, else its first inherits. */
+function firstBase(all: PlainMap, name: string): string {
+  const section = asMap(all[name]);
+  const grand = asText(section.component);
+  if (grand && grand !== name && isPlainMap(all[grand])) return grand;
+  const inherits = asMap(section.metadata).inherits;
+  return Array.isArray(inherits) && inherits.length > 0 ? asText(inherits[0]) : '';
+}
+
+function emptyAccumulator(): BaseAccumulator {
+  return {
+    sections: {},
+    backendType: '',
+    remoteStateBackendType: '',
+    command: '',
+    requiredVersion: '',
+    metadata: {},
+    order: [],
+    folder: '',
+    branched: false,
+  };
+}
+
+function copyAccumulator(from: BaseAccumulator, to: BaseAccumulator): void {
+  Object.assign(to, from, { sections: { ...from.sections }, order: from.order.slice() });
 }
 
 /** Backend keys Atmos fills in when absent: the state key prefix comes from the component (with / as -). */

@@ -11,6 +11,7 @@ import { finalizeMarkers, hasDeferred, isPlainMap, type PlainMap, resolveDeferre
 import { StrataError } from '../errors.ts';
 import { lockedVersions } from '../functions/extra.ts';
 import {
+  CallMemo,
   containsFunction,
   evaluateFunctions,
   type FunctionAccess,
@@ -18,10 +19,12 @@ import {
   type TerraformOutputRef,
 } from '../functions/index.ts';
 import { type FuncMap, renderTemplate } from '../template/index.ts';
+import { cacheDisabled } from '../util/cache-dir.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
 import { lineOf, listStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
+import { ParseCache } from './parse-cache.ts';
 import {
   describedSection,
   hasTemplatesDeep,
@@ -49,6 +52,11 @@ export interface EngineOptions extends LoadConfigOptions {
    * refused with an error.
    */
   context?: EngineContext;
+  /**
+   * Keep parsed manifests in the persistent cache (default: on, unless `STRATA_NO_CACHE=1`; docs/stacks.md, "The
+   * parse cache").
+   */
+  cache?: boolean;
 }
 
 export type EngineContext = 'run' | 'inspect' | 'controller';
@@ -94,7 +102,7 @@ export class StackEngine {
   readonly #reader: ManifestReader;
   #manifests: StackManifest[] | undefined;
   #candidates: Candidate[] | undefined;
-  readonly #evaluated = new Map<Candidate, Promise<ComponentInstance>>();
+  readonly #evaluated = new Map<Candidate, ComponentInstance | Promise<ComponentInstance>>();
   readonly #templateFunctions: FuncMap = stackTemplateFunctions((component, stack) =>
     this.#componentForTemplate(component, stack),
   );
@@ -102,6 +110,8 @@ export class StackEngine {
   readonly #resolvers: FunctionResolvers;
   readonly #skip: ReadonlySet<string>;
   readonly limits: EngineLimits;
+  /** Calls with outside effects (YAML functions, atmos.Component), each evaluated once by this engine. */
+  readonly calls = new CallMemo();
 
   constructor(config: StrataConfig, options: EngineOptions = {}) {
     this.config = config;
@@ -115,6 +125,10 @@ export class StackEngine {
       confineIncludes: controller || !this.limits.includeOutsideRepository,
       confineImports: controller,
       templateFuncs: controller ? CONTROLLER_REFUSALS : undefined,
+      cache:
+        options.cache === false || cacheDisabled() || (options.env !== undefined && cacheDisabled(options.env))
+          ? undefined
+          : new ParseCache(config.stacks.basePath, this.limits),
     });
     const terraformOutput = options.resolvers?.terraformOutput;
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
@@ -148,6 +162,7 @@ export class StackEngine {
         fallbackName: '',
       };
     });
+    this.#reader.flushCache();
     for (const manifest of this.#manifests)
       manifest.fallbackName = this.#stackName(manifest, { vars: manifest.doc.vars ?? {} }, true);
     return this.#manifests;
@@ -196,7 +211,9 @@ export class StackEngine {
         (!filter.kind || c.raw.kind === filter.kind) &&
         (!filter.component || c.raw.name === filter.component),
     );
-    return Promise.all(selected.map((c) => this.#evaluate(c)));
+    const results = selected.map((c) => this.#evaluate(c));
+    // Most sections hold no template and no function: evaluated synchronously, they need no promise each.
+    return results.some((r) => r instanceof Promise) ? Promise.all(results) : (results as ComponentInstance[]);
   }
 
   /** One component in one stack, with Atmos's single-identity rule and did-you-mean errors. */
@@ -310,22 +327,37 @@ export class StackEngine {
     return dir;
   }
 
-  #evaluate(candidate: Candidate): Promise<ComponentInstance> {
-    let pending = this.#evaluated.get(candidate);
-    if (!pending) {
-      pending = this.#evaluateUncached(candidate);
-      this.#evaluated.set(candidate, pending);
+  #evaluate(candidate: Candidate): ComponentInstance | Promise<ComponentInstance> {
+    let evaluated = this.#evaluated.get(candidate);
+    if (!evaluated) {
+      evaluated = this.#evaluateUncached(candidate);
+      this.#evaluated.set(candidate, evaluated);
     }
-    return pending;
+    return evaluated;
   }
 
-  async #evaluateUncached({ manifest, raw, section: base, stack }: Candidate): Promise<ComponentInstance> {
+  #evaluateUncached(candidate: Candidate): ComponentInstance | Promise<ComponentInstance> {
+    const { raw, section: base, stack } = candidate;
     // Only Terraform components have a workspace (Atmos builds none for Packer, Helmfile or Ansible).
     const workspace = raw.kind === 'terraform' ? workspaceName(this.config, base, raw, stack) : undefined;
     let section = describedSection(base, stack, workspace);
     if (this.#reader.sawMarkers) section = finalizeMarkers(section) as PlainMap;
     const templates = this.config.templates;
-    if ((this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0])) {
+    const templated =
+      (this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0]);
+    const functions = this.#options.processFunctions !== false && this.#reader.sawFunctions;
+    if (!templated && !functions) return this.#instance(raw, stack, section);
+    return this.#evaluateAsync(candidate, section, templated);
+  }
+
+  async #evaluateAsync(
+    { manifest, raw, stack }: Candidate,
+    described: PlainMap,
+    templated: boolean,
+  ): Promise<ComponentInstance> {
+    let section = described;
+    const templates = this.config.templates;
+    if (templated) {
       // Integration names Atmos computes are visible to templates (not printed unless an integration is configured).
       const slug = `${stack}-${raw.name.replaceAll('/', '-')}`;
       for (let pass = 0; pass < templates.evaluations; pass++) {
@@ -356,6 +388,7 @@ export class StackEngine {
         kind: raw.kind,
         versionTrack: versionTrack(manifest.doc),
         skip: this.#skip,
+        memo: this.calls,
         access: this.#functionAccess(),
         templateFuncs: this.#templateFunctions,
         limits: this.limits,
@@ -365,7 +398,10 @@ export class StackEngine {
         section = (await resolveDeferred(section, (layer) => evaluateFunctions(layer, context))) as PlainMap;
       if (containsFunction(section)) section = (await evaluateFunctions(section, context)) as PlainMap;
     }
-    const description = section as ComponentDescription;
+    return this.#instance(raw, stack, section);
+  }
+
+  #instance(raw: RawComponent, stack: string, section: PlainMap): ComponentInstance {
     return {
       kind: raw.kind,
       name: raw.name,
@@ -374,7 +410,7 @@ export class StackEngine {
       abstract: raw.abstract,
       enabled: raw.enabled,
       locked: raw.locked,
-      description,
+      description: section as ComponentDescription,
     };
   }
 
@@ -406,6 +442,12 @@ export class StackEngine {
    * not evaluated here) and `outputs`, read on first use the way !terraform.output reads them.
    */
   #componentForTemplate(component: string, stack: string): PlainMap {
+    return this.calls.call(CallMemo.key('atmos.Component', [component], stack), () =>
+      this.#renderComponentForTemplate(component, stack),
+    );
+  }
+
+  #renderComponentForTemplate(component: string, stack: string): PlainMap {
     const key = `${component}@${stack}`;
     if (this.#renderingForTemplate.has(key)) {
       throw new StrataError(`atmos.Component: circular reference to '${component}' in stack '${stack}'`, {

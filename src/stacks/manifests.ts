@@ -3,22 +3,46 @@
  * processYAMLConfigFileWithContext): imports in order, each import merged first, the importing file last;
  * `overrides` scoped to the file that declares them and the files it imports.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { dirname, extname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
-import { HCL_EXTENSIONS, parseHclSync } from '../data/hcl.ts';
-import { runJqSync, unquoteExpression } from '../data/jq.ts';
 import { DEFAULT_LIMITS, type EngineLimits, LimitError, readFileBounded } from '../data/limits.ts';
 import { isPlainMap, type ListMergeStrategy, mergeLayers, type PlainMap } from '../data/merge.ts';
-import { FUNCTION_TAGS, IncludeRef, parseYaml } from '../data/yaml.ts';
+import { FUNCTION_TAGS, parseYaml, YamlSyntaxError } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
+import { IncludeResolver, withLocation } from './includes.ts';
 import { applyLocals, type FileLocals, mayDeclareLocals } from './locals.ts';
+import {
+  GLOB_CHARS,
+  hasStackExtension,
+  isRemote,
+  lineOf,
+  resolveExtension,
+  STACK_EXTENSIONS,
+  stripStackExtension,
+} from './manifest-paths.ts';
+import {
+  applyOverrides,
+  isEmptyOverrides,
+  mergeOverrides,
+  type OverridesByKind,
+  ownOverrides,
+  withoutImport,
+} from './overrides.ts';
+import { type ParseCache, parseCounters } from './parse-cache.ts';
 
-export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
-const GLOB_CHARS = /[*?[{]/;
+// Their home before manifests.ts was split; gitops, services and tests import them from here.
+export {
+  findStackManifests,
+  lineOf,
+  listStackManifests,
+  STACK_EXTENSIONS,
+  splitIncludeArgs,
+  stripStackExtension,
+} from './manifest-paths.ts';
+
 const FUNCTION_TAG_PATTERN = new RegExp(`!(${FUNCTION_TAGS.map((t) => t.replaceAll('.', '\\.')).join('|')})\\b`);
 
 export interface ParsedManifest {
@@ -33,9 +57,6 @@ export interface ImportSpec {
   ignoreMissingTemplateValues: boolean;
   skipIfMissing: boolean;
 }
-
-/** Overrides per component kind; `*` holds the global `overrides` section. */
-type OverridesByKind = Record<string, PlainMap>;
 
 interface ProcessContext {
   context: PlainMap;
@@ -61,49 +82,19 @@ export interface AssembledManifest {
   imports: string[];
 }
 
+/** A processed file: its merged result and the processed imports it merged (a tree, flattened per manifest). */
 interface ProcessedFile {
+  path: string;
   merged: PlainMap;
-  files: MergedFile[];
   exported: OverridesByKind;
-  imports: string[];
+  children: ProcessedFile[];
 }
 
-export function stripStackExtension(path: string): string {
-  for (const ext of ['.yaml.tmpl', '.yml.tmpl', '.yaml', '.yml'])
-    if (path.endsWith(ext)) return path.slice(0, -ext.length);
-  return path;
-}
+/** Import chains at least this deep are prepared from the bottom up (see #prepareDeepChains). */
+const DEEP_CHAIN = 64;
 
-/**
- * Top-level manifests: included_paths minus excluded_paths, relative to the stacks folder. A repository that defines
- * no stacks (no stacks folder, or no included_paths: Atmos's workflow-only and command-only examples) has none; the
- * reason is returned so commands can say why they list nothing.
- */
-export function listStackManifests(config: StrataConfig): { files: string[]; notice?: string } {
-  const base = config.stacks.basePath;
-  if (!existsSync(base)) {
-    return {
-      files: [],
-      notice: `no stacks: the stacks folder ${base} does not exist (stacks.base_path and base_path in atmos.yaml, or ATMOS_BASE_PATH / --base-path)`,
-    };
-  }
-  const patterns = config.stacks.includedPaths.flatMap(expandExtensions);
-  if (patterns.length === 0) {
-    return { files: [], notice: "no stacks: stacks.included_paths is empty (e.g. included_paths: ['deploy/**/*'])" };
-  }
-  const files = globSync(patterns, { cwd: base, ignore: config.stacks.excludedPaths, onlyFiles: true, dot: false });
-  return { files: files.filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext))).sort() };
-}
-
-/** The top-level manifests' paths (see listStackManifests). */
-export function findStackManifests(config: StrataConfig): string[] {
-  return listStackManifests(config).files;
-}
-
-function expandExtensions(pattern: string): string[] {
-  if (STACK_EXTENSIONS.some((ext) => pattern.endsWith(ext)) || /\.(ya?ml)\*?$/.test(pattern)) return [pattern];
-  if (pattern.endsWith('*')) return STACK_EXTENSIONS.map((ext) => `${pattern}${ext}`);
-  return STACK_EXTENSIONS.map((ext) => `${pattern}${ext}`);
+function rootContext(chain: string[]): ProcessContext {
+  return { context: {}, inline: {}, imported: {}, chain, ignoreMissing: false, skipTemplates: false };
 }
 
 /** What the reader may read and spend (the engine derives it from its context and the config's `limits:`). */
@@ -115,13 +106,15 @@ export interface ReaderOptions {
   confineImports?: boolean;
   /** Template functions over the builtins (the controller's refusal of `env`). */
   templateFuncs?: FuncMap;
+  /** Parsed manifests from earlier runs (see parse-cache.ts). */
+  cache?: ParseCache;
 }
 
 export class ManifestReader {
   readonly #config: StrataConfig;
   readonly #options: ReaderOptions;
   readonly limits: EngineLimits;
-  #roots: string[] | undefined;
+  readonly #includes: IncludeResolver;
   readonly #strategy: ListMergeStrategy;
   readonly #sources = new Map<string, string>();
   readonly #parsed = new Map<string, PlainMap>();
@@ -137,6 +130,15 @@ export class ManifestReader {
     this.#options = options;
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.#strategy = config.listMergeStrategy;
+    this.#includes = new IncludeResolver({
+      config,
+      limits: this.limits,
+      stacksBase: config.stacks.basePath,
+      confine: options.confineIncludes === true,
+      confineImports: options.confineImports === true,
+      display: (path) => this.display(path),
+      source: (path) => this.source(path),
+    });
   }
 
   get stacksBase(): string {
@@ -181,13 +183,13 @@ export class ManifestReader {
     const text = rendered ?? this.source(path);
     if (!this.sawMarkers && /!(unset|append)\b/.test(text)) this.sawMarkers = true;
     if (!this.sawFunctions && FUNCTION_TAG_PATTERN.test(text)) this.sawFunctions = true;
-    const parsed = parseYaml(text, path, this.limits) ?? {};
+    const parsed = this.#parseText(text, path) ?? {};
     if (!isPlainMap(parsed)) {
       throw new StrataError(`stack manifest ${this.display(path)} must be a YAML map at the top level`, {
         location: { file: path, line: 1 },
       });
     }
-    let data = text.includes('!include') ? (this.#resolveIncludes(parsed, path) as PlainMap) : parsed;
+    let data = text.includes('!include') ? (this.#includes.resolveIncludes(parsed, path) as PlainMap) : parsed;
     if (mayDeclareLocals(text)) {
       const applied = applyLocals(data, this.display(path), this.#config.templates.delimiters);
       data = applied.data;
@@ -195,6 +197,22 @@ export class ManifestReader {
     }
     if (rendered === undefined) this.#parsed.set(path, data);
     return data;
+  }
+
+  /** The parsed YAML of a text: from the cache when a run parsed the same text before. */
+  #parseText(text: string, path: string): unknown {
+    const cache = this.#options.cache;
+    const cached = cache?.get(text, path);
+    if (cached !== undefined) return cached;
+    parseCounters.parsed++;
+    const parsed = parseYaml(text, path, this.limits);
+    cache?.set(text, parsed);
+    return parsed;
+  }
+
+  /** Writes what this reader parsed into the persistent cache (when it has one). */
+  flushCache(): void {
+    this.#options.cache?.flush();
   }
 
   /** A manifest's own resolved locals (file-scoped: its imports' locals are not included). */
@@ -211,20 +229,84 @@ export class ManifestReader {
   assemble(path: string): AssembledManifest {
     let result: ProcessedFile;
     try {
-      result = this.#process(path, {
-        context: {},
-        inline: {},
-        imported: {},
-        chain: [],
-        ignoreMissing: false,
-        skipTemplates: false,
-      });
+      this.#prepareDeepChains(path);
+      result = this.#process(path, rootContext([]));
     } catch (error) {
       // A chain within limits.max_chain_depth whose files are themselves deep can still exhaust the stack.
       if (error instanceof RangeError) throw this.#chainTooLong([path], error.message);
       throw error;
     }
-    return { data: result.merged, files: result.files, imports: [...new Set(result.imports)].sort() };
+    return { data: result.merged, ...this.#flatten(result) };
+  }
+
+  /** The contributing files in merge order (with their depth) and the imported keys, walked without recursion. */
+  #flatten(root: ProcessedFile): { files: MergedFile[]; imports: string[] } {
+    const files: MergedFile[] = [];
+    const imports = new Set<string>();
+    const stack: { node: ProcessedFile; depth: number; next: number }[] = [{ node: root, depth: 0, next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.node.children.length) {
+        const child = top.node.children[top.next++];
+        imports.add(this.key(child.path));
+        stack.push({ node: child, depth: top.depth + 1, next: 0 });
+      } else {
+        files.push({ path: top.node.path, depth: top.depth });
+        stack.pop();
+      }
+    }
+    return { files, imports: [...imports].sort() };
+  }
+
+  /**
+   * Deep chains of plain imports (no context, no template or glob in the path) are processed from the deepest file
+   * up, each with an empty context, so that #process finds every import already cached and never recurses deeper
+   * than one level: a 5,000-file chain costs 5,000 merges and no deep stack. Repositories with shallow imports
+   * (the usual case) only walk their imports. An error found on the way is the real pass's error, with the same chain.
+   */
+  #prepareDeepChains(top: string): void {
+    const order: string[] = [];
+    const seen = new Set<string>([top]);
+    const stack: { path: string; imports: string[] }[] = [];
+    try {
+      stack.push({ path: top, imports: this.#plainImports(top) });
+      while (stack.length > 0) {
+        const current = stack[stack.length - 1];
+        const next = current.imports.shift();
+        if (next === undefined) {
+          order.push((stack.pop() as { path: string }).path);
+          continue;
+        }
+        if (seen.has(next)) continue;
+        seen.add(next);
+        // Past the limit the real pass reports the chain.
+        if (stack.length + 1 >= this.limits.maxChainDepth) return;
+        stack.push({ path: next, imports: this.#plainImports(next) });
+      }
+      if (order.length < DEEP_CHAIN) return;
+      // Every file here is within the limit with all it imports; cycles and missing files fail in the real pass.
+      for (const path of order.slice(0, -1)) this.#process(path, rootContext([]));
+    } catch (error) {
+      // A file that cannot be read or parsed fails the same way in the real pass: report it now, parsed once.
+      if (error instanceof LimitError || error instanceof YamlSyntaxError) throw error;
+    }
+  }
+
+  /** Imports of a file that an empty context reads as they are: plain paths, no template, glob or context. */
+  #plainImports(path: string): string[] {
+    if (path.endsWith('.tmpl')) return [];
+    const data = this.parse(path);
+    const out: string[] = [];
+    for (const spec of this.#importSpecs(data, path)) {
+      const plain =
+        Object.keys(spec.context).length === 0 &&
+        !spec.skipTemplatesProcessing &&
+        !spec.ignoreMissingTemplateValues &&
+        !GLOB_CHARS.test(spec.path) &&
+        !hasTemplate(spec.path, this.#config.templates.delimiters);
+      if (plain) out.push(...this.#resolveImport(spec, path, [path]));
+    }
+    return out;
   }
 
   #process(path: string, ctx: ProcessContext): ProcessedFile {
@@ -243,11 +325,9 @@ export class ManifestReader {
     const inlineForChildren = mergeOverrides(own, ctx.inline);
     let accumulated = ctx.imported;
     const layers: PlainMap[] = [];
-    const files: MergedFile[] = [];
-    const imports: string[] = [];
-    const importedSoFar: PlainMap[] = [];
+    const children: ProcessedFile[] = [];
     for (const spec of this.#importSpecs(data, path)) {
-      const resolvedSpec = this.#renderImportPath(spec, path, importedSoFar, data);
+      const resolvedSpec = this.#renderImportPath(spec, path, layers, data);
       for (const file of this.#resolveImport(resolvedSpec, path, chain)) {
         const context = { ...resolvedSpec.context, ...ctx.context };
         const child = this.#process(file, {
@@ -259,20 +339,16 @@ export class ManifestReader {
           skipTemplates: resolvedSpec.skipTemplatesProcessing,
         });
         layers.push(child.merged);
-        for (const f of child.files) files.push({ path: f.path, depth: f.depth + 1 });
-        importedSoFar.push(child.merged);
-        imports.push(this.key(file), ...child.imports);
+        children.push(child);
         accumulated = mergeOverrides(accumulated, child.exported);
       }
     }
     const finalOverrides = mergeOverrides(accumulated, inlineForChildren);
-    layers.push(applyOverrides(withoutImport(data), finalOverrides));
-    files.push({ path, depth: 0 });
     const result: ProcessedFile = {
-      merged: mergeLayers(layers, this.#strategy),
-      files,
+      path,
+      merged: mergeLayers([...layers, applyOverrides(withoutImport(data), finalOverrides)], this.#strategy),
       exported: mergeOverrides(accumulated, own),
-      imports,
+      children,
     };
     if (cacheable) this.#processed.set(cacheKey, result);
     return result;
@@ -395,7 +471,7 @@ export class ManifestReader {
     }
     for (const file of files) {
       if (this.#options.confineImports)
-        this.#confine(file, `import '${spec.path}' in ${this.display(importer)}`, {
+        this.#includes.confine(file, `import '${spec.path}' in ${this.display(importer)}`, {
           file: importer,
         });
       if (file === importer) {
@@ -434,198 +510,10 @@ export class ManifestReader {
           : 'check the path, or add skip_if_missing: true',
     });
   }
-
-  #resolveIncludes(value: unknown, file: string): unknown {
-    if (value instanceof IncludeRef) return this.#include(value, file);
-    if (Array.isArray(value)) return value.map((item) => this.#resolveIncludes(item, file));
-    if (isPlainMap(value)) {
-      const out: PlainMap = {};
-      for (const key of Object.keys(value)) out[key] = this.#resolveIncludes(value[key], file);
-      return out;
-    }
-    return value;
-  }
-
-  /**
-   * `!include <path> [query]`: `./`/`../` relative to the manifest, other paths relative to base_path. YAML, JSON and
-   * HCL (`.tf`, `.tfvars`, `.hcl`) files become data, anything else text; the query is a jq expression.
-   */
-  #include(ref: IncludeRef, file: string): unknown {
-    const { target, query } = splitIncludeArgs(ref.args);
-    const where = `${this.display(file)}: !include${ref.raw ? '.raw' : ''} ${ref.args}`;
-    const at = { file, line: lineOf(this.source(file), target) };
-    if (isRemote(target)) {
-      throw new StrataError(`${where}: remote includes are not supported by strata`, {
-        location: at,
-        hint: 'download the file into the repository (or vendor it) and include it by its path',
-      });
-    }
-    const base = target.startsWith('./') || target.startsWith('../') ? dirname(file) : this.#config.basePath;
-    const path = resolve(base, target.replace(/^~(?=\/)/, process.env.HOME ?? '~'));
-    if (!existsSync(path)) {
-      throw new StrataError(`!include ${target} in ${this.display(file)}: file not found`, {
-        location: at,
-        hint: `looked for ${path}; paths starting with ./ or ../ are relative to the manifest, others to base_path`,
-      });
-    }
-    if (this.#options.confineIncludes) this.#confine(path, where, at);
-    let text: string;
-    try {
-      text = readFileBounded(path, this.limits.maxFileBytes, `the file ${path} (${where})`);
-    } catch (error) {
-      if (error instanceof LimitError) throw withLocation(error, at);
-      throw new StrataError(`${where}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
-        location: at,
-      });
-    }
-    let value: unknown = text;
-    if (!ref.raw) {
-      const ext = extname(path).toLowerCase();
-      if (ext === '.json') {
-        try {
-          value = JSON.parse(text);
-        } catch (error) {
-          throw new StrataError(`!include ${target} in ${this.display(file)}: invalid JSON in ${path}`, {
-            location: at,
-            details: (error as Error).message,
-          });
-        }
-      } else if (ext === '.yaml' || ext === '.yml') value = parseYaml(text, path, this.limits);
-      else if (HCL_EXTENSIONS.includes(ext)) value = parseHclSync(text, path);
-    }
-    return query ? runJqSync(value, query, where) : value;
-  }
-
-  /**
-   * Refuses a file whose real path (symlinks followed) is outside the repository: base_path, or the stacks folder
-   * when that is a link to elsewhere.
-   */
-  #confine(path: string, where: string, at: { file: string; line?: number }): void {
-    this.#roots ??= [
-      ...new Set([this.#config.basePath, this.stacksBase].filter(existsSync).map((p) => realpathSync(p))),
-    ];
-    const real = realpathSync(path);
-    const inside = this.#roots.some((root) => {
-      const rel = relative(root, real);
-      return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-    });
-    if (inside) return;
-    throw new StrataError(`${where}: ${real} is outside the repository`, {
-      location: at,
-      hint:
-        this.#options.confineImports === true
-          ? 'the controller reads only files inside the repository'
-          : 'copy the file into the repository, or set limits.include_outside_repository: true in atmos.yaml / strata.yaml (CLI runs only)',
-    });
-  }
-}
-
-/** A limit error raised while reading, placed at the manifest that asked for the file. */
-function withLocation(error: LimitError, location: { file: string; line?: number }): LimitError {
-  return new LimitError(error.message, { location, hint: error.hint, details: error.details });
-}
-
-/** `path [query]`, where a path with spaces is written in double quotes. */
-export function splitIncludeArgs(args: string): { target: string; query: string } {
-  const text = args.trim();
-  const quoted = /^"((?:[^"\\]|\\.)*)"\s*(.*)$/s.exec(text);
-  if (quoted) return { target: quoted[1].replace(/\\(.)/g, '$1'), query: quoted[2].trim() };
-  const space = text.search(/\s/);
-  return space < 0
-    ? { target: text, query: '' }
-    : { target: text.slice(0, space), query: unquoteExpression(text.slice(space).trim()) };
-}
-
-/** A URL or go-getter address (`https://…`, `git::…`, `s3::…`): Atmos downloads these; strata reads no network. */
-function isRemote(path: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) || /^[a-z0-9]+::/i.test(path);
-}
-
-function hasStackExtension(path: string): boolean {
-  return STACK_EXTENSIONS.some((ext) => path.endsWith(ext)) || /\.ya?ml$/.test(path);
-}
-
-/** Explicit `x.yaml` is replaced by `x.yaml.tmpl` when that exists; no extension tries each in turn. */
-function resolveExtension(target: string): string | undefined {
-  if (hasStackExtension(target)) {
-    if (!target.endsWith('.tmpl') && isFile(`${target}.tmpl`)) return `${target}.tmpl`;
-    return isFile(target) ? target : undefined;
-  }
-  for (const ext of STACK_EXTENSIONS) if (isFile(target + ext)) return target + ext;
-  // Any other extension (e.g. `prod.defaults.tmpl`) names the file as it is, as Atmos's filepath.Ext check does.
-  return extname(target) !== '' && isFile(target) ? target : undefined;
-}
-
-function isFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
 }
 
 function relativeToBase(importPath: string, importer: string, reader: ManifestReader): string {
   return importPath.startsWith('./') || importPath.startsWith('../')
     ? `${reader.display(dirname(importer))}/`
     : 'the stacks folder';
-}
-
-export function lineOf(source: string, needle: string): number | undefined {
-  const index = source.indexOf(needle);
-  if (index < 0) return undefined;
-  let line = 1;
-  for (let i = 0; i < index; i++) if (source.charCodeAt(i) === 10) line++;
-  return line;
-}
-
-function withoutImport(data: PlainMap): PlainMap {
-  if (!('import' in data)) return data;
-  const { import: _ignored, ...rest } = data;
-  return rest;
-}
-
-function isEmptyOverrides(overrides: OverridesByKind): boolean {
-  for (const key in overrides) if (Object.keys(overrides[key]).length > 0) return false;
-  return true;
-}
-
-/**
- * A file's own overrides per kind. Each kind's entry already holds the file's global `overrides` under it (the
- * kind's section wins), so that between files the importing file wins whatever section the value came from.
- */
-function ownOverrides(data: PlainMap): OverridesByKind {
-  const out: OverridesByKind = {};
-  const global = isPlainMap(data.overrides) ? data.overrides : {};
-  if (Object.keys(global).length > 0) out['*'] = global;
-  for (const key of Object.keys(data)) {
-    const section = data[key];
-    if (key === 'components' || !isPlainMap(section) || !isPlainMap(section.overrides)) continue;
-    if (Object.keys(section.overrides).length > 0) out[key] = mergeLayers([global, section.overrides]);
-  }
-  return out;
-}
-
-function mergeOverrides(lower: OverridesByKind, higher: OverridesByKind): OverridesByKind {
-  if (isEmptyOverrides(higher)) return lower;
-  if (isEmptyOverrides(lower)) return higher;
-  const out: OverridesByKind = {};
-  for (const kind of new Set([...Object.keys(lower), ...Object.keys(higher)])) {
-    out[kind] = mergeLayers([lower[kind] ?? lower['*'], higher[kind] ?? higher['*']]);
-  }
-  return out;
-}
-
-/** Writes the file-scoped overrides into every component this file defines (Atmos: componentSection["overrides"]). */
-function applyOverrides(data: PlainMap, overrides: OverridesByKind): PlainMap {
-  if (isEmptyOverrides(overrides) || !isPlainMap(data.components)) return data;
-  const components: PlainMap = { ...data.components };
-  for (const kind of Object.keys(components)) {
-    const byName = components[kind];
-    if (!isPlainMap(byName)) continue;
-    const final = overrides[kind] ?? overrides['*'];
-    if (!final || Object.keys(final).length === 0) continue;
-    const updated: PlainMap = {};
-    for (const name of Object.keys(byName)) {
-      const section = byName[name];
-      updated[name] = isPlainMap(section) ? { ...section, overrides: final } : section;
-    }
-    components[kind] = updated;
-  }
-  return { ...data, components };
 }

@@ -8,21 +8,26 @@ import { type SourceLocation, StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate, TemplateError, type TemplateLimits } from '../template/index.ts';
 import type { RawComponent } from './components.ts';
 
+const patternTokens = new Map<string, string[]>();
+
 /** name_pattern: only {namespace}, {tenant}, {environment}, {stage} are understood (Atmos's GetContextPrefix). */
 export function patternName(pattern: string, vars: PlainMap, manifest: string): string {
-  const parts: string[] = [];
-  for (const token of pattern.split('-')) {
-    const match = /^\{(namespace|tenant|environment|stage)\}$/.exec(token);
-    if (!match) continue;
-    const value = vars[match[1]];
+  let tokens = patternTokens.get(pattern);
+  if (!tokens) {
+    tokens = pattern.split('-').flatMap((t) => /^\{(namespace|tenant|environment|stage)\}$/.exec(t)?.[1] ?? []);
+    patternTokens.set(pattern, tokens);
+  }
+  let name = '';
+  for (let i = 0; i < tokens.length; i++) {
+    const value = vars[tokens[i]];
     if (value === undefined || value === null || value === '') {
-      throw new StrataError(`stack name pattern '${pattern}' needs vars.${match[1]}, which ${manifest} does not set`, {
-        hint: `set vars.${match[1]} in the manifest or a file it imports`,
+      throw new StrataError(`stack name pattern '${pattern}' needs vars.${tokens[i]}, which ${manifest} does not set`, {
+        hint: `set vars.${tokens[i]} in the manifest or a file it imports`,
       });
     }
-    parts.push(String(value));
+    name = i === 0 ? String(value) : `${name}-${value}`;
   }
-  return parts.join('-');
+  return name;
 }
 
 /** The stack's `version.track` (Atmos's managed versions). */
@@ -61,13 +66,32 @@ export function workspaceName(config: StrataConfig, section: PlainMap, raw: RawC
   return workspace.replaceAll('/', '-');
 }
 
+/** Per delimiter, whether a (shared, immutable) subtree holds a template: catalogs' sections are checked once. */
+const templateMemo = new Map<string, WeakMap<object, boolean>>();
+
 export function hasTemplatesDeep(value: unknown, left: string): boolean {
   if (typeof value === 'string') return value.includes(left);
-  if (Array.isArray(value)) return value.some((v) => hasTemplatesDeep(v, left));
-  if (isPlainMap(value)) {
-    for (const key of Object.keys(value)) if (key.includes(left) || hasTemplatesDeep(value[key], left)) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  let memo = templateMemo.get(left);
+  if (!memo) {
+    memo = new WeakMap();
+    templateMemo.set(left, memo);
   }
-  return false;
+  let found = memo.get(value);
+  if (found === undefined) {
+    found = false;
+    if (Array.isArray(value)) found = value.some((v) => hasTemplatesDeep(v, left));
+    else if (isPlainMap(value)) {
+      for (const key of Object.keys(value)) {
+        if (key.includes(left) || hasTemplatesDeep(value[key], left)) {
+          found = true;
+          break;
+        }
+      }
+    }
+    memo.set(value, found);
+  }
+  return found;
 }
 
 /** Renders every string (and key) holding a template, with the whole component section as data. */

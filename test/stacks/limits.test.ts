@@ -263,3 +263,40 @@ test('a stacks folder that links elsewhere counts as inside the repository', asy
 function relativeTo(dir: string): string {
   return `../../../${dir.split('/').slice(-1)[0]}`;
 }
+
+test('5,000-level inheritance and 5,000-file import chains assemble (linear, no deep recursion) under a raised limit', async () => {
+  const depth = 5000;
+  const lines = [
+    'components:',
+    '  terraform:',
+    '    b0:',
+    '      metadata: {type: abstract}',
+    '      vars: {level: 0, first: true}',
+  ];
+  for (let i = 1; i <= depth; i++)
+    lines.push(`    b${i}:`, `      metadata: {type: abstract, inherits: [b${i - 1}]}`, `      vars: {level: ${i}}`);
+  lines.push('    app:', `      metadata: {inherits: [b${depth}]}`);
+  const files: Record<string, string> = { 'stacks/deploy/inherit.yaml': lines.join('\n') };
+  files['stacks/deploy/imports.yaml'] = `import: [chain/c0]\n${component(['x: 1'])}`;
+  for (let i = 0; i < depth; i++)
+    files[`stacks/chain/c${i}.yaml`] =
+      `${i + 1 < depth ? `import: [chain/c${i + 1}]\n` : ''}vars: {level: ${i}, c${i % 3}: ${i}}\n`;
+  await withRepo(
+    files,
+    async (repo) => {
+      const start = performance.now();
+      const engine = await loadEngine({ cwd: repo.dir, env: {}, cache: false });
+      const [app] = await engine.instances({ stack: 'deploy/inherit', component: 'app' });
+      assert.deepEqual(app.description.vars, { level: depth, first: true });
+      assert.equal((app.description.inheritance as string[]).length, depth + 1);
+      const [imported] = await engine.instances({ stack: 'deploy/imports' });
+      assert.deepEqual(imported.description.vars, { level: 0, c0: 0, c1: 1, c2: 2, x: 1 });
+      const manifest = engine.manifests().find((m) => m.key === 'deploy/imports');
+      assert.equal(manifest?.files.length, depth + 1);
+      assert.equal(manifest?.files[0].depth, depth);
+      const ms = performance.now() - start;
+      assert.ok(ms < 20_000, `${ms} ms`);
+    },
+    { atmos: `${ATMOS_YAML}limits:\n  max_chain_depth: 10000\n` },
+  );
+});

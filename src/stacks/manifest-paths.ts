@@ -1,0 +1,93 @@
+/**
+ * Where stack manifests are: the top-level manifests from included_paths/excluded_paths, stack file extensions,
+ * how an import or include path names a file, and line lookups for error locations.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { globSync } from 'tinyglobby';
+import type { StrataConfig } from '../config/types.ts';
+import { unquoteExpression } from '../data/jq.ts';
+
+export const STACK_EXTENSIONS = ['.yaml', '.yml', '.yaml.tmpl', '.yml.tmpl'];
+export const GLOB_CHARS = /[*?[{]/;
+
+export function stripStackExtension(path: string): string {
+  for (const ext of ['.yaml.tmpl', '.yml.tmpl', '.yaml', '.yml'])
+    if (path.endsWith(ext)) return path.slice(0, -ext.length);
+  return path;
+}
+
+/**
+ * Top-level manifests: included_paths minus excluded_paths, relative to the stacks folder. A repository that defines
+ * no stacks (no stacks folder, or no included_paths: Atmos's workflow-only and command-only examples) has none; the
+ * reason is returned so commands can say why they list nothing.
+ */
+export function listStackManifests(config: StrataConfig): { files: string[]; notice?: string } {
+  const base = config.stacks.basePath;
+  if (!existsSync(base)) {
+    return {
+      files: [],
+      notice: `no stacks: the stacks folder ${base} does not exist (stacks.base_path and base_path in atmos.yaml, or ATMOS_BASE_PATH / --base-path)`,
+    };
+  }
+  const patterns = config.stacks.includedPaths.flatMap(expandExtensions);
+  if (patterns.length === 0) {
+    return { files: [], notice: "no stacks: stacks.included_paths is empty (e.g. included_paths: ['deploy/**/*'])" };
+  }
+  const files = globSync(patterns, { cwd: base, ignore: config.stacks.excludedPaths, onlyFiles: true, dot: false });
+  return { files: files.filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext))).sort() };
+}
+
+/** The top-level manifests' paths (see listStackManifests). */
+export function findStackManifests(config: StrataConfig): string[] {
+  return listStackManifests(config).files;
+}
+
+function expandExtensions(pattern: string): string[] {
+  if (STACK_EXTENSIONS.some((ext) => pattern.endsWith(ext)) || /\.(ya?ml)\*?$/.test(pattern)) return [pattern];
+  if (pattern.endsWith('*')) return STACK_EXTENSIONS.map((ext) => `${pattern}${ext}`);
+  return STACK_EXTENSIONS.map((ext) => `${pattern}${ext}`);
+}
+
+/** `path [query]`, where a path with spaces is written in double quotes. */
+export function splitIncludeArgs(args: string): { target: string; query: string } {
+  const text = args.trim();
+  const quoted = /^"((?:[^"\\]|\\.)*)"\s*(.*)$/s.exec(text);
+  if (quoted) return { target: quoted[1].replace(/\\(.)/g, '$1'), query: quoted[2].trim() };
+  const space = text.search(/\s/);
+  return space < 0
+    ? { target: text, query: '' }
+    : { target: text.slice(0, space), query: unquoteExpression(text.slice(space).trim()) };
+}
+
+/** A URL or go-getter address (`https://…`, `git::…`, `s3::…`): Atmos downloads these; strata reads no network. */
+export function isRemote(path: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) || /^[a-z0-9]+::/i.test(path);
+}
+
+export function hasStackExtension(path: string): boolean {
+  return STACK_EXTENSIONS.some((ext) => path.endsWith(ext)) || /\.ya?ml$/.test(path);
+}
+
+/** Explicit `x.yaml` is replaced by `x.yaml.tmpl` when that exists; no extension tries each in turn. */
+export function resolveExtension(target: string): string | undefined {
+  if (hasStackExtension(target)) {
+    if (!target.endsWith('.tmpl') && isFile(`${target}.tmpl`)) return `${target}.tmpl`;
+    return isFile(target) ? target : undefined;
+  }
+  for (const ext of STACK_EXTENSIONS) if (isFile(target + ext)) return target + ext;
+  // Any other extension (e.g. `prod.defaults.tmpl`) names the file as it is, as Atmos's filepath.Ext check does.
+  return extname(target) !== '' && isFile(target) ? target : undefined;
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+}
+
+export function lineOf(source: string, needle: string): number | undefined {
+  const index = source.indexOf(needle);
+  if (index < 0) return undefined;
+  let line = 1;
+  for (let i = 0; i < index; i++) if (source.charCodeAt(i) === 10) line++;
+  return line;
+}

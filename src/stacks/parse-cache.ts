@@ -1,0 +1,183 @@
+/**
+ * A persistent, content-addressed cache of parsed stack manifests (docs/stacks.md, "The parse cache"). An entry is
+ * the parsed YAML of one file's text, keyed by the SHA-256 of that text; a pack per stacks folder holds the entries
+ * one run used, under `$XDG_CACHE_HOME/strata/manifests/` (default `~/.cache/strata/manifests/`). A pack written by
+ * another strata version or with other parser limits is ignored. Packs are replaced atomically (concurrent runs each
+ * write a whole, valid pack) and the folder is kept under 64 MB by removing the least recently written packs. Text
+ * that fails to parse is never cached, so errors keep their line and column. `--no-cache` or `STRATA_NO_CACHE=1`
+ * turns it off.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EngineLimits } from '../data/limits.ts';
+import { isPlainMap } from '../data/merge.ts';
+import { AppendList, IncludeRef, UNSET, YamlFunction } from '../data/yaml.ts';
+import { strataCacheDir } from '../util/cache-dir.ts';
+import { writeFileAtomicSync } from '../util/fs.ts';
+import { VERSION } from '../util/version.ts';
+
+/** How many manifest texts this process parsed, and how many it took from the cache (`--verbose` prints them). */
+export const parseCounters = { parsed: 0, fromCache: 0 };
+
+export const PARSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The key of a special value in an encoded entry: no YAML key of a stack file holds a NUL character. */
+const MARK = '\u0000';
+
+export class ParseCache {
+  readonly #file: string;
+  readonly #header: string;
+  readonly #maxBytes: number;
+  #stored: Map<string, string> | undefined;
+  readonly #used = new Map<string, string>();
+  #added = false;
+
+  constructor(
+    stacksBase: string,
+    limits: Pick<EngineLimits, 'maxYamlValues' | 'maxYamlDepth'>,
+    options: { dir?: string; maxBytes?: number } = {},
+  ) {
+    const dir = options.dir ?? strataCacheDir('manifests');
+    this.#file = join(dir, `${sha256(stacksBase).slice(0, 24)}.pack`);
+    this.#header = JSON.stringify({
+      format: 1,
+      strata: VERSION,
+      limits: [limits.maxYamlValues, limits.maxYamlDepth],
+    });
+    this.#maxBytes = options.maxBytes ?? PARSE_CACHE_MAX_BYTES;
+  }
+
+  /** The parsed value of this text, if a run parsed the same text before; `file` is where it is read now. */
+  get(text: string, file: string): unknown {
+    const hash = sha256(text);
+    const line = this.#load().get(hash);
+    if (line === undefined) return undefined;
+    this.#used.set(hash, line);
+    parseCounters.fromCache++;
+    return decode(JSON.parse(line.slice(2)), file, line[0] === '1');
+  }
+
+  /** Records a successful parse (values JSON cannot carry exactly, such as .nan or a binary, are not cached). */
+  set(text: string, value: unknown): void {
+    const state = { special: false };
+    const encoded = encode(value, state);
+    if (encoded === UNCACHEABLE) return;
+    this.#used.set(sha256(text), `${state.special ? 1 : 0}\t${JSON.stringify(encoded)}`);
+    this.#added = true;
+  }
+
+  /** Writes the entries this run used, when it parsed anything new; then keeps the folder under its size. */
+  flush(): void {
+    if (!this.#added) return;
+    this.#added = false;
+    const lines = [this.#header];
+    for (const [hash, line] of this.#used) lines.push(`${hash}\t${line}`);
+    try {
+      mkdirSync(join(this.#file, '..'), { recursive: true });
+      writeFileAtomicSync(this.#file, `${lines.join('\n')}\n`);
+      this.#stored = new Map(this.#used);
+      evictOldest(join(this.#file, '..'), this.#maxBytes);
+    } catch {
+      // A cache that cannot be written (read-only home, full disk) only costs speed.
+    }
+  }
+
+  #load(): Map<string, string> {
+    if (this.#stored) return this.#stored;
+    this.#stored = new Map();
+    let text: string;
+    try {
+      text = readFileSync(this.#file, 'utf8');
+    } catch {
+      return this.#stored;
+    }
+    const lines = text.split('\n');
+    if (lines[0] !== this.#header) return this.#stored;
+    for (let i = 1; i < lines.length; i++) {
+      const tab = lines[i].indexOf('\t');
+      if (tab === 64) this.#stored.set(lines[i].slice(0, 64), lines[i].slice(65));
+    }
+    return this.#stored;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Removes the least recently written packs while the folder holds more than `maxBytes`. */
+function evictOldest(dir: string, maxBytes: number): void {
+  const packs = readdirSync(dir)
+    .filter((name) => name.endsWith('.pack'))
+    .map((name) => {
+      const stat = statSync(join(dir, name), { throwIfNoEntry: false });
+      return { path: join(dir, name), size: stat?.size ?? 0, mtime: stat?.mtimeMs ?? 0 };
+    })
+    .sort((a, b) => b.mtime - a.mtime);
+  let total = 0;
+  for (const pack of packs) {
+    total += pack.size;
+    if (total > maxBytes) rmSync(pack.path, { force: true });
+  }
+}
+
+const UNCACHEABLE: unique symbol = Symbol('uncacheable');
+
+/** A JSON form of a parsed value: YAML functions, `!append`, `!unset` and `!include` become marked maps. */
+function encode(value: unknown, state: { special: boolean }): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0) ? value : UNCACHEABLE;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const item of value) {
+      const encoded = encode(item, state);
+      if (encoded === UNCACHEABLE) return UNCACHEABLE;
+      out.push(encoded);
+    }
+    return out;
+  }
+  if (isPlainMap(value)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      if (key === MARK || key === '__proto__') return UNCACHEABLE;
+      const encoded = encode(value[key], state);
+      if (encoded === UNCACHEABLE) return UNCACHEABLE;
+      out[key] = encoded;
+    }
+    return out;
+  }
+  state.special = true;
+  if (value === UNSET) return { [MARK]: 'unset' };
+  if (value instanceof YamlFunction) {
+    const args = typeof value.args === 'string' ? value.args : encode(value.args, state);
+    return args === UNCACHEABLE ? UNCACHEABLE : { [MARK]: 'function', tag: value.tag, args };
+  }
+  if (value instanceof AppendList) {
+    const items = encode(value.items, state);
+    return items === UNCACHEABLE ? UNCACHEABLE : { [MARK]: 'append', items };
+  }
+  if (value instanceof IncludeRef) return { [MARK]: 'include', args: value.args, raw: value.raw };
+  return UNCACHEABLE;
+}
+
+function decode(value: unknown, file: string, special: boolean): unknown {
+  if (!special || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = decode(value[i], file, true);
+    return value;
+  }
+  const map = value as Record<string, unknown>;
+  switch (map[MARK]) {
+    case 'unset':
+      return UNSET;
+    case 'function':
+      return new YamlFunction(String(map.tag), decode(map.args, file, true) as string | unknown[], file);
+    case 'append':
+      return new AppendList(decode(map.items, file, true) as unknown[]);
+    case 'include':
+      return new IncludeRef(String(map.args), map.raw === true);
+  }
+  for (const key of Object.keys(map)) map[key] = decode(map[key], file, true);
+  return map;
+}

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { describeStacks } from '../../src/services/describe.ts';
+import { ParseCache, parseCounters } from '../../src/stacks/parse-cache.ts';
+import { runCli } from '../helpers/cli.ts';
+import { withRepo } from './fixtures.ts';
+
+/** Runs `body` with its own cache folder ($XDG_CACHE_HOME), removed afterwards. */
+async function withCacheHome<T>(body: (home: string) => Promise<T>): Promise<T> {
+  const home = mkdtempSync(join(tmpdir(), 'strata-cache-'));
+  const before = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = home;
+  try {
+    return await body(home);
+  } finally {
+    if (before === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = before;
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+const FILES = {
+  'stacks/catalog/base.yaml': [
+    'components:',
+    '  terraform:',
+    '    base:',
+    '      metadata: {type: abstract}',
+    '      vars:',
+    '        tags: !append [base]',
+    '        gone: 1',
+    '        region: !env REGION eu',
+  ].join('\n'),
+  'stacks/deploy/prod.yaml': [
+    'import: [catalog/base]',
+    'vars: {stage: prod}',
+    'components:',
+    '  terraform:',
+    '    app:',
+    '      metadata: {inherits: [base]}',
+    '      vars:',
+    '        tags: !append [app]',
+    '        gone: !unset',
+    '        out: !terraform.output vpc id',
+  ].join('\n'),
+  'stacks/deploy/dev.yaml':
+    'import: [catalog/base]\nvars: {stage: dev}\ncomponents:\n  terraform:\n    app:\n      metadata: {inherits: [base]}\n      vars: {n: 1}\n',
+};
+
+/** Describes the repository with a fresh engine; returns the description and how many files it parsed or took. */
+async function describe(
+  repo: { engine(o?: object): Promise<import('../../src/stacks/engine.ts').StackEngine> },
+  options = {},
+) {
+  const parsed = parseCounters.parsed;
+  const fromCache = parseCounters.fromCache;
+  const engine = await repo.engine({ processFunctions: false, ...options });
+  const result = JSON.stringify(await describeStacks(engine));
+  return { result, parsed: parseCounters.parsed - parsed, fromCache: parseCounters.fromCache - fromCache };
+}
+
+test('the parse cache: a warm run parses nothing, one changed file is the only one parsed again, results equal', async () => {
+  await withCacheHome(async (home) => {
+    await withRepo(FILES, async (repo) => {
+      const cold = await describe(repo);
+      assert.deepEqual([cold.parsed, cold.fromCache], [3, 0]);
+      const packs = readdirSync(join(home, 'strata', 'manifests'));
+      assert.equal(packs.length, 1);
+      assert.match(packs[0], /^[0-9a-f]{24}\.pack$/);
+      const warm = await describe(repo);
+      assert.deepEqual([warm.parsed, warm.fromCache], [0, 3]);
+      assert.equal(warm.result, cold.result);
+      repo.write('stacks/deploy/dev.yaml', FILES['stacks/deploy/dev.yaml'].replace('n: 1', 'n: 2'));
+      const changed = await describe(repo);
+      assert.deepEqual([changed.parsed, changed.fromCache], [1, 2]);
+      assert.equal(changed.result, cold.result.replace('"n":1', '"n":2'));
+    });
+  });
+});
+
+test('the parse cache keeps YAML functions, !append and !unset, and a function names the file it is read from', async () => {
+  await withCacheHome(async () => {
+    await withRepo(FILES, async (repo) => {
+      const engineResult = async () => {
+        const engine = await repo.engine({ processFunctions: false });
+        return (await engine.instances({ stack: 'deploy/prod', component: 'app' }))[0].description.vars as Record<
+          string,
+          unknown
+        >;
+      };
+      const cold = await engineResult();
+      // Same text under another name: one cache entry, and the function's file is where it is read now.
+      repo.write('stacks/catalog/copy.yaml', FILES['stacks/catalog/base.yaml'].replace('base:', 'copy:'));
+      const warm = await engineResult();
+      assert.deepEqual(JSON.parse(JSON.stringify(warm)), JSON.parse(JSON.stringify(cold)));
+      assert.deepEqual(JSON.parse(JSON.stringify(warm)).tags, ['base', 'app']);
+      assert.equal('gone' in warm, false);
+      const region = warm.region as { file: string; tag: string };
+      assert.equal(region.tag, 'env');
+      assert.match(region.file, /stacks\/catalog\/base\.yaml$/);
+    });
+  });
+});
+
+test('a file with a YAML error is never cached: the error keeps its line and column on every run', async () => {
+  await withCacheHome(async () => {
+    await withRepo({ ...FILES, 'stacks/deploy/dev.yaml': 'vars:\n  a: 1\n b: [\n' }, async (repo) => {
+      for (let run = 0; run < 2; run++) {
+        const before = parseCounters.parsed;
+        await assert.rejects(
+          repo.engine().then((e) => e.instances()),
+          (error: Error & { location?: { line?: number } }) => {
+            assert.match(error.message, /invalid YAML in .*dev\.yaml/);
+            assert.equal(error.location?.line, 3);
+            return true;
+          },
+        );
+        assert.ok(parseCounters.parsed > before, 'the broken file is parsed again');
+      }
+    });
+  });
+});
+
+test('STRATA_NO_CACHE=1, cache: false and --no-cache neither read nor write the cache; --verbose counts', async () => {
+  await withCacheHome(async (home) => {
+    await withRepo(FILES, async (repo) => {
+      const off = await describe(repo, { cache: false });
+      assert.deepEqual([off.parsed, off.fromCache], [3, 0]);
+      const viaEnv = await describe(repo, { env: { STRATA_NO_CACHE: '1' } });
+      assert.deepEqual([viaEnv.parsed, viaEnv.fromCache], [3, 0]);
+      assert.equal(existsSync(join(home, 'strata', 'manifests')), false);
+      const env = { XDG_CACHE_HOME: home };
+      const args = ['describe', 'stacks', '--format', 'json', '--process-functions=false', '--verbose'];
+      const noCache = runCli([...args, '--no-cache'], { cwd: repo.dir, env });
+      assert.equal(noCache.code, 0, noCache.stderr);
+      assert.match(noCache.stderr, /manifests parsed 3, from the cache 0/);
+      assert.equal(existsSync(join(home, 'strata', 'manifests')), false);
+      const first = runCli(args, { cwd: repo.dir, env });
+      const second = runCli(args, { cwd: repo.dir, env });
+      assert.match(first.stderr, /manifests parsed 3, from the cache 0/);
+      assert.match(second.stderr, /manifests parsed 0, from the cache 3/);
+      assert.equal(second.stdout, noCache.stdout);
+    });
+  });
+});
+
+test('the cache ignores a pack of another version or other parser limits, and keeps its folder under its size', async () => {
+  await withCacheHome(async (home) => {
+    const dir = join(home, 'packs');
+    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
+    const text = 'a: 1\n';
+    const writer = new ParseCache('/repo/one', limits, { dir });
+    writer.set(text, { a: 1 });
+    writer.flush();
+    assert.deepEqual(new ParseCache('/repo/one', limits, { dir }).get(text, '/repo/one/x.yaml'), { a: 1 });
+    assert.equal(new ParseCache('/repo/one', { ...limits, maxYamlDepth: 99 }, { dir }).get(text, 'x'), undefined);
+    const pack = join(dir, readdirSync(dir)[0]);
+    const [header, ...rest] = readFileSync(pack, 'utf8').split('\n');
+    assert.equal(JSON.parse(header).strata, JSON.parse(readFileSync('package.json', 'utf8')).version);
+    assert.ok(rest.length > 0);
+    // Three packs of ~1 KB each with a 2.5 KB bound: the least recently written one goes.
+    const big = { text: 'x'.repeat(1000) };
+    for (const [index, base] of ['/repo/a', '/repo/b', '/repo/c'].entries()) {
+      const cache = new ParseCache(base, limits, { dir, maxBytes: 2500 });
+      cache.set(`${base}\n`, big);
+      cache.flush();
+      const old = new Date(Date.now() - (10 - index) * 60_000);
+      for (const name of readdirSync(dir))
+        if (statSync(join(dir, name)).size > 900 && index < 2) utimesSync(join(dir, name), old, old);
+    }
+    const sizes = readdirSync(dir).map((name) => statSync(join(dir, name)).size);
+    assert.ok(sizes.reduce((a, b) => a + b, 0) <= 2500, `${sizes}`);
+    assert.ok(new ParseCache('/repo/c', limits, { dir }).get('/repo/c\n', 'x'), 'the newest pack stays');
+  });
+});
