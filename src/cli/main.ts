@@ -123,7 +123,10 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .option('--config <path>', 'atmos.yaml / strata.yaml file or the folder that holds it')
     .option('--base-path <path>', 'base path for stacks, components and workflows (overrides base_path)')
     .option('--no-color', 'disable colours (also NO_COLOR=1)')
-    .option('--no-cache', 'neither read nor write the caches of parsed stack manifests and HCL files (also STRATA_NO_CACHE=1)')
+    .option(
+      '--no-cache',
+      'neither read nor write the caches of parsed stack manifests and HCL files (also STRATA_NO_CACHE=1)',
+    )
     .option('--verbose', 'say on standard error how many manifests were parsed or cached and calls evaluated or reused')
     .showSuggestionAfterError(true)
     .exitOverride();
