@@ -21,7 +21,9 @@ export async function stackNodes(options: EngineOptions = {}): Promise<NodeEntry
   // The controller context: no environment, no commands, no files outside the repository (docs/controller.md).
   const engine = await loadEngine({ ...options, context: 'controller' });
   const nodes: NodeEntry[] = [];
-  for (const instance of await engine.instances()) {
+  // Only nodes are evaluated: the other components may read the environment or run commands, which this context
+  // refuses, and they are served to no one.
+  for (const instance of await engine.instances({ where: (section) => hasController(section.settings) })) {
     if (instance.abstract || !instance.enabled) continue;
     const settings = instance.description.settings;
     const controller = isPlainMap(settings) ? settings.controller : undefined;
@@ -47,6 +49,10 @@ export async function stackNodes(options: EngineOptions = {}): Promise<NodeEntry
     });
   }
   return nodes;
+}
+
+function hasController(settings: unknown): boolean {
+  return isPlainMap(settings) && isPlainMap(settings.controller) && settings.controller.identity != null;
 }
 
 /** A source over the stacks, loaded once now and again on every reload. */

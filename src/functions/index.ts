@@ -82,12 +82,29 @@ function functionError(
   );
 }
 
-function refusedInController(fn: YamlFunction, context: FunctionContext, what: string): StrataError {
-  return functionError(
-    fn,
-    context,
-    `not available in specs the controller serves (strata serve reads no ${what})`,
-    'write the value into the stack, or use !secret for secrets (served masked)',
+/**
+ * What `!env` and `!exec` give in the controller's context: nothing read, nothing run. A value that a served spec
+ * uses fails as soon as it is written out (as text or JSON) with the refusal; one no spec uses (a Terraform var of a
+ * node component) costs nothing.
+ */
+export class RefusedValue {
+  constructor(readonly error: StrataError) {}
+  toJSON(): never {
+    throw this.error;
+  }
+  toString(): never {
+    throw this.error;
+  }
+}
+
+function refusedInController(fn: YamlFunction, context: FunctionContext, what: string): RefusedValue {
+  return new RefusedValue(
+    functionError(
+      fn,
+      context,
+      `not available in specs the controller serves (strata serve reads no ${what})`,
+      'write the value into the stack, or use !secret for secrets (served masked)',
+    ),
   );
 }
 
@@ -102,7 +119,7 @@ function parseOutput(text: string): unknown {
 
 const builtins: Record<string, FunctionResolver> = {
   env(fn, context) {
-    if (context.access === 'controller') throw refusedInController(fn, context, 'the environment');
+    if (context.access === 'controller') return refusedInController(fn, context, 'the environment');
     const [name, ...rest] = splitArgs(argText(fn));
     if (!name) throw functionError(fn, context, 'missing the variable name', 'write !env NAME [default]');
     const env = isPlainMap(context.section.env) ? context.section.env : {};
@@ -114,7 +131,7 @@ const builtins: Record<string, FunctionResolver> = {
     return rest.length > 0 ? rest.join(' ') : null;
   },
   exec(fn, context) {
-    if (context.access === 'controller') throw refusedInController(fn, context, 'commands');
+    if (context.access === 'controller') return refusedInController(fn, context, 'commands');
     // describe/validate show the command instead of running it (limits.exec_in_describe runs it).
     if (context.access === 'no-exec') return fn;
     try {

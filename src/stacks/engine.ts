@@ -73,6 +73,8 @@ export interface InstanceFilter {
   stack?: string;
   kind?: string;
   component?: string;
+  /** Only instances whose merged section, before templates and functions are evaluated, passes this test. */
+  where?: (section: PlainMap) => boolean;
 }
 
 /** One top-level manifest, assembled. */
@@ -209,7 +211,8 @@ export class StackEngine {
       (c) =>
         (!filter.stack || c.stack === filter.stack || c.manifest.key === filter.stack) &&
         (!filter.kind || c.raw.kind === filter.kind) &&
-        (!filter.component || c.raw.name === filter.component),
+        (!filter.component || c.raw.name === filter.component) &&
+        (!filter.where || filter.where(c.section)),
     );
     const results = selected.map((c) => this.#evaluate(c));
     // Most sections hold no template and no function: evaluated synchronously, they need no promise each.

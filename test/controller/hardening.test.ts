@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -414,15 +414,21 @@ test('a spec cannot read the environment, run commands or include files outside 
     });
     assert.ok(Date.now() - started < 5000, value);
   }
-  // What stays allowed: values and files inside the repository.
+  // What stays allowed: values and files inside the repository. Components that are not nodes are never evaluated
+  // (they are served to no one), so their `!env` and `!exec` do not stop the controller.
   const dir = join(root, 'context-ok');
   write(dir, {
     'atmos.yaml':
       'base_path: .\nstacks:\n  base_path: stacks\n  included_paths: ["*.yaml"]\n  name_pattern: "{stage}"\n',
     'stacks/dev.yaml':
-      'vars: {stage: dev}\ncomponents:\n  terraform:\n    node:\n      settings:\n        controller:\n          identity: edge\n          spec:\n            packages: !include ../packages.yaml\n',
+      'vars: {stage: dev}\ncomponents:\n  terraform:\n    node:\n      settings:\n        controller:\n          identity: edge\n          spec:\n            packages: !include ../packages.yaml\n    vm:\n      vars:\n        token: !env PROXMOX_TOKEN\n        made: !exec touch exec-ran\n',
     'packages.yaml': '[git, curl]\n',
   });
-  const [node] = await stackNodes({ cwd: dir, env: {} });
-  assert.deepEqual((node.spec as Record<string, unknown>).packages, ['git', 'curl']);
+  const nodes = await stackNodes({ cwd: dir, env: {} });
+  assert.deepEqual(
+    nodes.map((n) => n.identity),
+    ['edge'],
+  );
+  assert.deepEqual((nodes[0].spec as Record<string, unknown>).packages, ['git', 'curl']);
+  assert.ok(!existsSync(join(dir, 'exec-ran')), 'the !exec of a component that is not a node never ran');
 });

@@ -20,9 +20,6 @@ const GENERATED = /(^|\/)(\.terraform|\.strata|\.kube|\.github|reports|terraform
 const NOT_RUN: Record<string, string> = {
   'npx strata doctor backend k3s-cluster -s pve-prod --bootstrap':
     'creates a real S3 bucket and DynamoDB table (test/journeys/s3.test.ts runs it against a local S3)',
-  // The controller renders every component without the environment and refuses the example's `!env` token vars
-  // (pm_api_token_secret, proxmox_token) although they are in no node spec; the k3s node's spec is in the example.
-  'npx strata serve --port 44443': 'strata serve refuses the !env vars of components that are not nodes',
 };
 
 let j: Journey;
