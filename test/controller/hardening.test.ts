@@ -415,13 +415,13 @@ test('a spec cannot read the environment, run commands or include files outside 
     assert.ok(Date.now() - started < 5000, value);
   }
   // What stays allowed: values and files inside the repository. Components that are not nodes are never evaluated
-  // (they are served to no one), so their `!env` and `!exec` do not stop the controller.
+  // (they are served to no one), and a node's `!env` that its spec does not use is never read: neither stops it.
   const dir = join(root, 'context-ok');
   write(dir, {
     'atmos.yaml':
       'base_path: .\nstacks:\n  base_path: stacks\n  included_paths: ["*.yaml"]\n  name_pattern: "{stage}"\n',
     'stacks/dev.yaml':
-      'vars: {stage: dev}\ncomponents:\n  terraform:\n    node:\n      settings:\n        controller:\n          identity: edge\n          spec:\n            packages: !include ../packages.yaml\n    vm:\n      vars:\n        token: !env PROXMOX_TOKEN\n        made: !exec touch exec-ran\n',
+      'vars: {stage: dev}\ncomponents:\n  terraform:\n    node:\n      vars:\n        unused: !env PROXMOX_TOKEN\n      settings:\n        controller:\n          identity: edge\n          spec:\n            packages: !include ../packages.yaml\n    vm:\n      vars:\n        token: !env PROXMOX_TOKEN\n        made: !exec touch exec-ran\n',
     'packages.yaml': '[git, curl]\n',
   });
   const nodes = await stackNodes({ cwd: dir, env: {} });
