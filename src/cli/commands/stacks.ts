@@ -19,7 +19,7 @@ import { openReadOnlyEngine } from '../../services/engine.ts';
 import type { ValidationProblem } from '../../services/validate.ts';
 import type { StackEngine } from '../../stacks/engine.ts';
 import { paint } from '../../util/terminal.ts';
-import { parseFormat, render } from '../output.ts';
+import { type OutputFormat, parseFormat, render } from '../output.ts';
 import { type EvaluationFlags, evaluationFlags, evaluationOptions, globals, out, subcommand } from '../shared.ts';
 
 // Loaded by the commands that use them: JSON Schema validation (ajv) and provenance (the yaml syntax tree) would
@@ -48,7 +48,9 @@ function plain(data: unknown): unknown {
 }
 
 /** `-q/--query <jq>`: selects from the data before it is printed (Atmos takes yq; jq agrees on paths and `//`). */
-async function queried(data: unknown, query: string | undefined): Promise<unknown> {
+async function queried(data: unknown, query: string | undefined, format: OutputFormat): Promise<unknown> {
+  // JSON without a query is serialised once, as it is; YAML and jq need JSON's plain view first (secrets, markers).
+  if (!query && format === 'json') return data ?? null;
   const value = plain(data);
   return query ? runJq(value, query, '--query') : value;
 }
@@ -134,7 +136,8 @@ export function register(program: Command): void {
     .action(async (opts: { format: string; query?: string }, cmd: Command) => {
       const g = globals(cmd);
       const config = describeConfig(loadConfig({ configPath: g.config, basePath: g.basePath }));
-      out(render(await queried(config, opts.query), parseFormat(opts.format)));
+      const format = parseFormat(opts.format);
+      out(render(await queried(config, opts.query, format), format));
     });
 
   evaluationFlags(
@@ -168,7 +171,7 @@ export function register(program: Command): void {
         const engine = await engineFor(cmd, evaluationOptions(opts));
         const name = await resolveComponentArgument(engine, component, opts.stack);
         const result = await describeComponent(engine, name, opts.stack, opts.type);
-        if (!opts.provenance) return out(render(await queried(result.description, opts.query), format));
+        if (!opts.provenance) return out(render(await queried(result.description, opts.query, format), format));
         const { componentProvenance, renderWithProvenance } = await provenanceOf();
         const provenance = componentProvenance(engine, result.instance);
         if (format === 'json') {
@@ -216,7 +219,7 @@ export function register(program: Command): void {
           includeEmptyStacks: opts.includeEmptyStacks,
         });
         noticeNoStacks(engine);
-        out(render(await queried(result, opts.query), format));
+        out(render(await queried(result, opts.query, format), format));
       },
     );
 
@@ -241,7 +244,8 @@ export function register(program: Command): void {
     .option('-q, --query <jq>', 'print only what this jq expression selects')
     .action(async (opts: { stack?: string; format: string; query?: string }, cmd: Command) => {
       const engine = await engineFor(cmd, { processFunctions: false });
-      out(render(await queried(await engine.locals(opts.stack), opts.query), parseFormat(opts.format)));
+      const format = parseFormat(opts.format);
+      out(render(await queried(await engine.locals(opts.stack), opts.query, format), format));
     });
 
   describe
