@@ -1,11 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** `../shared/` beside the repository: seeds, notes, Atmos conformance fixtures, SOPS test data. CI always has it. */
-export const sharedDir = process.env.STRATA_SHARED_DIR ?? resolve(repoRoot, '..', 'shared');
+/**
+ * `../shared/` beside the repository: seeds, notes, Atmos conformance fixtures, SOPS test data. CI always has it.
+ * Its physical path (a symlinked `../shared` too): commands run inside it see that path as their working folder.
+ */
+const givenShared = process.env.STRATA_SHARED_DIR ?? resolve(repoRoot, '..', 'shared');
+export const sharedDir = existsSync(givenShared) ? realpathSync(givenShared) : givenShared;
 export const hasShared = existsSync(join(sharedDir, 'conformance'));
 
 /** Pass as a test's `skip` option: skips with a reason in a user's clone, never in CI. */
