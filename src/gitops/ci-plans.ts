@@ -30,6 +30,7 @@ interface Recorded {
   head?: string;
   error?: string;
   details?: string;
+  logUrl?: string;
 }
 
 /** Reads every saved plan (`*.digest.json` + `*.plan.json`) and failure (`*.failed.json`) under `plansDir`. */
@@ -42,8 +43,8 @@ export function gatheredPlans(plansDir: string): { entries: PlanEntry[]; range?:
     const record = JSON.parse(readFileSync(file, 'utf8')) as Recorded;
     if (record.base && record.head) range = commitRange(record.base, record.head);
     if (failed) {
-      const { component, stack, error, details } = record;
-      entries.push({ component, stack, error: error ?? 'failed', details });
+      const { component, stack, error, details, logUrl } = record;
+      entries.push({ component, stack, error: error ?? 'failed', details, logUrl });
     } else {
       const plan = JSON.parse(readFileSync(file.replace(/\.digest\.json$/, '.plan.json'), 'utf8')) as unknown;
       entries.push({ component: record.component, stack: record.stack, plan });

@@ -20,7 +20,7 @@ import { LockedError, openStore, withRunLock } from '../store/index.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { type AffectedItem, type AffectedOptions, canonicalJson, describeAffectedReport } from './affected.ts';
 import { repoRoot } from './git.ts';
-import { commitRange, type PlanEntry, renderSummary, type Summary } from './summary.ts';
+import { ciLogUrl, commitRange, type PlanEntry, renderSummary, type Summary } from './summary.ts';
 import { planReportHtml } from './summary-html.ts';
 
 /** Files strata writes into a component folder from the stack (they are inputs through vars/backend already). */
@@ -184,14 +184,15 @@ export async function planAffected(options: PlanAffectedOptions = {}): Promise<P
       entries.push({ component: r.component, stack: r.stack, plan });
     } else {
       row.error = r.error ?? r.result;
-      entries.push({ component: r.component, stack: r.stack, error: row.error, details: r.details });
+      const logUrl = ciLogUrl(options.env ?? process.env);
+      entries.push({ component: r.component, stack: r.stack, error: row.error, details: r.details, logUrl });
       // Kept with the plans, so a summary gathered from several CI jobs shows the failure too.
       for (const stale of ['planfile', 'plan.json', 'digest.json']) {
         rmSync(join(dir, `${contextPrefix(instance)}.${stale}`), { force: true });
       }
       writeFileSync(
         join(dir, `${contextPrefix(instance)}.failed.json`),
-        `${JSON.stringify({ component: r.component, stack: r.stack, error: row.error, details: r.details, base: report.base, head: report.head }, null, 2)}\n`,
+        `${JSON.stringify({ component: r.component, stack: r.stack, error: row.error, details: r.details, logUrl, base: report.base, head: report.head }, null, 2)}\n`,
       );
     }
     planned.push(row);

@@ -19,6 +19,8 @@ export interface PlanEntry {
   error?: string;
   /** Terraform's error block when the plan failed (masked, trimmed). */
   details?: string;
+  /** Where the failed plan's whole output is: the CI job's log (ciLogUrl). */
+  logUrl?: string;
   /** The saved planfile, for the JSON report. */
   planFile?: string;
 }
@@ -50,6 +52,16 @@ export function commitRange(base: string, head: string): string {
         ? 'working tree'
         : `${commit.slice(0, 7)} + working tree`;
   return `${base.slice(0, 7)}...${end}`;
+}
+
+/**
+ * The log of the CI job this runs in: GitHub and Gitea Actions (`GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`,
+ * `GITHUB_RUN_ID`) or GitLab (`CI_JOB_URL`); undefined outside CI.
+ */
+export function ciLogUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.CI_JOB_URL) return env.CI_JOB_URL;
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: run } = env;
+  return server && repository && run ? `${server.replace(/\/+$/, '')}/${repository}/actions/runs/${run}` : undefined;
 }
 
 export interface ResourceChange {
@@ -150,6 +162,7 @@ function details(entry: PlanEntry, counts: PlanCounts | undefined): string {
   const fence = (text: string, language = '') => `\`\`\`${language}\n${text.replaceAll('```', "'''")}\n\`\`\``;
   if (entry.error) {
     body = fence(globalMasker.mask([entry.error, entry.details].filter(Boolean).join('\n\n')));
+    if (entry.logUrl) body += `\n\nThe whole output: [the job's log](${entry.logUrl}).`;
   } else {
     const changes = resourceChanges(entry.plan);
     const lines = changes.flatMap((c) => [

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { COMMENT_MARKER } from '../../src/gitops/ci.ts';
-import { commitRange, type PlanEntry, renderSummary } from '../../src/gitops/summary.ts';
+import { ciLogUrl, commitRange, type PlanEntry, renderSummary } from '../../src/gitops/summary.ts';
 import { globalMasker } from '../../src/util/mask.ts';
 
 const golden = join(dirname(fileURLToPath(import.meta.url)), 'golden');
@@ -112,4 +112,18 @@ test('values a run registered as secrets are masked in attribute changes', () =>
   const summary = renderSummary([{ component: 'x', stack: 'dev', plan }]);
   assert.match(summary.markdown, /input: "plain" → "\*\*\*"/);
   assert.doesNotMatch(summary.markdown, /hunter2-registered/);
+});
+
+test("a failed plan links the CI job's log: GitHub and Gitea runs, GitLab jobs, nothing outside CI", () => {
+  const github = { GITHUB_SERVER_URL: 'https://github.com/', GITHUB_REPOSITORY: 'acme/infra', GITHUB_RUN_ID: '42' };
+  assert.equal(ciLogUrl(github), 'https://github.com/acme/infra/actions/runs/42');
+  assert.equal(
+    ciLogUrl({ CI_JOB_URL: 'https://gitlab.example/acme/infra/-/jobs/7' }),
+    'https://gitlab.example/acme/infra/-/jobs/7',
+  );
+  assert.equal(ciLogUrl({ GITHUB_REPOSITORY: 'acme/infra' }), undefined);
+  const summary = renderSummary([
+    { component: 'db', stack: 'dev', error: 'terraform plan failed', logUrl: ciLogUrl(github) },
+  ]);
+  assert.match(summary.markdown, /\[the job's log\]\(https:\/\/github\.com\/acme\/infra\/actions\/runs\/42\)/);
 });

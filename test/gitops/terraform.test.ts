@@ -164,7 +164,13 @@ test("plan --affected summary: attribute changes of a real plan, terraform's own
     stack('one').replace('size: small', 'size: large').concat('    broken:\n      vars: {}\n'),
   );
   r.write('components/terraform/broken/main.tf', 'resource "terraform_data" "x" {\n  input = var.nope\n}\n');
-  const plan = await planAffected({ cwd: r.dir, sha: base, includeUncommitted: true, write: () => {} });
+  const env = {
+    ...process.env,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'acme/infra',
+    GITHUB_RUN_ID: '7',
+  };
+  const plan = await planAffected({ cwd: r.dir, sha: base, includeUncommitted: true, env, write: () => {} });
   const markdown = plan.summary.markdown;
   assert.match(markdown, new RegExp(`\\(${base.slice(0, 7)}\\.\\.\\.working tree\\)`));
   assert.match(markdown, /\+ terraform_data\.this \(create\)\n {4}id: \(known after apply\)\n {4}input: "one-large"/);
@@ -174,4 +180,6 @@ test("plan --affected summary: attribute changes of a real plan, terraform's own
   assert.doesNotMatch(markdown, /[│╷╵]/, "Terraform's box is taken off");
   const failed = JSON.parse(readFileSync(join(r.dir, '.strata/plans/dev-broken.failed.json'), 'utf8'));
   assert.match(failed.details, /undeclared input variable/, 'kept for the summary gathered from CI jobs');
+  assert.equal(failed.logUrl, 'https://github.com/acme/infra/actions/runs/7');
+  assert.match(markdown, /\[the job's log\]\(https:\/\/github\.com\/acme\/infra\/actions\/runs\/7\)/);
 });
