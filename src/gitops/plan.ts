@@ -155,6 +155,7 @@ export async function planAffected(options: PlanAffectedOptions = {}): Promise<P
         })
       : { results: [], exitCode: 0 };
   const byId = new Map(instances.map((i) => [instanceId(i), i]));
+  const logUrl = ciLogUrl(options.env ?? process.env);
   const entries: PlanEntry[] = [];
   const planned: PlannedInstance[] = [];
   for (const r of many.results) {
@@ -184,7 +185,6 @@ export async function planAffected(options: PlanAffectedOptions = {}): Promise<P
       entries.push({ component: r.component, stack: r.stack, plan });
     } else {
       row.error = r.error ?? r.result;
-      const logUrl = ciLogUrl(options.env ?? process.env);
       entries.push({ component: r.component, stack: r.stack, error: row.error, details: r.details, logUrl });
       // Kept with the plans, so a summary gathered from several CI jobs shows the failure too.
       for (const stale of ['planfile', 'plan.json', 'digest.json']) {

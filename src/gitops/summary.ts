@@ -85,9 +85,9 @@ const MAX_VALUE = 80;
 
 const field = (value: unknown, key: string): unknown =>
   value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
-/** Terraform marks a sensitive attribute `true`, or a nested value with a sensitive part an object or list. */
+/** Terraform marks a sensitive attribute `true`, and a nested value with a sensitive part an object or list of marks. */
 const isSensitive = (marks: unknown): boolean =>
-  marks === true || (typeof marks === 'object' && marks !== null && JSON.stringify(marks).includes('true'));
+  marks === true || (typeof marks === 'object' && marks !== null && Object.values(marks).some(isSensitive));
 
 function shown(value: unknown, sensitive: boolean, unknown = false): string {
   if (sensitive) return '(sensitive value)';
