@@ -5,9 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StrataConfig } from '../config/types.ts';
+import { DEFAULT_LIMITS, LimitError, readFileBounded } from '../data/limits.ts';
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 import type { YamlFunction } from '../data/yaml.ts';
 import { parseYaml } from '../data/yaml.ts';
@@ -72,8 +72,9 @@ export function lockedVersions(config: StrataConfig, track: string | undefined):
   if (lock === undefined) {
     let text: string | undefined;
     try {
-      text = readFileSync(path, 'utf8');
-    } catch {
+      text = readFileBounded(path, DEFAULT_LIMITS.maxFileBytes, path);
+    } catch (error) {
+      if (error instanceof LimitError) throw error;
       text = undefined;
     }
     const parsed = text === undefined ? null : parseYaml(text, path);

@@ -10,6 +10,7 @@ import { StrataError } from '../errors.ts';
 import { signalExitCode } from '../exec/index.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import type { AgeKeyring } from './age-keys.ts';
+import { readSecretFile } from './read-file.ts';
 import {
   decryptSops,
   encryptSops,
@@ -51,7 +52,7 @@ export function protectionOf(text: string): Protection {
 
 function readExisting(file: string): string {
   if (!existsSync(file)) throw new StrataError(`${file}: no such file`);
-  return readFileSync(file, 'utf8');
+  return readSecretFile(file, file);
 }
 
 function vaultPassword(options: SecretFileOptions) {

@@ -14,11 +14,11 @@
  * - YAML comments are encrypted too (`#ENC[…,type:comment]`), with the path of the collection around them.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Document, isMap, type Scalar, YAMLMap } from 'yaml';
 import { StrataError } from '../errors.ts';
 import { type AgeKey, type AgeKeyring, discoverAgeKeys } from './age-keys.ts';
+import { readSecretFile } from './read-file.ts';
 import { isAgeRecipient, unwrapDataKey, wrapDataKey } from './sops-keys.ts';
 import {
   encryptionPredicate,
@@ -124,7 +124,7 @@ export async function decryptSopsFile(
   path: string,
   options: Omit<SopsDecryptOptions, 'file'> & { file?: string } = {},
 ): Promise<SopsPlaintext> {
-  const text = readFileSync(path, 'utf8');
+  const text = readSecretFile(path, path);
   return decryptSops(text, { ...options, file: options.file ?? path });
 }
 

@@ -3,7 +3,7 @@
  * Ansible Vault file or inline value, an environment variable) and prints only a mask and that origin; reading
  * it registers the plaintext with the global masker so later output hides it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { parse as parseYaml } from 'yaml';
@@ -11,6 +11,7 @@ import { StrataError } from '../errors.ts';
 import { globalMasker, MASK } from '../util/mask.ts';
 import { didYouMean } from '../util/suggest.ts';
 import type { AgeKeyring } from './age-keys.ts';
+import { readSecretFile } from './read-file.ts';
 import { decryptSops, isSopsEncrypted, sopsFormatFor } from './sops.ts';
 import {
   decryptInlineVault,
@@ -130,7 +131,7 @@ export async function openSecretFile(
   display: string,
   options: ResolveOptions = {},
 ): Promise<SecretDocument> {
-  const text = readFileSync(path, 'utf8');
+  const text = readSecretFile(path, display);
   if (isSopsEncrypted(text)) {
     const plain = await decryptSops(text, {
       file: display,
@@ -163,7 +164,7 @@ export async function openSecretFile(
 
 function kindOfFile(path: string): SecretKind | 'file' {
   if (!existsSync(path)) return 'file';
-  const text = readFileSync(path, 'utf8');
+  const text = readSecretFile(path, path);
   if (isSopsEncrypted(text)) return 'sops';
   if (isVaultEncrypted(text) || hasInlineVault(text)) return 'vault';
   return 'file';

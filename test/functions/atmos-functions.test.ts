@@ -2,6 +2,8 @@
 // `!git.*`, `!version`, `!labels`/`!tags`, `!random`, and the functions strata recognises but does not run.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parsePipes, parseTerraformArgs } from '../../src/functions/args.ts';
 import { describeComponent } from '../../src/services/describe.ts';
@@ -149,6 +151,17 @@ test('!git.*, !version, !labels, !tags and !random', async () => {
       assert.deepEqual(vars.keys, ['team', 'tier']);
       assert.deepEqual(vars.tags, ['prod', 'net']);
       assert.ok(vars.port === 1024 || vars.port === 1025);
+    },
+  );
+});
+
+test('a versions.lock.yaml that is a device or huge fails with the size limit instead of filling memory', async () => {
+  await withRepo(
+    { 'stacks/deploy/prod.yaml': 'components:\n  terraform:\n    app:\n      vars:\n        redis: !version redis\n' },
+    async (repo) => {
+      symlinkSync('/dev/zero', join(repo.dir, 'versions.lock.yaml'));
+      const engine = await repo.engine();
+      await assert.rejects(engine.instances(), /versions\.lock\.yaml is too large: over the limit of 8388608 bytes/);
     },
   );
 });

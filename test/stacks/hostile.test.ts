@@ -24,6 +24,7 @@ const FRAGMENTS = [
   'a: &a [*a]\n',
   'x: *nothing\n',
   'vars: {x: !include.raw /dev/zero}\n',
+  'vars: {x: !secret /dev/zero}\n',
   'vars: {x: !include /etc/passwd}\n',
   'vars: {x: !include ../../../../../etc/hostname .a}\n',
   'vars: {x: !exec touch /tmp/strata-fuzz-must-not-run}\n',
@@ -174,6 +175,7 @@ function corpus(): Array<{ name: string; files: Record<string, string>; atmos?: 
     { name: 'inheritance 2,000 levels deep', files: { 'stacks/deploy/prod.yaml': inheritance.join('\n') } },
     { name: 'nesting 100,000 deep', files: { 'stacks/deploy/prod.yaml': `${deep(100_000)}${component('x: 1')}` } },
     { name: '!include /etc/passwd', files: { 'stacks/deploy/prod.yaml': component('x: !include /etc/passwd') } },
+    { name: '!secret /dev/zero', files: { 'stacks/deploy/prod.yaml': component('x: !secret /dev/zero') } },
   ];
 }
 
