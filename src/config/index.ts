@@ -3,9 +3,10 @@
  * (notes/atmos-reference.md 1.1): --config replaces discovery; ATMOS_CLI_CONFIG_PATH disables the parent and git-root
  * search; otherwise the working directory, then its parents, then the git root.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { globSync } from 'tinyglobby';
+import { DEFAULT_LIMITS, LimitError, readFileBounded } from '../data/limits.ts';
 import { type ListMergeStrategy, mergeLayers } from '../data/merge.ts';
 import { parseYaml } from '../data/yaml.ts';
 import { StrataError, UsageError } from '../errors.ts';
@@ -169,8 +170,9 @@ export function discoverConfigFiles(options: LoadConfigOptions = {}): string[] {
 function readConfigFile(path: string): Record<string, unknown> {
   let source: string;
   try {
-    source = readFileSync(path, 'utf8');
+    source = readFileBounded(path, DEFAULT_LIMITS.maxFileBytes, `config file ${path}`);
   } catch (error) {
+    if (error instanceof LimitError) throw error;
     throw new StrataError(`cannot read config file ${path}: ${(error as Error).message}`);
   }
   const data = parseYaml(source, path);

@@ -2,10 +2,11 @@
  * Checks stack vars against the variables a component declares (Terraform `variable` blocks in *.tf, Packer's in
  * *.pkr.hcl), read with HashiCorp's own HCL parser (@cdktn/hcl2json). Atmos does not do this: it finds out at plan time.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hclErrorPosition, parseHcl } from '../data/hcl.ts';
 import type { ComponentInstance } from '../data/instance.ts';
+import { DEFAULT_LIMITS, readFileBounded } from '../data/limits.ts';
 import { isPlainMap } from '../data/merge.ts';
 import { YamlFunction } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
@@ -244,9 +245,10 @@ async function readUncached(dir: string, kind: string): Promise<Map<string, Vari
   const out = new Map<string, VariableDeclaration>();
   for (const file of files) {
     const path = join(dir, file);
+    const source = readFileBounded(path, DEFAULT_LIMITS.maxFileBytes, path);
     let parsed: Record<string, unknown>;
     try {
-      parsed = await parseHcl(readFileSync(path, 'utf8'), file);
+      parsed = await parseHcl(source, file);
     } catch (error) {
       const { message, line, col } = hclErrorPosition(error);
       throw new StrataError(`cannot parse ${path}: ${message}`, { location: { file: path, line, col } });

@@ -2,8 +2,9 @@
  * Workflow manifests: Atmos's format (`workflows: {<name>: {description, stack, env, steps}}`) plus strata's
  * extensions (needs, timeout, wait steps, richer retry). Parsing keeps line numbers so every error points at the file.
  */
-import { readFileSync } from 'node:fs';
+
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { DEFAULT_LIMITS, LimitError, readFileBounded } from '../data/limits.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { codeFrame } from '../util/suggest.ts';
 
@@ -156,8 +157,9 @@ function stringMap(reader: Reader, node: Node | null | undefined, what: string):
 export function readManifest(file: string, displayPath = file): WorkflowManifest {
   let source: string;
   try {
-    source = readFileSync(file, 'utf8');
+    source = readFileBounded(file, DEFAULT_LIMITS.maxFileBytes, `workflow manifest ${displayPath}`);
   } catch (error) {
+    if (error instanceof LimitError) throw error;
     throw new StrataError(`workflow file not found: the workflow manifest file ${displayPath} does not exist`, {
       cause: error,
     });

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { StrataError } from '../../src/errors.ts';
@@ -212,6 +212,42 @@ test('the hostile corpus ends in under 5 s and 300 MB RSS each, with a clear err
       assert.doesNotMatch(result.stderr, NO_TRACE, entry.name);
       assert.ok(ms < 5000, `${entry.name}: ${ms} ms`);
       assert.ok(rssMb < 300, `${entry.name}: ${rssMb} MB`);
+    } finally {
+      repo.cleanup();
+    }
+  }
+});
+
+test('repository files that are devices (atmos.yaml, variables.tf) fail with the size limit, at once', (t) => {
+  const cases: Array<{ file: string; args: string[] }> = [
+    { file: 'atmos.yaml', args: ['list', 'stacks'] },
+    { file: 'components/terraform/app/variables.tf', args: ['validate', 'stacks'] },
+  ];
+  for (const { file, args } of cases) {
+    const repo = makeRepo(
+      {
+        'stacks/deploy/prod.yaml': 'components:\n  terraform:\n    app:\n      vars: {x: 1}\n',
+        'components/terraform/app/main.tf': '',
+      },
+      { atmos: `${ATMOS_YAML_TEMPLATES}workflows:\n  base_path: stacks/workflows\n` },
+    );
+    try {
+      rmSync(join(repo.dir, file), { force: true });
+      mkdirSync(dirname(join(repo.dir, file)), { recursive: true });
+      symlinkSync('/dev/zero', join(repo.dir, file));
+      const started = Date.now();
+      const result = spawnSync(process.execPath, [join(repoRoot, 'bin/strata.js'), ...args], {
+        cwd: repo.dir,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+        timeout: 30_000,
+      });
+      const ms = Date.now() - started;
+      t.diagnostic(`${file}: exit ${result.status}, ${ms} ms: ${result.stderr.split('\n')[0]}`);
+      assert.equal(result.status, 1, `${file}: exit ${result.status}`);
+      assert.match(result.stderr, /is too large: over the limit of 8388608 bytes/, file);
+      assert.doesNotMatch(result.stderr, NO_TRACE, file);
+      assert.ok(ms < 5000, `${file}: ${ms} ms`);
     } finally {
       repo.cleanup();
     }
