@@ -3,7 +3,7 @@
  * controller reload, so a hostile or careless stack must end in a clear error, never in a hang or gigabytes of RAM.
  * The numbers come from atmos.yaml / strata.yaml `limits:`; every one has a safe default.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { StrataError } from '../errors.ts';
 
 export interface EngineLimits {
@@ -103,9 +103,15 @@ export class LimitError extends StrataError {}
  * (`/dev/zero`), a FIFO or a huge file never ends up in memory. `what` names the file in the error.
  */
 export function readFileBounded(path: string, maxBytes: number, what: string): string {
-  const fd = openSync(path, 'r');
+  // O_NONBLOCK: opening a FIFO waits for a writer otherwise, so a named pipe in the repository would hang strata.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stat = fstatSync(fd);
+    if (stat.isFIFO() || stat.isSocket()) {
+      throw new LimitError(`${what} is a named pipe or socket, not a file`, {
+        hint: 'strata reads only regular files (and bounded reads of devices): replace it with a file',
+      });
+    }
     if (stat.isFile() && stat.size > maxBytes) throw tooBig(what, `${stat.size} bytes, over`, maxBytes);
     const chunks: Buffer[] = [];
     let total = 0;

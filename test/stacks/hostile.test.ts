@@ -4,7 +4,7 @@
  * through the CLI ends in under 5 s and 300 MB of RSS each, measured here (the figures are printed as diagnostics).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -218,23 +218,31 @@ test('the hostile corpus ends in under 5 s and 300 MB RSS each, with a clear err
   }
 });
 
-test('repository files that are devices (atmos.yaml, variables.tf) fail with the size limit, at once', (t) => {
-  const cases: Array<{ file: string; args: string[] }> = [
-    { file: 'atmos.yaml', args: ['list', 'stacks'] },
-    { file: 'components/terraform/app/variables.tf', args: ['validate', 'stacks'] },
+test('repository files that are devices or named pipes fail at once with a clear error', (t) => {
+  const tooLarge = /is too large: over the limit of 8388608 bytes/;
+  const cases: Array<{ file: string; args: string[]; fifo?: boolean; error: RegExp }> = [
+    { file: 'atmos.yaml', args: ['list', 'stacks'], error: tooLarge },
+    { file: 'components/terraform/app/variables.tf', args: ['validate', 'stacks'], error: tooLarge },
+    // Opening a FIFO waits for a writer: without care, describe would hang for ever.
+    {
+      file: 'stacks/deploy/pipe.txt',
+      args: ['describe', 'stacks'],
+      fifo: true,
+      error: /stacks\/deploy\/pipe\.txt \(stacks\/deploy\/prod\.yaml: !include \.\/pipe\.txt\) is a named pipe/,
+    },
   ];
-  for (const { file, args } of cases) {
-    const repo = makeRepo(
-      {
-        'stacks/deploy/prod.yaml': 'components:\n  terraform:\n    app:\n      vars: {x: 1}\n',
-        'components/terraform/app/main.tf': '',
-      },
-      { atmos: `${ATMOS_YAML_TEMPLATES}workflows:\n  base_path: stacks/workflows\n` },
-    );
+  for (const { file, args, fifo, error } of cases) {
+    const repo = makeRepo({
+      'stacks/deploy/prod.yaml': 'components:\n  terraform:\n    app:\n      vars: {x: !include ./pipe.txt}\n',
+      'stacks/deploy/pipe.txt': 'x',
+      'components/terraform/app/main.tf': '',
+    });
     try {
-      rmSync(join(repo.dir, file), { force: true });
-      mkdirSync(dirname(join(repo.dir, file)), { recursive: true });
-      symlinkSync('/dev/zero', join(repo.dir, file));
+      const path = join(repo.dir, file);
+      rmSync(path, { force: true });
+      mkdirSync(dirname(path), { recursive: true });
+      if (fifo) execFileSync('mkfifo', [path]);
+      else symlinkSync('/dev/zero', path);
       const started = Date.now();
       const result = spawnSync(process.execPath, [join(repoRoot, 'bin/strata.js'), ...args], {
         cwd: repo.dir,
@@ -245,7 +253,7 @@ test('repository files that are devices (atmos.yaml, variables.tf) fail with the
       const ms = Date.now() - started;
       t.diagnostic(`${file}: exit ${result.status}, ${ms} ms: ${result.stderr.split('\n')[0]}`);
       assert.equal(result.status, 1, `${file}: exit ${result.status}`);
-      assert.match(result.stderr, /is too large: over the limit of 8388608 bytes/, file);
+      assert.match(result.stderr, error, file);
       assert.doesNotMatch(result.stderr, NO_TRACE, file);
       assert.ok(ms < 5000, `${file}: ${ms} ms`);
     } finally {
