@@ -19,14 +19,14 @@ const target = (await import(pathToFileURL(join(repoRoot, 'bin', 'cli-target.js'
  * fresh, else the launcher, which runs the sources. The launcher walks src/ on every start to decide (~30 ms of CPU
  * per command).
  */
-const entry = target.bundleIsFresh() ? target.bundle : join(repoRoot, 'bin', 'strata.js');
+export const cliEntry = target.bundleIsFresh() ? target.bundle : join(repoRoot, 'bin', 'strata.js');
 
 /** Runs the real `strata` binary as a user would, in `cwd`, with extra environment. */
 export function runCli(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
 ): CliResult {
-  const result = spawnSync(process.execPath, [entry, ...args], {
+  const result = spawnSync(process.execPath, [cliEntry, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     input: options.input,
