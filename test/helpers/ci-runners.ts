@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Contexts, condition, interpolate } from './actions-expressions.ts';
 import type { FakeForge } from './fake-forge.ts';
+import { pruneUnused } from './temp-cache.ts';
 
 export interface Shell {
   code: number;
@@ -67,6 +68,7 @@ export async function unzipInto(zip: Buffer, folder: string): Promise<void> {
 export function toolCacheShims(root: string): string {
   const realNpm = execFileSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
   const cache = join(tmpdir(), 'strata-runner-tool-cache');
+  pruneUnused(cache, '.');
   const shims = join(root, 'tool-cache-shims');
   mkdirSync(shims, { recursive: true });
   writeFileSync(
@@ -92,6 +94,7 @@ if [[ ! -d $entry ]]; then
   mv -T "$staging" "$entry" 2>/dev/null || rm -rf "$staging"
   exit 0
 fi
+touch "$entry"
 mkdir -p "$prefix"
 cp -al "$entry/." "$prefix/" 2>/dev/null || cp -a "$entry/." "$prefix/"
 `,

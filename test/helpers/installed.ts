@@ -7,11 +7,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { acquireFileLock } from '../../src/util/lock.ts';
 import { repoRoot } from './shared.ts';
+import { useAndPrune } from './temp-cache.ts';
 
 export interface InstalledStrata {
   /** The temporary project the package is installed in (its node_modules holds strata and its dependencies). */
@@ -58,19 +59,6 @@ function packageHash(): string {
 }
 
 let cached: InstalledStrata | undefined;
-
-/** Installs unused this long are removed (the temp folder may be a RAM file system; each install is ~40 MB). */
-const UNUSED_MS = 6 * 60 * 60 * 1000;
-
-/** Removes the installs of other package contents that no run used for UNUSED_MS (a use touches `.installed`). */
-function pruneUnused(base: string, keep: string): void {
-  for (const name of readdirSync(base)) {
-    const project = join(base, name);
-    if (project === keep || name.endsWith('.lock')) continue;
-    const used = statSync(join(project, '.installed'), { throwIfNoEntry: false })?.mtimeMs;
-    if (used !== undefined && Date.now() - used > UNUSED_MS) rmSync(project, { recursive: true, force: true });
-  }
-}
 
 /** Packs and installs strata once per package content; later calls (and other test files) reuse the install. */
 export async function installedStrata(): Promise<InstalledStrata> {
@@ -119,9 +107,7 @@ export async function installedStrata(): Promise<InstalledStrata> {
       await release();
     }
   }
-  const now = new Date();
-  utimesSync(done, now, now);
-  pruneUnused(base, project);
+  useAndPrune(base, project, '.installed');
   cached = result;
   return result;
 }
