@@ -7,13 +7,14 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const cacheDir = join(tmpdir(), 'strata-test-ts');
+// Read when used: scripts/run-tests.mjs may point TMPDIR elsewhere after this module is loaded.
+const cacheDir = () => join(tmpdir(), 'strata-test-ts');
 export const TRANSFORM = { loader: 'ts', format: 'esm', target: 'node20.18', sourcemap: 'inline' };
 
 export function cachePath(path) {
   const { size, mtimeMs } = statSync(path);
   const key = createHash('sha1').update(`${path}\0${size}\0${mtimeMs}\0v2`).digest('hex');
-  return join(cacheDir, `${key}.mjs`);
+  return join(cacheDir(), `${key}.mjs`);
 }
 
 export function readCached(path) {
@@ -26,7 +27,7 @@ export function readCached(path) {
 
 export function writeCached(path, code) {
   const target = cachePath(path);
-  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(cacheDir(), { recursive: true });
   const staging = `${target}.${process.pid}.tmp`;
   writeFileSync(staging, code);
   renameSync(staging, target);

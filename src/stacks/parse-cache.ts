@@ -74,10 +74,11 @@ export class ParseCache {
     const lines = [this.#header];
     for (const [hash, line] of this.#used) lines.push(`${hash}\t${line}`);
     try {
+      const text = `${lines.join('\n')}\n`;
       mkdirSync(join(this.#file, '..'), { recursive: true });
-      writeFileAtomicSync(this.#file, `${lines.join('\n')}\n`);
+      writeFileAtomicSync(this.#file, text);
       this.#stored = new Map(this.#used);
-      evictOldest(join(this.#file, '..'), this.#maxBytes);
+      keepUnder(join(this.#file, '..'), this.#maxBytes, Buffer.byteLength(text));
     } catch {
       // A cache that cannot be written (read-only home, full disk) only costs speed.
     }
@@ -106,8 +107,22 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Removes the least recently written packs while the folder holds more than `maxBytes`. */
-function evictOldest(dir: string, maxBytes: number): void {
+/** Per folder, the bytes it held after this process's last look plus what this process wrote since. */
+const knownBytes = new Map<string, number>();
+
+/**
+ * Keeps the folder under `maxBytes`. Listing it costs a stat per pack, so a process looks at its first write and
+ * then only when its own writes may cross the bound (a process that opens engines over many folders, such as the
+ * tests, would otherwise list thousands of packs per write).
+ */
+function keepUnder(dir: string, maxBytes: number, written: number): void {
+  const known = knownBytes.get(dir);
+  if (known !== undefined && known + written <= maxBytes) knownBytes.set(dir, known + written);
+  else knownBytes.set(dir, evictOldest(dir, maxBytes));
+}
+
+/** Removes the least recently written packs while the folder holds more than `maxBytes`; gives the bytes kept. */
+function evictOldest(dir: string, maxBytes: number): number {
   const packs = readdirSync(dir)
     .filter((name) => name.endsWith('.pack'))
     .map((name) => {
@@ -116,10 +131,13 @@ function evictOldest(dir: string, maxBytes: number): void {
     })
     .sort((a, b) => b.mtime - a.mtime);
   let total = 0;
+  let kept = 0;
   for (const pack of packs) {
     total += pack.size;
     if (total > maxBytes) rmSync(pack.path, { force: true });
+    else kept = total;
   }
+  return kept;
 }
 
 const UNCACHEABLE: unique symbol = Symbol('uncacheable');

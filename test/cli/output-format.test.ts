@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.ts';
+import { cliEntry } from '../helpers/cli.ts';
 import { repoRoot } from '../helpers/shared.ts';
 
 const example = join(repoRoot, 'examples', 'homelab');
@@ -34,7 +35,7 @@ function rows(): Row[] {
 /** Runs `strata <command> --format json` in the copy; a long-running command is stopped after its first document. */
 function run(command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const args = [...command.split(' '), '--format', 'json'];
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'strata.js'), ...args], {
+  const child = spawn(process.execPath, [cliEntry, ...args], {
     cwd: dir,
     env: { ...process.env, NO_COLOR: '1', STRATA_PVE_SIMULATOR: '', PROXMOX_VE_ENDPOINT: '' },
   });

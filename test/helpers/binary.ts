@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { acquireFileLock } from '../../src/util/lock.ts';
 import { repoRoot } from './shared.ts';
+import { useAndPrune } from './temp-cache.ts';
 
 const INPUTS = ['src', 'scripts/build-binary.mjs', 'package-lock.json'];
 
@@ -30,7 +31,10 @@ function inputsHash(): string {
 export async function builtBinary(): Promise<string> {
   const dir = join(tmpdir(), 'strata-binary', inputsHash());
   const binary = join(dir, 'strata-linux-x64');
-  if (existsSync(binary)) return binary;
+  if (existsSync(binary)) {
+    useAndPrune(join(tmpdir(), 'strata-binary'), dir, 'strata-linux-x64');
+    return binary;
+  }
   mkdirSync(dir, { recursive: true });
   const release = await acquireFileLock(`${dir}.lock`, { command: 'test: build the single binary', waitMs: 300_000 });
   try {
@@ -42,5 +46,6 @@ export async function builtBinary(): Promise<string> {
   } finally {
     await release();
   }
+  useAndPrune(join(tmpdir(), 'strata-binary'), dir, 'strata-linux-x64');
   return binary;
 }

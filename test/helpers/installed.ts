@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { acquireFileLock } from '../../src/util/lock.ts';
 import { repoRoot } from './shared.ts';
+import { useAndPrune } from './temp-cache.ts';
 
 export interface InstalledStrata {
   /** The temporary project the package is installed in (its node_modules holds strata and its dependencies). */
@@ -106,6 +107,7 @@ export async function installedStrata(): Promise<InstalledStrata> {
       await release();
     }
   }
+  useAndPrune(base, project, '.installed');
   cached = result;
   return result;
 }

@@ -175,3 +175,21 @@ test('the cache ignores a pack of another version or other parser limits, and ke
     assert.ok(new ParseCache('/repo/c', limits, { dir }).get('/repo/c\n', 'x'), 'the newest pack stays');
   });
 });
+
+test('one process writing many packs keeps the folder under its size after every write', async () => {
+  await withCacheHome(async (home) => {
+    const dir = join(home, 'packs');
+    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
+    const big = { text: 'x'.repeat(1000) };
+    const total = () => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    for (let index = 0; index < 12; index++) {
+      const base = `/repo/many-${index}`;
+      const cache = new ParseCache(base, limits, { dir, maxBytes: 3500 });
+      cache.set(`${base}\n`, big);
+      cache.flush();
+      assert.ok(total() <= 3500, `after write ${index}: ${total()} bytes`);
+      assert.ok(new ParseCache(base, limits, { dir }).get(`${base}\n`, 'x'), 'the newest pack stays');
+    }
+    assert.ok(readdirSync(dir).length < 12, 'older packs went');
+  });
+});

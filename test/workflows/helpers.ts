@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '../../src/workflows/index.ts';
-import { repoRoot } from '../helpers/shared.ts';
+import { cliEntry } from '../helpers/cli.ts';
 
 /** A project folder with an atmos.yaml whose workflows live in stacks/workflows. */
 export function makeProject(manifests: Record<string, string>): { dir: string; cleanup: () => void } {
@@ -37,7 +37,7 @@ export interface AsyncCli {
  */
 export function startCli(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): AsyncCli {
   const started = Date.now();
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'strata.js'), ...args], {
+  const child = spawn(process.execPath, [cliEntry, ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
   });
