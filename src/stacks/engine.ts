@@ -27,10 +27,10 @@ import { lineOf, listStackManifests, ManifestReader, type MergedFile } from './m
 import { ParseCache } from './parse-cache.ts';
 import {
   describedSection,
-  hasTemplatesDeep,
   type Locate,
   patternName,
   renderDeep,
+  sectionHasTemplates,
   versionTrack,
   workspaceName,
 } from './sections.ts';
@@ -347,7 +347,7 @@ export class StackEngine {
     if (this.#reader.sawMarkers) section = finalizeMarkers(section) as PlainMap;
     const templates = this.config.templates;
     const templated =
-      (this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0]);
+      (this.#options.processTemplates ?? templates.enabled) && sectionHasTemplates(section, templates.delimiters[0]);
     const functions = this.#options.processFunctions !== false && this.#reader.sawFunctions;
     if (!templated && !functions) return this.#instance(raw, stack, section);
     return this.#evaluateAsync(candidate, section, templated);
