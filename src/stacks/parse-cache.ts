@@ -102,12 +102,12 @@ export class ParseCache {
   }
 }
 
-function sha256(text: string): string {
+export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
 /** Removes the least recently written packs while the folder holds more than `maxBytes`. */
-function evictOldest(dir: string, maxBytes: number): void {
+export function evictOldest(dir: string, maxBytes: number): void {
   const packs = readdirSync(dir)
     .filter((name) => name.endsWith('.pack'))
     .map((name) => {

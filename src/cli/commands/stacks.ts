@@ -19,7 +19,7 @@ import { openReadOnlyEngine } from '../../services/engine.ts';
 import type { ValidationProblem } from '../../services/validate.ts';
 import type { StackEngine } from '../../stacks/engine.ts';
 import { paint } from '../../util/terminal.ts';
-import { type OutputFormat, parseFormat, render } from '../output.ts';
+import { type OutputFormat, parseFormat, render, writeJson } from '../output.ts';
 import { type EvaluationFlags, evaluationFlags, evaluationOptions, globals, out, subcommand } from '../shared.ts';
 
 // Loaded by the commands that use them: JSON Schema validation (ajv) and provenance (the yaml syntax tree) would
@@ -219,7 +219,9 @@ export function register(program: Command): void {
           includeEmptyStacks: opts.includeEmptyStacks,
         });
         noticeNoStacks(engine);
-        out(render(await queried(result, opts.query, format), format));
+        // JSON is written stack by stack: the whole text of a large repository would double the peak memory.
+        if (format === 'json' && !opts.query) writeJson(result, (text) => process.stdout.write(text));
+        else out(render(await queried(result, opts.query, format), format));
       },
     );
 
