@@ -19,20 +19,20 @@ export function render(data: unknown, format: OutputFormat): string {
 }
 
 /**
- * Writes what `render(data, 'json')` returns, one top-level entry at a time, so the whole text (34 MB for 500
- * stacks) is never held at once. JSON strings hold no raw newline, so indenting an entry's lines is exact.
+ * What `render(data, 'json')` returns, in pieces of one top-level entry each, so the whole text (34 MB for 500 stacks)
+ * is never held at once. JSON strings hold no raw newline, so indenting an entry's lines is exact.
  */
-export function writeJson(data: unknown, write: (text: string) => void): void {
+export function* jsonChunks(data: unknown): Generator<string> {
   if (typeof data !== 'object' || data === null || Array.isArray(data) || 'toJSON' in data) {
-    write(render(data, 'json'));
+    yield render(data, 'json');
     return;
   }
   let first = true;
   for (const [key, value] of Object.entries(data)) {
     const text = JSON.stringify(value, null, 2);
     if (text === undefined) continue;
-    write(`${first ? '{' : ','}\n  ${JSON.stringify(key)}: ${text.replaceAll('\n', '\n  ')}`);
+    yield `${first ? '{' : ','}\n  ${JSON.stringify(key)}: ${text.replaceAll('\n', '\n  ')}`;
     first = false;
   }
-  write(first ? '{}\n' : '\n}\n');
+  yield first ? '{}\n' : '\n}\n';
 }

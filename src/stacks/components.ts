@@ -33,7 +33,7 @@ export interface RawComponent {
   /** Physical component folder under components/<kind>/ (metadata.component, legacy component:, or the name). */
   folder: string;
   /** Bases, most derived first (Atmos's `inheritance`); listed on first read for long chains. */
-  readonly inheritance: string[];
+  inheritance: string[];
   /** The stack component named by metadata.component / component: when there is one (it changes the workspace). */
   baseComponent: string;
   abstract: boolean;
@@ -204,21 +204,20 @@ export class ComponentBuilder {
     section.overrides = overrides;
     section.component = folder;
 
-    const inheritance = inheritanceOf(base, section);
-    return {
+    const raw: RawComponent = {
       kind,
       name,
       section,
       folder,
-      get inheritance() {
-        return inheritance();
-      },
+      inheritance: NO_BASES,
       // Atmos's BaseComponent: the folder when it is not the component's own name (a derived component).
       baseComponent: folder !== name ? folder : '',
       abstract: ownMetadata.type === 'abstract',
       enabled: metadata.enabled !== false,
       locked: metadata.locked === true,
     };
+    listInheritance(base, raw);
+    return raw;
   }
 
   /** Atmos fails on a section that is not a map; merging would otherwise drop it without a word. */
@@ -393,9 +392,8 @@ export class ComponentBuilder {
     for (const key of Object.keys(parentMetadata))
       if (!NOT_INHERITED_METADATA.has(key)) inheritable[key] = parentMetadata[key];
     acc.metadata = mergeLayers([acc.metadata, inheritable], strategy);
-    const left = this.#config.templates.delimiters[0];
-    acc.order = { name: parent, previous: acc.order, size: (acc.order?.size ?? 0) + 1 };
-    acc.order.templated = parent.includes(left) || acc.order.previous?.templated === true;
+    const templated = parent.includes(this.#config.templates.delimiters[0]) || acc.order?.templated === true;
+    acc.order = { name: parent, previous: acc.order, size: (acc.order?.size ?? 0) + 1, templated };
     if (!acc.folder) acc.folder = parent;
     return below + 1;
   }
@@ -444,7 +442,7 @@ interface BaseOrder {
   previous: BaseOrder | undefined;
   size: number;
   /** Whether this base or one below it has the template delimiter in its name. */
-  templated?: boolean;
+  templated: boolean;
 }
 
 /** Chains at least this long list their bases on first read (every level of a 5,000-level chain lists them all). */
@@ -456,22 +454,28 @@ const LIST_LAZILY_FROM = 64;
  */
 const lazyInheritance = new WeakMap<PlainMap, boolean>();
 
+const NO_BASES: string[] = [];
+
 /**
- * Sets `section.inheritance` (the bases, most derived first; a single line of bases names each once, branches may
- * name one twice) and returns a function that lists them: at once for a short chain, on first read for a long one.
+ * Sets `inheritance` on the component and its section: the bases, most derived first (a single line of bases names
+ * each once, branches may name one twice). A long chain's list is made on first read.
  */
-function inheritanceOf(acc: BaseAccumulator, section: PlainMap): () => string[] {
+function listInheritance(acc: BaseAccumulator, raw: RawComponent): void {
+  const list = () => (acc.branched ? [...new Set(listOrder(acc.order))] : listOrder(acc.order));
+  if ((acc.order?.size ?? 0) < LIST_LAZILY_FROM) {
+    const listed = list();
+    raw.inheritance = listed;
+    raw.section.inheritance = listed;
+    return;
+  }
   let listed: string[] | undefined;
-  const list = () => {
-    listed ??= acc.branched ? [...new Set(listOrder(acc.order))] : listOrder(acc.order);
+  const get = () => {
+    listed ??= list();
     return listed;
   };
-  if ((acc.order?.size ?? 0) < LIST_LAZILY_FROM) section.inheritance = list();
-  else {
-    Object.defineProperty(section, 'inheritance', { get: list, enumerable: true, configurable: true });
-    lazyInheritance.set(section, acc.order?.templated === true);
-  }
-  return list;
+  for (const target of [raw, raw.section])
+    Object.defineProperty(target, 'inheritance', { get, enumerable: true, configurable: true });
+  lazyInheritance.set(raw.section, acc.order?.templated === true);
 }
 
 /**

@@ -320,6 +320,18 @@ export class ManifestReader {
 
   /** Imports of a file that an empty context reads as they are: plain paths, no template, glob or context. */
   #plainImports(path: string): string[] {
+    // Every manifest's walk meets the shared catalogs again: each file's plain imports are resolved once.
+    let known = this.#plainImportsOf.get(path);
+    if (!known) {
+      known = this.#resolvePlainImports(path);
+      this.#plainImportsOf.set(path, known);
+    }
+    return known.slice();
+  }
+
+  readonly #plainImportsOf = new Map<string, string[]>();
+
+  #resolvePlainImports(path: string): string[] {
     if (path.endsWith('.tmpl')) return [];
     const data = this.parse(path);
     const out: string[] = [];

@@ -56,17 +56,19 @@ interface StoredEntry {
 }
 
 /**
- * The pack: a header, a table of values, a table of section shapes (key lists), then one line per manifest. Values
- * are stored once however many sections hold them (instances of a component share most of their sections), and
- * read back shared, as merging shares them: a pack is a fraction of the result's JSON and is read in one parse.
+ * The pack: a header, the table size at the last full write, a table of values, a table of section shapes (key
+ * lists), then one line per manifest. Values are stored once however many sections hold them (instances of a
+ * component share most of their sections), and read back shared, as merging shares them: a pack is a fraction of
+ * the result's JSON and is read in one parse. A run that built a few stacks appends their values to the tables and
+ * keeps the other lines as they were read; the pack is written in full again once the tables have grown by half.
  */
 export class ResultCache {
   readonly #file: string;
   readonly #header: string;
   readonly #maxBytes: number;
-  #loaded: { values: unknown[]; shapes: string[][]; lines: Map<string, string> } | undefined;
-  /** The entries this run used or built, to write back. */
-  readonly #used = new Map<string, { entry: ResultEntry; hashes: string[]; targets: [string, string][] }>();
+  #loaded: LoadedPack | undefined;
+  /** The entries this run used (with their line as read) or built, to write back. */
+  readonly #used = new Map<string, UsedEntry>();
   readonly #hashes = new Map<string, string | undefined>();
   readonly #plain = new WeakSet<object>();
   #added = false;
@@ -94,7 +96,7 @@ export class ResultCache {
       fallbackName: stored.fallbackName,
       candidates: stored.candidates.map((c) => decodeCandidate(c, pack.values, pack.shapes)),
     };
-    this.#used.set(manifest, { entry, hashes: stored.hashes, targets: stored.targets });
+    this.#used.set(manifest, { entry, hashes: stored.hashes, targets: stored.targets, line });
     resultCounters.fromCache++;
     return entry;
   }
@@ -118,27 +120,35 @@ export class ResultCache {
   flush(): void {
     if (!this.#added) return;
     this.#added = false;
-    const table = new ValueTable();
-    const lines: string[] = [];
-    for (const [manifest, { entry, hashes, targets }] of this.#used) {
-      const stored: StoredEntry = {
-        hashes,
-        targets,
-        files: entry.files,
-        imports: entry.imports,
-        fallbackName: entry.fallbackName,
-        candidates: entry.candidates.map((c) => table.encodeCandidate(c)),
-      };
-      lines.push(`${JSON.stringify(manifest)}\t${JSON.stringify(stored)}`);
-    }
-    const text = [this.#header, JSON.stringify(table.values), JSON.stringify(table.shapes), ...lines].join('\n');
+    const old = this.#load();
+    const text = this.#appended(old) ?? this.#full();
     try {
       mkdirSync(join(this.#file, '..'), { recursive: true });
-      writeFileAtomicSync(this.#file, `${text}\n`);
+      writeFileAtomicSync(this.#file, text);
       evictOldest(join(this.#file, '..'), this.#maxBytes);
     } catch {
       // A cache that cannot be written (read-only home, full disk) only costs speed.
     }
+  }
+
+  /** The pack with every entry encoded afresh. */
+  #full(): string {
+    const table = new ValueTable();
+    const lines = [...this.#used].map(([manifest, used]) => `${JSON.stringify(manifest)}\t${encode(used, table)}`);
+    const tables = [JSON.stringify(table.values), JSON.stringify(table.shapes)];
+    return `${[this.#header, String(table.values.length), ...tables, ...lines].join('\n')}\n`;
+  }
+
+  /** The pack read, with the new entries' values appended; undefined when it is time for a full write. */
+  #appended(old: LoadedPack): string | undefined {
+    if (old.values.length === 0) return undefined;
+    const table = new ValueTable(old.values, old.shapes);
+    const lines = [...this.#used].map(
+      ([manifest, used]) => `${JSON.stringify(manifest)}\t${used.line ?? encode(used, table)}`,
+    );
+    if (old.values.length + table.values.length > old.compacted * 1.5 + 1000) return undefined;
+    const tables = [appendJson(old.valuesText, table.values), appendJson(old.shapesText, table.shapes)];
+    return `${[this.#header, String(old.compacted), ...tables, ...lines].join('\n')}\n`;
   }
 
   #isPlain(value: unknown): boolean {
@@ -157,9 +167,9 @@ export class ResultCache {
     return this.#hashes.get(path);
   }
 
-  #load(): { values: unknown[]; shapes: string[][]; lines: Map<string, string> } {
+  #load(): LoadedPack {
     if (this.#loaded) return this.#loaded;
-    this.#loaded = { values: [], shapes: [], lines: new Map() };
+    this.#loaded = { values: [], shapes: [], lines: new Map(), compacted: 0, valuesText: '[]', shapesText: '[]' };
     let text: string;
     try {
       text = readFileSync(this.#file, 'utf8');
@@ -167,12 +177,19 @@ export class ResultCache {
       return this.#loaded;
     }
     const lines = text.split('\n');
-    if (lines[0] !== this.#header || lines.length < 3) return this.#loaded;
+    if (lines[0] !== this.#header || lines.length < 4) return this.#loaded;
     try {
       // Empty maps come back as the one shared empty map, as merging gives them.
-      const values = (JSON.parse(lines[1]) as unknown[]).map((v) => (isEmptyPlainMap(v) ? EMPTY_MAP : v));
-      const loaded = { values, shapes: JSON.parse(lines[2]) as string[][], lines: new Map<string, string>() };
-      for (let i = 3; i < lines.length; i++) {
+      const values = (JSON.parse(lines[2]) as unknown[]).map((v) => (isEmptyPlainMap(v) ? EMPTY_MAP : v));
+      const loaded: LoadedPack = {
+        values,
+        shapes: JSON.parse(lines[3]) as string[][],
+        lines: new Map(),
+        compacted: Number(lines[1]) || 0,
+        valuesText: lines[2],
+        shapesText: lines[3],
+      };
+      for (let i = 4; i < lines.length; i++) {
         const tab = lines[i].indexOf('"\t');
         if (tab > 0) loaded.lines.set(JSON.parse(lines[i].slice(0, tab + 1)), lines[i].slice(tab + 2));
       }
@@ -184,20 +201,70 @@ export class ResultCache {
   }
 }
 
+interface LoadedPack {
+  values: unknown[];
+  shapes: string[][];
+  lines: Map<string, string>;
+  /** The size of the value table when the pack was last written in full. */
+  compacted: number;
+  valuesText: string;
+  shapesText: string;
+}
+
+interface UsedEntry {
+  entry: ResultEntry;
+  hashes: string[];
+  targets: [string, string][];
+  /** The entry's line as read from the pack (its indexes point into the pack's tables). */
+  line?: string;
+}
+
+function encode({ entry, hashes, targets }: UsedEntry, table: ValueTable): string {
+  const stored: StoredEntry = {
+    hashes,
+    targets,
+    files: entry.files,
+    imports: entry.imports,
+    fallbackName: entry.fallbackName,
+    candidates: entry.candidates.map((c) => table.encodeCandidate(c)),
+  };
+  return JSON.stringify(stored);
+}
+
+/** A JSON array's text with more items appended. */
+function appendJson(text: string, added: unknown[]): string {
+  if (added.length === 0) return text;
+  return text === '[]' ? JSON.stringify(added) : `${text.slice(0, -1)},${JSON.stringify(added).slice(1)}`;
+}
+
 /** Interns section values (by identity first, then by JSON text) and section shapes while a pack is written. */
 class ValueTable {
+  /** The values and shapes added (their indexes follow those of the tables the table extends). */
   readonly values: unknown[] = [];
   readonly shapes: string[][] = [];
   readonly #byObject = new WeakMap<object, number>();
   readonly #byText = new Map<string, number>();
   readonly #shapeIds = new Map<string, number>();
+  readonly #valueBase: number;
+  readonly #shapeBase: number;
+
+  /** A table extending the tables of a pack read (its objects are found again by identity). */
+  constructor(values: unknown[] = [], shapes: string[][] = []) {
+    this.#valueBase = values.length;
+    this.#shapeBase = shapes.length;
+    for (let id = 0; id < values.length; id++) {
+      const value = values[id];
+      if (typeof value === 'object' && value !== null && !this.#byObject.has(value)) this.#byObject.set(value, id);
+    }
+    for (let id = 0; id < shapes.length; id++) this.#shapeIds.set(shapes[id].join('\u0000'), id);
+  }
 
   encodeCandidate({ raw, stack }: CachedCandidate): unknown[] {
     const keys = Object.keys(raw.section);
     const shapeKey = keys.join('\u0000');
     let shape = this.#shapeIds.get(shapeKey);
     if (shape === undefined) {
-      shape = this.shapes.length;
+      shape = this.#shapeBase + this.shapes.length;
       this.shapes.push(keys);
       this.#shapeIds.set(shapeKey, shape);
     }
@@ -216,7 +283,7 @@ class ValueTable {
     const text = JSON.stringify(value);
     let id = this.#byText.get(text);
     if (id === undefined) {
-      id = this.values.length;
+      id = this.#valueBase + this.values.length;
       this.values.push(value);
       this.#byText.set(text, id);
     }

@@ -4,12 +4,12 @@
  * an environment variable a template reads) is ever answered from a stale entry.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeStacks } from '../../src/services/describe.ts';
-import { resultCounters } from '../../src/stacks/result-cache.ts';
+import { ResultCache, resultCounters } from '../../src/stacks/result-cache.ts';
 import { runCli } from '../helpers/cli.ts';
 import { ATMOS_YAML, ATMOS_YAML_TEMPLATES, type Repo, withRepo } from './fixtures.ts';
 
@@ -60,6 +60,10 @@ test('the result cache: a warm run takes every pure stack from it, with the same
       assert.equal(oneChanged.fromCache, 1);
       assert.equal(oneChanged.cached, oneChanged.fresh);
       assert.match(oneChanged.cached, /"qa"/);
+      // The rebuilt stack was appended to the pack: the next run reads both back.
+      const after = await describeBoth(repo);
+      assert.equal(after.fromCache, 2);
+      assert.equal(after.cached, oneChanged.fresh);
     });
   });
 });
@@ -146,5 +150,32 @@ test('the result cache: the CLI counts it in --verbose, and --no-cache neither r
       assert.equal(second.stdout, off.stdout);
       assert.equal(first.stdout, off.stdout);
     });
+  });
+});
+
+test('the result cache keeps no result JSON cannot carry exactly, and keeps its folder under its size', async () => {
+  await withCacheHome(async (home) => {
+    const files = {
+      ...FILES,
+      'stacks/deploy/dev.yaml': FILES['stacks/deploy/dev.yaml'].replace('stage: dev', 'x: .nan'),
+    };
+    await withRepo(files, async (repo) => {
+      await describeBoth(repo);
+      const warm = await describeBoth(repo);
+      assert.equal(warm.fromCache, 1, 'deploy/prod only: .nan is no JSON');
+      assert.equal(warm.cached, warm.fresh);
+    });
+    const dir = join(home, 'small');
+    const entry = { files: [], imports: [], fallbackName: 'x', candidates: [] };
+    const now = { text: () => '', resolve: () => undefined };
+    const write = (base: string, maxBytes: number) => {
+      const cache = new ResultCache(base, {}, { dir, maxBytes });
+      cache.set(`${base}/m.yaml`, entry, [], now);
+      cache.flush();
+    };
+    write('/a', 1e6);
+    const size = statSync(join(dir, readdirSync(dir)[0])).size;
+    for (const base of ['/b', '/c']) write(base, size * 1.5);
+    assert.equal(readdirSync(dir).length, 1, 'only the newest pack fits');
   });
 });
