@@ -1,8 +1,8 @@
 /**
  * Engine benchmark: `describe stacks` on a generated repository against the parse floor (reading and parsing the
  * same files once with the fastest YAML parser), both measured in fresh child processes in the same run; then the
- * CLI as a whole process against a whole-process floor, and a warm run (the parse cache filled, one file changed)
- * against a cold one.
+ * CLI as a whole process against a whole-process floor, and a warm run (the parse and result caches filled, one
+ * stack file changed) against a cold one (both caches empty).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -93,7 +93,7 @@ function cliFigures(dir: string, runs: number): Record<string, number> {
   };
 }
 
-/** Cold (empty parse cache) against warm with one stack file changed, in process. */
+/** Cold (empty parse and result caches) against warm with one stack file changed, in process. */
 function warmFigures(dir: string, runs: number): Record<string, number> {
   const home = mkdtempSync(join(tmpdir(), 'strata-bench-cache-'));
   const stackFile = yamlFiles(join(dir, 'stacks', 'orgs')).find((f) => !f.endsWith('_defaults.yaml')) as string;

@@ -17,3 +17,22 @@ export function render(data: unknown, format: OutputFormat): string {
   if (data === undefined) return '';
   return stringify(data, { indent: 2, lineWidth: 0, aliasDuplicateObjects: false });
 }
+
+/**
+ * What `render(data, 'json')` returns, in pieces of one top-level entry each, so the whole text (34 MB for 500 stacks)
+ * is never held at once. JSON strings hold no raw newline, so indenting an entry's lines is exact.
+ */
+export function* jsonChunks(data: unknown): Generator<string> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || 'toJSON' in data) {
+    yield render(data, 'json');
+    return;
+  }
+  let first = true;
+  for (const [key, value] of Object.entries(data)) {
+    const text = JSON.stringify(value, null, 2);
+    if (text === undefined) continue;
+    yield `${first ? '{' : ','}\n  ${JSON.stringify(key)}: ${text.replaceAll('\n', '\n  ')}`;
+    first = false;
+  }
+  yield first ? '{}\n' : '\n}\n';
+}

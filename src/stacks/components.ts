@@ -32,7 +32,7 @@ export interface RawComponent {
   section: PlainMap;
   /** Physical component folder under components/<kind>/ (metadata.component, legacy component:, or the name). */
   folder: string;
-  /** Bases, most derived first (Atmos's `inheritance`). */
+  /** Bases, most derived first (Atmos's `inheritance`); listed on first read for long chains. */
   inheritance: string[];
   /** The stack component named by metadata.component / component: when there is one (it changes the workspace). */
   baseComponent: string;
@@ -48,8 +48,8 @@ interface BaseAccumulator {
   command: string;
   requiredVersion: string;
   metadata: PlainMap;
-  /** Bases in the order they were merged (least derived first). */
-  order: string[];
+  /** Bases in the order they were merged, the last merged first: shared between accumulators, never copied. */
+  order: BaseOrder | undefined;
   /** The deepest stack component of the legacy `component:` chain (Atmos's FinalBaseComponentName). */
   folder: string;
   /** Whether bases from two branches were merged (only then may `order` name a base twice). */
@@ -150,7 +150,7 @@ export class ComponentBuilder {
     const strategy =
       strategyOf(globalSettings, base.sections.settings, own.settings, overrides.settings) ??
       this.#config.listMergeStrategy;
-    if (strategy !== 'replace' && base.order.length > 0) base = accumulate(strategy);
+    if (strategy !== 'replace' && base.order) base = accumulate(strategy);
 
     const section: PlainMap = {};
     for (const key of LAYERED_SECTIONS) {
@@ -204,22 +204,20 @@ export class ComponentBuilder {
     section.overrides = overrides;
     section.component = folder;
 
-    // A single line of bases names each once: no set needed (a 5,000-level chain has 5,000 components to list).
-    const reversed = base.order.toReversed();
-    const inheritance = base.branched ? [...new Set(reversed)] : reversed;
-    section.inheritance = inheritance;
-    return {
+    const raw: RawComponent = {
       kind,
       name,
       section,
       folder,
-      inheritance,
+      inheritance: NO_BASES,
       // Atmos's BaseComponent: the folder when it is not the component's own name (a derived component).
       baseComponent: folder !== name ? folder : '',
       abstract: ownMetadata.type === 'abstract',
       enabled: metadata.enabled !== false,
       locked: metadata.locked === true,
     };
+    listInheritance(base, raw);
+    return raw;
   }
 
   /** Atmos fails on a section that is not a map; merging would otherwise drop it without a word. */
@@ -306,10 +304,10 @@ export class ComponentBuilder {
       );
     }
     // Onto an empty accumulator a base always gives the same result: resolved once per stack, whatever inherits it.
-    if (acc.order.length === 0) {
+    if (acc.order === undefined) {
       const resolved = this.#resolvedBase(kind, all, parent, path, strategy);
       if (path.length + resolved.depth - 1 >= this.#maxDepth)
-        throw this.#tooDeep([...path, ...resolved.order.toReversed()]);
+        throw this.#tooDeep([...path, ...listOrder(resolved.acc.order)]);
       copyAccumulator(resolved.acc, acc);
       return resolved.depth;
     }
@@ -317,7 +315,7 @@ export class ComponentBuilder {
     return this.#applyBase(kind, all, parent, parentSection, acc, path, strategy);
   }
 
-  readonly #resolved = new Map<string, { acc: BaseAccumulator; depth: number; order: string[] }>();
+  readonly #resolved = new Map<string, { acc: BaseAccumulator; depth: number }>();
 
   /**
    * A base merged onto an empty accumulator, memoised. The chain of first bases below it is walked iteratively and
@@ -331,7 +329,9 @@ export class ComponentBuilder {
     for (;;) {
       const current = chain[chain.length - 1];
       const first = firstBase(all, current);
-      if (!first || this.#resolved.has(key(first)) || chain.includes(first) || path.includes(first)) break;
+      // A missing base stops the walk: merging the level above reports it (with the right error).
+      if (!first || !isPlainMap(all[first]) || this.#resolved.has(key(first))) break;
+      if (chain.includes(first) || path.includes(first)) break;
       chain.push(first);
       if (path.length + chain.length > this.#maxDepth) throw this.#tooDeep([...path, ...chain]);
     }
@@ -346,9 +346,9 @@ export class ComponentBuilder {
         [...path, ...chain.slice(0, i)],
         strategy,
       );
-      this.#resolved.set(key(chain[i]), { acc, depth, order: acc.order });
+      this.#resolved.set(key(chain[i]), { acc, depth });
     }
-    return this.#resolved.get(key(parent)) as { acc: BaseAccumulator; depth: number; order: string[] };
+    return this.#resolved.get(key(parent)) as { acc: BaseAccumulator; depth: number };
   }
 
   #tooDeep(path: string[]): StrataError {
@@ -392,7 +392,8 @@ export class ComponentBuilder {
     for (const key of Object.keys(parentMetadata))
       if (!NOT_INHERITED_METADATA.has(key)) inheritable[key] = parentMetadata[key];
     acc.metadata = mergeLayers([acc.metadata, inheritable], strategy);
-    acc.order.push(parent);
+    const templated = parent.includes(this.#config.templates.delimiters[0]) || acc.order?.templated === true;
+    acc.order = { name: parent, previous: acc.order, size: (acc.order?.size ?? 0) + 1, templated };
     if (!acc.folder) acc.folder = parent;
     return below + 1;
   }
@@ -425,14 +426,83 @@ function emptyAccumulator(): BaseAccumulator {
     command: '',
     requiredVersion: '',
     metadata: {},
-    order: [],
+    order: undefined,
     folder: '',
     branched: false,
   };
 }
 
 function copyAccumulator(from: BaseAccumulator, to: BaseAccumulator): void {
-  Object.assign(to, from, { sections: { ...from.sections }, order: from.order.slice() });
+  Object.assign(to, from, { sections: { ...from.sections } });
+}
+
+/** A persistent list of merged bases: an accumulator extends its base's list without copying it. */
+interface BaseOrder {
+  name: string;
+  previous: BaseOrder | undefined;
+  size: number;
+  /** Whether this base or one below it has the template delimiter in its name. */
+  templated: boolean;
+}
+
+/** Chains at least this long list their bases on first read (every level of a 5,000-level chain lists them all). */
+const LIST_LAZILY_FROM = 64;
+
+/**
+ * Sections whose `inheritance` is listed on first read, with whether the list holds a template delimiter (so the
+ * engine knows without listing it).
+ */
+const lazyInheritance = new WeakMap<PlainMap, boolean>();
+
+const NO_BASES: string[] = [];
+
+/**
+ * Sets `inheritance` on the component and its section: the bases, most derived first (a single line of bases names
+ * each once, branches may name one twice). A long chain's list is made on first read.
+ */
+function listInheritance(acc: BaseAccumulator, raw: RawComponent): void {
+  const list = () => (acc.branched ? [...new Set(listOrder(acc.order))] : listOrder(acc.order));
+  if ((acc.order?.size ?? 0) < LIST_LAZILY_FROM) {
+    const listed = list();
+    raw.inheritance = listed;
+    raw.section.inheritance = listed;
+    return;
+  }
+  let listed: string[] | undefined;
+  const get = () => {
+    listed ??= list();
+    return listed;
+  };
+  for (const target of [raw, raw.section])
+    Object.defineProperty(target, 'inheritance', { get, enumerable: true, configurable: true });
+  lazyInheritance.set(raw.section, acc.order?.templated === true);
+}
+
+/**
+ * Copies `inheritance` from a builder's section to another without listing it when it is listed lazily; returns
+ * whether the list holds the template delimiter (undefined when the list is plain data, to be looked at).
+ */
+export function copyInheritance(from: PlainMap, to: PlainMap): boolean | undefined {
+  const templated = lazyInheritance.get(from);
+  if (templated === undefined) {
+    to.inheritance = from.inheritance;
+    return undefined;
+  }
+  Object.defineProperty(to, 'inheritance', Object.getOwnPropertyDescriptor(from, 'inheritance') as PropertyDescriptor);
+  lazyInheritance.set(to, templated);
+  return templated;
+}
+
+/** Whether a section's `inheritance` is listed lazily, and if so whether it holds the template delimiter. */
+export function lazyInheritanceTemplated(section: PlainMap): boolean | undefined {
+  return lazyInheritance.get(section);
+}
+
+/** The bases of a list, the last merged (most derived) first. */
+function listOrder(order: BaseOrder | undefined): string[] {
+  const out: string[] = [];
+  for (let node = order; node; node = node.previous) out.push(node.name);
+  return out;
 }
 
 /** Backend keys Atmos fills in when absent: the state key prefix comes from the component (with / as -). */

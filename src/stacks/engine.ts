@@ -25,12 +25,13 @@ import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
 import { lineOf, listStackManifests, ManifestReader, type MergedFile } from './manifests.ts';
 import { ParseCache } from './parse-cache.ts';
+import { ResultCache, type ResultEntry, type ResultInputs } from './result-cache.ts';
 import {
   describedSection,
-  hasTemplatesDeep,
   type Locate,
   patternName,
   renderDeep,
+  sectionHasTemplates,
   versionTrack,
   workspaceName,
 } from './sections.ts';
@@ -102,6 +103,11 @@ export class StackEngine {
   readonly config: StrataConfig;
   readonly #options: EngineOptions;
   readonly #reader: ManifestReader;
+  /** Built components of unchanged pure manifests from earlier runs (result-cache.ts); undefined when off. */
+  readonly #results: ResultCache | undefined;
+  /** Manifests taken from the result cache, with their components; and built ones the cache may keep. */
+  readonly #fromResults = new Map<StackManifest, ResultEntry>();
+  readonly #toResults = new Map<StackManifest, [string, string][]>();
   #manifests: StackManifest[] | undefined;
   #candidates: Candidate[] | undefined;
   readonly #evaluated = new Map<Candidate, ComponentInstance | Promise<ComponentInstance>>();
@@ -122,16 +128,24 @@ export class StackEngine {
     this.limits = limitsFrom(config.raw.limits, config.configFiles[config.configFiles.length - 1]);
     const controller = options.context === 'controller';
     if (controller) Object.assign(this.#templateFunctions, CONTROLLER_REFUSALS);
+    const cacheOn =
+      options.cache !== false && !cacheDisabled() && !(options.env !== undefined && cacheDisabled(options.env));
     this.#reader = new ManifestReader(config, {
       limits: this.limits,
       confineIncludes: controller || !this.limits.includeOutsideRepository,
       confineImports: controller,
       templateFuncs: controller ? CONTROLLER_REFUSALS : undefined,
-      cache:
-        options.cache === false || cacheDisabled() || (options.env !== undefined && cacheDisabled(options.env))
-          ? undefined
-          : new ParseCache(config.stacks.basePath, this.limits),
+      cache: cacheOn ? new ParseCache(config.stacks.basePath, this.limits) : undefined,
     });
+    // A name_template may read anything (env, files): stack names are then computed on every run.
+    this.#results =
+      cacheOn && !config.stacks.nameTemplate
+        ? new ResultCache(config.stacks.basePath, {
+            config,
+            limits: this.limits,
+            options: [options.processTemplates, options.processFunctions, options.skipFunctions, options.context],
+          })
+        : undefined;
     const terraformOutput = options.resolvers?.terraformOutput;
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};
   }
@@ -152,9 +166,11 @@ export class StackEngine {
     this.#manifests = found.files.map((rel) => {
       const path = join(base, rel);
       const key = this.#reader.key(path);
+      const cached = this.#results?.get(path, this.#resultInputs);
+      if (cached) return this.#cachedManifest(path, key, cached);
       const assembled = this.#reader.assemble(path);
       const raw = new ComponentBuilder(this.config, assembled.data, path, this.limits.maxChainDepth).build();
-      return {
+      const manifest: StackManifest = {
         path,
         key,
         doc: assembled.data,
@@ -163,24 +179,81 @@ export class StackEngine {
         raw,
         fallbackName: '',
       };
+      if (this.#results && assembled.pure) this.#toResults.set(manifest, assembled.targets);
+      return manifest;
     });
     this.#reader.flushCache();
-    for (const manifest of this.#manifests)
-      manifest.fallbackName = this.#stackName(manifest, { vars: manifest.doc.vars ?? {} }, true);
+    for (const manifest of this.#manifests) {
+      if (!this.#fromResults.has(manifest))
+        manifest.fallbackName = this.#stackName(manifest, { vars: manifest.doc.vars ?? {} }, true);
+    }
     return this.#manifests;
+  }
+
+  /** What a result cache entry must still match: the files as they read now, the imports as they resolve now. */
+  readonly #resultInputs: ResultInputs = {
+    text: (path) => {
+      try {
+        return this.#reader.source(path);
+      } catch {
+        return undefined;
+      }
+    },
+    resolve: (target) => this.#reader.resolveTarget(target),
+  };
+
+  /** A manifest from the result cache: its merged document is assembled only if something asks for it. */
+  #cachedManifest(path: string, key: string, entry: ResultEntry): StackManifest {
+    const reader = this.#reader;
+    let doc: PlainMap | undefined;
+    const manifest: StackManifest = {
+      path,
+      key,
+      files: entry.files,
+      imports: entry.imports,
+      raw: entry.candidates.map((c) => c.raw),
+      fallbackName: entry.fallbackName,
+      get doc() {
+        doc ??= reader.assemble(path).data;
+        return doc;
+      },
+    };
+    this.#fromResults.set(manifest, entry);
+    return manifest;
   }
 
   #candidatesList(): Candidate[] {
     if (this.#candidates) return this.#candidates;
     this.#candidates = [];
     for (const manifest of this.manifests()) {
+      const cached = this.#fromResults.get(manifest);
+      if (cached) {
+        for (const { raw, stack } of cached.candidates)
+          this.#candidates.push({ manifest, raw, section: raw.section, stack });
+        continue;
+      }
+      const built: Candidate[] = [];
       for (const raw of manifest.raw) {
         const section = this.#baseSection(manifest, raw);
         const stack = this.#stackName(manifest, section, true);
-        this.#candidates.push({ manifest, raw, section, stack });
+        built.push({ manifest, raw, section, stack });
       }
+      this.#candidates.push(...built);
+      const targets = this.#toResults.get(manifest);
+      if (targets) this.#keepResult(manifest, built, targets);
     }
+    this.#results?.flush();
     return this.#candidates;
+  }
+
+  #keepResult(manifest: StackManifest, built: Candidate[], targets: [string, string][]): void {
+    const entry: ResultEntry = {
+      files: manifest.files,
+      imports: manifest.imports,
+      fallbackName: manifest.fallbackName,
+      candidates: built.map((c) => ({ raw: c.raw, stack: c.stack })),
+    };
+    this.#results?.set(manifest.path, entry, targets, this.#resultInputs);
   }
 
   /** The manifest and raw component an evaluated instance came from (for provenance). */
@@ -347,7 +420,7 @@ export class StackEngine {
     if (this.#reader.sawMarkers) section = finalizeMarkers(section) as PlainMap;
     const templates = this.config.templates;
     const templated =
-      (this.#options.processTemplates ?? templates.enabled) && hasTemplatesDeep(section, templates.delimiters[0]);
+      (this.#options.processTemplates ?? templates.enabled) && sectionHasTemplates(section, templates.delimiters[0]);
     const functions = this.#options.processFunctions !== false && this.#reader.sawFunctions;
     if (!templated && !functions) return this.#instance(raw, stack, section);
     return this.#evaluateAsync(candidate, section, templated);

@@ -80,6 +80,13 @@ export interface AssembledManifest {
   files: MergedFile[];
   /** Every file imported (directly or not), as paths relative to the stacks folder without extension. */
   imports: string[];
+  /**
+   * Whether the result depends only on the texts of `files` and on how `targets` resolve (see result-cache.ts): no
+   * template delimiter, YAML function, `!include`, `!unset`/`!append`, glob import or missing optional import.
+   */
+  pure: boolean;
+  /** Each plain import path (absolute, as written, before an extension is chosen) with the file it resolved to. */
+  targets: [string, string][];
 }
 
 /** A processed file: its merged result and the processed imports it merged (a tree, flattened per manifest). */
@@ -88,6 +95,10 @@ interface ProcessedFile {
   merged: PlainMap;
   exported: OverridesByKind;
   children: ProcessedFile[];
+  /** This file and everything it imports are pure (see AssembledManifest.pure). */
+  pure: boolean;
+  /** This file's own plain imports: target -> file. */
+  targets: [string, string][];
 }
 
 /** Import chains at least this deep are prepared from the bottom up (see #prepareDeepChains). */
@@ -120,6 +131,8 @@ export class ManifestReader {
   readonly #parsed = new Map<string, PlainMap>();
   readonly #processed = new Map<string, ProcessedFile>();
   readonly #locals = new Map<string, FileLocals>();
+  /** Files whose text the result cache may rely on (see AssembledManifest.pure), by path. */
+  readonly #pureTexts = new Map<string, boolean>();
   #allFiles: string[] | undefined;
   /** Whether any file read so far holds `!unset`/`!append` or a YAML function: lets the engine skip whole walks. */
   sawMarkers = false;
@@ -181,6 +194,7 @@ export class ManifestReader {
       if (cached) return cached;
     }
     const text = rendered ?? this.source(path);
+    if (rendered === undefined) this.#pureTexts.set(path, this.#isPureText(text));
     if (!this.sawMarkers && /!(unset|append)\b/.test(text)) this.sawMarkers = true;
     if (!this.sawFunctions && FUNCTION_TAG_PATTERN.test(text)) this.sawFunctions = true;
     const parsed = this.#parseText(text, path) ?? {};
@@ -197,6 +211,16 @@ export class ManifestReader {
     }
     if (rendered === undefined) this.#parsed.set(path, data);
     return data;
+  }
+
+  /** A text that reads the same in any context: nothing a template, function, include or marker could change. */
+  #isPureText(text: string): boolean {
+    return (
+      !text.includes(this.#config.templates.delimiters[0]) &&
+      !FUNCTION_TAG_PATTERN.test(text) &&
+      !text.includes('!include') &&
+      !/!(unset|append)\b/.test(text)
+    );
   }
 
   /** The parsed YAML of a text: from the cache when a run parsed the same text before. */
@@ -236,13 +260,14 @@ export class ManifestReader {
       if (error instanceof RangeError) throw this.#chainTooLong([path], error.message);
       throw error;
     }
-    return { data: result.merged, ...this.#flatten(result) };
+    return { data: result.merged, ...this.#flatten(result), pure: result.pure };
   }
 
   /** The contributing files in merge order (with their depth) and the imported keys, walked without recursion. */
-  #flatten(root: ProcessedFile): { files: MergedFile[]; imports: string[] } {
+  #flatten(root: ProcessedFile): { files: MergedFile[]; imports: string[]; targets: [string, string][] } {
     const files: MergedFile[] = [];
     const imports = new Set<string>();
+    const targets = new Map<string, string>();
     const stack: { node: ProcessedFile; depth: number; next: number }[] = [{ node: root, depth: 0, next: 0 }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1];
@@ -252,10 +277,11 @@ export class ManifestReader {
         stack.push({ node: child, depth: top.depth + 1, next: 0 });
       } else {
         files.push({ path: top.node.path, depth: top.depth });
+        for (const [target, file] of top.node.targets) targets.set(target, file);
         stack.pop();
       }
     }
-    return { files, imports: [...imports].sort() };
+    return { files, imports: [...imports].sort(), targets: [...targets] };
   }
 
   /**
@@ -294,6 +320,18 @@ export class ManifestReader {
 
   /** Imports of a file that an empty context reads as they are: plain paths, no template, glob or context. */
   #plainImports(path: string): string[] {
+    // Every manifest's walk meets the shared catalogs again: each file's plain imports are resolved once.
+    let known = this.#plainImportsOf.get(path);
+    if (!known) {
+      known = this.#resolvePlainImports(path);
+      this.#plainImportsOf.set(path, known);
+    }
+    return known.slice();
+  }
+
+  readonly #plainImportsOf = new Map<string, string[]>();
+
+  #resolvePlainImports(path: string): string[] {
     if (path.endsWith('.tmpl')) return [];
     const data = this.parse(path);
     const out: string[] = [];
@@ -326,9 +364,15 @@ export class ManifestReader {
     let accumulated = ctx.imported;
     const layers: PlainMap[] = [];
     const children: ProcessedFile[] = [];
+    const targets: [string, string][] = [];
+    let pure = this.#pureTexts.get(path) === true;
     for (const spec of this.#importSpecs(data, path)) {
       const resolvedSpec = this.#renderImportPath(spec, path, layers, data);
-      for (const file of this.#resolveImport(resolvedSpec, path, chain)) {
+      const files = this.#resolveImport(resolvedSpec, path, chain);
+      // A glob or a missing optional import can match other files tomorrow without any file read today changing.
+      if (GLOB_CHARS.test(resolvedSpec.path) || files.length === 0) pure = false;
+      else targets.push([this.#importTarget(resolvedSpec.path, path), files[0]]);
+      for (const file of files) {
         const context = { ...resolvedSpec.context, ...ctx.context };
         const child = this.#process(file, {
           context,
@@ -340,6 +384,7 @@ export class ManifestReader {
         });
         layers.push(child.merged);
         children.push(child);
+        pure &&= child.pure;
         accumulated = mergeOverrides(accumulated, child.exported);
       }
     }
@@ -349,6 +394,8 @@ export class ManifestReader {
       merged: mergeLayers([...layers, applyOverrides(withoutImport(data), finalOverrides)], this.#strategy),
       exported: mergeOverrides(accumulated, own),
       children,
+      pure,
+      targets,
     };
     if (cacheable) this.#processed.set(cacheKey, result);
     return result;
@@ -446,8 +493,7 @@ export class ManifestReader {
         },
       );
     }
-    const relativeToFile = spec.path.startsWith('./') || spec.path.startsWith('../');
-    const base = relativeToFile ? dirname(importer) : this.stacksBase;
+    const base = this.#importBase(spec.path, importer);
     const target = resolve(base, spec.path);
     let files: string[];
     if (GLOB_CHARS.test(spec.path)) {
@@ -457,12 +503,7 @@ export class ManifestReader {
         .filter((f) => STACK_EXTENSIONS.some((ext) => f.endsWith(ext)))
         .sort();
     } else {
-      // Hundreds of stacks import the same catalogs: look each path up on disk once.
-      let file = this.#resolved.get(target);
-      if (file === undefined && !this.#resolved.has(target)) {
-        file = resolveExtension(target);
-        this.#resolved.set(target, file);
-      }
+      const file = this.resolveTarget(target);
       files = file ? [file] : [];
     }
     if (files.length === 0) {
@@ -491,6 +532,26 @@ export class ManifestReader {
       }
     }
     return files;
+  }
+
+  /** The file a plain import path resolves to (the extension chosen on disk); each path is looked up once. */
+  resolveTarget(target: string): string | undefined {
+    // Hundreds of stacks import the same catalogs: look each path up on disk once.
+    let file = this.#resolved.get(target);
+    if (file === undefined && !this.#resolved.has(target)) {
+      file = resolveExtension(target);
+      this.#resolved.set(target, file);
+    }
+    return file;
+  }
+
+  #importBase(importPath: string, importer: string): string {
+    const relativeToFile = importPath.startsWith('./') || importPath.startsWith('../');
+    return relativeToFile ? dirname(importer) : this.stacksBase;
+  }
+
+  #importTarget(importPath: string, importer: string): string {
+    return resolve(this.#importBase(importPath, importer), importPath);
   }
 
   #missingImport(importPath: string, importer: string, chain: string[]): StrataError {

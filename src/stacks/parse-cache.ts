@@ -103,7 +103,7 @@ export class ParseCache {
   }
 }
 
-function sha256(text: string): string {
+export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
@@ -115,7 +115,7 @@ const knownBytes = new Map<string, number>();
  * then only when its own writes may cross the bound (a process that opens engines over many folders, such as the
  * tests, would otherwise list thousands of packs per write).
  */
-function keepUnder(dir: string, maxBytes: number, written: number): void {
+export function keepUnder(dir: string, maxBytes: number, written: number): void {
   const known = knownBytes.get(dir);
   if (known !== undefined && known + written <= maxBytes) knownBytes.set(dir, known + written);
   else knownBytes.set(dir, evictOldest(dir, maxBytes));

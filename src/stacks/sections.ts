@@ -6,7 +6,7 @@ import type { StrataConfig } from '../config/types.ts';
 import { isPlainMap, mapDeep, type PlainMap } from '../data/merge.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate, TemplateError, type TemplateLimits } from '../template/index.ts';
-import type { RawComponent } from './components.ts';
+import { copyInheritance, lazyInheritanceTemplated, type RawComponent } from './components.ts';
 
 const patternTokens = new Map<string, string[]>();
 
@@ -94,6 +94,17 @@ export function hasTemplatesDeep(value: unknown, left: string): boolean {
   return found;
 }
 
+/** Whether a section holds a template: a long chain's `inheritance`, listed lazily, is judged without listing it. */
+export function sectionHasTemplates(section: PlainMap, left: string): boolean {
+  const lazy = lazyInheritanceTemplated(section);
+  if (lazy === undefined) return hasTemplatesDeep(section, left);
+  if (lazy) return true;
+  for (const key of Object.keys(section)) {
+    if (key.includes(left) || (key !== 'inheritance' && hasTemplatesDeep(section[key], left))) return true;
+  }
+  return false;
+}
+
 /** Renders every string (and key) holding a template, with the whole component section as data. */
 export function renderDeep(
   value: unknown,
@@ -154,7 +165,7 @@ export function describedSection(s: PlainMap, stack: string, workspace: string |
     env: s.env,
     generate: s.generate,
     hooks: s.hooks,
-    inheritance: s.inheritance,
+    inheritance: undefined,
     metadata: s.metadata,
     overrides: s.overrides,
     providers: s.providers,
@@ -169,6 +180,7 @@ export function describedSection(s: PlainMap, stack: string, workspace: string |
     vars: s.vars,
     workspace,
   };
+  copyInheritance(s, section);
   if (workspace === undefined) delete section.workspace;
   // Atmos's declared secrets (secrets.vars, secrets.providers): shown only where a stack declares some.
   if (isPlainMap(s.secrets) && Object.keys(s.secrets).length > 0) section.secrets = s.secrets;

@@ -54,6 +54,29 @@ test('inheritance: multi-level and multiple bases merge left to right, the compo
   });
 });
 
+test('inheritance: a long chain lists every base, in the same place of the section, with templates rendered', async () => {
+  const lines = ['components:', '  terraform:', '    b0: {metadata: {type: abstract}, vars: {v: 0}}'];
+  for (let i = 1; i < 100; i++) lines.push(`    b${i}: {metadata: {type: abstract, inherits: [b${i - 1}]}}`);
+  lines.push('    short: {metadata: {inherits: [b0]}, vars: {name: "{{ .atmos_component }}"}}');
+  lines.push('    leaf: {metadata: {inherits: [b99]}, vars: {name: "{{ .atmos_component }}"}}');
+  const files = { 'stacks/deploy/prod.yaml': lines.join('\n') };
+  await withRepo(
+    files,
+    async (repo) => {
+      const stacks = await describeStacks(await repo.engine());
+      const components = stacks['deploy/prod'].components.terraform as Record<string, Record<string, unknown>>;
+      const expected = Array.from({ length: 100 }, (_, i) => `b${99 - i}`);
+      assert.deepEqual(components.leaf.inheritance, expected);
+      assert.deepEqual(Object.keys(components.leaf), Object.keys(components.short));
+      assert.deepEqual(components.leaf.vars, { v: 0, name: 'leaf' });
+      const json = JSON.parse(JSON.stringify(stacks));
+      assert.deepEqual(json['deploy/prod'].components.terraform.leaf.inheritance, expected);
+      assert.deepEqual(json['deploy/prod'].components.terraform.b99.inheritance, expected.slice(1));
+    },
+    { atmos: ATMOS_YAML_TEMPLATES },
+  );
+});
+
 test('inheritance: abstract components are listed only on request but still described; enabled and locked', async () => {
   await withRepo(INHERITANCE, async (repo) => {
     const engine = await repo.engine();

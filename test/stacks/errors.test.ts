@@ -130,6 +130,17 @@ test('unknown base in metadata.inherits: the component, the base, the manifest a
   assert.match(error.hint ?? '', /vpc-defaults/);
 });
 
+test('unknown base of a base: the base that names it, not an internal error', async () => {
+  const { error } = await failure(
+    {
+      'stacks/deploy/prod.yaml':
+        'components:\n  terraform:\n    app: {metadata: {inherits: [mid]}}\n    mid: {metadata: {inherits: [gone]}}\n',
+    },
+    'stacks',
+  );
+  assert.match(error.message, /component 'mid' inherits from 'gone', but 'gone' is not defined/);
+});
+
 test('inheritance cycle: the whole loop', async () => {
   const { error } = await failure(
     {

@@ -1,0 +1,181 @@
+/**
+ * The result cache (docs/stacks.md, "The result cache"): a warm run takes unchanged pure stacks from the cache, and
+ * no change to what a stack was built from (an imported file, an import's resolution, atmos.yaml, an ATMOS_* override,
+ * an environment variable a template reads) is ever answered from a stale entry.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { describeStacks } from '../../src/services/describe.ts';
+import { ResultCache, resultCounters } from '../../src/stacks/result-cache.ts';
+import { runCli } from '../helpers/cli.ts';
+import { ATMOS_YAML, ATMOS_YAML_TEMPLATES, type Repo, withRepo } from './fixtures.ts';
+
+async function withCacheHome<T>(body: (home: string) => Promise<T>): Promise<T> {
+  const home = mkdtempSync(join(tmpdir(), 'strata-results-'));
+  const before = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = home;
+  try {
+    return await body(home);
+  } finally {
+    if (before === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = before;
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+const FILES = {
+  'stacks/catalog/app.yaml':
+    'components:\n  terraform:\n    app/defaults:\n      metadata: {type: abstract, component: app}\n      vars: {size: small, tags: {team: a}}\n',
+  'stacks/mixins/region.yml': 'vars: {region: eu}\n',
+  'stacks/deploy/prod.yaml':
+    'import: [catalog/app, mixins/region]\nvars: {stage: prod}\ncomponents:\n  terraform:\n    app:\n      metadata: {inherits: [app/defaults]}\n      vars: {replicas: 3}\n',
+  'stacks/deploy/dev.yaml':
+    'import: [catalog/app]\nvars: {stage: dev}\ncomponents:\n  terraform:\n    app:\n      metadata: {inherits: [app/defaults]}\n',
+};
+
+/** The description with the caches on, how many stacks came from the result cache, and the same without caches. */
+async function describeBoth(repo: Repo, env: NodeJS.ProcessEnv = {}) {
+  const before = resultCounters.fromCache;
+  const cached = JSON.stringify(await describeStacks(await repo.engine({ env })));
+  const fromCache = resultCounters.fromCache - before;
+  const fresh = JSON.stringify(await describeStacks(await repo.engine({ env, cache: false })));
+  return { cached, fresh, fromCache };
+}
+
+test('the result cache: a warm run takes every pure stack from it, with the same result', async () => {
+  await withCacheHome(async (home) => {
+    await withRepo(FILES, async (repo) => {
+      const cold = await describeBoth(repo);
+      assert.equal(cold.fromCache, 0);
+      assert.equal(cold.cached, cold.fresh);
+      assert.equal(readdirSync(join(home, 'strata', 'results')).length, 1);
+      const warm = await describeBoth(repo);
+      assert.equal(warm.fromCache, 2);
+      assert.equal(warm.cached, cold.fresh);
+      repo.write('stacks/deploy/dev.yaml', FILES['stacks/deploy/dev.yaml'].replace('stage: dev', 'stage: qa'));
+      const oneChanged = await describeBoth(repo);
+      assert.equal(oneChanged.fromCache, 1);
+      assert.equal(oneChanged.cached, oneChanged.fresh);
+      assert.match(oneChanged.cached, /"qa"/);
+      // The rebuilt stack was appended to the pack: the next run reads both back.
+      const after = await describeBoth(repo);
+      assert.equal(after.fromCache, 2);
+      assert.equal(after.cached, oneChanged.fresh);
+    });
+  });
+});
+
+test('the result cache is never stale: imported files, import resolution, atmos.yaml and ATMOS_* overrides', async () => {
+  await withCacheHome(async () => {
+    await withRepo(FILES, async (repo) => {
+      await describeBoth(repo);
+      const check = async (what: string, env: NodeJS.ProcessEnv = {}) => {
+        const run = await describeBoth(repo, env);
+        assert.equal(run.cached, run.fresh, what);
+        return run;
+      };
+      // A catalog file imported by both stacks.
+      repo.write('stacks/catalog/app.yaml', FILES['stacks/catalog/app.yaml'].replace('size: small', 'size: large'));
+      assert.match((await check('catalog changed')).cached, /"large"/);
+      // An import written without extension now finds a file that comes first (mixins/region.yaml before .yml).
+      repo.write('stacks/mixins/region.yaml', 'vars: {region: us}\n');
+      assert.match((await check('a preferred extension appeared')).cached, /"us"/);
+      // The imported file disappears: the error, not the old result.
+      rmSync(join(repo.dir, 'stacks/mixins/region.yaml'));
+      renameSync(join(repo.dir, 'stacks/mixins/region.yml'), join(repo.dir, 'stacks/mixins/gone.yml'));
+      await assert.rejects(repo.engine().then(describeStacks), /import 'mixins\/region'.*not found/);
+      repo.write('stacks/mixins/region.yml', 'vars: {region: ap}\n');
+      assert.match((await check('the import is back')).cached, /"ap"/);
+      // atmos.yaml: stack names from a pattern, then merge behaviour.
+      repo.write('atmos.yaml', ATMOS_YAML.replace('stacks:\n', 'stacks:\n  name_pattern: "{stage}"\n'));
+      const named = await check('name_pattern added');
+      assert.match(named.cached, /"prod":/);
+      repo.write('atmos.yaml', ATMOS_YAML);
+      assert.match((await check('name_pattern removed')).cached, /"deploy\/prod":/);
+      // An ATMOS_* override changes the configuration without any file changing.
+      const overridden = await check('ATMOS_STACKS_NAME_PATTERN', { ATMOS_STACKS_NAME_PATTERN: '{stage}' });
+      assert.match(overridden.cached, /"dev":/);
+      assert.match((await check('override gone')).cached, /"deploy\/dev":/);
+    });
+  });
+});
+
+test('the result cache: a stack whose files hold a template or a function is built on every run', async () => {
+  await withCacheHome(async () => {
+    const files = {
+      ...FILES,
+      'stacks/deploy/dev.yaml': `${FILES['stacks/deploy/dev.yaml']}      vars: {owner: '{{ env "OWNER" }}', home: !env HOME_DIR}\n`,
+    };
+    await withRepo(
+      files,
+      async (repo) => {
+        // Templates and !env read the process environment.
+        const withEnv = async (owner: string, home: string) => {
+          Object.assign(process.env, { OWNER: owner, HOME_DIR: home });
+          try {
+            return await describeBoth(repo);
+          } finally {
+            delete process.env.OWNER;
+            delete process.env.HOME_DIR;
+          }
+        };
+        await withEnv('ann', '/a');
+        const changed = await withEnv('bob', '/b');
+        assert.equal(changed.fromCache, 1, 'only deploy/prod, which holds neither');
+        assert.equal(changed.cached, changed.fresh);
+        assert.match(changed.cached, /"bob"/);
+        assert.match(changed.cached, /"\/b"/);
+      },
+      { atmos: ATMOS_YAML_TEMPLATES },
+    );
+  });
+});
+
+test('the result cache: the CLI counts it in --verbose, and --no-cache neither reads nor writes it', async () => {
+  await withCacheHome(async (home) => {
+    await withRepo(FILES, async (repo) => {
+      const env = { XDG_CACHE_HOME: home };
+      const args = ['describe', 'stacks', '--format', 'json', '--verbose'];
+      const off = runCli([...args, '--no-cache'], { cwd: repo.dir, env });
+      assert.equal(off.code, 0, off.stderr);
+      assert.match(off.stderr, /stacks from the result cache 0/);
+      assert.deepEqual(readdirSync(home), []);
+      const first = runCli(args, { cwd: repo.dir, env });
+      const second = runCli(args, { cwd: repo.dir, env });
+      assert.match(first.stderr, /stacks from the result cache 0/);
+      assert.match(second.stderr, /stacks from the result cache 2/);
+      assert.equal(second.stdout, off.stdout);
+      assert.equal(first.stdout, off.stdout);
+    });
+  });
+});
+
+test('the result cache keeps no result JSON cannot carry exactly, and keeps its folder under its size', async () => {
+  await withCacheHome(async (home) => {
+    const files = {
+      ...FILES,
+      'stacks/deploy/dev.yaml': FILES['stacks/deploy/dev.yaml'].replace('stage: dev', 'x: .nan'),
+    };
+    await withRepo(files, async (repo) => {
+      await describeBoth(repo);
+      const warm = await describeBoth(repo);
+      assert.equal(warm.fromCache, 1, 'deploy/prod only: .nan is no JSON');
+      assert.equal(warm.cached, warm.fresh);
+    });
+    const dir = join(home, 'small');
+    const entry = { files: [], imports: [], fallbackName: 'x', candidates: [] };
+    const now = { text: () => '', resolve: () => undefined };
+    const write = (base: string, maxBytes: number) => {
+      const cache = new ResultCache(base, {}, { dir, maxBytes });
+      cache.set(`${base}/m.yaml`, entry, [], now);
+      cache.flush();
+    };
+    write('/a', 1e6);
+    const size = statSync(join(dir, readdirSync(dir)[0])).size;
+    for (const base of ['/b', '/c']) write(base, size * 1.5);
+    assert.equal(readdirSync(dir).length, 1, 'only the newest pack fits');
+  });
+});
