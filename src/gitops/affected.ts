@@ -16,10 +16,21 @@ import { loadConfig } from '../config/index.ts';
 import { StrataError } from '../errors.ts';
 import { type EngineResolvers, StackEngine } from '../stacks/engine.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
-import { cacheKey, type Evaluated, evaluate, hashFile, isUnder, type Side, toPosix } from './affected-evaluate.ts';
+import {
+  cacheKey,
+  type Evaluated,
+  evaluate,
+  hashFile,
+  isUnder,
+  type Side,
+  type Summary,
+  toPosix,
+} from './affected-evaluate.ts';
 import { ImportIndex, type ManifestReach, reachesPath, readIndex, writeIndex } from './affected-index.ts';
 import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
+import { type NarrowInput, narrowedComponents } from './affected-narrow.ts';
 import {
+  blobIds,
   type Checkout,
   defaultBranch,
   extractFiles,
@@ -54,6 +65,11 @@ export interface AffectedOptions extends FindOptions {
   includeUncommitted?: boolean;
   /** Use and refresh the closure cache in the git directory (default true). */
   cache?: boolean;
+  /**
+   * Evaluate only the components a change confined to component entries can reach (affected-narrow.ts; default
+   * true). false compares every instance of the touched manifests: the same items, found the long way.
+   */
+  narrow?: boolean;
   /** Atmos's --process-templates / --process-functions / --skip, on both sides. */
   processTemplates?: boolean;
   processFunctions?: boolean;
@@ -67,6 +83,8 @@ export interface AffectedReport {
   items: AffectedItem[];
   /** Manifests processed on each side (the rest came from the cache or were untouched). */
   processed: { head: number; base: number; full: boolean };
+  /** Whether the base side evaluated only the components the change reaches (affected-narrow.ts). */
+  narrowed: boolean;
 }
 
 /** Repository-relative files that differ between two directory trees (for --repo-path). */
@@ -89,7 +107,11 @@ function diffTrees(a: string, b: string): string[] {
   return [...out].sort();
 }
 
-function openSide(root: string, prefix: string, options: AffectedOptions, realRoot: string): Side {
+/**
+ * `temporary`: the tree is a checkout removed after this run, so its parsed files are not written to the parse
+ * cache (whose packs are per stacks folder: each run would add a pack nobody reads again).
+ */
+function openSide(root: string, prefix: string, options: AffectedOptions, realRoot: string, temporary = false): Side {
   const cwd = join(root, prefix);
   let configPath = options.configPath;
   if (configPath) {
@@ -107,6 +129,7 @@ function openSide(root: string, prefix: string, options: AffectedOptions, realRo
     processTemplates,
     processFunctions,
     skipFunctions,
+    ...(temporary ? { cache: false } : {}),
   };
   return { root, config: loadConfig(engineOptions), engineOptions };
 }
@@ -146,13 +169,15 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       cleanups.push(checkout);
       headRoot = checkout.dir;
     }
-    const changes = baseRoot
-      ? undefined
-      : await fileChanges(root, baseSha, options.includeUncommitted ? undefined : head);
-    const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const headSide = openSide(headRoot, prefix, options, root);
-
     const stacksRel = toPosix(relative(headRoot, headSide.config.stacks.basePath));
+    // The HEAD tree is the HEAD commit's unless uncommitted files are asked for: git knows its content hashes.
+    const committed = !options.includeUncommitted && !stacksRel.startsWith('../') && !isAbsolute(stacksRel);
+    const [changes, known] = await Promise.all([
+      baseRoot ? undefined : fileChanges(root, baseSha, options.includeUncommitted ? undefined : head),
+      committed && options.cache !== false ? blobIds(root, head, stacksRel) : undefined,
+    ]);
+    const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const changedSet = new Set(changed);
     const changedStack = changed.filter((f) => isUnder(f, stacksRel));
     const headTop = findStackManifests(headSide.config).map((m) => toPosix(join(stacksRel, m)));
@@ -196,7 +221,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const indexPath = join(gitDir, 'strata', 'affected-index.json');
     const key = cacheKey(headSide, prefix);
     const headEngine = new StackEngine(headSide.config, headSide.engineOptions);
-    const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader);
+    const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader, known);
     const reach = full ? [] : index.reach(headTop);
     const touched = new Set(
       full ? headTop : reach.filter((r) => r.closure.some((f) => changedSet.has(f))).map((r) => r.rel),
@@ -214,8 +239,25 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
 
     // Base side: only the touched manifests and stack files that changed (renamed or deleted manifests).
     const baseWanted = full ? 'all' : [...new Set([...touched, ...changedStack])];
+    const narrowInput: NarrowInput | undefined =
+      options.narrow !== false && !full
+        ? {
+            changed,
+            addedOrDeleted:
+              changes?.addedOrDeleted ??
+              changed.filter((f) => !existsSync(join(headRoot, f)) || !existsSync(join(baseRoot as string, f))),
+            stacksRel,
+            touched: reach.filter((r) => touched.has(r.rel)),
+            alsoNeeded: alsoNeeded.length,
+            includeDependents: options.includeDependents === true,
+            headRoot,
+            headReader: headEngine.reader,
+            index,
+          }
+        : undefined;
     let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
     let baseProcessed = 0;
+    let only: ((kind: string, name: string) => boolean) | undefined;
     if (baseWanted === 'all' || baseWanted.length > 0) {
       // The base closures are taken to be the HEAD ones (a manifest whose imports changed is itself changed, and
       // added/deleted imported files process everything); a base that then fails to load is retried in full.
@@ -223,16 +265,26 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
         baseWanted === 'all' || everything
           ? undefined
           : [...baseWanted, ...baseWanted.flatMap((m) => closureOf.get(m) ?? [])];
+      const wanted: BaseRequest = {
+        prefix,
+        options,
+        realRoot: root,
+        wanted: baseWanted,
+        stacksRel,
+        narrow: narrowInput,
+      };
       try {
-        baseEval = await evaluateBase(await ensureBase(paths), prefix, options, root, baseWanted, stacksRel);
+        ({ evaluated: baseEval, only } = await evaluateBase(await ensureBase(paths), wanted));
       } catch (error) {
         // Atmos's rule: a base that cannot be processed (no stacks yet, invalid files) counts as empty.
         if (!(error instanceof StrataError)) throw error;
+        only = undefined;
         if (partial) {
           try {
-            baseEval = await evaluateBase(await ensureBase(), prefix, options, root, baseWanted, stacksRel);
+            ({ evaluated: baseEval, only } = await evaluateBase(await ensureBase(), wanted));
           } catch (again) {
             if (!(again instanceof StrataError)) throw again;
+            only = undefined;
           }
         }
       }
@@ -247,7 +299,11 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     }
 
     const headAll = [...headEval.manifests.values()].flat();
-    const freshKeys = new Set([...touched].flatMap((m) => headEval.manifests.get(m)?.map((i) => i.key) ?? []));
+    // Narrowed, only the instances of the components the base side evaluated can differ.
+    const compared = (s: Summary) => !only || only(s.kind, s.name);
+    const freshKeys = new Set(
+      [...touched].flatMap((m) => headEval.manifests.get(m)?.flatMap((i) => (compared(i) ? [i.key] : [])) ?? []),
+    );
     const items = await findAffected({
       headRoot,
       headAll,
@@ -265,6 +321,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       changedFiles: changed,
       items,
       processed: { head: headEval.manifests.size, base: baseProcessed, full },
+      narrowed: only !== undefined,
     };
   } finally {
     for (const c of cleanups.reverse()) await c.remove();
@@ -347,20 +404,28 @@ function topLevelOf(
   }
 }
 
+interface BaseRequest {
+  prefix: string;
+  options: AffectedOptions;
+  realRoot: string;
+  wanted: string[] | 'all';
+  stacksRel: string;
+  narrow?: NarrowInput;
+}
+
 async function evaluateBase(
   baseRoot: string,
-  prefix: string,
-  options: AffectedOptions,
-  realRoot: string,
-  wanted: string[] | 'all',
-  stacksRel: string,
-): Promise<Evaluated> {
-  const side = openSide(baseRoot, prefix, options, realRoot);
+  request: BaseRequest,
+): Promise<{ evaluated: Evaluated; only?: (kind: string, name: string) => boolean }> {
+  const { prefix, options, realRoot, wanted, stacksRel } = request;
+  const side = openSide(baseRoot, prefix, options, realRoot, !options.repoPath);
+  const only = request.narrow ? narrowedComponents(request.narrow, baseRoot, side.config) : undefined;
+  if (only) side.engineOptions.onlyComponents = only;
   const top = new Set(findStackManifests(side.config).map((m) => toPosix(join(stacksRel, m))));
-  if (wanted === 'all') return evaluate(side, 'all');
+  if (wanted === 'all') return { evaluated: await evaluate(side, 'all'), only };
   const list = wanted.filter((m) => top.has(m));
   const asked = new Set(list);
-  return evaluate(side, scope(list, top.size), (m) => asked.has(m));
+  return { evaluated: await evaluate(side, scope(list, top.size), (m) => asked.has(m)), only };
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */

@@ -57,6 +57,11 @@ export interface EngineOptions extends LoadConfigOptions {
    * parse cache").
    */
   cache?: boolean;
+  /**
+   * Only components passing this test are built and evaluated (the others are left out as if undefined): for a
+   * caller that knows which ones it needs (describe affected's base side, gitops/affected-narrow.ts).
+   */
+  onlyComponents?: (kind: string, name: string) => boolean;
 }
 
 export type EngineContext = 'run' | 'inspect' | 'controller';
@@ -153,7 +158,9 @@ export class StackEngine {
       const path = join(base, rel);
       const key = this.#reader.key(path);
       const assembled = this.#reader.assemble(path);
-      const raw = new ComponentBuilder(this.config, assembled.data, path, this.limits.maxChainDepth).build();
+      const raw = new ComponentBuilder(this.config, assembled.data, path, this.limits.maxChainDepth).build(
+        this.#options.onlyComponents,
+      );
       return {
         path,
         key,
