@@ -40,6 +40,8 @@ export interface ManifestReach {
   fileDeps: Set<string> | null;
   /** Whether its imports needed the full reader (a glob, a template, a context, a `.tmpl` file). */
   assembled: boolean;
+  /** Whether a file or folder dependency it declares (or one it computes) may reach one of the changed paths. */
+  dependsOn(changed: string[]): boolean;
 }
 
 /** What narrowing to components needs to know of a manifest's files (affected-narrow.ts). */
@@ -303,29 +305,71 @@ export class ImportIndex {
     const rel = this.#rel;
     return manifests.map((m) => {
       const path = join(root, m);
-      let files = this.#closure(path, new Set());
-      let folders: Set<string> | null = new Set();
-      let fileDeps: Set<string> | null = new Set();
-      const assembled = !files;
+      const files = this.#closure(path, new Set());
       if (files) {
-        for (const f of files) {
-          const facts = this.#factsOf(f);
-          if (!facts.fileDeps) fileDeps = null;
-          else for (const dep of facts.fileDeps) fileDeps?.add(dep);
-          if (!facts.folders) folders = null;
-          else for (const folder of facts.folders) folders?.add(folder);
-        }
-      } else {
-        // A glob, a template or a context somewhere: the reader assembles it and the merged data says the rest.
-        this.assembled++;
-        const whole = this.#assemble(path);
-        files = whole.files.map((f) => f.path);
-        const content = contentFacts(whole.data, this.#delimiter);
-        folders = content.folders ? new Set(content.folders) : null;
-        fileDeps = content.fileDeps ? new Set(content.fileDeps) : null;
+        // Folders and file dependencies are gathered when asked for: most runs ask for few manifests'.
+        let content: Omit<FileFacts, 'imports'> | undefined;
+        const gather = () => (content ??= this.#gather(files));
+        return {
+          rel: m,
+          closure: [...new Set(files.map(rel))],
+          assembled: false,
+          dependsOn: (changed: string[]) => files.some((f) => this.#fileDependsOn(f, changed)),
+          get folders() {
+            const folders = gather().folders;
+            return folders && new Set(folders);
+          },
+          get fileDeps() {
+            const fileDeps = gather().fileDeps;
+            return fileDeps && new Set(fileDeps);
+          },
+        };
       }
-      return { rel: m, closure: [...new Set(files.map(rel))], folders, fileDeps, assembled };
+      // A glob, a template or a context somewhere: the reader assembles it and the merged data says the rest.
+      this.assembled++;
+      const whole = this.#assemble(path);
+      const content = contentFacts(whole.data, this.#delimiter);
+      return {
+        rel: m,
+        closure: [...new Set(whole.files.map((f) => rel(f.path)))],
+        folders: content.folders && new Set(content.folders),
+        fileDeps: content.fileDeps && new Set(content.fileDeps),
+        assembled: true,
+        dependsOn: (changed: string[]) => !content.fileDeps || reachesPath(content.fileDeps, changed),
+      };
     });
+  }
+
+  readonly #dependsOn = new Map<string, boolean>();
+  #dependsOnFor: string[] | undefined;
+
+  /** Whether a file's file dependencies (unknown ones count) reach one of the changed paths (memoised per list). */
+  #fileDependsOn(path: string, changed: string[]): boolean {
+    if (this.#dependsOnFor !== changed) {
+      this.#dependsOn.clear();
+      this.#dependsOnFor = changed;
+    }
+    let found = this.#dependsOn.get(path);
+    if (found === undefined) {
+      const deps = this.#factsOf(path).fileDeps;
+      found = !deps || reachesPath(deps, changed);
+      this.#dependsOn.set(path, found);
+    }
+    return found;
+  }
+
+  /** The folders and file dependencies of some files together (null when one file's are unknown). */
+  #gather(files: string[]): Omit<FileFacts, 'imports'> {
+    let folders: string[] | null = [];
+    let fileDeps: string[] | null = [];
+    for (const f of files) {
+      const facts = this.#factsOf(f);
+      if (folders && facts.folders) folders.push(...facts.folders);
+      else folders = null;
+      if (fileDeps && facts.fileDeps) fileDeps.push(...facts.fileDeps);
+      else fileDeps = null;
+    }
+    return { folders, fileDeps };
   }
 
   /** Bases and dynamic content of the files some manifests reach (parsed once by the reader). */

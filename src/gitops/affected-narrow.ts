@@ -16,7 +16,7 @@ import type { StrataConfig } from '../config/types.ts';
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 import { StrataError } from '../errors.ts';
 import { ManifestReader } from '../stacks/manifests.ts';
-import { type ImportIndex, isDynamicText, type ManifestReach, reachesPath } from './affected-index.ts';
+import { type ImportIndex, isDynamicText, type ManifestReach } from './affected-index.ts';
 
 export const componentKey = (kind: string, name: string) => `${kind}\u0000${name}`;
 
@@ -95,7 +95,7 @@ export function mayNarrow(input: NarrowInput): boolean {
     input.touched.length > 0 &&
     changed.length > 0 &&
     changed.every(stackFile) &&
-    input.touched.every((r) => !r.assembled && r.fileDeps !== null && !reachesPath(r.fileDeps, changed))
+    input.touched.every((r) => !r.assembled && !r.dependsOn(changed))
   );
 }
 

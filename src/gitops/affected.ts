@@ -26,7 +26,7 @@ import {
   type Summary,
   toPosix,
 } from './affected-evaluate.ts';
-import { ImportIndex, type ManifestReach, reachesPath, readIndex, writeIndex } from './affected-index.ts';
+import { ImportIndex, type ManifestReach, readIndex, writeIndex } from './affected-index.ts';
 import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
 import { type NarrowInput, narrowedComponents } from './affected-narrow.ts';
 import {
@@ -377,7 +377,7 @@ async function untouchedNeeded(
   const out: string[] = [];
   for (const r of reach) {
     if (touched.has(r.rel)) continue;
-    const files = !r.fileDeps || reachesPath(r.fileDeps, changed);
+    const files = r.dependsOn(changed);
     if (files || (modules && (!r.folders || (await someAsync([...r.folders], hits))))) out.push(r.rel);
   }
   return out;
