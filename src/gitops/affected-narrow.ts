@@ -82,6 +82,7 @@ export interface NarrowInput {
   headRoot: string;
   headReader: ManifestReader;
   index: ImportIndex;
+  config: StrataConfig;
 }
 
 /** Whether narrowing may apply, before the base tree is read. */
@@ -101,30 +102,31 @@ export function mayNarrow(input: NarrowInput): boolean {
 
 /**
  * The components the base side must build and evaluate (a test for the engine's `onlyComponents`), or undefined
- * when the change is not confined to component entries. `baseRoot`/`baseConfig`: the base tree, which holds the
- * base version of every changed file.
+ * when the change is not confined to component entries. `baseTexts`: the base version of each changed file, by
+ * repository-relative path.
  */
 export function narrowedComponents(
   input: NarrowInput,
-  baseRoot: string,
-  baseConfig: StrataConfig,
+  baseTexts: ReadonlyMap<string, string>,
 ): ((kind: string, name: string) => boolean) | undefined {
   if (!mayNarrow(input)) return undefined;
   const { bases, dynamic } = input.index.components(input.touched);
   if (dynamic) return undefined;
-  const delimiter = baseConfig.templates.delimiters[0] || '{{';
-  const baseReader = new ManifestReader(baseConfig);
+  const delimiter = input.config.templates.delimiters[0] || '{{';
+  const sources = new Map([...baseTexts].map(([rel, text]) => [join(input.headRoot, rel), text]));
+  const baseReader = new ManifestReader(input.config, { limits: input.headReader.limits, sources });
   const changedKeys = new Set<string>();
   try {
     for (const rel of input.changed) {
-      const basePath = join(baseRoot, rel);
-      if (isAbsolute(rel) || isDynamicText(baseReader.source(basePath), delimiter)) return undefined;
-      const found = changedComponents(baseReader.parse(basePath), input.headReader.parse(join(input.headRoot, rel)));
+      const text = baseTexts.get(rel);
+      if (text === undefined || isAbsolute(rel) || isDynamicText(text, delimiter)) return undefined;
+      const path = join(input.headRoot, rel);
+      const found = changedComponents(baseReader.parse(path), input.headReader.parse(path));
       if (!found) return undefined;
       for (const key of found) changedKeys.add(key);
     }
   } catch (error) {
-    // A file that cannot be read or parsed on one side: the full comparison reports it as it always has.
+    // A file that cannot be parsed on one side: the full comparison reports it as it always has.
     if (error instanceof StrataError) return undefined;
     throw error;
   }

@@ -10,7 +10,7 @@
  * dependents. A change to the configuration file, or an added/deleted imported file (a glob import may pick it
  * up), processes every manifest.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import { StrataError } from '../errors.ts';
@@ -28,7 +28,7 @@ import {
 } from './affected-evaluate.ts';
 import { ImportIndex, type ManifestReach, readIndex, writeIndex } from './affected-index.ts';
 import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
-import { type NarrowInput, narrowedComponents } from './affected-narrow.ts';
+import { mayNarrow, type NarrowInput, narrowedComponents } from './affected-narrow.ts';
 import {
   blobIds,
   type Checkout,
@@ -39,6 +39,7 @@ import {
   headCommit,
   isDirty,
   mergeBase,
+  readBlobs,
   repoInfo,
   resolveCommit,
   temporaryWorktree,
@@ -253,12 +254,29 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
             headRoot,
             headReader: headEngine.reader,
             index,
+            config: headSide.config,
           }
         : undefined;
     let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
-    let baseProcessed = 0;
     let only: ((kind: string, name: string) => boolean) | undefined;
-    if (baseWanted === 'all' || baseWanted.length > 0) {
+    // Narrowed over the HEAD tree when every file it reads is the commit's: the base commit's changed files are
+    // read from git into memory and no base tree is written.
+    const overlay =
+      narrowInput && changes && known && mayNarrow(narrowInput)
+        ? overlayBase(root, baseSha, narrowInput, known, headTop, { side: headSide })
+        : undefined;
+    if (overlay && baseWanted !== 'all') {
+      only = overlay.only;
+      const list = baseWanted.filter((m) => headTopSet.has(m));
+      const asked = new Set(list);
+      try {
+        baseEval = await evaluate(overlay.side, scope(list, headTop.length), (m) => asked.has(m));
+      } catch (error) {
+        // Atmos's rule: a base that cannot be processed counts as empty.
+        if (!(error instanceof StrataError)) throw error;
+        only = undefined;
+      }
+    } else if (baseWanted === 'all' || baseWanted.length > 0) {
       // The base closures are taken to be the HEAD ones (a manifest whose imports changed is itself changed, and
       // added/deleted imported files process everything); a base that then fails to load is retried in full.
       const paths =
@@ -288,8 +306,8 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
           }
         }
       }
-      baseProcessed = baseEval.manifests.size;
     }
+    const baseProcessed = baseEval.manifests.size;
     // A base instance missing from the evaluated HEAD manifests may live in another one (or be deleted): only the
     // whole HEAD tells.
     if (headScope !== 'all') {
@@ -419,13 +437,53 @@ async function evaluateBase(
 ): Promise<{ evaluated: Evaluated; only?: (kind: string, name: string) => boolean }> {
   const { prefix, options, realRoot, wanted, stacksRel } = request;
   const side = openSide(baseRoot, prefix, options, realRoot, !options.repoPath);
-  const only = request.narrow ? narrowedComponents(request.narrow, baseRoot, side.config) : undefined;
+  const only = request.narrow ? narrowedComponents(request.narrow, readTexts(baseRoot, request.narrow)) : undefined;
   if (only) side.engineOptions.onlyComponents = only;
   const top = new Set(findStackManifests(side.config).map((m) => toPosix(join(stacksRel, m))));
   if (wanted === 'all') return { evaluated: await evaluate(side, 'all'), only };
   const list = wanted.filter((m) => top.has(m));
   const asked = new Set(list);
   return { evaluated: await evaluate(side, scope(list, top.size), (m) => asked.has(m)), only };
+}
+
+/** The changed files' texts in a base tree, as far as they are stack files within the reader's size limit. */
+function readTexts(baseRoot: string, narrow: NarrowInput): Map<string, string> {
+  const texts = new Map<string, string>();
+  for (const rel of narrow.changed) {
+    const path = join(baseRoot, rel);
+    const size = statSync(path, { throwIfNoEntry: false })?.size;
+    if (size !== undefined && size <= narrow.headReader.limits.maxFileBytes) texts.set(rel, readFileSync(path, 'utf8'));
+  }
+  return texts;
+}
+
+/**
+ * The base side as the HEAD tree with the base commit's version of the changed files, narrowed to the components
+ * the change reaches; undefined when the HEAD tree holds a file the commit does not (an untracked or ignored stack
+ * file), a changed file is too large to read, or the change is not confined to component entries.
+ */
+function overlayBase(
+  root: string,
+  baseSha: string,
+  narrow: NarrowInput,
+  known: ReadonlyMap<string, string>,
+  headTop: string[],
+  head: { side: Side },
+): { side: Side; only: (kind: string, name: string) => boolean } | undefined {
+  const read = [...headTop, ...narrow.touched.flatMap((r) => r.closure)];
+  if (!read.every((f) => known.has(f))) return undefined;
+  const texts = new Map<string, string>();
+  for (const [rel, bytes] of readBlobs(root, baseSha, narrow.changed)) {
+    if (bytes.length > narrow.headReader.limits.maxFileBytes) return undefined;
+    texts.set(rel, bytes.toString('utf8'));
+  }
+  const only = narrowedComponents(narrow, texts);
+  if (!only) return undefined;
+  const sources = new Map([...texts].map(([rel, text]) => [join(narrow.headRoot, rel), text]));
+  // Not through the parse cache: its pack is written when a run parses something new (here the base versions),
+  // and a pack of this run's files only would replace the HEAD tree's.
+  const engineOptions = { ...head.side.engineOptions, sources, onlyComponents: only, cache: false };
+  return { side: { root: narrow.headRoot, config: narrow.config, engineOptions }, only };
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */

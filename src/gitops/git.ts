@@ -184,14 +184,10 @@ export async function blobIds(root: string, commit: string, dir: string): Promis
 }
 
 /**
- * Some files of a commit written into a temporary folder, read with one `git cat-file --batch`. Creating files is
- * the expensive part on many filesystems (about 1 ms each here), so this writes only what is asked for, unlike a
- * worktree or `git archive` of a whole folder. Paths missing in the commit are skipped.
+ * Some files of a commit, read with one `git cat-file --batch` (by repository-relative path; paths missing in the
+ * commit, or that are no file, are left out).
  */
-export function extractFiles(root: string, commit: string, paths: string[]): Checkout {
-  const parent = mkdtempSync(join(tmpdir(), 'strata-base-'));
-  const dir = join(parent, 'tree');
-  mkdirSync(dir);
+export function readBlobs(root: string, commit: string, paths: string[]): Map<string, Buffer> {
   // cat-file's batch input is one name per line: a path holding a newline cannot be asked for.
   const wanted = [...new Set(paths)].filter((p) => !p.includes('\n'));
   const out = execFileSync('git', ['cat-file', '--batch'], {
@@ -199,6 +195,7 @@ export function extractFiles(root: string, commit: string, paths: string[]): Che
     input: wanted.map((p) => `${commit}:${p}\n`).join(''),
     maxBuffer: 1 << 30,
   });
+  const blobs = new Map<string, Buffer>();
   let pos = 0;
   for (const path of wanted) {
     const eol = out.indexOf(10, pos);
@@ -208,7 +205,21 @@ export function extractFiles(root: string, commit: string, paths: string[]): Che
     const size = Number(header[2]);
     const content = out.subarray(pos, pos + size);
     pos += size + 1;
-    if (header[1] !== 'blob') continue;
+    if (header[1] === 'blob') blobs.set(path, content);
+  }
+  return blobs;
+}
+
+/**
+ * Some files of a commit written into a temporary folder. Creating files is the expensive part on many filesystems
+ * (about 1 ms each here), so this writes only what is asked for, unlike a worktree or `git archive` of a whole
+ * folder. Paths missing in the commit are skipped.
+ */
+export function extractFiles(root: string, commit: string, paths: string[]): Checkout {
+  const parent = mkdtempSync(join(tmpdir(), 'strata-base-'));
+  const dir = join(parent, 'tree');
+  mkdirSync(dir);
+  for (const [path, content] of readBlobs(root, commit, paths)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), content);
   }

@@ -62,6 +62,12 @@ export interface EngineOptions extends LoadConfigOptions {
    * caller that knows which ones it needs (describe affected's base side, gitops/affected-narrow.ts).
    */
   onlyComponents?: (kind: string, name: string) => boolean;
+  /**
+   * Texts read instead of these files (absolute paths), and a parse cache shared with another engine over the same
+   * stacks folder: describe affected's base side reads the HEAD tree with the base commit's changed files.
+   */
+  sources?: ReadonlyMap<string, string>;
+  parseCache?: ParseCache;
 }
 
 export type EngineContext = 'run' | 'inspect' | 'controller';
@@ -119,6 +125,8 @@ export class StackEngine {
   readonly limits: EngineLimits;
   /** Calls with outside effects (YAML functions, atmos.Component), each evaluated once by this engine. */
   readonly calls = new CallMemo();
+  /** The persistent cache of parsed manifests this engine reads and writes (none when turned off). */
+  readonly parseCache: ParseCache | undefined;
 
   constructor(config: StrataConfig, options: EngineOptions = {}) {
     this.config = config;
@@ -127,15 +135,17 @@ export class StackEngine {
     this.limits = limitsFrom(config.raw.limits, config.configFiles[config.configFiles.length - 1]);
     const controller = options.context === 'controller';
     if (controller) Object.assign(this.#templateFunctions, CONTROLLER_REFUSALS);
+    this.parseCache =
+      options.cache === false || cacheDisabled() || (options.env !== undefined && cacheDisabled(options.env))
+        ? undefined
+        : (options.parseCache ?? new ParseCache(config.stacks.basePath, this.limits));
     this.#reader = new ManifestReader(config, {
       limits: this.limits,
       confineIncludes: controller || !this.limits.includeOutsideRepository,
       confineImports: controller,
       templateFuncs: controller ? CONTROLLER_REFUSALS : undefined,
-      cache:
-        options.cache === false || cacheDisabled() || (options.env !== undefined && cacheDisabled(options.env))
-          ? undefined
-          : new ParseCache(config.stacks.basePath, this.limits),
+      cache: this.parseCache,
+      sources: options.sources,
     });
     const terraformOutput = options.resolvers?.terraformOutput;
     this.#resolvers = terraformOutput ? { terraformOutput: (ref, mode) => terraformOutput(this, ref, mode) } : {};

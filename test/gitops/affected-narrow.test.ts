@@ -118,8 +118,9 @@ function applyChange(files: Files, c: { file: string; what: Doc }): Files {
 }
 
 test('property: narrowed runs report exactly what the full comparison reports', async () => {
-  // The base side is a plain folder (--repo-path) and the HEAD side the working tree (--include-uncommitted): the
-  // same comparison without git processes per run, so that a hundred repositories take seconds.
+  // Mostly, the base side is a plain folder (--repo-path) and the HEAD side the working tree (--include-uncommitted):
+  // the same comparison with few git processes per run. One run in eight commits both sides and compares the
+  // commits, where the narrowed base side reads the HEAD tree with the base commit's changed files.
   const r = new TempRepo();
   const baseTree = new TempRepo('strata-narrow-base-');
   repos.push(r, baseTree);
@@ -128,21 +129,28 @@ test('property: narrowed runs report exactly what the full comparison reports', 
     for (const name of ['app', 'db', 'net']) repo.write(`components/terraform/${name}/main.tf`, '# component\n');
   }
   r.commit('components');
-  const options = { repoPath: baseTree.dir, includeUncommitted: true };
-  let narrowedRuns = 0;
+  const folders = { repoPath: baseTree.dir, includeUncommitted: true };
+  const narrowed: Record<string, number> = { folders: 0, commits: 0 };
   await fc.assert(
-    fc.asyncProperty(repository, change, async (files, c) => {
-      write(baseTree, files);
+    fc.asyncProperty(repository, change, fc.nat(7), async (files, c, mode) => {
+      const commits = mode === 0;
+      let base = '';
+      if (commits) {
+        write(r, files);
+        base = r.commit('base');
+      } else write(baseTree, files);
       write(r, applyChange(files, c));
-      const full = await outcome(r.dir, '', false, options);
-      const narrowed = await outcome(r.dir, '', true, options);
-      assert.deepEqual({ ...narrowed, narrowed: undefined }, { ...full, narrowed: undefined });
-      if (narrowed.narrowed) narrowedRuns++;
+      if (commits) r.commit('change');
+      const options = commits ? {} : folders;
+      const full = await outcome(r.dir, base, false, options);
+      const fast = await outcome(r.dir, base, true, options);
+      assert.deepEqual({ ...fast, narrowed: undefined }, { ...full, narrowed: undefined });
+      if (fast.narrowed) narrowed[commits ? 'commits' : 'folders']++;
     }),
     { numRuns: 100 },
   );
-  // Most generated changes edit one component entry: the narrowed path must really have been taken.
-  assert.ok(narrowedRuns >= 20, `narrowed in ${narrowedRuns} of 100 runs`);
+  // Most generated changes edit one component entry: the narrowed paths must really have been taken.
+  assert.ok(narrowed.folders >= 20 && narrowed.commits >= 2, `narrowed runs: ${JSON.stringify(narrowed)}`);
 });
 
 /** A base with a catalog of an abstract base and a derived component, imported by two stacks. */
