@@ -5,7 +5,6 @@
  */
 import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { execa } from 'execa';
 import { StrataError } from '../errors.ts';
 import { globalMasker, type Masker } from '../util/mask.ts';
 
@@ -175,7 +174,12 @@ export function interruptSignal(): AbortSignal {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** execa and its dependencies cost about 0.15 s of CPU to load: only commands that run something pay for it. */
+let execaModule: Promise<typeof import('execa')> | undefined;
+
 export async function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  execaModule ??= import('execa');
+  const { execa } = await execaModule;
   const masker = options.masker ?? globalMasker;
   const mode = options.stdio ?? 'stream';
   const prefix = options.prefix ?? '';

@@ -14,7 +14,8 @@ import type { ManifestReader } from '../stacks/manifests.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { type Side, toPosix } from './affected-evaluate.ts';
 
-const INDEX_VERSION = 1;
+// 2: files keyed by git's object id of their content (1: the SHA-1 of the bare content), plain imports as strings.
+const INDEX_VERSION = 2;
 
 /** What one stack file says, as far as change detection needs it. */
 export interface FileFacts {
@@ -37,6 +38,18 @@ export interface ManifestReach {
   folders: Set<string> | null;
   /** File and folder dependencies its files declare; null: unknown, evaluate it whenever anything changes. */
   fileDeps: Set<string> | null;
+  /** Whether its imports needed the full reader (a glob, a template, a context, a `.tmpl` file). */
+  assembled: boolean;
+  /** Whether a file or folder dependency it declares (or one it computes) may reach one of the changed paths. */
+  dependsOn(changed: string[]): boolean;
+}
+
+/** What narrowing to components needs to know of a manifest's files (affected-narrow.ts). */
+export interface ManifestComponents {
+  /** The components each component builds on (`kind\0name` -> metadata.inherits, component:, metadata.component). */
+  bases: Map<string, Set<string>>;
+  /** Whether a file holds a template or a YAML tag (a function, `!include`, a marker), or its imports were dynamic. */
+  dynamic: boolean;
 }
 
 const DEPENDENCY_KEYS = new Set(['dependencies', 'depends_on']);
@@ -62,6 +75,30 @@ export function contentFacts(data: PlainMap, delimiter: string): Omit<FileFacts,
   }
   const fileDeps: string[] = [];
   return { folders, fileDeps: collectFiles(data, 'outside', delimiter, fileDeps) ? fileDeps : null };
+}
+
+/** Adds what each component of a stack file's data builds on to `bases` (see ManifestComponents). */
+export function addBases(data: PlainMap, bases: Map<string, Set<string>>): void {
+  const components = isPlainMap(data.components) ? data.components : {};
+  for (const [kind, byName] of Object.entries(components)) {
+    if (!isPlainMap(byName)) continue;
+    for (const [name, component] of Object.entries(byName)) {
+      if (!isPlainMap(component)) continue;
+      const metadata = isPlainMap(component.metadata) ? component.metadata : {};
+      const inherits = Array.isArray(metadata.inherits) ? metadata.inherits : [];
+      const parents = [metadata.component, component.component, ...inherits].filter((v) => typeof v === 'string');
+      if (parents.length === 0) continue;
+      const key = `${kind}\u0000${name}`;
+      const known = bases.get(key) ?? new Set<string>();
+      for (const parent of parents) known.add(parent as string);
+      bases.set(key, known);
+    }
+  }
+}
+
+/** Whether a stack file's text may compute something: a template, or any YAML tag (`!terraform.output`, `!include`). */
+export function isDynamicText(text: string, delimiter: string): boolean {
+  return text.includes(delimiter) || /![A-Za-z]/.test(text);
 }
 
 /**
@@ -110,10 +147,19 @@ interface IndexFile {
   files: Record<string, FileFacts>;
 }
 
+/** A plain import as stored: its path, or `{path}` when it may be missing (most are plain paths: a third the size). */
+type StoredImport = string | { path: string };
+
 export function readIndex(path: string, key: string): Record<string, FileFacts> {
   try {
     const data = JSON.parse(readFileSync(path, 'utf8')) as IndexFile;
-    if (data.version === INDEX_VERSION && data.key === key && isPlainMap(data.files)) return data.files;
+    if (data.version !== INDEX_VERSION || data.key !== key || !isPlainMap(data.files)) return {};
+    for (const facts of Object.values(data.files)) {
+      facts.imports &&= (facts.imports as unknown as StoredImport[]).map((i) =>
+        typeof i === 'string' ? { path: i, skipIfMissing: false } : { path: i.path, skipIfMissing: true },
+      );
+    }
+    return data.files;
   } catch {
     // No index yet, or an unreadable one: start over.
   }
@@ -121,7 +167,12 @@ export function readIndex(path: string, key: string): Record<string, FileFacts> 
 }
 
 export function writeIndex(path: string, key: string, files: Record<string, FileFacts>): void {
-  writeFileAtomicSync(path, JSON.stringify({ version: INDEX_VERSION, key, files } satisfies IndexFile));
+  const stored: Record<string, unknown> = {};
+  for (const [hash, facts] of Object.entries(files)) {
+    const imports = facts.imports?.map((i): StoredImport => (i.skipIfMissing ? { path: i.path } : i.path)) ?? null;
+    stored[hash] = { ...facts, imports };
+  }
+  writeFileAtomicSync(path, JSON.stringify({ version: INDEX_VERSION, key, files: stored }));
 }
 
 /** The import graph of one tree, built from file facts (cached by content hash, else from a parse). */
@@ -132,8 +183,6 @@ export class ImportIndex {
   readonly #delimiter: string;
   readonly #facts = new Map<string, FileFacts>();
   readonly #hashOf = new Map<string, string>();
-  /** Files whose data depends on others through `!include`: their facts are never kept. */
-  readonly #includes = new Set<string>();
   readonly #isFile = new Map<string, boolean>();
   readonly #closures = new Map<string, string[] | null>();
   readonly #targets = new Map<string, string | undefined>();
@@ -145,19 +194,24 @@ export class ImportIndex {
   /** Manifests assembled in full because a file in their closure is dynamic. */
   assembled = 0;
 
-  /** `reader`: the one of an engine over the whole tree, so that the files parsed here are parsed once. */
-  constructor(side: Side, cached: Record<string, FileFacts>, reader: ManifestReader) {
+  /**
+   * `reader`: the one of an engine over the whole tree, so that the files parsed here are parsed once. `known`: git's
+   * object ids of files whose content is the commit's (repository-relative paths), so that they are not read.
+   */
+  constructor(
+    side: Side,
+    cached: Record<string, FileFacts>,
+    reader: ManifestReader,
+    known: ReadonlyMap<string, string> = new Map(),
+  ) {
     this.#side = side;
     this.#cached = cached;
     this.#reader = reader;
     this.#delimiter = side.config.templates.delimiters[0] || '{{';
+    for (const [rel, id] of known) this.#hashOf.set(join(side.root, rel), id);
   }
 
-  /** Content hash of a repository-relative file ('' when it does not exist). */
-  hash(rel: string): string {
-    return this.#hash(join(this.#side.root, rel));
-  }
-
+  /** Git's object id of a file's content ('' when it does not exist). */
   #hash(path: string): string {
     let h = this.#hashOf.get(path);
     if (h === undefined) {
@@ -167,8 +221,7 @@ export class ImportIndex {
       } catch {
         bytes = undefined;
       }
-      h = bytes ? createHash('sha1').update(bytes).digest('hex') : '';
-      if (bytes?.includes('!include')) this.#includes.add(path);
+      h = bytes ? createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex') : '';
       this.#hashOf.set(path, h);
     }
     return h;
@@ -180,16 +233,16 @@ export class ImportIndex {
     const hash = this.#hash(path);
     facts = this.#cached[hash];
     if (!facts) {
-      const dynamic = path.endsWith('.tmpl');
-      const data = dynamic ? {} : this.#reader.parse(path);
+      const template = path.endsWith('.tmpl');
+      const data = template ? {} : this.#reader.parse(path);
       facts = {
-        imports: dynamic ? null : (plainImports(data, this.#delimiter) ?? null),
-        ...(dynamic ? { folders: null, fileDeps: null } : contentFacts(data, this.#delimiter)),
+        imports: template ? null : (plainImports(data, this.#delimiter) ?? null),
+        ...(template ? { folders: null, fileDeps: null } : contentFacts(data, this.#delimiter)),
       };
-      // What `!include` pulls in is not in this file's hash.
-      if (!this.#includes.has(path)) this.learnt[hash] = facts;
+      // What `!include` pulls in is not in this file's hash: such facts are never kept (nor found next time).
+      if (!this.#reader.source(path).includes('!include')) this.learnt[hash] = facts;
     }
-    if (!this.#includes.has(path)) this.used[hash] = facts;
+    if (this.learnt[hash] || this.#cached[hash]) this.used[hash] = facts;
     this.#facts.set(path, facts);
     return facts;
   }
@@ -252,29 +305,83 @@ export class ImportIndex {
     const rel = this.#rel;
     return manifests.map((m) => {
       const path = join(root, m);
-      let files = this.#closure(path, new Set());
-      let folders: Set<string> | null = new Set();
-      let fileDeps: Set<string> | null = new Set();
+      const files = this.#closure(path, new Set());
       if (files) {
-        for (const f of files) {
-          const facts = this.#factsOf(f);
-          if (!facts.fileDeps) fileDeps = null;
-          else for (const dep of facts.fileDeps) fileDeps?.add(dep);
-          if (!facts.folders) folders = null;
-          else for (const folder of facts.folders) folders?.add(folder);
-        }
-      } else {
-        // A glob, a template or a context somewhere: the reader assembles it and the merged data says the rest.
-        this.assembled++;
-        const assembled = this.#assemble(path);
-        files = assembled.files.map((f) => f.path);
-        for (const f of files) this.#hash(f);
-        const content = contentFacts(assembled.data, this.#delimiter);
-        folders = content.folders ? new Set(content.folders) : null;
-        fileDeps = content.fileDeps ? new Set(content.fileDeps) : null;
+        // Folders and file dependencies are gathered when asked for: most runs ask for few manifests'.
+        let content: Omit<FileFacts, 'imports'> | undefined;
+        const gather = () => (content ??= this.#gather(files));
+        return {
+          rel: m,
+          closure: [...new Set(files.map(rel))],
+          assembled: false,
+          dependsOn: (changed: string[]) => files.some((f) => this.#fileDependsOn(f, changed)),
+          get folders() {
+            const folders = gather().folders;
+            return folders && new Set(folders);
+          },
+          get fileDeps() {
+            const fileDeps = gather().fileDeps;
+            return fileDeps && new Set(fileDeps);
+          },
+        };
       }
-      return { rel: m, closure: [...new Set(files.map(rel))], folders, fileDeps };
+      // A glob, a template or a context somewhere: the reader assembles it and the merged data says the rest.
+      this.assembled++;
+      const whole = this.#assemble(path);
+      const content = contentFacts(whole.data, this.#delimiter);
+      return {
+        rel: m,
+        closure: [...new Set(whole.files.map((f) => rel(f.path)))],
+        folders: content.folders && new Set(content.folders),
+        fileDeps: content.fileDeps && new Set(content.fileDeps),
+        assembled: true,
+        dependsOn: (changed: string[]) => !content.fileDeps || reachesPath(content.fileDeps, changed),
+      };
     });
+  }
+
+  readonly #dependsOn = new Map<string, boolean>();
+  #dependsOnFor: string[] | undefined;
+
+  /** Whether a file's file dependencies (unknown ones count) reach one of the changed paths (memoised per list). */
+  #fileDependsOn(path: string, changed: string[]): boolean {
+    if (this.#dependsOnFor !== changed) {
+      this.#dependsOn.clear();
+      this.#dependsOnFor = changed;
+    }
+    let found = this.#dependsOn.get(path);
+    if (found === undefined) {
+      const deps = this.#factsOf(path).fileDeps;
+      found = !deps || reachesPath(deps, changed);
+      this.#dependsOn.set(path, found);
+    }
+    return found;
+  }
+
+  /** The folders and file dependencies of some files together (null when one file's are unknown). */
+  #gather(files: string[]): Omit<FileFacts, 'imports'> {
+    let folders: string[] | null = [];
+    let fileDeps: string[] | null = [];
+    for (const f of files) {
+      const facts = this.#factsOf(f);
+      if (folders && facts.folders) folders.push(...facts.folders);
+      else folders = null;
+      if (fileDeps && facts.fileDeps) fileDeps.push(...facts.fileDeps);
+      else fileDeps = null;
+    }
+    return { folders, fileDeps };
+  }
+
+  /** Bases and dynamic content of the files some manifests reach (parsed once by the reader). */
+  components(manifests: ManifestReach[]): ManifestComponents {
+    const bases = new Map<string, Set<string>>();
+    let dynamic = false;
+    for (const path of new Set(manifests.flatMap((m) => m.closure.map((f) => join(this.#side.root, f))))) {
+      const template = path.endsWith('.tmpl');
+      dynamic ||= template || isDynamicText(this.#reader.source(path), this.#delimiter);
+      if (!template) addBases(this.#reader.parse(path), bases);
+    }
+    return { bases, dynamic: dynamic || manifests.some((m) => m.assembled) };
   }
 
   #assemble(path: string) {

@@ -10,16 +10,27 @@
  * dependents. A change to the configuration file, or an added/deleted imported file (a glob import may pick it
  * up), processes every manifest.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import { StrataError } from '../errors.ts';
 import { type EngineResolvers, StackEngine } from '../stacks/engine.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
-import { cacheKey, type Evaluated, evaluate, hashFile, isUnder, type Side, toPosix } from './affected-evaluate.ts';
-import { ImportIndex, type ManifestReach, reachesPath, readIndex, writeIndex } from './affected-index.ts';
-import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
 import {
+  cacheKey,
+  type Evaluated,
+  evaluate,
+  hashFile,
+  isUnder,
+  type Side,
+  type Summary,
+  toPosix,
+} from './affected-evaluate.ts';
+import { ImportIndex, type ManifestReach, readIndex, writeIndex } from './affected-index.ts';
+import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
+import { mayNarrow, type NarrowInput, narrowedComponents } from './affected-narrow.ts';
+import {
+  blobIds,
   type Checkout,
   defaultBranch,
   extractFiles,
@@ -28,6 +39,7 @@ import {
   headCommit,
   isDirty,
   mergeBase,
+  readBlobs,
   repoInfo,
   resolveCommit,
   temporaryWorktree,
@@ -54,6 +66,11 @@ export interface AffectedOptions extends FindOptions {
   includeUncommitted?: boolean;
   /** Use and refresh the closure cache in the git directory (default true). */
   cache?: boolean;
+  /**
+   * Evaluate only the components a change confined to component entries can reach (affected-narrow.ts; default
+   * true). false compares every instance of the touched manifests: the same items, found the long way.
+   */
+  narrow?: boolean;
   /** Atmos's --process-templates / --process-functions / --skip, on both sides. */
   processTemplates?: boolean;
   processFunctions?: boolean;
@@ -67,6 +84,8 @@ export interface AffectedReport {
   items: AffectedItem[];
   /** Manifests processed on each side (the rest came from the cache or were untouched). */
   processed: { head: number; base: number; full: boolean };
+  /** Whether the base side evaluated only the components the change reaches (affected-narrow.ts). */
+  narrowed: boolean;
 }
 
 /** Repository-relative files that differ between two directory trees (for --repo-path). */
@@ -89,7 +108,11 @@ function diffTrees(a: string, b: string): string[] {
   return [...out].sort();
 }
 
-function openSide(root: string, prefix: string, options: AffectedOptions, realRoot: string): Side {
+/**
+ * `temporary`: the tree is a checkout removed after this run, so its parsed files are not written to the parse
+ * cache (whose packs are per stacks folder: each run would add a pack nobody reads again).
+ */
+function openSide(root: string, prefix: string, options: AffectedOptions, realRoot: string, temporary = false): Side {
   const cwd = join(root, prefix);
   let configPath = options.configPath;
   if (configPath) {
@@ -107,6 +130,7 @@ function openSide(root: string, prefix: string, options: AffectedOptions, realRo
     processTemplates,
     processFunctions,
     skipFunctions,
+    ...(temporary ? { cache: false } : {}),
   };
   return { root, config: loadConfig(engineOptions), engineOptions };
 }
@@ -146,13 +170,15 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       cleanups.push(checkout);
       headRoot = checkout.dir;
     }
-    const changes = baseRoot
-      ? undefined
-      : await fileChanges(root, baseSha, options.includeUncommitted ? undefined : head);
-    const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const headSide = openSide(headRoot, prefix, options, root);
-
     const stacksRel = toPosix(relative(headRoot, headSide.config.stacks.basePath));
+    // The HEAD tree is the HEAD commit's unless uncommitted files are asked for: git knows its content hashes.
+    const committed = !options.includeUncommitted && !stacksRel.startsWith('../') && !isAbsolute(stacksRel);
+    const [changes, known] = await Promise.all([
+      baseRoot ? undefined : fileChanges(root, baseSha, options.includeUncommitted ? undefined : head),
+      committed && options.cache !== false ? blobIds(root, head, stacksRel) : undefined,
+    ]);
+    const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const changedSet = new Set(changed);
     const changedStack = changed.filter((f) => isUnder(f, stacksRel));
     const headTop = findStackManifests(headSide.config).map((m) => toPosix(join(stacksRel, m)));
@@ -196,7 +222,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const indexPath = join(gitDir, 'strata', 'affected-index.json');
     const key = cacheKey(headSide, prefix);
     const headEngine = new StackEngine(headSide.config, headSide.engineOptions);
-    const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader);
+    const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader, known);
     const reach = full ? [] : index.reach(headTop);
     const touched = new Set(
       full ? headTop : reach.filter((r) => r.closure.some((f) => changedSet.has(f))).map((r) => r.rel),
@@ -214,30 +240,74 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
 
     // Base side: only the touched manifests and stack files that changed (renamed or deleted manifests).
     const baseWanted = full ? 'all' : [...new Set([...touched, ...changedStack])];
+    const narrowInput: NarrowInput | undefined =
+      options.narrow !== false && !full
+        ? {
+            changed,
+            addedOrDeleted:
+              changes?.addedOrDeleted ??
+              changed.filter((f) => !existsSync(join(headRoot, f)) || !existsSync(join(baseRoot as string, f))),
+            stacksRel,
+            touched: reach.filter((r) => touched.has(r.rel)),
+            alsoNeeded: alsoNeeded.length,
+            includeDependents: options.includeDependents === true,
+            headRoot,
+            headReader: headEngine.reader,
+            index,
+            config: headSide.config,
+          }
+        : undefined;
     let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
-    let baseProcessed = 0;
-    if (baseWanted === 'all' || baseWanted.length > 0) {
+    let only: ((kind: string, name: string) => boolean) | undefined;
+    // Narrowed over the HEAD tree when every file it reads is the commit's: the base commit's changed files are
+    // read from git into memory and no base tree is written.
+    const overlay =
+      narrowInput && changes && known && mayNarrow(narrowInput)
+        ? overlayBase(root, baseSha, narrowInput, known, headTop, { side: headSide })
+        : undefined;
+    if (overlay && baseWanted !== 'all') {
+      only = overlay.only;
+      const list = baseWanted.filter((m) => headTopSet.has(m));
+      const asked = new Set(list);
+      try {
+        baseEval = await evaluate(overlay.side, scope(list, headTop.length), (m) => asked.has(m));
+      } catch (error) {
+        // Atmos's rule: a base that cannot be processed counts as empty.
+        if (!(error instanceof StrataError)) throw error;
+        only = undefined;
+      }
+    } else if (baseWanted === 'all' || baseWanted.length > 0) {
       // The base closures are taken to be the HEAD ones (a manifest whose imports changed is itself changed, and
       // added/deleted imported files process everything); a base that then fails to load is retried in full.
       const paths =
         baseWanted === 'all' || everything
           ? undefined
           : [...baseWanted, ...baseWanted.flatMap((m) => closureOf.get(m) ?? [])];
+      const wanted: BaseRequest = {
+        prefix,
+        options,
+        realRoot: root,
+        wanted: baseWanted,
+        stacksRel,
+        narrow: narrowInput,
+      };
       try {
-        baseEval = await evaluateBase(await ensureBase(paths), prefix, options, root, baseWanted, stacksRel);
+        ({ evaluated: baseEval, only } = await evaluateBase(await ensureBase(paths), wanted));
       } catch (error) {
         // Atmos's rule: a base that cannot be processed (no stacks yet, invalid files) counts as empty.
         if (!(error instanceof StrataError)) throw error;
+        only = undefined;
         if (partial) {
           try {
-            baseEval = await evaluateBase(await ensureBase(), prefix, options, root, baseWanted, stacksRel);
+            ({ evaluated: baseEval, only } = await evaluateBase(await ensureBase(), wanted));
           } catch (again) {
             if (!(again instanceof StrataError)) throw again;
+            only = undefined;
           }
         }
       }
-      baseProcessed = baseEval.manifests.size;
     }
+    const baseProcessed = baseEval.manifests.size;
     // A base instance missing from the evaluated HEAD manifests may live in another one (or be deleted): only the
     // whole HEAD tells.
     if (headScope !== 'all') {
@@ -247,7 +317,11 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     }
 
     const headAll = [...headEval.manifests.values()].flat();
-    const freshKeys = new Set([...touched].flatMap((m) => headEval.manifests.get(m)?.map((i) => i.key) ?? []));
+    // Narrowed, only the instances of the components the base side evaluated can differ.
+    const compared = (s: Summary) => !only || only(s.kind, s.name);
+    const freshKeys = new Set(
+      [...touched].flatMap((m) => headEval.manifests.get(m)?.flatMap((i) => (compared(i) ? [i.key] : [])) ?? []),
+    );
     const items = await findAffected({
       headRoot,
       headAll,
@@ -265,6 +339,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       changedFiles: changed,
       items,
       processed: { head: headEval.manifests.size, base: baseProcessed, full },
+      narrowed: only !== undefined,
     };
   } finally {
     for (const c of cleanups.reverse()) await c.remove();
@@ -320,7 +395,7 @@ async function untouchedNeeded(
   const out: string[] = [];
   for (const r of reach) {
     if (touched.has(r.rel)) continue;
-    const files = !r.fileDeps || reachesPath(r.fileDeps, changed);
+    const files = r.dependsOn(changed);
     if (files || (modules && (!r.folders || (await someAsync([...r.folders], hits))))) out.push(r.rel);
   }
   return out;
@@ -347,20 +422,68 @@ function topLevelOf(
   }
 }
 
+interface BaseRequest {
+  prefix: string;
+  options: AffectedOptions;
+  realRoot: string;
+  wanted: string[] | 'all';
+  stacksRel: string;
+  narrow?: NarrowInput;
+}
+
 async function evaluateBase(
   baseRoot: string,
-  prefix: string,
-  options: AffectedOptions,
-  realRoot: string,
-  wanted: string[] | 'all',
-  stacksRel: string,
-): Promise<Evaluated> {
-  const side = openSide(baseRoot, prefix, options, realRoot);
+  request: BaseRequest,
+): Promise<{ evaluated: Evaluated; only?: (kind: string, name: string) => boolean }> {
+  const { prefix, options, realRoot, wanted, stacksRel } = request;
+  const side = openSide(baseRoot, prefix, options, realRoot, !options.repoPath);
+  const only = request.narrow ? narrowedComponents(request.narrow, readTexts(baseRoot, request.narrow)) : undefined;
+  if (only) side.engineOptions.onlyComponents = only;
   const top = new Set(findStackManifests(side.config).map((m) => toPosix(join(stacksRel, m))));
-  if (wanted === 'all') return evaluate(side, 'all');
+  if (wanted === 'all') return { evaluated: await evaluate(side, 'all'), only };
   const list = wanted.filter((m) => top.has(m));
   const asked = new Set(list);
-  return evaluate(side, scope(list, top.size), (m) => asked.has(m));
+  return { evaluated: await evaluate(side, scope(list, top.size), (m) => asked.has(m)), only };
+}
+
+/** The changed files' texts in a base tree, as far as they are stack files within the reader's size limit. */
+function readTexts(baseRoot: string, narrow: NarrowInput): Map<string, string> {
+  const texts = new Map<string, string>();
+  for (const rel of narrow.changed) {
+    const path = join(baseRoot, rel);
+    const size = statSync(path, { throwIfNoEntry: false })?.size;
+    if (size !== undefined && size <= narrow.headReader.limits.maxFileBytes) texts.set(rel, readFileSync(path, 'utf8'));
+  }
+  return texts;
+}
+
+/**
+ * The base side as the HEAD tree with the base commit's version of the changed files, narrowed to the components
+ * the change reaches; undefined when the HEAD tree holds a file the commit does not (an untracked or ignored stack
+ * file), a changed file is too large to read, or the change is not confined to component entries.
+ */
+function overlayBase(
+  root: string,
+  baseSha: string,
+  narrow: NarrowInput,
+  known: ReadonlyMap<string, string>,
+  headTop: string[],
+  head: { side: Side },
+): { side: Side; only: (kind: string, name: string) => boolean } | undefined {
+  const read = [...headTop, ...narrow.touched.flatMap((r) => r.closure)];
+  if (!read.every((f) => known.has(f))) return undefined;
+  const texts = new Map<string, string>();
+  for (const [rel, bytes] of readBlobs(root, baseSha, narrow.changed)) {
+    if (bytes.length > narrow.headReader.limits.maxFileBytes) return undefined;
+    texts.set(rel, bytes.toString('utf8'));
+  }
+  const only = narrowedComponents(narrow, texts);
+  if (!only) return undefined;
+  const sources = new Map([...texts].map(([rel, text]) => [join(narrow.headRoot, rel), text]));
+  // Not through the parse cache: its pack is written when a run parses something new (here the base versions),
+  // and a pack of this run's files only would replace the HEAD tree's.
+  const engineOptions = { ...head.side.engineOptions, sources, onlyComponents: only, cache: false };
+  return { side: { root: narrow.headRoot, config: narrow.config, engineOptions }, only };
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */

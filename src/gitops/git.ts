@@ -3,15 +3,47 @@
  * notes/dependency-choices.md). Refs from users are always verified with `--end-of-options` so they cannot be
  * read as options.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { StrataError } from '../errors.ts';
-import { run } from '../exec/index.ts';
+import { globalMasker } from '../util/mask.ts';
+
+interface GitResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+const GIT_ENV = { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+
+/**
+ * One git command's exit code and output (final newline stripped, secrets masked). Git's read-only plumbing ends in
+ * milliseconds, so it is started directly: the process runner's streaming, process groups and its module cost more
+ * than the commands themselves (describe affected runs several on every call).
+ */
+function capture(cwd: string, args: string[]): Promise<GitResult> {
+  return new Promise((done, fail) => {
+    execFile(
+      'git',
+      args,
+      { cwd, env: { ...process.env, ...GIT_ENV }, maxBuffer: 1 << 30, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const code = (error as { code?: unknown } | null)?.code;
+        if (error && typeof code !== 'number') {
+          fail(new StrataError(`cannot run git: ${error.message}`, { hint: 'install git and put it on the PATH' }));
+          return;
+        }
+        const clean = (text: string) => globalMasker.mask(text.endsWith('\n') ? text.slice(0, -1) : text);
+        done({ exitCode: typeof code === 'number' ? code : 0, stdout: clean(stdout), stderr: clean(stderr) });
+      },
+    );
+  });
+}
 
 export async function git(cwd: string, args: string[], allowFail = false): Promise<string> {
-  const result = await run('git', args, { cwd, stdio: 'capture', env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
+  const result = await capture(cwd, args);
   if (result.exitCode !== 0 && !allowFail) {
     throw new StrataError(`git ${args.join(' ')} failed (exit ${result.exitCode})`, {
       details: result.stderr.trim() || result.stdout.trim(),
@@ -23,7 +55,7 @@ export async function git(cwd: string, args: string[], allowFail = false): Promi
 
 /** The repository's top folder, or a StrataError saying the folder is not in a git repository. */
 export async function repoRoot(cwd: string): Promise<string> {
-  const result = await run('git', ['rev-parse', '--show-toplevel'], { cwd, stdio: 'capture' });
+  const result = await capture(cwd, ['rev-parse', '--show-toplevel']);
   if (result.exitCode !== 0) {
     throw new StrataError(`${cwd} is not inside a git repository`, {
       hint: 'run strata from a clone of your infrastructure repository, or pass --repo-path <dir> for the base side',
@@ -34,10 +66,7 @@ export async function repoRoot(cwd: string): Promise<string> {
 
 /** The commit a ref names (full SHA); a did-you-mean style error when it names none. */
 export async function resolveCommit(root: string, ref: string): Promise<string> {
-  const result = await run('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], {
-    cwd: root,
-    stdio: 'capture',
-  });
+  const result = await capture(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]);
   if (result.exitCode !== 0) {
     const branches = (
       await git(root, ['for-each-ref', '--format=%(refname:short)', 'refs/heads', 'refs/remotes'], true)
@@ -57,10 +86,7 @@ export async function defaultBranch(root: string): Promise<string> {
   const head = (await git(root, ['symbolic-ref', '--quiet', 'refs/remotes/origin/HEAD'], true)).trim();
   if (head) return head.replace(/^refs\/remotes\//, '');
   for (const candidate of ['main', 'master', 'origin/main', 'origin/master']) {
-    const ok = await run('git', ['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], {
-      cwd: root,
-      stdio: 'capture',
-    });
+    const ok = await capture(root, ['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`]);
     if (ok.exitCode === 0) return candidate;
   }
   throw new StrataError('cannot find the default branch (no origin/HEAD, main or master)', {
@@ -82,7 +108,7 @@ export async function isDirty(root: string): Promise<boolean> {
 }
 
 export async function headCommit(root: string): Promise<string | undefined> {
-  const out = await run('git', ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { cwd: root, stdio: 'capture' });
+  const out = await capture(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']);
   return out.exitCode === 0 ? out.stdout.trim() : undefined;
 }
 
@@ -140,14 +166,28 @@ export async function fileChanges(root: string, from: string, to: string | undef
 }
 
 /**
- * Some files of a commit written into a temporary folder, read with one `git cat-file --batch`. Creating files is
- * the expensive part on many filesystems (about 1 ms each here), so this writes only what is asked for, unlike a
- * worktree or `git archive` of a whole folder. Paths missing in the commit are skipped.
+ * Git's object ids of the files under `dir` (repository-relative, '' for all) in `commit`, by repository-relative
+ * path: the content hash of each file without reading it (`git hash-object` gives the same id for the same bytes).
  */
-export function extractFiles(root: string, commit: string, paths: string[]): Checkout {
-  const parent = mkdtempSync(join(tmpdir(), 'strata-base-'));
-  const dir = join(parent, 'tree');
-  mkdirSync(dir);
+export async function blobIds(root: string, commit: string, dir: string): Promise<Map<string, string>> {
+  const args = ['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', commit];
+  const out = await git(root, dir ? [...args, '--', dir] : args);
+  const ids = new Map<string, string>();
+  for (const entry of nulList(out)) {
+    // <mode> SP <type> SP <object> TAB <path>
+    const tab = entry.indexOf('\t');
+    const [mode, type, id] = entry.slice(0, tab).split(' ');
+    // A symbolic link's blob is the link's target path, not the content the engine reads through it.
+    if (type === 'blob' && mode !== '120000') ids.set(entry.slice(tab + 1), id);
+  }
+  return ids;
+}
+
+/**
+ * Some files of a commit, read with one `git cat-file --batch` (by repository-relative path; paths missing in the
+ * commit, or that are no file, are left out).
+ */
+export function readBlobs(root: string, commit: string, paths: string[]): Map<string, Buffer> {
   // cat-file's batch input is one name per line: a path holding a newline cannot be asked for.
   const wanted = [...new Set(paths)].filter((p) => !p.includes('\n'));
   const out = execFileSync('git', ['cat-file', '--batch'], {
@@ -155,6 +195,7 @@ export function extractFiles(root: string, commit: string, paths: string[]): Che
     input: wanted.map((p) => `${commit}:${p}\n`).join(''),
     maxBuffer: 1 << 30,
   });
+  const blobs = new Map<string, Buffer>();
   let pos = 0;
   for (const path of wanted) {
     const eol = out.indexOf(10, pos);
@@ -164,7 +205,21 @@ export function extractFiles(root: string, commit: string, paths: string[]): Che
     const size = Number(header[2]);
     const content = out.subarray(pos, pos + size);
     pos += size + 1;
-    if (header[1] !== 'blob') continue;
+    if (header[1] === 'blob') blobs.set(path, content);
+  }
+  return blobs;
+}
+
+/**
+ * Some files of a commit written into a temporary folder. Creating files is the expensive part on many filesystems
+ * (about 1 ms each here), so this writes only what is asked for, unlike a worktree or `git archive` of a whole
+ * folder. Paths missing in the commit are skipped.
+ */
+export function extractFiles(root: string, commit: string, paths: string[]): Checkout {
+  const parent = mkdtempSync(join(tmpdir(), 'strata-base-'));
+  const dir = join(parent, 'tree');
+  mkdirSync(dir);
+  for (const [path, content] of readBlobs(root, commit, paths)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), content);
   }
@@ -186,10 +241,7 @@ export interface RepoInfo {
 
 /** Top folder, git directory and HEAD in one `git rev-parse` (each git process costs tens of milliseconds). */
 export async function repoInfo(cwd: string): Promise<RepoInfo> {
-  const result = await run('git', ['rev-parse', '--show-toplevel', '--git-common-dir', 'HEAD'], {
-    cwd,
-    stdio: 'capture',
-  });
+  const result = await capture(cwd, ['rev-parse', '--show-toplevel', '--git-common-dir', 'HEAD']);
   const [top, common, head] = result.stdout.trim().split('\n');
   if (result.exitCode === 0 && head) return { root: resolve(top), gitDir: resolve(cwd, common), head };
   const root = await repoRoot(cwd);

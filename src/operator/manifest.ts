@@ -6,13 +6,14 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import jsyaml from 'js-yaml';
 import { type Document, isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { DEFAULT_LIMITS, readFileBounded } from '../data/limits.ts';
 import { type SourceLocation, StrataError } from '../errors.ts';
 import { codeFrame, didYouMean } from '../util/suggest.ts';
 import schema from './manifest.schema.json' with { type: 'json' };
+import { validate as validateSchema } from './manifest-validator.generated.mjs';
 
 export type NodeType = 'vm' | 'ct' | 'pve';
 export type OnError = 'stop' | 'rollback' | 'continue';
@@ -120,8 +121,6 @@ function where(location: SourceLocation | undefined): string {
 type Path = Array<string | number>;
 type Locate = (path: Path, key?: boolean) => SourceLocation | undefined;
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validateSchema = ajv.compile(schema);
 const NODE_FIELDS = Object.keys(schema.definitions.node.properties);
 const TOP_FIELDS = Object.keys(schema.properties);
 const SETTINGS_FIELDS = Object.keys(schema.properties.settings.properties);

@@ -7,33 +7,32 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { manifestsDir } from '../config/index.ts';
 import { UsageError } from '../errors.ts';
 import type { Diagram } from '../graph/render.ts';
-import {
-  loadManifest,
-  type Manifest,
-  type ManifestPlan,
-  type ManifestRef,
-  manifestDiagram,
-  manifestsDir,
-  type NodeReport,
-  needsStack,
-  type OnError,
-  type OperatorOptions,
-  operatorPaths,
-  type ProgressEvent,
-  type ProxmoxConnection,
-  planManifest,
-  type ReportFormat,
-  type RunResult,
-  resolveNodes,
-  runOperator,
-  type StackContext,
-  stackContext,
-  type Verb,
-  writeReports,
+import { resolveNodes } from '../operator/context.ts';
+import type {
+  Manifest,
+  ManifestPlan,
+  ManifestRef,
+  NodeReport,
+  OnError,
+  OperatorOptions,
+  ProgressEvent,
+  ProxmoxConnection,
+  ReportFormat,
+  RunResult,
+  StackContext,
+  Verb,
 } from '../operator/index.ts';
-import { openEngine } from './engine.ts';
+import { loadManifest, planManifest } from '../operator/manifest.ts';
+import { manifestDiagram } from '../operator/report-html.ts';
+
+// validate and plan of a manifest file need none of the operator's run machinery (the Proxmox client, tofu, the
+// process runner) nor the stack engine: those are loaded when a verb uses them, which keeps such a run's start-up
+// close to a bare parse of the file.
+const operatorModule = () => import('../operator/index.ts');
+const engineModule = () => import('./engine.ts');
 
 export type {
   NestedLocator,
@@ -45,7 +44,7 @@ export type {
   StackContext,
 } from '../operator/index.ts';
 /** Nested-host locators for a connection: https://<guest ip>:8006 on real hosts, the simulator's directory. */
-export { addressLocator, simulatorLocator } from '../operator/index.ts';
+export { addressLocator, simulatorLocator } from '../operator/nested.ts';
 
 export type ManifestVerb = 'validate' | 'plan' | Verb;
 
@@ -157,10 +156,14 @@ async function load(request: RunManifestRequest): Promise<Loaded> {
   }
   const needEngine = request.stack !== undefined || !request.manifest.file;
   const engine = needEngine
-    ? await openEngine({ configPath: request.project?.config, basePath: request.project?.basePath })
+    ? await (await engineModule()).openEngine({
+        configPath: request.project?.config,
+        basePath: request.project?.basePath,
+      })
     : undefined;
   const manifest = await loadManifest(request.manifest, engine ? manifestsDir(engine.config) : process.cwd());
-  const context = engine && request.stack ? await stackContext(engine, request.stack) : undefined;
+  const context =
+    engine && request.stack ? await (await operatorModule()).stackContext(engine, request.stack) : undefined;
   return { manifest, context, basePath: engine?.config.basePath ?? process.cwd() };
 }
 
@@ -208,6 +211,7 @@ async function openConnection(
 async function operate(request: RunManifestRequest, verb: Verb, loaded: Loaded): Promise<ManifestResult> {
   const { manifest, context } = loaded;
   const options = request.options ?? {};
+  const { needsStack, operatorPaths, writeReports } = await operatorModule();
   if (!context && !(options.dryRun && !needsStack(manifest))) {
     throw new UsageError(`manifest ${verb} needs a stack: -s <stack>`, {
       hint: 'The stack gives the Proxmox endpoint (settings.proxmox or vars.proxmox) and the presets and images (vars).',
@@ -240,7 +244,7 @@ async function operate(request: RunManifestRequest, verb: Verb, loaded: Loaded):
   }
 }
 
-function runOperatorFor(
+async function runOperatorFor(
   request: RunManifestRequest,
   verb: Verb,
   loaded: Loaded,
@@ -259,6 +263,7 @@ function runOperatorFor(
     dryRun: options.dryRun === true,
   });
   const env = request.env ?? process.env;
+  const { runOperator } = await operatorModule();
   return runOperator(verb, {
     manifest,
     context,

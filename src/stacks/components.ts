@@ -91,15 +91,15 @@ export class ComponentBuilder {
   /**
    * Every component of every known kind in this stack document, in document order. A kind is known when strata
    * runs it or atmos.yaml declares it under `components:`; others (`components.argo`) are no components, and
-   * `validate stacks` reports them.
+   * `validate stacks` reports them. `only`: the components to build (default: all).
    */
-  build(): RawComponent[] {
+  build(only?: (kind: string, name: string) => boolean): RawComponent[] {
     const out: RawComponent[] = [];
     const components = asMap(this.#doc.components);
     for (const kind of Object.keys(components)) {
       if (!(kind in this.#config.components)) continue;
       const byName = asMap(components[kind]);
-      for (const name of Object.keys(byName)) out.push(this.component(kind, name));
+      for (const name of Object.keys(byName)) if (!only || only(kind, name)) out.push(this.component(kind, name));
     }
     return out;
   }

@@ -58,6 +58,17 @@ export interface EngineOptions extends LoadConfigOptions {
    * parse cache").
    */
   cache?: boolean;
+  /**
+   * Only components passing this test are built and evaluated (the others are left out as if undefined): for a
+   * caller that knows which ones it needs (describe affected's base side, gitops/affected-narrow.ts).
+   */
+  onlyComponents?: (kind: string, name: string) => boolean;
+  /**
+   * Texts read instead of these files (absolute paths), and a parse cache shared with another engine over the same
+   * stacks folder: describe affected's base side reads the HEAD tree with the base commit's changed files.
+   */
+  sources?: ReadonlyMap<string, string>;
+  parseCache?: ParseCache;
 }
 
 export type EngineContext = 'run' | 'inspect' | 'controller';
@@ -120,6 +131,8 @@ export class StackEngine {
   readonly limits: EngineLimits;
   /** Calls with outside effects (YAML functions, atmos.Component), each evaluated once by this engine. */
   readonly calls = new CallMemo();
+  /** The persistent cache of parsed manifests this engine reads and writes (none when turned off). */
+  readonly parseCache: ParseCache | undefined;
 
   constructor(config: StrataConfig, options: EngineOptions = {}) {
     this.config = config;
@@ -130,16 +143,19 @@ export class StackEngine {
     if (controller) Object.assign(this.#templateFunctions, CONTROLLER_REFUSALS);
     const cacheOn =
       options.cache !== false && !cacheDisabled() && !(options.env !== undefined && cacheDisabled(options.env));
+    this.parseCache = cacheOn ? (options.parseCache ?? new ParseCache(config.stacks.basePath, this.limits)) : undefined;
     this.#reader = new ManifestReader(config, {
       limits: this.limits,
       confineIncludes: controller || !this.limits.includeOutsideRepository,
       confineImports: controller,
       templateFuncs: controller ? CONTROLLER_REFUSALS : undefined,
-      cache: cacheOn ? new ParseCache(config.stacks.basePath, this.limits) : undefined,
+      cache: this.parseCache,
+      sources: options.sources,
     });
-    // A name_template may read anything (env, files): stack names are then computed on every run.
+    // A name_template may read anything (env, files): stack names are then computed on every run. An engine that
+    // builds only some components or reads texts other than the files builds results no other run may reuse.
     this.#results =
-      cacheOn && !config.stacks.nameTemplate
+      cacheOn && !config.stacks.nameTemplate && !options.onlyComponents && !options.sources
         ? new ResultCache(config.stacks.basePath, {
             config,
             limits: this.limits,
@@ -169,7 +185,9 @@ export class StackEngine {
       const cached = this.#results?.get(path, this.#resultInputs);
       if (cached) return this.#cachedManifest(path, key, cached);
       const assembled = this.#reader.assemble(path);
-      const raw = new ComponentBuilder(this.config, assembled.data, path, this.limits.maxChainDepth).build();
+      const raw = new ComponentBuilder(this.config, assembled.data, path, this.limits.maxChainDepth).build(
+        this.#options.onlyComponents,
+      );
       const manifest: StackManifest = {
         path,
         key,

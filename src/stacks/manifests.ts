@@ -119,6 +119,8 @@ export interface ReaderOptions {
   templateFuncs?: FuncMap;
   /** Parsed manifests from earlier runs (see parse-cache.ts). */
   cache?: ParseCache;
+  /** Texts read instead of these files (absolute paths). */
+  sources?: ReadonlyMap<string, string>;
 }
 
 export class ManifestReader {
@@ -172,7 +174,7 @@ export class ManifestReader {
   }
 
   source(path: string): string {
-    let text = this.#sources.get(path);
+    let text = this.#sources.get(path) ?? this.#options.sources?.get(path);
     if (text === undefined) {
       try {
         text = readFileBounded(path, this.limits.maxFileBytes, `stack manifest ${this.display(path)}`);
