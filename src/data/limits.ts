@@ -115,8 +115,10 @@ export function readFileBounded(path: string, maxBytes: number, what: string): s
     if (stat.isFile() && stat.size > maxBytes) throw tooBig(what, `${stat.size} bytes, over`, maxBytes);
     const chunks: Buffer[] = [];
     let total = 0;
-    // A regular file is read in one go (its size is known); devices and pipes in chunks up to the limit.
-    const chunk = stat.isFile() ? stat.size + 1 : 64 * 1024;
+    // A regular file is read in one go (its size is known; a short read is its end, which saves a read per file of
+    // a repository of thousands); devices and pipes in chunks up to the limit.
+    const regular = stat.isFile();
+    const chunk = regular ? stat.size + 1 : 64 * 1024;
     for (;;) {
       const buffer = Buffer.allocUnsafe(Math.min(chunk, maxBytes + 1 - total));
       const read = readSync(fd, buffer, 0, buffer.length, null);
@@ -124,8 +126,9 @@ export function readFileBounded(path: string, maxBytes: number, what: string): s
       chunks.push(buffer.subarray(0, read));
       total += read;
       if (total > maxBytes) throw tooBig(what, 'over', maxBytes);
+      if (regular && read < buffer.length) break;
     }
-    return Buffer.concat(chunks, total).toString('utf8');
+    return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, total).toString('utf8');
   } finally {
     closeSync(fd);
   }

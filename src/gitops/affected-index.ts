@@ -5,11 +5,12 @@
  * warm run reads each stack file only to hash it.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 import { StrataError } from '../errors.ts';
 import { type PlainImport, plainImports, resolvePlainImport } from '../stacks/imports.ts';
+import { FileLookup } from '../stacks/manifest-paths.ts';
 import type { ManifestReader } from '../stacks/manifests.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { type Side, toPosix } from './affected-evaluate.ts';
@@ -183,7 +184,6 @@ export class ImportIndex {
   readonly #delimiter: string;
   readonly #facts = new Map<string, FileFacts>();
   readonly #hashOf = new Map<string, string>();
-  readonly #isFile = new Map<string, boolean>();
   readonly #closures = new Map<string, string[] | null>();
   readonly #targets = new Map<string, string | undefined>();
   readonly #rels = new Map<string, string>();
@@ -247,14 +247,7 @@ export class ImportIndex {
     return facts;
   }
 
-  #exists = (path: string): boolean => {
-    let found = this.#isFile.get(path);
-    if (found === undefined) {
-      found = statSync(path, { throwIfNoEntry: false })?.isFile() === true;
-      this.#isFile.set(path, found);
-    }
-    return found;
-  };
+  readonly #exists = new FileLookup().isFile;
 
   /** Every file merged into `path`, imports first; null when one of them needs the full reader. */
   #closure(path: string, chain: Set<string>): string[] | null {

@@ -5,18 +5,14 @@
  * flags that change how a file is rendered, or a `.tmpl` file make the caller assemble the manifest instead
  * (ManifestReader.assemble), which resolves every kind.
  */
-import { statSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
-import { STACK_EXTENSIONS } from './manifests.ts';
+import { fileExists, GLOB_CHARS, isRemote, resolveExtension } from './manifest-paths.ts';
 
 export interface PlainImport {
   path: string;
   skipIfMissing: boolean;
 }
-
-const GLOB_CHARS = /[*?[{]/;
-const REMOTE = /^[a-z][a-z0-9+.-]*:\/\/|^[a-z0-9]+::/i;
 
 /**
  * A stack file's imports when every entry is plain; undefined when one needs more than a path lookup (`delimiter`:
@@ -35,7 +31,7 @@ export function plainImports(data: PlainMap, delimiter = '{{'): PlainImport[] | 
       path = p;
       skipIfMissing = skip_if_missing === true;
     }
-    if (typeof path !== 'string' || GLOB_CHARS.test(path) || REMOTE.test(path) || path.includes(delimiter)) {
+    if (typeof path !== 'string' || GLOB_CHARS.test(path) || isRemote(path) || path.includes(delimiter)) {
       return undefined;
     }
     out.push({ path, skipIfMissing });
@@ -56,14 +52,5 @@ export function resolvePlainImport(
 ): string | undefined {
   const relativeToFile = path.startsWith('./') || path.startsWith('../');
   const target = resolve(relativeToFile ? dirname(importer) : stacksBase, path);
-  if (STACK_EXTENSIONS.some((ext) => target.endsWith(ext)) || /\.ya?ml$/.test(target)) {
-    if (!target.endsWith('.tmpl') && isFile(`${target}.tmpl`)) return `${target}.tmpl`;
-    return isFile(target) ? target : undefined;
-  }
-  for (const ext of STACK_EXTENSIONS) if (isFile(target + ext)) return target + ext;
-  return extname(target) !== '' && isFile(target) ? target : undefined;
-}
-
-function fileExists(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+  return resolveExtension(target, isFile);
 }

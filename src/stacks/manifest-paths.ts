@@ -2,8 +2,8 @@
  * Where stack manifests are: the top-level manifests from included_paths/excluded_paths, stack file extensions,
  * how an import or include path names a file, and line lookups for error locations.
  */
-import { existsSync, statSync } from 'node:fs';
-import { extname } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
 import { unquoteExpression } from '../data/jq.ts';
@@ -69,8 +69,11 @@ export function hasStackExtension(path: string): boolean {
   return STACK_EXTENSIONS.some((ext) => path.endsWith(ext)) || /\.ya?ml$/.test(path);
 }
 
-/** Explicit `x.yaml` is replaced by `x.yaml.tmpl` when that exists; no extension tries each in turn. */
-export function resolveExtension(target: string): string | undefined {
+/**
+ * Explicit `x.yaml` is replaced by `x.yaml.tmpl` when that exists; no extension tries each in turn. `isFile` lets a
+ * caller answer from a listing or memo (FileLookup).
+ */
+export function resolveExtension(target: string, isFile: (path: string) => boolean = fileExists): string | undefined {
   if (hasStackExtension(target)) {
     if (!target.endsWith('.tmpl') && isFile(`${target}.tmpl`)) return `${target}.tmpl`;
     return isFile(target) ? target : undefined;
@@ -80,8 +83,54 @@ export function resolveExtension(target: string): string | undefined {
   return extname(target) !== '' && isFile(target) ? target : undefined;
 }
 
-function isFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+export function fileExists(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    // ENOTDIR (a file used as a folder, `x.yaml/y`), ELOOP, EACCES: no file there to read.
+    return false;
+  }
+}
+
+/**
+ * Whether paths are regular files, answered from one listing per folder: resolving an import tries up to four
+ * names, most of them missing, so a repository of thousands of imports would otherwise cost a stat per try. Entries
+ * that are symbolic links are stat-ed. On case-insensitive file systems (macOS, Windows) a listing would miss
+ * `Prod.yaml` for `prod.yaml`, so there every look-up is a stat. For one run: files created later are not seen.
+ */
+export class FileLookup {
+  readonly #folders = new Map<string, Map<string, boolean | undefined> | undefined>();
+  readonly #listed = process.platform !== 'darwin' && process.platform !== 'win32';
+
+  isFile = (path: string): boolean => {
+    if (!this.#listed) return fileExists(path);
+    const folder = this.#folder(dirname(path));
+    if (folder === undefined) return false;
+    const name = basename(path);
+    if (!folder.has(name)) return false;
+    let file = folder.get(name);
+    if (file === undefined) {
+      file = fileExists(path);
+      folder.set(name, file);
+    }
+    return file;
+  };
+
+  /** Each name in a folder: true for a file, false for anything else, undefined (stat on first use) for a link. */
+  #folder(dir: string): Map<string, boolean | undefined> | undefined {
+    if (this.#folders.has(dir)) return this.#folders.get(dir);
+    let entries: Map<string, boolean | undefined> | undefined;
+    try {
+      entries = new Map();
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        entries.set(entry.name, entry.isSymbolicLink() ? undefined : entry.isFile());
+      }
+    } catch {
+      entries = undefined;
+    }
+    this.#folders.set(dir, entries);
+    return entries;
+  }
 }
 
 export function lineOf(source: string, needle: string): number | undefined {

@@ -15,6 +15,7 @@ import { closestNames } from '../util/suggest.ts';
 import { IncludeResolver, withLocation } from './includes.ts';
 import { applyLocals, type FileLocals, mayDeclareLocals } from './locals.ts';
 import {
+  FileLookup,
   GLOB_CHARS,
   hasStackExtension,
   isRemote,
@@ -162,6 +163,7 @@ export class ManifestReader {
 
   readonly #keys = new Map<string, string>();
   readonly #resolved = new Map<string, string | undefined>();
+  readonly #files = new FileLookup();
 
   /** The manifest key Atmos uses: path relative to the stacks folder, without extension, with forward slashes. */
   key(path: string): string {
@@ -541,7 +543,7 @@ export class ManifestReader {
     // Hundreds of stacks import the same catalogs: look each path up on disk once.
     let file = this.#resolved.get(target);
     if (file === undefined && !this.#resolved.has(target)) {
-      file = resolveExtension(target);
+      file = resolveExtension(target, this.#files.isFile);
       this.#resolved.set(target, file);
     }
     return file;

@@ -176,6 +176,10 @@ function corpus(): Array<{ name: string; files: Record<string, string>; atmos?: 
     { name: 'nesting 100,000 deep', files: { 'stacks/deploy/prod.yaml': `${deep(100_000)}${component('x: 1')}` } },
     { name: '!include /etc/passwd', files: { 'stacks/deploy/prod.yaml': component('x: !include /etc/passwd') } },
     { name: '!secret /dev/zero', files: { 'stacks/deploy/prod.yaml': component('x: !secret /dev/zero') } },
+    {
+      name: 'an import through a file as if it were a folder',
+      files: { 'stacks/deploy/prod.yaml': `import: [deploy/prod.yaml/inner]\n${component('x: 1')}` },
+    },
   ];
 }
 
