@@ -14,7 +14,7 @@ import type { EngineLimits } from '../data/limits.ts';
 import { isPlainMap } from '../data/merge.ts';
 import { AppendList, IncludeRef, UNSET, YamlFunction } from '../data/yaml.ts';
 import { strataCacheDir } from '../util/cache-dir.ts';
-import { writeFileAtomicSync } from '../util/fs.ts';
+import { writeCacheFileSync } from '../util/fs.ts';
 import { VERSION } from '../util/version.ts';
 
 /** How many manifest texts this process parsed, and how many it took from the cache (`--verbose` prints them). */
@@ -76,7 +76,7 @@ export class ParseCache {
     try {
       const text = `${lines.join('\n')}\n`;
       mkdirSync(join(this.#file, '..'), { recursive: true });
-      writeFileAtomicSync(this.#file, text);
+      writeCacheFileSync(this.#file, text);
       this.#stored = new Map(this.#used);
       keepUnder(join(this.#file, '..'), this.#maxBytes, Buffer.byteLength(text));
     } catch {

@@ -9,10 +9,10 @@
  * folder is size-bounded, and `--no-cache`/`STRATA_NO_CACHE=1` turn it off, as for the parse cache.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, sep } from 'node:path';
 import { EMPTY_MAP, isPlainMap, type PlainMap } from '../data/merge.ts';
 import { strataCacheDir } from '../util/cache-dir.ts';
-import { writeFileAtomicSync } from '../util/fs.ts';
+import { writeCacheFileSync } from '../util/fs.ts';
 import { VERSION } from '../util/version.ts';
 import type { RawComponent } from './components.ts';
 import type { MergedFile } from './manifests.ts';
@@ -44,11 +44,16 @@ export interface ResultInputs {
   resolve(target: string): string | undefined;
 }
 
-/** A manifest's line: what it must still match, and its result with every section value as a table index. */
+/**
+ * A manifest's line: what it must still match, and its result with every section value as a table index. Files are
+ * indexes into the pack's file table ([path, SHA-256] pairs, paths relative to the stacks folder): the hundreds of
+ * manifests that import the same catalogs name each file once.
+ */
 interface StoredEntry {
-  hashes: string[];
-  targets: [string, string][];
-  files: MergedFile[];
+  /** [file index, import depth] for each file the manifest was built from. */
+  files: [number, number][];
+  /** Each import path as it resolved, with the file index it resolved to. */
+  targets: [string, number][];
   imports: string[];
   fallbackName: string;
   /** [kind, name, folder, baseComponent, abstract, enabled, locked, stack, shape, ...value indexes]. */
@@ -57,13 +62,16 @@ interface StoredEntry {
 
 /**
  * The pack: a header, the table size at the last full write, a table of values, a table of section shapes (key
- * lists), then one line per manifest. Values are stored once however many sections hold them (instances of a
+ * lists), the file table, then one line per manifest. Values are stored once however many sections hold them (instances of a
  * component share most of their sections), and read back shared, as merging shares them: a pack is a fraction of
- * the result's JSON and is read in one parse. A run that built a few stacks appends their values to the tables and
- * keeps the other lines as they were read; the pack is written in full again once the tables have grown by half.
+ * the result's JSON and is read in one parse. A run that built at least a tenth of the stacks appends their values
+ * to the tables and keeps the other lines as they were read; the pack is written in full again once the tables have
+ * grown by half.
  */
 export class ResultCache {
   readonly #file: string;
+  /** The stacks folder with a trailing separator: stored paths under it are relative. */
+  readonly #base: string;
   readonly #header: string;
   readonly #maxBytes: number;
   #loaded: LoadedPack | undefined;
@@ -71,13 +79,16 @@ export class ResultCache {
   readonly #used = new Map<string, UsedEntry>();
   readonly #hashes = new Map<string, string | undefined>();
   readonly #plain = new WeakSet<object>();
-  #added = false;
+  /** Manifests taken from the pack and built (and kept) by this run. */
+  #hits = 0;
+  #built = 0;
 
   /** `inputs`: everything besides the files that the result depends on (configuration, options), as JSON-able data. */
   constructor(stacksBase: string, inputs: unknown, options: { dir?: string; maxBytes?: number } = {}) {
     const dir = options.dir ?? strataCacheDir('results');
     this.#file = join(dir, `${sha256(stacksBase).slice(0, 24)}.pack`);
-    this.#header = JSON.stringify({ format: 1, strata: VERSION, inputs: sha256(JSON.stringify(inputs)) });
+    this.#base = stacksBase.endsWith(sep) ? stacksBase : stacksBase + sep;
+    this.#header = JSON.stringify({ format: 2, strata: VERSION, inputs: sha256(JSON.stringify(inputs)) });
     this.#maxBytes = options.maxBytes ?? RESULT_CACHE_MAX_BYTES;
   }
 
@@ -86,18 +97,35 @@ export class ResultCache {
     const pack = this.#load();
     const line = pack.lines.get(manifest);
     if (line === undefined) return undefined;
-    const stored = JSON.parse(line) as StoredEntry;
-    const { files } = stored;
-    for (let i = 0; i < files.length; i++) if (this.#hash(files[i].path, now) !== stored.hashes[i]) return undefined;
-    for (const [target, file] of stored.targets) if (now.resolve(target) !== file) return undefined;
+    let stored: StoredEntry;
+    try {
+      stored = JSON.parse(line) as StoredEntry;
+    } catch {
+      return undefined; // a line damaged on disk is a miss
+    }
+    const files: MergedFile[] = [];
+    const hashes: string[] = [];
+    for (const [id, depth] of stored.files) {
+      const [path, hash] = pack.files[id] ?? [];
+      if (path === undefined || this.#hash(this.#absolute(path), now) !== hash) return undefined;
+      files.push({ path: this.#absolute(path), depth });
+      hashes.push(hash);
+    }
+    const targets: [string, string][] = [];
+    for (const [target, id] of stored.targets) {
+      const file = this.#absolute(pack.files[id]?.[0] ?? '');
+      if (now.resolve(this.#absolute(target)) !== file) return undefined;
+      targets.push([this.#absolute(target), file]);
+    }
     const entry: ResultEntry = {
       files,
       imports: stored.imports,
       fallbackName: stored.fallbackName,
       candidates: stored.candidates.map((c) => decodeCandidate(c, pack.values, pack.shapes)),
     };
-    this.#used.set(manifest, { entry, hashes: stored.hashes, targets: stored.targets, line });
+    this.#used.set(manifest, { entry, hashes, targets, line });
     resultCounters.fromCache++;
+    this.#hits++;
     return entry;
   }
 
@@ -113,18 +141,20 @@ export class ResultCache {
       hashes.push(hash);
     }
     this.#used.set(manifest, { entry, hashes, targets });
-    this.#added = true;
+    this.#built++;
   }
 
   /** Writes the entries this run used, when it built any; then keeps the folder under its size. */
   flush(): void {
-    if (!this.#added) return;
-    this.#added = false;
+    // Rewriting the pack costs about what building a tenth of its stacks does: a run that rebuilt fewer (one file
+    // edited) leaves it as it is and the next run rebuilds those few again, until enough have changed.
+    if (this.#built === 0 || this.#built * 10 < this.#hits + this.#built) return;
+    this.#built = 0;
     const old = this.#load();
     const text = this.#appended(old) ?? this.#full();
     try {
       mkdirSync(join(this.#file, '..'), { recursive: true });
-      writeFileAtomicSync(this.#file, text);
+      writeCacheFileSync(this.#file, text);
       keepUnder(join(this.#file, '..'), this.#maxBytes, Buffer.byteLength(text));
     } catch {
       // A cache that cannot be written (read-only home, full disk) only costs speed.
@@ -133,21 +163,25 @@ export class ResultCache {
 
   /** The pack with every entry encoded afresh. */
   #full(): string {
-    const table = new ValueTable();
+    const table = new ValueTable(this.#relative);
     const lines = [...this.#used].map(([manifest, used]) => `${JSON.stringify(manifest)}\t${encode(used, table)}`);
-    const tables = [JSON.stringify(table.values), JSON.stringify(table.shapes)];
+    const tables = [JSON.stringify(table.values), JSON.stringify(table.shapes), JSON.stringify(table.files)];
     return `${[this.#header, String(table.values.length), ...tables, ...lines].join('\n')}\n`;
   }
 
   /** The pack read, with the new entries' values appended; undefined when it is time for a full write. */
   #appended(old: LoadedPack): string | undefined {
     if (old.values.length === 0) return undefined;
-    const table = new ValueTable(old.values, old.shapes);
+    const table = new ValueTable(this.#relative, old);
     const lines = [...this.#used].map(
       ([manifest, used]) => `${JSON.stringify(manifest)}\t${used.line ?? encode(used, table)}`,
     );
     if (old.values.length + table.values.length > old.compacted * 1.5 + 1000) return undefined;
-    const tables = [appendJson(old.valuesText, table.values), appendJson(old.shapesText, table.shapes)];
+    const tables = [
+      appendJson(old.valuesText, table.values),
+      appendJson(old.shapesText, table.shapes),
+      appendJson(old.filesText, table.files),
+    ];
     return `${[this.#header, String(old.compacted), ...tables, ...lines].join('\n')}\n`;
   }
 
@@ -157,6 +191,12 @@ export class ResultCache {
     if (!isPlainJson(value)) return false;
     this.#plain.add(value);
     return true;
+  }
+
+  readonly #relative = (path: string): string => (path.startsWith(this.#base) ? path.slice(this.#base.length) : path);
+
+  #absolute(path: string): string {
+    return isAbsolute(path) ? path : this.#base + path;
   }
 
   #hash(path: string, now: ResultInputs): string | undefined {
@@ -169,7 +209,16 @@ export class ResultCache {
 
   #load(): LoadedPack {
     if (this.#loaded) return this.#loaded;
-    this.#loaded = { values: [], shapes: [], lines: new Map(), compacted: 0, valuesText: '[]', shapesText: '[]' };
+    this.#loaded = {
+      values: [],
+      shapes: [],
+      files: [],
+      lines: new Map(),
+      compacted: 0,
+      valuesText: '[]',
+      shapesText: '[]',
+      filesText: '[]',
+    };
     let text: string;
     try {
       text = readFileSync(this.#file, 'utf8');
@@ -177,19 +226,21 @@ export class ResultCache {
       return this.#loaded;
     }
     const lines = text.split('\n');
-    if (lines[0] !== this.#header || lines.length < 4) return this.#loaded;
+    if (lines[0] !== this.#header || lines.length < 5) return this.#loaded;
     try {
       // Empty maps come back as the one shared empty map, as merging gives them.
       const values = (JSON.parse(lines[2]) as unknown[]).map((v) => (isEmptyPlainMap(v) ? EMPTY_MAP : v));
       const loaded: LoadedPack = {
         values,
         shapes: JSON.parse(lines[3]) as string[][],
+        files: JSON.parse(lines[4]) as [string, string][],
         lines: new Map(),
         compacted: Number(lines[1]) || 0,
         valuesText: lines[2],
         shapesText: lines[3],
+        filesText: lines[4],
       };
-      for (let i = 4; i < lines.length; i++) {
+      for (let i = 5; i < lines.length; i++) {
         const tab = lines[i].indexOf('"\t');
         if (tab > 0) loaded.lines.set(JSON.parse(lines[i].slice(0, tab + 1)), lines[i].slice(tab + 2));
       }
@@ -204,11 +255,14 @@ export class ResultCache {
 interface LoadedPack {
   values: unknown[];
   shapes: string[][];
+  /** [path, SHA-256] pairs. */
+  files: [string, string][];
   lines: Map<string, string>;
   /** The size of the value table when the pack was last written in full. */
   compacted: number;
   valuesText: string;
   shapesText: string;
+  filesText: string;
 }
 
 interface UsedEntry {
@@ -220,10 +274,15 @@ interface UsedEntry {
 }
 
 function encode({ entry, hashes, targets }: UsedEntry, table: ValueTable): string {
+  const ids = new Map<string, number>();
+  const files = entry.files.map((file, i): [number, number] => {
+    const id = table.file(file.path, hashes[i]);
+    ids.set(file.path, id);
+    return [id, file.depth];
+  });
   const stored: StoredEntry = {
-    hashes,
-    targets,
-    files: entry.files,
+    files,
+    targets: targets.map(([target, file]) => [table.relative(target), ids.get(file) ?? table.file(file, '')]),
     imports: entry.imports,
     fallbackName: entry.fallbackName,
     candidates: entry.candidates.map((c) => table.encodeCandidate(c)),
@@ -242,21 +301,42 @@ class ValueTable {
   /** The values and shapes added (their indexes follow those of the tables the table extends). */
   readonly values: unknown[] = [];
   readonly shapes: string[][] = [];
+  readonly files: [string, string][] = [];
   readonly #byObject = new WeakMap<object, number>();
   readonly #byText = new Map<string, number>();
   readonly #shapeIds = new Map<string, number>();
+  readonly #fileIds = new Map<string, number>();
   readonly #valueBase: number;
   readonly #shapeBase: number;
+  readonly #fileBase: number;
 
   /** A table extending the tables of a pack read (its objects are found again by identity). */
-  constructor(values: unknown[] = [], shapes: string[][] = []) {
+  constructor(
+    readonly relative: (path: string) => string,
+    { values, shapes, files }: Pick<LoadedPack, 'values' | 'shapes' | 'files'> = { values: [], shapes: [], files: [] },
+  ) {
     this.#valueBase = values.length;
     this.#shapeBase = shapes.length;
+    this.#fileBase = files.length;
+    for (let id = 0; id < files.length; id++) this.#fileIds.set(`${files[id][0]}\u0000${files[id][1]}`, id);
     for (let id = 0; id < values.length; id++) {
       const value = values[id];
       if (typeof value === 'object' && value !== null && !this.#byObject.has(value)) this.#byObject.set(value, id);
     }
     for (let id = 0; id < shapes.length; id++) this.#shapeIds.set(shapes[id].join('\u0000'), id);
+  }
+
+  /** The index of a file (absolute path) with its hash in the file table. */
+  file(path: string, hash: string): number {
+    const stored: [string, string] = [this.relative(path), hash];
+    const key = `${stored[0]}\u0000${hash}`;
+    let id = this.#fileIds.get(key);
+    if (id === undefined) {
+      id = this.#fileBase + this.files.length;
+      this.files.push(stored);
+      this.#fileIds.set(key, id);
+    }
+    return id;
   }
 
   encodeCandidate({ raw, stack }: CachedCandidate): unknown[] {

@@ -54,13 +54,15 @@ const asyncCalls: WriteCalls<Promise<unknown>> = {
 /**
  * The one atomic write, written once as a sequence of calls that a synchronous or an asynchronous driver runs:
  * a temporary file in the same folder (so the rename never crosses file systems) created with `mode`, fsync,
- * rename over the target, fsync of the folder (so the rename itself survives a power cut).
+ * rename over the target, fsync of the folder (so the rename itself survives a power cut). Without `durable` the
+ * fsyncs are left out: the file is still never seen half written by a reader, but a power cut may lose it.
  */
 function* atomicWrite<R>(
   calls: WriteCalls<R>,
   path: string,
   content: string | Uint8Array,
   mode: number,
+  durable = true,
 ): Generator<R, void, unknown> {
   const dir = dirname(path);
   yield calls.mkdir(dir);
@@ -70,7 +72,7 @@ function* atomicWrite<R>(
     const fd = (yield calls.open(temporary, 'w', mode)) as number;
     try {
       for (let done = 0; done < data.length; ) done += (yield calls.write(fd, data, done)) as number;
-      yield calls.fsync(fd);
+      if (durable) yield calls.fsync(fd);
     } finally {
       yield calls.close(fd);
     }
@@ -79,6 +81,7 @@ function* atomicWrite<R>(
     yield calls.remove(temporary);
     throw error;
   }
+  if (!durable) return;
   try {
     const dirFd = (yield calls.open(dir, 'r')) as number;
     try {
@@ -125,8 +128,20 @@ export function sweepOrphanTemporaries(dir: string): void {
 
 /** Writes a file so that no reader, and no crash, ever sees half of it (see atomicWrite). */
 export function writeFileAtomicSync(path: string, content: string | Uint8Array, mode = 0o644): void {
+  runAtomicWriteSync(path, content, mode, true);
+}
+
+/**
+ * Writes a cache file atomically but without fsync: a cache lost to a power cut costs one slow run, while syncing
+ * a pack of megabytes on every run costs more than reading it (tens of milliseconds).
+ */
+export function writeCacheFileSync(path: string, content: string): void {
+  runAtomicWriteSync(path, content, 0o644, false);
+}
+
+function runAtomicWriteSync(path: string, content: string | Uint8Array, mode: number, durable: boolean): void {
   sweepOrphanTemporaries(dirname(path));
-  const steps = atomicWrite(syncCalls, path, content, mode);
+  const steps = atomicWrite(syncCalls, path, content, mode, durable);
   for (let step = steps.next(); !step.done; step = steps.next(step.value));
 }
 

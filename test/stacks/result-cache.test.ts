@@ -4,7 +4,7 @@
  * an environment variable a template reads) is ever answered from a stale entry.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -25,6 +25,8 @@ async function withCacheHome<T>(body: (home: string) => Promise<T>): Promise<T> 
     rmSync(home, { recursive: true, force: true });
   }
 }
+
+const APP = 'components:\n  terraform:\n    app:\n      metadata: {inherits: [app/defaults]}\n';
 
 const FILES = {
   'stacks/catalog/app.yaml':
@@ -64,6 +66,39 @@ test('the result cache: a warm run takes every pure stack from it, with the same
       const after = await describeBoth(repo);
       assert.equal(after.fromCache, 2);
       assert.equal(after.cached, oneChanged.fresh);
+    });
+  });
+});
+
+test('the result cache: a run that rebuilt under a tenth of the stacks leaves the pack as it was', async () => {
+  await withCacheHome(async (home) => {
+    const files: Record<string, string> = { ...FILES };
+    for (let i = 0; i < 18; i++)
+      files[`stacks/deploy/s${i}.yaml`] = `import: [catalog/app]\nvars: {stage: s${i}}\n${APP}`;
+    await withRepo(files, async (repo) => {
+      await describeBoth(repo);
+      const pack = join(home, 'strata', 'results', readdirSync(join(home, 'strata', 'results'))[0]);
+      const written = readFileSync(pack, 'utf8');
+      repo.write('stacks/deploy/s0.yaml', files['stacks/deploy/s0.yaml'].replace('stage: s0', 'stage: t0'));
+      const one = await describeBoth(repo);
+      assert.equal(one.fromCache, 19);
+      assert.equal(one.cached, one.fresh);
+      assert.equal(readFileSync(pack, 'utf8'), written, '1 of 20 rebuilt: the pack is not rewritten');
+      const again = await describeBoth(repo);
+      assert.equal(again.fromCache, 19, 'the edited stack is built again');
+      assert.equal(again.cached, one.fresh);
+      for (const i of [1, 2]) {
+        repo.write(
+          `stacks/deploy/s${i}.yaml`,
+          files[`stacks/deploy/s${i}.yaml`].replace(`stage: s${i}`, `stage: t${i}`),
+        );
+      }
+      const three = await describeBoth(repo);
+      assert.equal(three.fromCache, 17);
+      assert.notEqual(readFileSync(pack, 'utf8'), written, '3 of 20 rebuilt: the pack is rewritten');
+      const after = await describeBoth(repo);
+      assert.equal(after.fromCache, 20);
+      assert.equal(after.cached, three.fresh);
     });
   });
 });
