@@ -165,7 +165,7 @@ export class ResultCache {
   #full(): string {
     const table = new ValueTable(this.#relative);
     const lines = [...this.#used].map(([manifest, used]) => `${JSON.stringify(manifest)}\t${encode(used, table)}`);
-    const tables = [JSON.stringify(table.values), JSON.stringify(table.shapes), JSON.stringify(table.files)];
+    const tables = [`[${table.valueTexts.join(',')}]`, JSON.stringify(table.shapes), JSON.stringify(table.files)];
     return `${[this.#header, String(table.values.length), ...tables, ...lines].join('\n')}\n`;
   }
 
@@ -178,7 +178,7 @@ export class ResultCache {
     );
     if (old.values.length + table.values.length > old.compacted * 1.5 + 1000) return undefined;
     const tables = [
-      appendJson(old.valuesText, table.values),
+      appendJson(old.valuesText, table.values, table.valueTexts),
       appendJson(old.shapesText, table.shapes),
       appendJson(old.filesText, table.files),
     ];
@@ -290,16 +290,19 @@ function encode({ entry, hashes, targets }: UsedEntry, table: ValueTable): strin
   return JSON.stringify(stored);
 }
 
-/** A JSON array's text with more items appended. */
-function appendJson(text: string, added: unknown[]): string {
+/** A JSON array's text with more items appended (`texts`: their JSON texts, when known). */
+function appendJson(text: string, added: unknown[], texts?: string[]): string {
   if (added.length === 0) return text;
-  return text === '[]' ? JSON.stringify(added) : `${text.slice(0, -1)},${JSON.stringify(added).slice(1)}`;
+  const items = texts ? texts.join(',') : JSON.stringify(added).slice(1, -1);
+  return text === '[]' ? `[${items}]` : `${text.slice(0, -1)},${items}]`;
 }
 
 /** Interns section values (by identity first, then by JSON text) and section shapes while a pack is written. */
 class ValueTable {
   /** The values and shapes added (their indexes follow those of the tables the table extends). */
   readonly values: unknown[] = [];
+  /** The JSON text of each value added (computed to find equal values): the table is written from them. */
+  readonly valueTexts: string[] = [];
   readonly shapes: string[][] = [];
   readonly files: [string, string][] = [];
   readonly #byObject = new WeakMap<object, number>();
@@ -365,6 +368,7 @@ class ValueTable {
     if (id === undefined) {
       id = this.#valueBase + this.values.length;
       this.values.push(value);
+      this.valueTexts.push(text);
       this.#byText.set(text, id);
     }
     if (object) this.#byObject.set(value, id);
