@@ -53,9 +53,15 @@ export class ParseCache {
     const hash = sha256(text);
     const line = this.#load().get(hash);
     if (line === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line.slice(2));
+    } catch {
+      return undefined; // a line damaged on disk is a miss
+    }
     this.#used.set(hash, line);
     parseCounters.fromCache++;
-    return decode(JSON.parse(line.slice(2)), file, line[0] === '1');
+    return decode(parsed, file, line[0] === '1');
   }
 
   /** Records a successful parse (values JSON cannot carry exactly, such as .nan or a binary, are not cached). */

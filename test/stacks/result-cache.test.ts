@@ -4,7 +4,7 @@
  * an environment variable a template reads) is ever answered from a stale entry.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -166,6 +166,31 @@ test('the result cache: a stack whose files hold a template or a function is bui
       },
       { atmos: ATMOS_YAML_TEMPLATES },
     );
+  });
+});
+
+test('damaged cache files (cut short, zero-filled) read as misses: the result is the same, nothing throws', async () => {
+  await withCacheHome(async (home) => {
+    await withRepo(FILES, async (repo) => {
+      const cold = await describeBoth(repo);
+      const packs = ['results', 'manifests'].map((folder) => {
+        const dir = join(home, 'strata', folder);
+        return join(dir, readdirSync(dir)[0]);
+      });
+      const intact = packs.map((pack) => readFileSync(pack));
+      for (const fraction of [0.1, 0.35, 0.5, 0.65, 0.8, 0.95, 0.99]) {
+        for (const zeroed of [false, true]) {
+          packs.forEach((pack, i) => {
+            const cut = Math.floor(intact[i].length * fraction);
+            const damaged = Buffer.from(intact[i]);
+            if (zeroed) damaged.fill(0, cut);
+            writeFileSync(pack, zeroed ? damaged : damaged.subarray(0, cut));
+          });
+          const damaged = await describeBoth(repo);
+          assert.equal(damaged.cached, cold.fresh, `cut at ${fraction}${zeroed ? ', zero-filled' : ''}`);
+        }
+      }
+    });
   });
 });
 
