@@ -79,3 +79,17 @@ components:
       vars: {}
 `;
 }
+
+/** Runs `body` with its own cache folder ($XDG_CACHE_HOME), removed afterwards. */
+export async function withCacheHome<T>(body: (home: string) => Promise<T>): Promise<T> {
+  const home = mkdtempSync(join(tmpdir(), 'strata-cache-'));
+  const before = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = home;
+  try {
+    return await body(home);
+  } finally {
+    if (before === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = before;
+    rmSync(home, { recursive: true, force: true });
+  }
+}

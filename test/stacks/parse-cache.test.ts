@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeStacks } from '../../src/services/describe.ts';
 import { ParseCache, parseCounters } from '../../src/stacks/parse-cache.ts';
 import { runCli } from '../helpers/cli.ts';
-import { withRepo } from './fixtures.ts';
-
-/** Runs `body` with its own cache folder ($XDG_CACHE_HOME), removed afterwards. */
-async function withCacheHome<T>(body: (home: string) => Promise<T>): Promise<T> {
-  const home = mkdtempSync(join(tmpdir(), 'strata-cache-'));
-  const before = process.env.XDG_CACHE_HOME;
-  process.env.XDG_CACHE_HOME = home;
-  try {
-    return await body(home);
-  } finally {
-    if (before === undefined) delete process.env.XDG_CACHE_HOME;
-    else process.env.XDG_CACHE_HOME = before;
-    rmSync(home, { recursive: true, force: true });
-  }
-}
+import { withCacheHome, withRepo } from './fixtures.ts';
 
 const FILES = {
   'stacks/catalog/base.yaml': [

@@ -4,27 +4,13 @@
  * an environment variable a template reads) is ever answered from a stale entry.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeStacks } from '../../src/services/describe.ts';
 import { ResultCache, resultCounters } from '../../src/stacks/result-cache.ts';
 import { runCli } from '../helpers/cli.ts';
-import { ATMOS_YAML, ATMOS_YAML_TEMPLATES, type Repo, withRepo } from './fixtures.ts';
-
-async function withCacheHome<T>(body: (home: string) => Promise<T>): Promise<T> {
-  const home = mkdtempSync(join(tmpdir(), 'strata-results-'));
-  const before = process.env.XDG_CACHE_HOME;
-  process.env.XDG_CACHE_HOME = home;
-  try {
-    return await body(home);
-  } finally {
-    if (before === undefined) delete process.env.XDG_CACHE_HOME;
-    else process.env.XDG_CACHE_HOME = before;
-    rmSync(home, { recursive: true, force: true });
-  }
-}
+import { ATMOS_YAML, ATMOS_YAML_TEMPLATES, type Repo, withCacheHome, withRepo } from './fixtures.ts';
 
 const APP = 'components:\n  terraform:\n    app:\n      metadata: {inherits: [app/defaults]}\n';
 
