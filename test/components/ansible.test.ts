@@ -1,7 +1,7 @@
 // Drives Debian's ansible-playbook with a local connection (no SSH, no network).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { inventoryFromValue, runAnsible } from '../../src/components/ansible/index.ts';
@@ -19,6 +19,9 @@ const skip =
 const dir = tempDir('ansible');
 const config = makeConfig(dir.path);
 const out = join(dir.path, 'out');
+// A secret folder of its own: test files running alongside make strata-ansible-* folders in the shared one.
+process.env.STRATA_SECRET_TMPDIR = join(dir.path, 'secret-tmp');
+mkdirSync(process.env.STRATA_SECRET_TMPDIR, { recursive: true });
 
 const PLAYBOOK = `- name: strata test
   hosts: all

@@ -179,7 +179,10 @@ test('emit_vars keeps the strata-vars ConfigMap in the output, maps as JSON', { 
 
 test('a secret among the vars is resolved for kustomize and masked in what it prints', { skip }, async () => {
   process.env.STRATA_K8S_TEST_IMAGE_TOKEN = 'registry.example/web:secret-tag-4711';
-  const before = readdirSync(secretTempRoot()).filter((n) => n.startsWith('strata-k8s-'));
+  // This process's folders only (the name holds the pid): test files running alongside make their own.
+  const ours = () =>
+    readdirSync(secretTempRoot()).filter((n) => n.startsWith('strata-k8s-') && n.includes(`-${process.pid}-`));
+  const before = ours();
   try {
     const instance = web();
     instance.description.vars = { ...instance.description.vars, image: envSecret('STRATA_K8S_TEST_IMAGE_TOKEN') };
@@ -190,10 +193,7 @@ test('a secret among the vars is resolved for kustomize and masked in what it pr
     // The plaintext reached the Deployment (the reference's own text would read "secret from"), masked in output.
     assert.match(text, /image: "?\*\*\*"?$/m);
     assert.doesNotMatch(text, /secret from|secret-tag-4711/);
-    assert.deepEqual(
-      readdirSync(secretTempRoot()).filter((n) => n.startsWith('strata-k8s-')),
-      before,
-    );
+    assert.deepEqual(ours(), before);
   } finally {
     delete process.env.STRATA_K8S_TEST_IMAGE_TOKEN;
   }
