@@ -153,8 +153,9 @@ export class ComponentBuilder {
     if (strategy !== 'replace' && base.order) base = accumulate(strategy);
 
     const section: PlainMap = {};
+    const globalLayers = this.#globalLayersOf(kind, strategy);
     for (const key of LAYERED_SECTIONS) {
-      const globalLayer = key === 'settings' ? globalSettings : this.#globalLayer(kind, key, strategy);
+      const globalLayer = key === 'settings' ? globalSettings : this.#globalLayer(globalLayers, kind, key, strategy);
       section[key] = mergeLayers(
         [globalLayer, base.sections[key], own[key], OVERRIDABLE.has(key) ? overrides[key] : undefined],
         strategy,
@@ -232,17 +233,27 @@ export class ComponentBuilder {
     );
   }
 
-  readonly #globalLayers = new Map<string, PlainMap>();
+  /** Per kind and list strategy, the global layer of each section (one look-up per component, not per section). */
+  readonly #globalLayers = new Map<string, Map<string, PlainMap>>();
+
+  #globalLayersOf(kind: string, strategy: ListMergeStrategy): Map<string, PlainMap> {
+    const cacheKey = `${kind}\u0000${strategy}`;
+    let layers = this.#globalLayers.get(cacheKey);
+    if (!layers) {
+      layers = new Map();
+      this.#globalLayers.set(cacheKey, layers);
+    }
+    return layers;
+  }
 
   /** `<section>` ⊕ `<kind>.<section>` of the stack: the same for every component of a kind, so computed once. */
-  #globalLayer(kind: string, key: string, strategy: ListMergeStrategy): PlainMap {
-    const cacheKey = `${kind}\u0000${key}\u0000${strategy}`;
-    let layer = this.#globalLayers.get(cacheKey);
+  #globalLayer(layers: Map<string, PlainMap>, kind: string, key: string, strategy: ListMergeStrategy): PlainMap {
+    let layer = layers.get(key);
     if (!layer) {
       // Atmos merges atmos.yaml's `auth:` (providers, identities) under every component's auth section.
       const fromConfig = key === 'auth' ? this.#config.raw.auth : undefined;
       layer = mergeLayers([fromConfig, this.#doc[key], asMap(this.#doc[kind])[key]], strategy);
-      this.#globalLayers.set(cacheKey, layer);
+      layers.set(key, layer);
     }
     return layer;
   }
