@@ -28,7 +28,7 @@ import {
 } from './affected-evaluate.ts';
 import { ImportIndex, type ManifestReach, readIndex, writeIndex } from './affected-index.ts';
 import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
-import { mayNarrow, type NarrowInput, narrowedComponents } from './affected-narrow.ts';
+import { mayNarrow, type NarrowInput, narrowableChanges, narrowedComponents } from './affected-narrow.ts';
 import {
   blobIds,
   type Checkout,
@@ -39,8 +39,9 @@ import {
   headCommit,
   isDirty,
   mergeBase,
-  readBlobs,
+  readBlobsAsync,
   repoInfo,
+  repoInfoAndCommit,
   resolveCommit,
   temporaryWorktree,
 } from './git.ts';
@@ -135,10 +136,22 @@ function openSide(root: string, prefix: string, options: AffectedOptions, realRo
   return { root, config: loadConfig(engineOptions), engineOptions };
 }
 
+/** The working tree's side, or undefined when its configuration does not load (the HEAD commit's may). */
+function openSideOrUndefined(root: string, prefix: string, options: AffectedOptions): Side | undefined {
+  try {
+    return openSide(root, prefix, options, root);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Full report: base/head commits, changed files, items. */
 export async function describeAffectedReport(options: AffectedOptions = {}): Promise<AffectedReport> {
   const cwd = resolve(options.cwd ?? process.cwd());
-  const { root, gitDir, head } = await repoInfo(cwd);
+  const baseRef = options.repoPath ? undefined : options.sha || options.ref;
+  // With a base ref, the repository and both commits come from one git process.
+  const quick = baseRef ? await repoInfoAndCommit(cwd, baseRef) : undefined;
+  const { root, gitDir, head } = quick ?? (await repoInfo(cwd));
   const prefix = relative(root, cwd);
   if (!head) throw new StrataError(`the repository ${root} has no commits yet`, { hint: 'commit your stacks first' });
   const cleanups: Checkout[] = [];
@@ -153,31 +166,51 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
         });
       baseSha = (await headCommit(baseRoot).catch(() => undefined)) ?? '';
     }
+    // The HEAD tree is the HEAD commit's unless uncommitted files are asked for: git knows its content hashes.
+    const stacksRelOf = (side: Side) => toPosix(relative(side.root, side.config.stacks.basePath));
+    const idsOf = (side: Side | undefined) => {
+      const rel = side && stacksRelOf(side);
+      const committed = rel !== undefined && !options.includeUncommitted && !rel.startsWith('../') && !isAbsolute(rel);
+      return committed && options.cache !== false ? blobIds(root, head, rel) : undefined;
+    };
+    // The working tree's configuration, so that every git process can start at once; a dirty tree's is opened again
+    // from its HEAD checkout (and may not load where that one does).
+    let headSide = openSideOrUndefined(root, prefix, options);
+    const resolving: Promise<string | undefined> = options.repoPath
+      ? Promise.resolve(undefined)
+      : quick
+        ? Promise.resolve(quick.commit)
+        : baseRef
+          ? resolveCommit(root, baseRef)
+          : defaultBranch(root).then((branch) => mergeBase(root, 'HEAD', branch));
     // Independent git processes run side by side: each costs tens of milliseconds to start.
-    const [resolved, dirty] = await Promise.all([
-      options.repoPath
-        ? undefined
-        : options.sha || options.ref
-          ? resolveCommit(root, (options.sha || options.ref) as string)
-          : defaultBranch(root).then((branch) => mergeBase(root, 'HEAD', branch)),
+    let [resolved, dirty, changes, known] = await Promise.all([
+      resolving,
       options.includeUncommitted ? false : isDirty(root),
+      baseRoot
+        ? undefined
+        : resolving.then((sha) => fileChanges(root, sha ?? '', options.includeUncommitted ? undefined : head)),
+      idsOf(headSide),
     ]);
     if (resolved !== undefined) baseSha = resolved;
 
     let headRoot = root;
-    if (dirty) {
-      const checkout = await temporaryWorktree(root, head);
-      cleanups.push(checkout);
-      headRoot = checkout.dir;
+    if (dirty || !headSide) {
+      const before = headSide && stacksRelOf(headSide);
+      if (dirty) {
+        const checkout = await temporaryWorktree(root, head);
+        cleanups.push(checkout);
+        headRoot = checkout.dir;
+      }
+      headSide = openSide(headRoot, prefix, options, root);
+      if (stacksRelOf(headSide) !== before) known = await idsOf(headSide);
     }
-    const headSide = openSide(headRoot, prefix, options, root);
-    const stacksRel = toPosix(relative(headRoot, headSide.config.stacks.basePath));
-    // The HEAD tree is the HEAD commit's unless uncommitted files are asked for: git knows its content hashes.
-    const committed = !options.includeUncommitted && !stacksRel.startsWith('../') && !isAbsolute(stacksRel);
-    const [changes, known] = await Promise.all([
-      baseRoot ? undefined : fileChanges(root, baseSha, options.includeUncommitted ? undefined : head),
-      committed && options.cache !== false ? blobIds(root, head, stacksRel) : undefined,
-    ]);
+    const stacksRel = stacksRelOf(headSide);
+    // The base versions of the changed stack files, read while the HEAD side is looked at (for narrowing).
+    const baseBlobs =
+      changes && known && options.narrow !== false && narrowableChanges(changes.all, changes.addedOrDeleted, stacksRel)
+        ? readBlobsAsync(root, baseSha, changes.all)
+        : undefined;
     const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const changedSet = new Set(changed);
     const changedStack = changed.filter((f) => isUnder(f, stacksRel));
@@ -262,8 +295,8 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     // Narrowed over the HEAD tree when every file it reads is the commit's: the base commit's changed files are
     // read from git into memory and no base tree is written.
     const overlay =
-      narrowInput && changes && known && mayNarrow(narrowInput)
-        ? overlayBase(root, baseSha, narrowInput, known, headTop, { side: headSide })
+      narrowInput && baseBlobs && known && mayNarrow(narrowInput)
+        ? overlayBase(await baseBlobs, narrowInput, known, headTop, headSide)
         : undefined;
     if (overlay && baseWanted !== 'all') {
       only = overlay.only;
@@ -463,17 +496,16 @@ function readTexts(baseRoot: string, narrow: NarrowInput): Map<string, string> {
  * file), a changed file is too large to read, or the change is not confined to component entries.
  */
 function overlayBase(
-  root: string,
-  baseSha: string,
+  blobs: ReadonlyMap<string, Buffer> | undefined,
   narrow: NarrowInput,
   known: ReadonlyMap<string, string>,
   headTop: string[],
-  head: { side: Side },
+  headSide: Side,
 ): { side: Side; only: (kind: string, name: string) => boolean } | undefined {
   const read = [...headTop, ...narrow.touched.flatMap((r) => r.closure)];
-  if (!read.every((f) => known.has(f))) return undefined;
+  if (!blobs || !read.every((f) => known.has(f))) return undefined;
   const texts = new Map<string, string>();
-  for (const [rel, bytes] of readBlobs(root, baseSha, narrow.changed)) {
+  for (const [rel, bytes] of blobs) {
     if (bytes.length > narrow.headReader.limits.maxFileBytes) return undefined;
     texts.set(rel, bytes.toString('utf8'));
   }
@@ -482,7 +514,7 @@ function overlayBase(
   const sources = new Map([...texts].map(([rel, text]) => [join(narrow.headRoot, rel), text]));
   // Not through the parse cache: its pack is written when a run parses something new (here the base versions),
   // and a pack of this run's files only would replace the HEAD tree's.
-  const engineOptions = { ...head.side.engineOptions, sources, onlyComponents: only, cache: false };
+  const engineOptions = { ...headSide.engineOptions, sources, onlyComponents: only, cache: false };
   return { side: { root: narrow.headRoot, config: narrow.config, engineOptions }, only };
 }
 
