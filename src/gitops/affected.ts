@@ -16,6 +16,7 @@ import { loadConfig } from '../config/index.ts';
 import { StrataError } from '../errors.ts';
 import { type EngineResolvers, StackEngine } from '../stacks/engine.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
+import { ParseCache } from '../stacks/parse-cache.ts';
 import {
   cacheKey,
   type Evaluated,
@@ -175,7 +176,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     };
     // The working tree's configuration, so that every git process can start at once; a dirty tree's is opened again
     // from its HEAD checkout (and may not load where that one does).
-    let headSide = openSideOrUndefined(root, prefix, options);
+    const workingSide = openSideOrUndefined(root, prefix, options);
     const resolving: Promise<string | undefined> = options.repoPath
       ? Promise.resolve(undefined)
       : quick
@@ -184,27 +185,27 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
           ? resolveCommit(root, baseRef)
           : defaultBranch(root).then((branch) => mergeBase(root, 'HEAD', branch));
     // Independent git processes run side by side: each costs tens of milliseconds to start.
-    let [resolved, dirty, changes, known] = await Promise.all([
+    const [resolved, dirty, changes, workingIds] = await Promise.all([
       resolving,
       options.includeUncommitted ? false : isDirty(root),
       baseRoot
         ? undefined
         : resolving.then((sha) => fileChanges(root, sha ?? '', options.includeUncommitted ? undefined : head)),
-      idsOf(headSide),
+      idsOf(workingSide),
     ]);
     if (resolved !== undefined) baseSha = resolved;
 
     let headRoot = root;
-    if (dirty || !headSide) {
-      const before = headSide && stacksRelOf(headSide);
-      if (dirty) {
-        const checkout = await temporaryWorktree(root, head);
-        cleanups.push(checkout);
-        headRoot = checkout.dir;
-      }
-      headSide = openSide(headRoot, prefix, options, root);
-      if (stacksRelOf(headSide) !== before) known = await idsOf(headSide);
+    if (dirty) {
+      const checkout = await temporaryWorktree(root, head);
+      cleanups.push(checkout);
+      headRoot = checkout.dir;
     }
+    const headSide = !dirty && workingSide ? workingSide : openSide(headRoot, prefix, options, root);
+    const known =
+      headSide !== workingSide && (!workingSide || stacksRelOf(headSide) !== stacksRelOf(workingSide))
+        ? await idsOf(headSide)
+        : workingIds;
     const stacksRel = stacksRelOf(headSide);
     // The base versions of the changed stack files, read while the HEAD side is looked at (for narrowing).
     const baseBlobs =
@@ -255,6 +256,11 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const indexPath = join(gitDir, 'strata', 'affected-index.json');
     const key = cacheKey(headSide, prefix);
     const headEngine = new StackEngine(headSide.config, headSide.engineOptions);
+    // Engines over parts of the HEAD tree share its parse cache: the pack is read once.
+    const headShared: Side = {
+      ...headSide,
+      engineOptions: { ...headSide.engineOptions, parseCache: headEngine.parseCache },
+    };
     const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader, known);
     const reach = full ? [] : index.reach(headTop);
     const touched = new Set(
@@ -266,9 +272,10 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const alsoNeeded = everything ? [] : await untouchedNeeded(reach, touched, headSide, changed, stacksRel);
     const headScope =
       options.includeDependents || everything ? 'all' : scope([...touched, ...alsoNeeded], headTop.length);
-    let headEval = await evaluate(headSide, headScope, (m) => touched.has(m), headEngine);
-    // The index is kept only when it saves work: not when every manifest was touched anyway.
-    if (useCache && !everything && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
+    let headEval = await evaluate(headShared, headScope, (m) => touched.has(m), headEngine);
+    // Kept whenever this run learnt something: even when every manifest was touched, the next run finds the closures
+    // without parsing the files again.
+    if (useCache && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
     const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
 
     // Base side: only the touched manifests and stack files that changed (renamed or deleted manifests).
@@ -296,7 +303,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     // read from git into memory and no base tree is written.
     const overlay =
       narrowInput && baseBlobs && known && mayNarrow(narrowInput)
-        ? overlayBase(await baseBlobs, narrowInput, known, headTop, headSide)
+        ? overlayBase(await baseBlobs, narrowInput, known, headTop, headShared)
         : undefined;
     if (overlay && baseWanted !== 'all') {
       only = overlay.only;
@@ -512,10 +519,34 @@ function overlayBase(
   const only = narrowedComponents(narrow, texts);
   if (!only) return undefined;
   const sources = new Map([...texts].map(([rel, text]) => [join(narrow.headRoot, rel), text]));
-  // Not through the parse cache: its pack is written when a run parses something new (here the base versions),
-  // and a pack of this run's files only would replace the HEAD tree's.
-  const engineOptions = { ...headSide.engineOptions, sources, onlyComponents: only, cache: false };
+  // The HEAD tree's parse cache, read only: its pack is written when a run parses something new (here the base
+  // versions), and a pack of this run's files only would replace the HEAD tree's.
+  const shared = headSide.engineOptions.parseCache;
+  const engineOptions = {
+    ...headSide.engineOptions,
+    sources,
+    onlyComponents: only,
+    ...(shared ? { parseCache: new ReadOnlyParseCache(shared) } : { cache: false }),
+  };
   return { side: { root: narrow.headRoot, config: narrow.config, engineOptions }, only };
+}
+
+/** Another engine's parse cache, read but never written (see overlayBase). */
+class ReadOnlyParseCache extends ParseCache {
+  readonly #shared: ParseCache;
+
+  constructor(shared: ParseCache) {
+    super('', { maxYamlValues: 0, maxYamlDepth: 0 });
+    this.#shared = shared;
+  }
+
+  override get(text: string, file: string): unknown {
+    return this.#shared.get(text, file);
+  }
+
+  override set(): void {}
+
+  override flush(): void {}
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */
