@@ -272,12 +272,6 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const alsoNeeded = everything ? [] : await untouchedNeeded(reach, touched, headSide, changed, stacksRel);
     const headScope =
       options.includeDependents || everything ? 'all' : scope([...touched, ...alsoNeeded], headTop.length);
-    let headEval = await evaluate(headShared, headScope, (m) => touched.has(m), headEngine);
-    // Kept whenever this run learnt something: even when every manifest was touched, the next run finds the closures
-    // without parsing the files again.
-    if (useCache && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
-    const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
-
     // Base side: only the touched manifests and stack files that changed (renamed or deleted manifests).
     const baseWanted = full ? 'all' : [...new Set([...touched, ...changedStack])];
     const narrowInput: NarrowInput | undefined =
@@ -297,14 +291,24 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
             config: headSide.config,
           }
         : undefined;
-    let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
-    let only: ((kind: string, name: string) => boolean) | undefined;
     // Narrowed over the HEAD tree when every file it reads is the commit's: the base commit's changed files are
     // read from git into memory and no base tree is written.
     const overlay =
       narrowInput && baseBlobs && known && mayNarrow(narrowInput)
         ? overlayBase(await baseBlobs, narrowInput, known, headTop, headShared)
         : undefined;
+    // Narrowed, only the instances of the components the base side evaluates can differ: the HEAD side evaluates just
+    // those too (every manifest is still built, so a broken one is reported as before).
+    const headOnly = overlay && baseWanted !== 'all' ? overlay.only : undefined;
+    const compare = (m: string) => touched.has(m);
+    let headEval = await evaluate(headShared, headScope, compare, headEngine, headOnly);
+    // Kept whenever this run learnt something: even when every manifest was touched, the next run finds the closures
+    // without parsing the files again.
+    if (useCache && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
+    const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
+    let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
+    let only: ((kind: string, name: string) => boolean) | undefined;
+
     if (overlay && baseWanted !== 'all') {
       only = overlay.only;
       const list = baseWanted.filter((m) => headTopSet.has(m));
@@ -349,12 +353,14 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     }
     const baseProcessed = baseEval.manifests.size;
     // A base instance missing from the evaluated HEAD manifests may live in another one (or be deleted): only the
-    // whole HEAD tells.
-    if (headScope !== 'all') {
+    // whole HEAD tells. A base that could not be narrowed compares every instance.
+    const missing = () => {
       const headKeys = new Set([...headEval.manifests.values()].flat().map((s) => s.key));
-      const missing = [...baseEval.manifests.values()].flat().some((s) => !s.abstract && !headKeys.has(s.key));
-      if (missing) headEval = await evaluate(headSide, 'all', (m) => touched.has(m), headEngine);
-    }
+      return [...baseEval.manifests.values()].flat().some((s) => !s.abstract && !headKeys.has(s.key));
+    };
+    if (headOnly && (only !== headOnly || missing()))
+      headEval = await evaluate(headShared, headScope, compare, headEngine);
+    if (headScope !== 'all' && missing()) headEval = await evaluate(headShared, 'all', compare, headEngine);
 
     const headAll = [...headEval.manifests.values()].flat();
     // Narrowed, only the instances of the components the base side evaluated can differ.
