@@ -162,6 +162,7 @@ export async function evaluate(
   manifests: string[] | 'all',
   compare: (manifest: string) => boolean = () => true,
   unscoped?: StackEngine,
+  only?: (kind: string, name: string) => boolean,
 ): Promise<Evaluated> {
   const { config, root } = side;
   const stacksBase = config.stacks.basePath;
@@ -177,7 +178,7 @@ export async function evaluate(
   for (const m of engine.manifests()) byKey.set(m.key, { rel: toPosix(relative(root, m.path)), instances: [] });
   const sections = new Map<string, InstanceSections>();
   const paths = new Map<string, string>();
-  for (const instance of await engine.instances()) {
+  for (const instance of only ? await instancesOf(engine, only) : await engine.instances()) {
     const owner = byKey.get(String(instance.description.atmos_manifest));
     // Abstract instances are never reported, compared or depended on.
     if (instance.abstract) continue;
@@ -191,6 +192,27 @@ export async function evaluate(
     if (owner && compare(owner.rel)) sections.set(summary.key, instance.description);
   }
   return { manifests: new Map([...byKey.values()].map((v) => [v.rel, v.instances])), sections };
+}
+
+/** The instances of some components only, in the order the engine lists all of them (manifest, then component). */
+async function instancesOf(
+  engine: StackEngine,
+  only: (kind: string, name: string) => boolean,
+): Promise<ComponentInstance[]> {
+  const order = new Map<string, number>();
+  const components = new Map<string, { kind: string; component: string }>();
+  for (const manifest of engine.manifests()) {
+    for (const raw of manifest.raw) {
+      if (!only(raw.kind, raw.name)) continue;
+      components.set(`${raw.kind}\u0000${raw.name}`, { kind: raw.kind, component: raw.name });
+      order.set(`${manifest.key}\u0000${raw.kind}\u0000${raw.name}`, order.size);
+    }
+  }
+  const found: ComponentInstance[] = [];
+  for (const filter of components.values()) found.push(...(await engine.instances(filter)));
+  const rank = (i: ComponentInstance) =>
+    order.get(`${i.description.atmos_manifest}\u0000${i.kind}\u0000${i.name}`) ?? 0;
+  return found.sort((a, b) => rank(a) - rank(b));
 }
 
 export function cacheKey(side: Side, prefix: string): string {

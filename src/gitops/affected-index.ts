@@ -16,7 +16,8 @@ import { writeFileAtomicSync } from '../util/fs.ts';
 import { type Side, toPosix } from './affected-evaluate.ts';
 
 // 2: files keyed by git's object id of their content (1: the SHA-1 of the bare content), plain imports as strings.
-const INDEX_VERSION = 2;
+// 3: bases and dynamic content, so that narrowing reads no file the index knows.
+const INDEX_VERSION = 3;
 
 /** What one stack file says, as far as change detection needs it. */
 export interface FileFacts {
@@ -27,7 +28,14 @@ export interface FileFacts {
   /** File and folder dependencies it declares (dependencies.files/folders, settings.depends_on.*.file/folder); null
    * when one is computed. */
   fileDeps: string[] | null;
+  /** What each of its components builds on (`kind\0name` -> bases; see ManifestComponents). */
+  bases: Record<string, string[]>;
+  /** Whether it may compute something: a template or a YAML tag in its text, or a `.tmpl` file. */
+  dynamic: boolean;
 }
+
+/** What a stack file's data says of folders and file dependencies. */
+type ContentFacts = Pick<FileFacts, 'folders' | 'fileDeps'>;
 
 /** What a top-level manifest reaches. */
 export interface ManifestReach {
@@ -57,7 +65,7 @@ const DEPENDENCY_KEYS = new Set(['dependencies', 'depends_on']);
 const FILE_KEYS = new Set(['files', 'folders', 'file', 'folder']);
 
 /** Folders and file dependencies a stack file's data may give (imports aside). */
-export function contentFacts(data: PlainMap, delimiter: string): Omit<FileFacts, 'imports'> {
+export function contentFacts(data: PlainMap, delimiter: string): ContentFacts {
   let folders: string[] | null = [];
   const components = isPlainMap(data.components) ? data.components : {};
   for (const [kind, byName] of Object.entries(components)) {
@@ -70,7 +78,7 @@ export function contentFacts(data: PlainMap, delimiter: string): Omit<FileFacts,
       }
       for (const folder of named) {
         if (typeof folder !== 'string' || folder.includes(delimiter)) folders = null;
-        else folders?.push(`${kind}/${folder}`);
+        else if (folders && !folders.includes(`${kind}/${folder}`)) folders.push(`${kind}/${folder}`);
       }
     }
   }
@@ -78,8 +86,9 @@ export function contentFacts(data: PlainMap, delimiter: string): Omit<FileFacts,
   return { folders, fileDeps: collectFiles(data, 'outside', delimiter, fileDeps) ? fileDeps : null };
 }
 
-/** Adds what each component of a stack file's data builds on to `bases` (see ManifestComponents). */
-export function addBases(data: PlainMap, bases: Map<string, Set<string>>): void {
+/** What each component of a stack file's data builds on (see ManifestComponents), for those that build on any. */
+export function basesOf(data: PlainMap): Record<string, string[]> {
+  const bases: Record<string, string[]> = {};
   const components = isPlainMap(data.components) ? data.components : {};
   for (const [kind, byName] of Object.entries(components)) {
     if (!isPlainMap(byName)) continue;
@@ -88,13 +97,10 @@ export function addBases(data: PlainMap, bases: Map<string, Set<string>>): void 
       const metadata = isPlainMap(component.metadata) ? component.metadata : {};
       const inherits = Array.isArray(metadata.inherits) ? metadata.inherits : [];
       const parents = [metadata.component, component.component, ...inherits].filter((v) => typeof v === 'string');
-      if (parents.length === 0) continue;
-      const key = `${kind}\u0000${name}`;
-      const known = bases.get(key) ?? new Set<string>();
-      for (const parent of parents) known.add(parent as string);
-      bases.set(key, known);
+      if (parents.length > 0) bases[`${kind}\u0000${name}`] = [...new Set(parents as string[])];
     }
   }
+  return bases;
 }
 
 /** Whether a stack file's text may compute something: a template, or any YAML tag (`!terraform.output`, `!include`). */
@@ -159,6 +165,9 @@ export function readIndex(path: string, key: string): Record<string, FileFacts> 
       facts.imports &&= (facts.imports as unknown as StoredImport[]).map((i) =>
         typeof i === 'string' ? { path: i, skipIfMissing: false } : { path: i.path, skipIfMissing: true },
       );
+      facts.fileDeps = facts.fileDeps === undefined ? [] : facts.fileDeps;
+      facts.bases ??= {};
+      facts.dynamic ??= false;
     }
     return data.files;
   } catch {
@@ -171,7 +180,15 @@ export function writeIndex(path: string, key: string, files: Record<string, File
   const stored: Record<string, unknown> = {};
   for (const [hash, facts] of Object.entries(files)) {
     const imports = facts.imports?.map((i): StoredImport => (i.skipIfMissing ? { path: i.path } : i.path)) ?? null;
-    stored[hash] = { ...facts, imports };
+    // What most files say is left out (no file dependencies, no bases, nothing computed): readIndex puts it back.
+    const { fileDeps, bases, dynamic } = facts;
+    stored[hash] = {
+      imports,
+      folders: facts.folders,
+      ...(fileDeps?.length === 0 ? {} : { fileDeps }),
+      ...(Object.keys(bases).length === 0 ? {} : { bases }),
+      ...(dynamic ? { dynamic } : {}),
+    };
   }
   writeFileAtomicSync(path, JSON.stringify({ version: INDEX_VERSION, key, files: stored }));
 }
@@ -235,12 +252,15 @@ export class ImportIndex {
     if (!facts) {
       const template = path.endsWith('.tmpl');
       const data = template ? {} : this.#reader.parse(path);
+      const text = this.#reader.source(path);
       facts = {
         imports: template ? null : (plainImports(data, this.#delimiter) ?? null),
         ...(template ? { folders: null, fileDeps: null } : contentFacts(data, this.#delimiter)),
+        bases: basesOf(data),
+        dynamic: template || isDynamicText(text, this.#delimiter),
       };
       // What `!include` pulls in is not in this file's hash: such facts are never kept (nor found next time).
-      if (!this.#reader.source(path).includes('!include')) this.learnt[hash] = facts;
+      if (!text.includes('!include')) this.learnt[hash] = facts;
     }
     if (this.learnt[hash] || this.#cached[hash]) this.used[hash] = facts;
     this.#facts.set(path, facts);
@@ -301,7 +321,7 @@ export class ImportIndex {
       const files = this.#closure(path, new Set());
       if (files) {
         // Folders and file dependencies are gathered when asked for: most runs ask for few manifests'.
-        let content: Omit<FileFacts, 'imports'> | undefined;
+        let content: ContentFacts | undefined;
         const gather = () => (content ??= this.#gather(files));
         return {
           rel: m,
@@ -352,7 +372,7 @@ export class ImportIndex {
   }
 
   /** The folders and file dependencies of some files together (null when one file's are unknown). */
-  #gather(files: string[]): Omit<FileFacts, 'imports'> {
+  #gather(files: string[]): ContentFacts {
     let folders: string[] | null = [];
     let fileDeps: string[] | null = [];
     for (const f of files) {
@@ -365,14 +385,18 @@ export class ImportIndex {
     return { folders, fileDeps };
   }
 
-  /** Bases and dynamic content of the files some manifests reach (parsed once by the reader). */
+  /** Bases and dynamic content of the files some manifests reach (from the index, else parsed once by the reader). */
   components(manifests: ManifestReach[]): ManifestComponents {
     const bases = new Map<string, Set<string>>();
     let dynamic = false;
     for (const path of new Set(manifests.flatMap((m) => m.closure.map((f) => join(this.#side.root, f))))) {
-      const template = path.endsWith('.tmpl');
-      dynamic ||= template || isDynamicText(this.#reader.source(path), this.#delimiter);
-      if (!template) addBases(this.#reader.parse(path), bases);
+      const facts = this.#factsOf(path);
+      dynamic ||= facts.dynamic;
+      for (const [key, parents] of Object.entries(facts.bases)) {
+        const known = bases.get(key) ?? new Set<string>();
+        for (const parent of parents) known.add(parent);
+        bases.set(key, known);
+      }
     }
     return { bases, dynamic: dynamic || manifests.some((m) => m.assembled) };
   }

@@ -85,18 +85,21 @@ export interface NarrowInput {
   config: StrataConfig;
 }
 
+/** Whether every changed path is a YAML stack file that exists on both sides (the first condition of narrowing). */
+export function narrowableChanges(changed: string[], addedOrDeleted: string[], stacksRel: string): boolean {
+  const stackFile = (f: string) =>
+    (stacksRel === '' || f.startsWith(`${stacksRel}/`)) && /\.ya?ml$/.test(f) && !addedOrDeleted.includes(f);
+  return changed.length > 0 && changed.every(stackFile);
+}
+
 /** Whether narrowing may apply, before the base tree is read. */
 export function mayNarrow(input: NarrowInput): boolean {
-  const { changed, stacksRel } = input;
-  const stackFile = (f: string) =>
-    (stacksRel === '' || f.startsWith(`${stacksRel}/`)) && /\.ya?ml$/.test(f) && !input.addedOrDeleted.includes(f);
   return (
     !input.includeDependents &&
     input.alsoNeeded === 0 &&
     input.touched.length > 0 &&
-    changed.length > 0 &&
-    changed.every(stackFile) &&
-    input.touched.every((r) => !r.assembled && !r.dependsOn(changed))
+    narrowableChanges(input.changed, input.addedOrDeleted, input.stacksRel) &&
+    input.touched.every((r) => !r.assembled && !r.dependsOn(input.changed))
   );
 }
 

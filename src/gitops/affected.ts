@@ -16,6 +16,7 @@ import { loadConfig } from '../config/index.ts';
 import { StrataError } from '../errors.ts';
 import { type EngineResolvers, StackEngine } from '../stacks/engine.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
+import { ParseCache } from '../stacks/parse-cache.ts';
 import {
   cacheKey,
   type Evaluated,
@@ -28,7 +29,7 @@ import {
 } from './affected-evaluate.ts';
 import { ImportIndex, type ManifestReach, readIndex, writeIndex } from './affected-index.ts';
 import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
-import { mayNarrow, type NarrowInput, narrowedComponents } from './affected-narrow.ts';
+import { mayNarrow, type NarrowInput, narrowableChanges, narrowedComponents } from './affected-narrow.ts';
 import {
   blobIds,
   type Checkout,
@@ -39,8 +40,9 @@ import {
   headCommit,
   isDirty,
   mergeBase,
-  readBlobs,
+  readBlobsAsync,
   repoInfo,
+  repoInfoAndCommit,
   resolveCommit,
   temporaryWorktree,
 } from './git.ts';
@@ -135,10 +137,22 @@ function openSide(root: string, prefix: string, options: AffectedOptions, realRo
   return { root, config: loadConfig(engineOptions), engineOptions };
 }
 
+/** The working tree's side, or undefined when its configuration does not load (the HEAD commit's may). */
+function openSideOrUndefined(root: string, prefix: string, options: AffectedOptions): Side | undefined {
+  try {
+    return openSide(root, prefix, options, root);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Full report: base/head commits, changed files, items. */
 export async function describeAffectedReport(options: AffectedOptions = {}): Promise<AffectedReport> {
   const cwd = resolve(options.cwd ?? process.cwd());
-  const { root, gitDir, head } = await repoInfo(cwd);
+  const baseRef = options.repoPath ? undefined : options.sha || options.ref;
+  // With a base ref, the repository and both commits come from one git process.
+  const quick = baseRef ? await repoInfoAndCommit(cwd, baseRef) : undefined;
+  const { root, gitDir, head } = quick ?? (await repoInfo(cwd));
   const prefix = relative(root, cwd);
   if (!head) throw new StrataError(`the repository ${root} has no commits yet`, { hint: 'commit your stacks first' });
   const cleanups: Checkout[] = [];
@@ -153,14 +167,31 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
         });
       baseSha = (await headCommit(baseRoot).catch(() => undefined)) ?? '';
     }
+    // The HEAD tree is the HEAD commit's unless uncommitted files are asked for: git knows its content hashes.
+    const stacksRelOf = (side: Side) => toPosix(relative(side.root, side.config.stacks.basePath));
+    const idsOf = (side: Side | undefined) => {
+      const rel = side && stacksRelOf(side);
+      const committed = rel !== undefined && !options.includeUncommitted && !rel.startsWith('../') && !isAbsolute(rel);
+      return committed && options.cache !== false ? blobIds(root, head, rel) : undefined;
+    };
+    // The working tree's configuration, so that every git process can start at once; a dirty tree's is opened again
+    // from its HEAD checkout (and may not load where that one does).
+    const workingSide = openSideOrUndefined(root, prefix, options);
+    const resolving: Promise<string | undefined> = options.repoPath
+      ? Promise.resolve(undefined)
+      : quick
+        ? Promise.resolve(quick.commit)
+        : baseRef
+          ? resolveCommit(root, baseRef)
+          : defaultBranch(root).then((branch) => mergeBase(root, 'HEAD', branch));
     // Independent git processes run side by side: each costs tens of milliseconds to start.
-    const [resolved, dirty] = await Promise.all([
-      options.repoPath
-        ? undefined
-        : options.sha || options.ref
-          ? resolveCommit(root, (options.sha || options.ref) as string)
-          : defaultBranch(root).then((branch) => mergeBase(root, 'HEAD', branch)),
+    const [resolved, dirty, changes, workingIds] = await Promise.all([
+      resolving,
       options.includeUncommitted ? false : isDirty(root),
+      baseRoot
+        ? undefined
+        : resolving.then((sha) => fileChanges(root, sha ?? '', options.includeUncommitted ? undefined : head)),
+      idsOf(workingSide),
     ]);
     if (resolved !== undefined) baseSha = resolved;
 
@@ -170,14 +201,17 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       cleanups.push(checkout);
       headRoot = checkout.dir;
     }
-    const headSide = openSide(headRoot, prefix, options, root);
-    const stacksRel = toPosix(relative(headRoot, headSide.config.stacks.basePath));
-    // The HEAD tree is the HEAD commit's unless uncommitted files are asked for: git knows its content hashes.
-    const committed = !options.includeUncommitted && !stacksRel.startsWith('../') && !isAbsolute(stacksRel);
-    const [changes, known] = await Promise.all([
-      baseRoot ? undefined : fileChanges(root, baseSha, options.includeUncommitted ? undefined : head),
-      committed && options.cache !== false ? blobIds(root, head, stacksRel) : undefined,
-    ]);
+    const headSide = !dirty && workingSide ? workingSide : openSide(headRoot, prefix, options, root);
+    const known =
+      headSide !== workingSide && (!workingSide || stacksRelOf(headSide) !== stacksRelOf(workingSide))
+        ? await idsOf(headSide)
+        : workingIds;
+    const stacksRel = stacksRelOf(headSide);
+    // The base versions of the changed stack files, read while the HEAD side is looked at (for narrowing).
+    const baseBlobs =
+      changes && known && options.narrow !== false && narrowableChanges(changes.all, changes.addedOrDeleted, stacksRel)
+        ? readBlobsAsync(root, baseSha, changes.all)
+        : undefined;
     const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const changedSet = new Set(changed);
     const changedStack = changed.filter((f) => isUnder(f, stacksRel));
@@ -222,6 +256,11 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const indexPath = join(gitDir, 'strata', 'affected-index.json');
     const key = cacheKey(headSide, prefix);
     const headEngine = new StackEngine(headSide.config, headSide.engineOptions);
+    // Engines over parts of the HEAD tree share its parse cache: the pack is read once.
+    const headShared: Side = {
+      ...headSide,
+      engineOptions: { ...headSide.engineOptions, parseCache: headEngine.parseCache },
+    };
     const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader, known);
     const reach = full ? [] : index.reach(headTop);
     const touched = new Set(
@@ -233,11 +272,6 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const alsoNeeded = everything ? [] : await untouchedNeeded(reach, touched, headSide, changed, stacksRel);
     const headScope =
       options.includeDependents || everything ? 'all' : scope([...touched, ...alsoNeeded], headTop.length);
-    let headEval = await evaluate(headSide, headScope, (m) => touched.has(m), headEngine);
-    // The index is kept only when it saves work: not when every manifest was touched anyway.
-    if (useCache && !everything && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
-    const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
-
     // Base side: only the touched manifests and stack files that changed (renamed or deleted manifests).
     const baseWanted = full ? 'all' : [...new Set([...touched, ...changedStack])];
     const narrowInput: NarrowInput | undefined =
@@ -257,14 +291,24 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
             config: headSide.config,
           }
         : undefined;
-    let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
-    let only: ((kind: string, name: string) => boolean) | undefined;
     // Narrowed over the HEAD tree when every file it reads is the commit's: the base commit's changed files are
     // read from git into memory and no base tree is written.
     const overlay =
-      narrowInput && changes && known && mayNarrow(narrowInput)
-        ? overlayBase(root, baseSha, narrowInput, known, headTop, { side: headSide })
+      narrowInput && baseBlobs && known && mayNarrow(narrowInput)
+        ? overlayBase(await baseBlobs, narrowInput, known, headTop, headShared)
         : undefined;
+    // Narrowed, only the instances of the components the base side evaluates can differ: the HEAD side evaluates just
+    // those too (every manifest is still built, so a broken one is reported as before).
+    const headOnly = overlay && baseWanted !== 'all' ? overlay.only : undefined;
+    const compare = (m: string) => touched.has(m);
+    let headEval = await evaluate(headShared, headScope, compare, headEngine, headOnly);
+    // Kept whenever this run learnt something: even when every manifest was touched, the next run finds the closures
+    // without parsing the files again.
+    if (useCache && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
+    const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
+    let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
+    let only: ((kind: string, name: string) => boolean) | undefined;
+
     if (overlay && baseWanted !== 'all') {
       only = overlay.only;
       const list = baseWanted.filter((m) => headTopSet.has(m));
@@ -309,12 +353,14 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     }
     const baseProcessed = baseEval.manifests.size;
     // A base instance missing from the evaluated HEAD manifests may live in another one (or be deleted): only the
-    // whole HEAD tells.
-    if (headScope !== 'all') {
+    // whole HEAD tells. A base that could not be narrowed compares every instance.
+    const missing = () => {
       const headKeys = new Set([...headEval.manifests.values()].flat().map((s) => s.key));
-      const missing = [...baseEval.manifests.values()].flat().some((s) => !s.abstract && !headKeys.has(s.key));
-      if (missing) headEval = await evaluate(headSide, 'all', (m) => touched.has(m), headEngine);
-    }
+      return [...baseEval.manifests.values()].flat().some((s) => !s.abstract && !headKeys.has(s.key));
+    };
+    if (headOnly && (only !== headOnly || missing()))
+      headEval = await evaluate(headShared, headScope, compare, headEngine);
+    if (headScope !== 'all' && missing()) headEval = await evaluate(headShared, 'all', compare, headEngine);
 
     const headAll = [...headEval.manifests.values()].flat();
     // Narrowed, only the instances of the components the base side evaluated can differ.
@@ -463,27 +509,50 @@ function readTexts(baseRoot: string, narrow: NarrowInput): Map<string, string> {
  * file), a changed file is too large to read, or the change is not confined to component entries.
  */
 function overlayBase(
-  root: string,
-  baseSha: string,
+  blobs: ReadonlyMap<string, Buffer> | undefined,
   narrow: NarrowInput,
   known: ReadonlyMap<string, string>,
   headTop: string[],
-  head: { side: Side },
+  headSide: Side,
 ): { side: Side; only: (kind: string, name: string) => boolean } | undefined {
   const read = [...headTop, ...narrow.touched.flatMap((r) => r.closure)];
-  if (!read.every((f) => known.has(f))) return undefined;
+  if (!blobs || !read.every((f) => known.has(f))) return undefined;
   const texts = new Map<string, string>();
-  for (const [rel, bytes] of readBlobs(root, baseSha, narrow.changed)) {
+  for (const [rel, bytes] of blobs) {
     if (bytes.length > narrow.headReader.limits.maxFileBytes) return undefined;
     texts.set(rel, bytes.toString('utf8'));
   }
   const only = narrowedComponents(narrow, texts);
   if (!only) return undefined;
   const sources = new Map([...texts].map(([rel, text]) => [join(narrow.headRoot, rel), text]));
-  // Not through the parse cache: its pack is written when a run parses something new (here the base versions),
-  // and a pack of this run's files only would replace the HEAD tree's.
-  const engineOptions = { ...head.side.engineOptions, sources, onlyComponents: only, cache: false };
+  // The HEAD tree's parse cache, read only: its pack is written when a run parses something new (here the base
+  // versions), and a pack of this run's files only would replace the HEAD tree's.
+  const shared = headSide.engineOptions.parseCache;
+  const engineOptions = {
+    ...headSide.engineOptions,
+    sources,
+    onlyComponents: only,
+    ...(shared ? { parseCache: new ReadOnlyParseCache(shared) } : { cache: false }),
+  };
   return { side: { root: narrow.headRoot, config: narrow.config, engineOptions }, only };
+}
+
+/** Another engine's parse cache, read but never written (see overlayBase). */
+class ReadOnlyParseCache extends ParseCache {
+  readonly #shared: ParseCache;
+
+  constructor(shared: ParseCache) {
+    super('', { maxYamlValues: 0, maxYamlDepth: 0 });
+    this.#shared = shared;
+  }
+
+  override get(text: string, file: string): unknown {
+    return this.#shared.get(text, file);
+  }
+
+  override set(): void {}
+
+  override flush(): void {}
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */

@@ -3,7 +3,7 @@
  * notes/dependency-choices.md). Refs from users are always verified with `--end-of-options` so they cannot be
  * read as options.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -183,22 +183,18 @@ export async function blobIds(root: string, commit: string, dir: string): Promis
   return ids;
 }
 
-/**
- * Some files of a commit, read with one `git cat-file --batch` (by repository-relative path; paths missing in the
- * commit, or that are no file, are left out).
- */
-export function readBlobs(root: string, commit: string, paths: string[]): Map<string, Buffer> {
-  // cat-file's batch input is one name per line: a path holding a newline cannot be asked for.
-  const wanted = [...new Set(paths)].filter((p) => !p.includes('\n'));
-  const out = execFileSync('git', ['cat-file', '--batch'], {
-    cwd: root,
-    input: wanted.map((p) => `${commit}:${p}\n`).join(''),
-    maxBuffer: 1 << 30,
-  });
+/** The files asked for in cat-file's batch input: one name per line, so a path holding a newline cannot be. */
+function batchPaths(paths: string[]): string[] {
+  return [...new Set(paths)].filter((p) => !p.includes('\n'));
+}
+
+/** `git cat-file --batch` output for `wanted` (in that order): each path's blob, when it is one. */
+function parseBatch(out: Buffer, wanted: string[]): Map<string, Buffer> {
   const blobs = new Map<string, Buffer>();
   let pos = 0;
   for (const path of wanted) {
     const eol = out.indexOf(10, pos);
+    if (eol < 0) break;
     const header = out.subarray(pos, eol).toString().split(' ');
     pos = eol + 1;
     if (header.length < 3) continue;
@@ -208,6 +204,38 @@ export function readBlobs(root: string, commit: string, paths: string[]): Map<st
     if (header[1] === 'blob') blobs.set(path, content);
   }
   return blobs;
+}
+
+/**
+ * Some files of a commit, read with one `git cat-file --batch` (by repository-relative path; paths missing in the
+ * commit, or that are no file, are left out).
+ */
+export function readBlobs(root: string, commit: string, paths: string[]): Map<string, Buffer> {
+  const wanted = batchPaths(paths);
+  const out = execFileSync('git', ['cat-file', '--batch'], {
+    cwd: root,
+    input: wanted.map((p) => `${commit}:${p}\n`).join(''),
+    maxBuffer: 1 << 30,
+  });
+  return parseBatch(out, wanted);
+}
+
+/** readBlobs without waiting: the caller goes on with its own work while git reads (undefined when git fails). */
+export function readBlobsAsync(
+  root: string,
+  commit: string,
+  paths: string[],
+): Promise<Map<string, Buffer> | undefined> {
+  const wanted = batchPaths(paths);
+  return new Promise((done) => {
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: root, env: { ...process.env, ...GIT_ENV } });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('error', () => done(undefined));
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code) => done(code === 0 ? parseBatch(Buffer.concat(chunks), wanted) : undefined));
+    child.stdin.end(wanted.map((p) => `${commit}:${p}\n`).join(''));
+  });
 }
 
 /**
@@ -237,6 +265,31 @@ export interface RepoInfo {
   gitDir: string;
   /** HEAD's commit, undefined in a repository without commits. */
   head: string | undefined;
+}
+
+/**
+ * repoInfo and the commit a ref names, in one `git rev-parse`; undefined when that one call cannot tell (then the
+ * caller asks resolveCommit, which explains a bad ref). A ref starting with a dash is never passed unverified.
+ */
+export async function repoInfoAndCommit(
+  cwd: string,
+  ref: string,
+): Promise<(RepoInfo & { commit: string }) | undefined> {
+  if (ref.startsWith('-') || ref.includes('\n')) return undefined;
+  // `--` after the revisions: none of them is taken for a path.
+  const result = await capture(cwd, [
+    'rev-parse',
+    '--show-toplevel',
+    '--git-common-dir',
+    'HEAD',
+    `${ref}^{commit}`,
+    '--',
+  ]);
+  const lines = result.stdout.split('\n');
+  if (result.exitCode !== 0 || lines.length !== 5 || lines[4] !== '--' || !/^[0-9a-f]{40,64}$/.test(lines[3])) {
+    return undefined;
+  }
+  return { root: resolve(lines[0]), gitDir: resolve(cwd, lines[1]), head: lines[2], commit: lines[3] };
 }
 
 /** Top folder, git directory and HEAD in one `git rev-parse` (each git process costs tens of milliseconds). */

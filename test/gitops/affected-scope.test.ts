@@ -69,7 +69,7 @@ test('one stack file changed: only that manifest is evaluated, on both sides, co
   );
 });
 
-test('a catalog every stack imports: everything is evaluated and nothing is written to the git directory', async () => {
+test('a catalog every stack imports: everything is evaluated; the index kept serves the next run alike', async () => {
   const r = repo();
   const base = r.head();
   r.write('stacks/catalog/app.yaml', 'components:\n  terraform:\n    app:\n      vars:\n        replicas: 3\n');
@@ -77,7 +77,10 @@ test('a catalog every stack imports: everything is evaluated and nothing is writ
   const report = await describeAffectedReport({ cwd: r.dir, sha: base });
   assert.deepEqual(brief(report.items), STAGES.map((s) => `app@${s}:stack.vars`).sort());
   assert.deepEqual(report.processed, { head: 5, base: 5, full: false });
-  assert.equal(existsSync(indexFile(r)), false);
+  assert.equal(existsSync(indexFile(r)), true);
+  const again = await describeAffectedReport({ cwd: r.dir, sha: base });
+  assert.deepEqual(again.items, report.items);
+  assert.deepEqual(again.processed, report.processed);
 });
 
 test('component code and file dependencies reach only the manifests that may use them', async () => {

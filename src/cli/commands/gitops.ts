@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
 import { StrataError, UsageError } from '../../errors.ts';
-import { affectedMatrix, describeAffectedReport } from '../../gitops/affected.ts';
-import { bootstrapBackend, doctorBackend } from '../../gitops/doctor.ts';
-import { generateEnv } from '../../gitops/generate-env.ts';
-import { applyAffected, planAffected } from '../../gitops/plan.ts';
 import { defaultResolvers, readOnlyResolvers } from '../../services/engine.ts';
-import { openStore } from '../../store/index.ts';
 import { parseFormat, render } from '../output.ts';
 import { evaluationFlags, evaluationOptions, globals, out, subcommand } from '../shared.ts';
 
@@ -53,6 +48,12 @@ function affectedRunOptions(opts: AffectedRunFlags, cmd: Command) {
   };
 }
 
+// Each command loads its own modules when it runs: `describe affected` is on every pull request's path, and the plan,
+// doctor and lock code (Terraform runner, S3, PostgreSQL store) would cost it tens of milliseconds of start-up.
+const affectedModule = () => import('../../gitops/affected.ts');
+const openStore: typeof import('../../store/index.ts').openStore = async (options) =>
+  (await import('../../store/index.ts')).openStore(options);
+
 export function register(program: Command): void {
   const describe = subcommand(program, 'describe', 'Show the merged configuration of stacks, components and the CLI');
   evaluationFlags(describe.command('affected'))
@@ -73,6 +74,7 @@ export function register(program: Command): void {
     .action(async (opts, cmd: Command) => {
       const format = parseFormat(opts.format, ['json', 'yaml', 'matrix']) as string;
       const g = globals(cmd);
+      const { affectedMatrix, describeAffectedReport } = await affectedModule();
       const report = await describeAffectedReport({
         configPath: g.config,
         basePath: g.basePath,
@@ -108,6 +110,7 @@ export function register(program: Command): void {
     .action(async (opts, cmd: Command) => {
       const format = parseFormat(opts.format);
       const g = globals(cmd);
+      const { generateEnv } = await import('../../gitops/generate-env.ts');
       const metadata = await generateEnv({
         configPath: g.config,
         basePath: g.basePath,
@@ -205,6 +208,7 @@ export function register(program: Command): void {
           hint: 'for one component use: strata terraform plan <component> -s <stack>',
         });
       const format = parseFormat(opts.format, ['markdown', 'json']) as string;
+      const { planAffected } = await import('../../gitops/plan.ts');
       const result = await planAffected({
         ...affectedRunOptions(opts, cmd),
         summaryFile: opts.summary,
@@ -238,6 +242,7 @@ export function register(program: Command): void {
           hint: 'pass the commit before the merge, e.g. --ref "$BEFORE_SHA"',
         });
       const format = parseFormat(opts.format);
+      const { applyAffected } = await import('../../gitops/plan.ts');
       const result = await applyAffected({
         ...affectedRunOptions(opts, cmd),
         requirePlan: opts.requirePlan,
@@ -268,6 +273,7 @@ export function register(program: Command): void {
       const g = globals(cmd);
       const target = { configPath: g.config, basePath: g.basePath, component, stack: opts.stack };
       if (opts.print && !opts.bootstrap) throw new UsageError('--print goes with --bootstrap');
+      const { bootstrapBackend, doctorBackend } = await import('../../gitops/doctor.ts');
       let bootstrap: unknown;
       if (opts.bootstrap) {
         const created = await bootstrapBackend({ ...target, print: opts.print === true });
