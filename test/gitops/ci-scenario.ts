@@ -93,6 +93,8 @@ export async function scenario(token: string): Promise<Scenario> {
     base: {
       PATH: `${toolCacheShims(root)}:${process.env.PATH ?? ''}`,
       HOME: process.env.HOME ?? root,
+      // The test file's own cache folder (scripts/test-loader/register.mjs), not the user's ~/.cache.
+      ...(process.env.XDG_CACHE_HOME ? { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME } : {}),
       // The runner's npm cache, warm from earlier installs of the same tarball (and its tool cache: above).
       npm_config_prefer_offline: 'true',
       npm_config_update_notifier: 'false',
