@@ -11,3 +11,29 @@ export function dropOutputOnClosedPipe(stream: NodeJS.WriteStream): void {
     throw error;
   });
 }
+
+/**
+ * Writes the pieces in turn, each once the last has gone out (a pipe does not block the writer, so a large answer
+ * would otherwise queue whole in memory). Stops when the reader has gone: the rest has nowhere to go.
+ */
+export async function writePieces(stream: NodeJS.WriteStream, pieces: Iterable<string>): Promise<void> {
+  for (const piece of pieces) {
+    if (stream.destroyed || stream.writableEnded) return;
+    if (!stream.write(piece)) await drainedOrGone(stream);
+  }
+}
+
+/** Resolves on 'drain', or when the stream closes or fails (dropOutputOnClosedPipe reports what must be reported). */
+function drainedOrGone(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
+}

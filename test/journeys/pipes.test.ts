@@ -22,19 +22,24 @@ before(async () => {
 
 after(() => j?.cleanup());
 
-test('strata describe stacks | head -1 ends quietly', () => {
-  const result = spawnSync(
-    'bash',
-    ['-c', `"${j.bin}" describe stacks | head -1; echo "status=\${PIPESTATUS[0]}" >&2`],
-    {
-      cwd: j.repo,
-      env: j.env,
-      encoding: 'utf8',
-      timeout: 120_000,
-    },
-  );
-  assert.equal(result.stdout, 's0:\n');
-  const status = /status=(\d+)/.exec(result.stderr)?.[1];
-  assert.ok(status === '0' || status === '141', `exit 0 or SIGPIPE's 141, got ${status}`);
-  assert.equal(result.stderr.replace(/status=\d+\n/, ''), '', 'nothing on stderr');
-});
+for (const [format, first] of [
+  ['', 's0:\n'],
+  [' --format json', '{\n'],
+]) {
+  test(`strata describe stacks${format} | head -1 ends quietly`, () => {
+    const result = spawnSync(
+      'bash',
+      ['-c', `"${j.bin}" describe stacks${format} | head -1; echo "status=\${PIPESTATUS[0]}" >&2`],
+      {
+        cwd: j.repo,
+        env: j.env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    assert.equal(result.stdout, first);
+    const status = /status=(\d+)/.exec(result.stderr)?.[1];
+    assert.ok(status === '0' || status === '141', `exit 0 or SIGPIPE's 141, got ${status}`);
+    assert.equal(result.stderr.replace(/status=\d+\n/, ''), '', 'nothing on stderr');
+  });
+}

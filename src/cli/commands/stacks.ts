@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { isAbsolute, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { describeConfig, loadConfig } from '../../config/index.ts';
@@ -21,6 +20,7 @@ import type { ValidationProblem } from '../../services/validate.ts';
 import type { StackEngine } from '../../stacks/engine.ts';
 import { paint } from '../../util/terminal.ts';
 import { jsonChunks, type OutputFormat, parseFormat, render } from '../output.ts';
+import { writePieces } from '../pipes.ts';
 import { type EvaluationFlags, evaluationFlags, evaluationOptions, globals, out, subcommand } from '../shared.ts';
 
 // Loaded by the commands that use them: JSON Schema validation (ajv) and provenance (the yaml syntax tree) would
@@ -220,11 +220,9 @@ export function register(program: Command): void {
           includeEmptyStacks: opts.includeEmptyStacks,
         });
         noticeNoStacks(engine);
-        // JSON is written stack by stack, each piece once the last has gone out (a pipe does not block the writer):
-        // the whole text of a large repository would double the peak memory.
-        if (format === 'json' && !opts.query) {
-          for (const chunk of jsonChunks(result)) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
-        } else out(render(await queried(result, opts.query, format), format));
+        // JSON is written stack by stack: the whole text of a large repository would double the peak memory.
+        if (format === 'json' && !opts.query) await writePieces(process.stdout, jsonChunks(result));
+        else out(render(await queried(result, opts.query, format), format));
       },
     );
 
