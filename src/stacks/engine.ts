@@ -20,6 +20,7 @@ import {
 } from '../functions/index.ts';
 import { type FuncMap, renderTemplate } from '../template/index.ts';
 import { cacheDisabled } from '../util/cache-dir.ts';
+import { allInOrder } from '../util/in-order.ts';
 import { closestNames, didYouMean } from '../util/suggest.ts';
 import { ComponentBuilder, type RawComponent } from './components.ts';
 import { contextStack, dependenciesOf } from './dependencies.ts';
@@ -307,7 +308,7 @@ export class StackEngine {
     );
     const results = selected.map((c) => this.#evaluate(c));
     // Most sections hold no template and no function: evaluated synchronously, they need no promise each.
-    return results.some((r) => r instanceof Promise) ? Promise.all(results) : (results as ComponentInstance[]);
+    return results.some((r) => r instanceof Promise) ? allInOrder(results) : (results as ComponentInstance[]);
   }
 
   /** One component in one stack, with Atmos's single-identity rule and did-you-mean errors. */
