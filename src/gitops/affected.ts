@@ -16,7 +16,6 @@ import { loadConfig } from '../config/index.ts';
 import { StrataError } from '../errors.ts';
 import { type EngineResolvers, StackEngine } from '../stacks/engine.ts';
 import { findStackManifests, STACK_EXTENSIONS } from '../stacks/manifests.ts';
-import { ParseCache } from '../stacks/parse-cache.ts';
 import {
   cacheKey,
   type Evaluated,
@@ -525,34 +524,9 @@ function overlayBase(
   const only = narrowedComponents(narrow, texts);
   if (!only) return undefined;
   const sources = new Map([...texts].map(([rel, text]) => [join(narrow.headRoot, rel), text]));
-  // The HEAD tree's parse cache, read only: its pack is written when a run parses something new (here the base
-  // versions), and a pack of this run's files only would replace the HEAD tree's.
-  const shared = headSide.engineOptions.parseCache;
-  const engineOptions = {
-    ...headSide.engineOptions,
-    sources,
-    onlyComponents: only,
-    ...(shared ? { parseCache: new ReadOnlyParseCache(shared) } : { cache: false }),
-  };
+  // The HEAD tree's parse cache, which an engine over `sources` only reads (manifests.ts, ReaderOptions.sources).
+  const engineOptions = { ...headSide.engineOptions, sources, onlyComponents: only };
   return { side: { root: narrow.headRoot, config: narrow.config, engineOptions }, only };
-}
-
-/** Another engine's parse cache, read but never written (see overlayBase). */
-class ReadOnlyParseCache extends ParseCache {
-  readonly #shared: ParseCache;
-
-  constructor(shared: ParseCache) {
-    super('', { maxYamlValues: 0, maxYamlDepth: 0 });
-    this.#shared = shared;
-  }
-
-  override get(text: string, file: string): unknown {
-    return this.#shared.get(text, file);
-  }
-
-  override set(): void {}
-
-  override flush(): void {}
 }
 
 /** The library entry point the CLI and `terraform --affected` use. */

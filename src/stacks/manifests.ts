@@ -120,7 +120,10 @@ export interface ReaderOptions {
   templateFuncs?: FuncMap;
   /** Parsed manifests from earlier runs (see parse-cache.ts). */
   cache?: ParseCache;
-  /** Texts read instead of these files (absolute paths). */
+  /**
+   * Texts read instead of these files (absolute paths). Such a reader only reads the parse cache: what it parses is
+   * not the stacks folder's, and must not take the place of the folder's pack.
+   */
   sources?: ReadonlyMap<string, string>;
 }
 
@@ -234,13 +237,13 @@ export class ManifestReader {
     if (cached !== undefined) return cached;
     parseCounters.parsed++;
     const parsed = parseYaml(text, path, this.limits);
-    cache?.set(text, parsed);
+    if (!this.#options.sources) cache?.set(text, parsed);
     return parsed;
   }
 
   /** Writes what this reader parsed into the persistent cache (when it has one). */
   flushCache(): void {
-    this.#options.cache?.flush();
+    if (!this.#options.sources) this.#options.cache?.flush();
   }
 
   /** A manifest's own resolved locals (file-scoped: its imports' locals are not included). */
