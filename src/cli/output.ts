@@ -1,5 +1,5 @@
-import { stringify } from 'yaml';
 import { UsageError } from '../errors.ts';
+import { yaml } from '../util/yaml-lib.ts';
 
 export type OutputFormat = 'yaml' | 'json';
 
@@ -15,7 +15,7 @@ export function parseFormat(value: string | undefined, allowed: readonly string[
 export function render(data: unknown, format: OutputFormat): string {
   if (format === 'json') return `${JSON.stringify(data, null, 2)}\n`;
   if (data === undefined) return '';
-  return stringify(data, { indent: 2, lineWidth: 0, aliasDuplicateObjects: false });
+  return yaml().stringify(data, { indent: 2, lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /**

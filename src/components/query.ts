@@ -3,8 +3,9 @@
  * `packer output --query .builds[0].artifact_id`: a bare name, a path of `.key`, `["key"]` and `[index]` steps,
  * and an optional `// default` fallback. Hand-written because no yq port for JS exists and this grammar is tiny.
  */
-import { parse as parseYaml } from 'yaml';
+
 import { StrataError } from '../errors.ts';
+import { yaml } from '../util/yaml-lib.ts';
 
 export type PathStep = string | number;
 
@@ -24,7 +25,7 @@ export function parseQuery(expression: string): Query {
   if (split.fallback === undefined) return { path, source };
   let value: unknown;
   try {
-    value = parseYaml(split.fallback);
+    value = yaml().parse(split.fallback);
   } catch {
     value = split.fallback;
   }

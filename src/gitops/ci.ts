@@ -5,9 +5,9 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { StrataError, UsageError } from '../errors.ts';
 import { VERSION } from '../util/version.ts';
+import { yaml } from '../util/yaml-lib.ts';
 import { pipelineFor, type TemplateOptions } from './ci-templates.ts';
 import { FORGES, type Forge, forgeClient } from './forge.ts';
 
@@ -37,7 +37,7 @@ export function ciTemplates(forge: string, options: Partial<TemplateOptions> = {
     branch: options.branch ?? 'main',
   };
   const doc = pipelineFor(forge as Forge, settings);
-  const content = HEADER + stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
+  const content = HEADER + yaml().stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
   if (forge === 'gitlab') return [{ path: '.gitlab-ci.yml', content }];
   return [{ path: `.${forge}/workflows/strata.yml`, content }];
 }

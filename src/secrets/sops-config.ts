@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { yaml } from '../util/yaml-lib.ts';
 import type { SopsRules } from './sops.ts';
 
 export interface CreationRule {
@@ -43,7 +43,7 @@ export function creationRuleFor(
   if (!configFile) return undefined;
   let config: { creation_rules?: Record<string, unknown>[] } | null;
   try {
-    config = parse(readFileSync(configFile, 'utf8'));
+    config = yaml().parse(readFileSync(configFile, 'utf8'));
   } catch (error) {
     throw new StrataError(`cannot parse ${configFile}: ${(error as Error).message.split('\n')[0]}`, {
       location: { file: configFile },

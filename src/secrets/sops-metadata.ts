@@ -2,8 +2,9 @@
  * SOPS metadata: the `sops` section of a file (age recipients, MAC, which values are encrypted), read and written in
  * the layout sops 3.8.1 uses.
  */
-import { type Document, isMap, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import type { Document, YAMLMap } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { yaml } from '../util/yaml-lib.ts';
 import { parseDocuments } from './sops-tree.ts';
 import type { SopsFormat } from './sops-values.ts';
 
@@ -47,6 +48,7 @@ export function encryptionPredicate(rules: SopsRules): (path: string[]) => boole
 }
 
 export function metadataOf(docs: Document[], file: string): { metadata: SopsMetadata; kinds: string[] } {
+  const { isMap } = yaml();
   const raw = docs[0]?.contents && isMap(docs[0].contents) ? docs[0].contents.get('sops', false) : undefined;
   if (raw === undefined || !isMap(raw)) {
     throw new StrataError(`${file} is not a SOPS-encrypted file (no 'sops' metadata)`, {
@@ -102,6 +104,7 @@ export function readSopsMetadata(text: string, file: string): SopsMetadata {
 }
 
 export function metadataNode(doc: Document, meta: SopsMetadata, format: SopsFormat): YAMLMap {
+  const { Scalar, YAMLMap, YAMLSeq } = yaml();
   const node = new YAMLMap();
   const put = (key: string, value: unknown) => node.add(doc.createPair(key, value));
   if (format === 'yaml') for (const k of ['kms', 'gcp_kms', 'azure_kv', 'hc_vault']) put(k, new YAMLSeq());

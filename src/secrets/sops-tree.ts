@@ -2,19 +2,9 @@
  * SOPS documents: YAML or JSON parsed into YAML trees (key order and comments kept), walked leaf by leaf in the
  * order sops hashes them, and written back out in either format.
  */
-import {
-  type Document,
-  isCollection,
-  isMap,
-  isScalar,
-  isSeq,
-  type Node,
-  parseAllDocuments,
-  Scalar,
-  visit,
-  YAMLMap,
-} from 'yaml';
+import type { Document, Node, Scalar } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { yaml } from '../util/yaml-lib.ts';
 import { goFormatFloat, type Leaf, type SopsFormat } from './sops-values.ts';
 
 type Walk = (args: { value: Leaf; path: string[]; scalar: Scalar }) => void;
@@ -22,6 +12,7 @@ type CommentWalk = (args: { text: string; path: string[]; fallbackPaths: string[
 
 /** Parses YAML or JSON into YAML documents; JSON is YAML, and this keeps key order and comments. */
 export function parseDocuments(text: string, file: string): Document[] {
+  const { parseAllDocuments, isMap } = yaml();
   const docs = parseAllDocuments(text, { intAsBigInt: true, uniqueKeys: false });
   if (!Array.isArray(docs)) return [];
   for (const doc of docs) {
@@ -44,6 +35,7 @@ export function parseDocuments(text: string, file: string): Document[] {
 
 /** sops resolves aliases into copies, so values behind an alias are encrypted (and hashed) where they appear. */
 function expandAliases(doc: Document): void {
+  const { visit, Scalar, isScalar, isCollection } = yaml();
   visit(doc, {
     Alias(_key, node) {
       const target = node.resolve(doc);
@@ -58,7 +50,7 @@ function expandAliases(doc: Document): void {
 }
 
 function keyName(key: unknown, file: string): string {
-  const value = isScalar(key) ? key.value : key;
+  const value = yaml().isScalar(key) ? key.value : key;
   if (value === null || typeof value === 'object') {
     throw new StrataError(`${file}: only scalar map keys are supported by sops`, { location: { file } });
   }
@@ -70,6 +62,7 @@ function keyName(key: unknown, file: string): string {
  * get the path of the collection around them (and, for decryption, the paths of the outer collections to try).
  */
 export function walkDocument(doc: Document, file: string, onLeaf: Walk, onComment?: CommentWalk): void {
+  const { isMap, isScalar, isSeq } = yaml();
   const comments = (node: { commentBefore?: string | null; comment?: string | null }, paths: string[][]) => {
     if (!onComment) return;
     const [path, ...fallbackPaths] = paths;
@@ -119,6 +112,7 @@ export function walkDocument(doc: Document, file: string, onLeaf: Walk, onCommen
 
 /** JSON text from the YAML tree, keeping key order (JSON.stringify would move integer-like keys first). */
 function toJsonText(node: unknown, indent = ''): string {
+  const { isMap, isScalar, isSeq } = yaml();
   const inner = `${indent}  `;
   if (isMap(node)) {
     if (node.items.length === 0) return '{}';
@@ -140,7 +134,7 @@ function toJsonText(node: unknown, indent = ''): string {
 }
 
 export function render(docs: Document[], format: SopsFormat): string {
-  if (format === 'json') return `${toJsonText(docs[0]?.contents ?? new YAMLMap())}\n`;
+  if (format === 'json') return `${toJsonText(docs[0]?.contents ?? new (yaml().YAMLMap)())}\n`;
   return docs
     .map((doc, i) => {
       const text = doc.toString({ lineWidth: 0 });

@@ -15,8 +15,9 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { extname } from 'node:path';
-import { Document, isMap, type Scalar, YAMLMap } from 'yaml';
+import type { Document, Scalar, YAMLMap } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { yaml } from '../util/yaml-lib.ts';
 import { type AgeKey, type AgeKeyring, discoverAgeKeys } from './age-keys.ts';
 import { readSecretFile } from './read-file.ts';
 import { isAgeRecipient, unwrapDataKey, wrapDataKey } from './sops-keys.ts';
@@ -105,7 +106,7 @@ export async function decryptSops(text: string, options: SopsDecryptOptions): Pr
   const format = options.format ?? sopsFormatFor(file);
   const docs = parseDocuments(text, file);
   const { metadata, kinds } = metadataOf(docs, file);
-  for (const doc of docs) if (isMap(doc.contents)) doc.contents.delete('sops');
+  for (const doc of docs) if (yaml().isMap(doc.contents)) doc.contents.delete('sops');
   const keyring = options.keyring ?? (await discoverAgeKeys(options.env));
   const dataKey = await unwrapDataKey(metadata, kinds, file, keyring);
   const { mac, ivStash } = decryptDocuments(docs, { file, format, metadata, dataKey });
@@ -222,6 +223,7 @@ export async function encryptSops(plaintext: string, options: SopsEncryptOptions
   const { file } = options;
   const format = options.format ?? sopsFormatFor(file);
   const docs = parseDocuments(plaintext, file);
+  const { Document, isMap, YAMLMap } = yaml();
   for (const doc of docs) {
     if (isMap(doc.contents) && doc.contents.has('sops')) {
       throw new StrataError(`${file} is already encrypted (it has a top-level 'sops' key)`, { location: { file } });

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { inspect } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { StrataError } from '../errors.ts';
 import { globalMasker, MASK } from '../util/mask.ts';
 import { didYouMean } from '../util/suggest.ts';
+import { yaml } from '../util/yaml-lib.ts';
 import type { AgeKeyring } from './age-keys.ts';
 import { readSecretFile } from './read-file.ts';
 import { decryptSops, isSopsEncrypted, sopsFormatFor } from './sops.ts';
@@ -145,7 +145,7 @@ export async function openSecretFile(
     const plain = await decryptVault(text, password(options), display);
     let data: unknown;
     try {
-      data = parseYaml(plain);
+      data = yaml().parse(plain);
     } catch {
       // A vaulted tfvars or shell file: usable whole, not by key path.
       data = undefined;

@@ -5,8 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isScalar, parseDocument, Scalar, type ScalarTag, visit } from 'yaml';
+import type { Scalar, ScalarTag } from 'yaml';
 import { StrataError } from '../errors.ts';
+import { yaml } from '../util/yaml-lib.ts';
 
 export const VAULT_HEADER = '$ANSIBLE_VAULT;';
 
@@ -144,6 +145,7 @@ export async function decryptInlineVault(
   password: VaultPassword,
   file: string,
 ): Promise<{ text: string; data: unknown }> {
+  const { parseDocument, visit } = yaml();
   const doc = parseDocument(text, { customTags: [vaultTag] });
   const error = doc.errors[0];
   if (error) {
@@ -176,6 +178,7 @@ export async function encryptInlineVault(
   file: string,
   id?: string,
 ): Promise<string> {
+  const { isScalar, parseDocument, Scalar } = yaml();
   const doc = parseDocument(text, { customTags: [vaultTag] });
   for (const key of keys) {
     const node = doc.get(key, true);

@@ -10,7 +10,6 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { stringify } from 'yaml';
 import { isPlainMap } from '../data/merge.ts';
 import { parseYaml } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
@@ -19,6 +18,7 @@ import { loadSiteConfig, siteConfigDir } from '../operator/siteconfig.ts';
 import { decodeProvisioningClaims, signingKeyBytes, verifyProvisioningToken } from '../secrets/provisioning-token.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import { globalMasker } from '../util/mask.ts';
+import { yaml } from '../util/yaml-lib.ts';
 
 type Doc = Record<string, unknown>;
 
@@ -113,7 +113,7 @@ export async function fetchConfig(request: FetchRequest): Promise<FetchResult> {
   const { state } = homestakPaths(env);
   const path = join(state, 'spec.yaml');
   if (existsSync(path)) await copyFile(path, `${path}.prev`);
-  await writeFileAtomic(path, stringify(spec), 0o600);
+  await writeFileAtomic(path, yaml().stringify(spec), 0o600);
   return { exitCode: 0, identity, path };
 }
 

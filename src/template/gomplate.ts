@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../util/yaml-lib.ts';
 import { activeBudget } from './budget.ts';
 import type { FuncMap, TemplateFunction } from './funcs.ts';
 import { encodingFunctions } from './sprig/encoding.ts';
@@ -294,7 +294,7 @@ function parseJson(input: unknown, fn: string): unknown {
 
 function parseYamlText(input: unknown, fn: string): unknown {
   try {
-    return parseYaml(text(input));
+    return yaml().parse(text(input));
   } catch (error) {
     throw new Error(`${fn}: unable to parse YAML: ${(error as Error).message}`);
   }

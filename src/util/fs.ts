@@ -135,7 +135,7 @@ export function writeFileAtomicSync(path: string, content: string | Uint8Array, 
  * Writes a cache file atomically but without fsync: a cache lost to a power cut costs one slow run, while syncing
  * a pack of megabytes on every run costs more than reading it (tens of milliseconds).
  */
-export function writeCacheFileSync(path: string, content: string): void {
+export function writeCacheFileSync(path: string, content: string | Uint8Array): void {
   runAtomicWriteSync(path, content, 0o644, false);
 }
 

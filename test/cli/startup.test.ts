@@ -30,7 +30,10 @@ const HEAVY = [
   'aws4fetch',
 ];
 
-/** The npm packages a run of the bundle loads (ES modules and CommonJS alike), by name. */
+/**
+ * The npm packages a run of the bundle loads, by name: ES modules through a loader hook, CommonJS (also what a
+ * createRequire() loads, which no ES loader hook sees) through Node's module debug log.
+ */
 function packagesLoaded(args: string[], cwd = example): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'strata-loads-'));
   try {
@@ -44,10 +47,11 @@ function packagesLoaded(args: string[], cwd = example): string[] {
     const result = spawnSync(
       process.execPath,
       ['--import', `data:text/javascript,${encodeURIComponent(register)}`, bundle, ...args],
-      { cwd, encoding: 'utf8' },
+      { cwd, encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'module' } },
     );
     assert.equal(result.status, 0, result.stderr);
-    const urls = execFileSync('cat', [join(dir, 'loaded')], { encoding: 'utf8' }).split('\n');
+    const cjs = [...result.stderr.matchAll(/^MODULE \d+: load "([^"]+)"/gm)].map((m) => m[1]);
+    const urls = [...execFileSync('cat', [join(dir, 'loaded')], { encoding: 'utf8' }).split('\n'), ...cjs];
     const names = urls.flatMap((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []);
     return [...new Set(names)].sort();
   } finally {
@@ -58,8 +62,14 @@ function packagesLoaded(args: string[], cwd = example): string[] {
 test('strata --version answers before anything else loads; list stacks and describe load no heavy package', () => {
   assert.deepEqual(packagesLoaded(['--version']), []);
   const list = packagesLoaded(['list', 'stacks']);
+  // Stack files are read by js-yaml; the `yaml` package (~40 ms to load) only when YAML is written or a secret read.
   for (const heavy of HEAVY) assert.ok(!list.some((name) => name.startsWith(heavy)), `list loads ${heavy}`);
-  assert.ok(list.includes('commander') && list.includes('js-yaml'), list.join(', '));
+  assert.ok(list.includes('commander') && list.includes('js-yaml') && !list.includes('yaml'), list.join(', '));
+  assert.ok(
+    !packagesLoaded(['describe', 'stacks', '--format', 'json']).includes('yaml'),
+    'describe --format json loads yaml',
+  );
+  assert.ok(packagesLoaded(['describe', 'stacks']).includes('yaml'), 'the CommonJS loads are seen');
   // k3s-cluster declares a sensitive variable, so describing it reads its .tf files with the HCL parser (to mask the
   // value); a component whose files declare nothing sensitive needs no parser.
   const describe = packagesLoaded(['describe', 'component', 'argo-apps', '-s', 'pve-prod']);

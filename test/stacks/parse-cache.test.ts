@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { describeStacks } from '../../src/services/describe.ts';
-import { ParseCache, parseCounters } from '../../src/stacks/parse-cache.ts';
+import { ParseCache, parseCounters, sha256 } from '../../src/stacks/parse-cache.ts';
 import { runCli } from '../helpers/cli.ts';
 import { withCacheHome, withRepo } from './fixtures.ts';
 
@@ -143,7 +144,7 @@ test('the cache ignores a pack of another version or other parser limits, and ke
     assert.equal(new ParseCache('/repo/one', { ...limits, maxYamlDepth: 99 }, { dir }).get(text, 'x'), undefined);
     const pack = join(dir, readdirSync(dir)[0]);
     const [header, ...rest] = readFileSync(pack, 'utf8').split('\n');
-    assert.equal(JSON.parse(header).strata, JSON.parse(readFileSync('package.json', 'utf8')).version);
+    assert.equal(JSON.parse(header.split('\t')[0]).strata, JSON.parse(readFileSync('package.json', 'utf8')).version);
     assert.ok(rest.length > 0);
     // Three packs of ~1 KB each with a 2.5 KB bound: the least recently written one goes.
     const big = { text: 'x'.repeat(1000) };
@@ -176,5 +177,67 @@ test('one process writing many packs keeps the folder under its size after every
       assert.ok(new ParseCache(base, limits, { dir }).get(`${base}\n`, 'x'), 'the newest pack stays');
     }
     assert.ok(readdirSync(dir).length < 12, 'older packs went');
+  });
+});
+
+test('a pack finds every entry it holds and none it does not, also when cut short (property, 100 runs)', async () => {
+  await withCacheHome(async (home) => {
+    const dir = join(home, 'packs');
+    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
+    let run = 0;
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ maxLength: 30 }), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.string({ maxLength: 30 }), { maxLength: 10 }),
+        fc.nat(),
+        (stored, asked, cut) => {
+          const base = `/repo/p${run++}`;
+          const writer = new ParseCache(base, limits, { dir });
+          for (const [i, text] of stored.entries()) writer.set(text, { text, i });
+          writer.flush();
+          const reader = new ParseCache(base, limits, { dir });
+          for (const [i, text] of stored.entries()) assert.deepEqual(reader.get(text, 'x'), { text, i });
+          for (const text of asked) if (!stored.includes(text)) assert.equal(reader.get(text, 'x'), undefined);
+          // A pack cut anywhere (a crash while another program wrote it) answers each text right or not at all.
+          const file = join(dir, `${sha256(base).slice(0, 24)}.pack`);
+          const bytes = readFileSync(file);
+          writeFileSync(file, bytes.subarray(0, cut % bytes.length));
+          const damaged = new ParseCache(base, limits, { dir });
+          for (const [i, text] of stored.entries()) {
+            const found = damaged.get(text, 'x');
+            if (found !== undefined) assert.deepEqual(found, { text, i });
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
+test('a run that parses something new keeps the entries other runs used; one unused in 20 writes goes', async () => {
+  await withCacheHome(async (home) => {
+    const dir = join(home, 'packs');
+    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
+    const open = () => new ParseCache('/repo/k', limits, { dir });
+    const all = open();
+    for (let i = 0; i < 50; i++) all.set(`file: ${i}\n`, { file: i });
+    all.flush();
+    // A run that uses one entry and parses one new text (describe affected) leaves the other 49 in the pack.
+    const partial = open();
+    assert.deepEqual(partial.get('file: 0\n', 'x'), { file: 0 });
+    partial.set('file: new\n', { file: 'new' });
+    partial.flush();
+    const after = open();
+    for (let i = 0; i < 50; i++) assert.deepEqual(after.get(`file: ${i}\n`, 'x'), { file: i });
+    // Twenty more writes that use entry 1 only: entry 2 (unused since) goes, entry 1 stays.
+    for (let run = 0; run < 20; run++) {
+      const cache = open();
+      assert.ok(cache.get('file: 1\n', 'x'));
+      cache.set(`edit: ${run}\n`, { run });
+      cache.flush();
+    }
+    assert.deepEqual(open().get('file: 1\n', 'x'), { file: 1 });
+    assert.equal(open().get('file: 2\n', 'x'), undefined);
+    assert.deepEqual(open().get('edit: 19\n', 'x'), { run: 19 });
   });
 });

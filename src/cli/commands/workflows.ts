@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
 import { loadConfig } from '../../config/index.ts';
 import { StrataError, UsageError } from '../../errors.ts';
 import { DIAGRAM_FORMATS, type DiagramFormat, renderDiagram } from '../../graph/render.ts';
 import { openEngine } from '../../services/engine.ts';
 import { renderPlanText } from '../../util/plan.ts';
 import { didYouMean } from '../../util/suggest.ts';
+import { yaml } from '../../util/yaml-lib.ts';
 import {
   chooseProgressMode,
   describeWorkflows,
@@ -213,7 +213,7 @@ function registerDescribe(program: Command): void {
       } else if (opts.output === 'all') {
         const all: Record<string, unknown> = {};
         for (const file of new Set(rows.map((r) => r.file)))
-          all[file] = parse(readFileSync(join(workflowsDir, file), 'utf8'));
+          all[file] = yaml().parse(readFileSync(join(workflowsDir, file), 'utf8'));
         data = all;
       } else {
         throw new UsageError(`invalid --output '${opts.output}'`, { hint: 'use one of: list, map, all' });

@@ -6,12 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join, relative, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError, UsageError } from '../../errors.ts';
 import { privateDirShown } from '../../secrets/tempfile.ts';
 import type { DryRunPlan } from '../../util/plan.ts';
+import { yaml } from '../../util/yaml-lib.ts';
 import {
   checkRestrictions,
   componentEnv,
@@ -121,12 +121,12 @@ export function planKubernetes(
     {
       type: 'write',
       path: join(overlayDir, 'kustomization.yaml'),
-      content: stringify(overlayKustomization(instance, overlayDir)),
+      content: yaml().stringify(overlayKustomization(instance, overlayDir)),
     },
     {
       type: 'write',
       path: join(overlayDir, 'strata-vars.yaml'),
-      content: stringify(varsConfigMap(instance, emit)),
+      content: yaml().stringify(varsConfigMap(instance, emit)),
       mode: 0o600,
     },
   ];

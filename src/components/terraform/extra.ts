@@ -2,11 +2,11 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import type { StrataConfig } from '../../config/types.ts';
 import type { ComponentInstance } from '../../data/instance.ts';
 import { StrataError } from '../../errors.ts';
 import { run } from '../../exec/index.ts';
+import { yaml } from '../../util/yaml-lib.ts';
 import {
   json,
   requireComponentDir,
@@ -160,5 +160,5 @@ export async function showPlan(
 }
 
 export function renderPlan(plan: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? json(plan) : stringify(plan, { lineWidth: 0 });
+  return format === 'json' ? json(plan) : yaml().stringify(plan, { lineWidth: 0 });
 }

@@ -4,8 +4,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { StrataError } from '../../errors.ts';
+import { yaml } from '../../util/yaml-lib.ts';
 
 /** Storage types PVE treats as shared without the `shared` flag. */
 const SHARED_TYPES = new Set(['nfs', 'cifs', 'glusterfs', 'cephfs', 'rbd', 'iscsi', 'iscsidirect', 'pbs']);
@@ -434,7 +434,7 @@ export async function loadSeedFile(path: string): Promise<SimSeed> {
   }
   let seed: unknown;
   try {
-    seed = parseYaml(text);
+    seed = yaml().parse(text);
   } catch (error) {
     const pos = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
     throw new StrataError(`Invalid YAML in simulator seed: ${(error as Error).message.split('\n')[0]}`, {

@@ -1,6 +1,6 @@
 /** Sprig's encodings and hashes: JSON as Go's encoding/json writes it, YAML, base64, SHA sums, UUIDs. */
 import { createHash, randomUUID } from 'node:crypto';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { yaml } from '../../util/yaml-lib.ts';
 import { formatValue } from '../format.ts';
 import { type FuncMap, typed } from '../funcs.ts';
 import { isMap, kindOf, mapEntries, typeName } from '../value.ts';
@@ -78,11 +78,13 @@ export const encodingFunctions: FuncMap = {
     }
   }),
   toYaml: typed(['any'], (v: unknown) =>
-    stringifyYaml(v ?? null, { sortMapEntries: true, indentSeq: false, lineWidth: 0 }).replace(/\n$/, ''),
+    yaml()
+      .stringify(v ?? null, { sortMapEntries: true, indentSeq: false, lineWidth: 0 })
+      .replace(/\n$/, ''),
   ),
   fromYaml: typed([S], (s: string) => {
     try {
-      const parsed = parseYaml(s) as unknown;
+      const parsed = yaml().parse(s) as unknown;
       if (parsed === null || parsed === undefined) return {};
       if (!isMap(parsed))
         throw new Error(`cannot unmarshal ${typeName(parsed)} into Go value of type map[string]interface {}`);
