@@ -4,7 +4,7 @@
  * count the manifests evaluated on each side (through the real code path).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
@@ -81,6 +81,26 @@ test('a catalog every stack imports: everything is evaluated; the index kept ser
   const again = await describeAffectedReport({ cwd: r.dir, sha: base });
   assert.deepEqual(again.items, report.items);
   assert.deepEqual(again.processed, report.processed);
+});
+
+test('a damaged import index is read as knowing nothing: the same items as without it, no crash', async () => {
+  const r = repo();
+  const base = r.head();
+  r.write('components/terraform/db/main.tf', 'variable "engine" {\n  type = number\n}\n');
+  r.write('stacks/defaults/qa.yaml', 'vars:\n  stage: qa\n  size: 3\n');
+  r.commit('db code and qa');
+  const expected = await describeAffected({ cwd: r.dir, sha: base, cache: false });
+  await describeAffectedReport({ cwd: r.dir, sha: base });
+  const index = JSON.parse(readFileSync(indexFile(r), 'utf8'));
+  const hashes = Object.keys(index.files);
+  assert.ok(hashes.length > 4);
+  // Half the entries lose their folders and bases (cut JSON text), one is not an entry at all.
+  hashes.forEach((hash, i) => {
+    if (i % 2 === 0) index.files[hash][1] = '{"folders": [';
+  });
+  index.files[hashes[1]] = 'nonsense';
+  writeFileSync(indexFile(r), JSON.stringify(index));
+  assert.deepEqual((await describeAffectedReport({ cwd: r.dir, sha: base })).items, expected);
 });
 
 test('component code and file dependencies reach only the manifests that may use them', async () => {
