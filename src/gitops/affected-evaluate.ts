@@ -173,7 +173,12 @@ export async function evaluate(
     scoped = { ...config, stacks: { ...config.stacks, includedPaths: included, excludedPaths: [] } };
   }
   // An engine over the whole tree may already hold parsed files (the import index read them through its reader).
-  const engine = manifests === 'all' && unscoped ? unscoped : new StackEngine(scoped, side.engineOptions);
+  // Narrowed to some components, one that builds only those costs less than taking every stack's whole result from
+  // the result cache (a catalog change: 0.52 s vs 0.36 s at 1,000 stacks).
+  const engine =
+    manifests === 'all' && unscoped && !only
+      ? unscoped
+      : new StackEngine(scoped, only ? { ...side.engineOptions, onlyComponents: only } : side.engineOptions);
   const byKey = new Map<string, { rel: string; instances: Summary[] }>();
   for (const m of engine.manifests()) byKey.set(m.key, { rel: toPosix(relative(root, m.path)), instances: [] });
   const sections = new Map<string, InstanceSections>();

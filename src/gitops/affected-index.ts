@@ -313,7 +313,10 @@ export class ImportIndex {
 
   readonly #exists = new FileLookup().isFile;
 
-  /** Every file merged into `path`, imports first; null when one of them needs the full reader. */
+  /**
+   * Every file merged into `path` once, imports first; null when one of them needs the full reader. (Catalogs that
+   * import the same mixin would otherwise repeat it in every manifest's list.)
+   */
   #closure(path: string, chain: Set<string>): string[] | null {
     const known = this.#closures.get(path);
     if (known !== undefined) return known;
@@ -321,6 +324,7 @@ export class ImportIndex {
     chain.add(path);
     const facts = this.#factsOf(path);
     let files: string[] | null = facts.imports ? [] : null;
+    const seen = new Set<string>();
     for (const spec of facts.imports ?? []) {
       const target = this.#target(path, spec.path);
       if (target === undefined && spec.skipIfMissing) continue;
@@ -329,7 +333,12 @@ export class ImportIndex {
         files = null;
         break;
       }
-      files.push(...below);
+      for (const file of below) {
+        if (!seen.has(file)) {
+          seen.add(file);
+          files.push(file);
+        }
+      }
     }
     chain.delete(path);
     if (files) files.push(path);
@@ -369,7 +378,7 @@ export class ImportIndex {
         const gather = () => (content ??= this.#gather(files));
         return {
           rel: m,
-          closure: [...new Set(files.map(rel))],
+          closure: files.map(rel),
           assembled: false,
           dependsOn: (changed: string[]) => files.some((f) => this.#fileDependsOn(f, changed)),
           get folders() {
@@ -433,8 +442,11 @@ export class ImportIndex {
   components(manifests: ManifestReach[]): ManifestComponents {
     const bases = new Map<string, Set<string>>();
     let dynamic = false;
-    for (const path of new Set(manifests.flatMap((m) => m.closure.map((f) => join(this.#side.root, f))))) {
-      const facts = this.#factsOf(path);
+    // A thousand manifests name the same few hundred files: each is joined to the root once.
+    const rels = new Set<string>();
+    for (const m of manifests) for (const f of m.closure) rels.add(f);
+    for (const rel of rels) {
+      const facts = this.#factsOf(join(this.#side.root, rel));
       dynamic ||= facts.dynamic;
       for (const [key, parents] of Object.entries(facts.bases)) {
         const known = bases.get(key) ?? new Set<string>();
