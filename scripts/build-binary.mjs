@@ -69,6 +69,26 @@ const requireBuiltins = {
   },
 };
 
+/**
+ * strata's ES modules load the `yaml` package on first use with a require() from their own folder (src/util/
+ * yaml-lib.ts); a single executable has no folder to require from, so there the package is bundled and imported
+ * at start, like every other one.
+ */
+const bundleYaml = {
+  name: 'bundle-yaml',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /[\\/]src[\\/]util[\\/]yaml-lib\.ts$/ }, (args) => {
+      if (!readFileSync(args.path, 'utf8').includes('export function yaml(): YamlPackage')) {
+        throw new Error(`${args.path}: its export changed; update ${import.meta.url}`);
+      }
+      return {
+        contents: "import * as yamlPackage from 'yaml';\nexport const yaml = () => yamlPackage;\n",
+        loader: 'ts',
+      };
+    });
+  },
+};
+
 /** Debian's node carries its debug symbols (13 MB); `strip` (binutils) drops them when it is there. */
 function stripSymbols(file) {
   try {
@@ -95,7 +115,7 @@ try {
     // Never loaded: pg's optional native binding (only with NODE_PG_FORCE_NATIVE) and the Go wasm runner's
     // fallback for Node versions without a global `performance`.
     external: ['pg-native', 'performance'],
-    plugins: [embedHclWasm, requireBuiltins],
+    plugins: [embedHclWasm, requireBuiltins, bundleYaml],
     logLevel: 'warning',
     // ES modules inside (fdir's `createRequire(import.meta.url)`) get the executable's own URL: a CommonJS script
     // has no import.meta, and a single executable has no other file.
