@@ -1,0 +1,114 @@
+/**
+ * Gives equal JSON values one number, for the result cache's value table (docs/stacks.md, "The result cache"), and
+ * checks on the way that JSON carries each value exactly. Merging shares unchanged values, so a component's section
+ * value in one stack is most often the very value the same component's section held in the stack before (an empty
+ * map, a catalog's settings): that costs one comparison. Strings and numbers are then found by themselves; only
+ * another object is checked and turned into JSON text, which finds its equals (a text made once per object, and one
+ * the pack needs anyway when the value is new).
+ */
+import { isPlainMap, type PlainMap } from '../data/merge.ts';
+
+/** The number a value JSON cannot carry exactly would get. */
+const NOT_JSON = -1;
+
+export class JsonInterner {
+  /** The first value interned under each number, and its JSON text (made when first asked for, for a scalar). */
+  readonly #values: unknown[] = [];
+  readonly #texts: (string | undefined)[] = [];
+  /** Strings, finite numbers, booleans and null, by themselves (a Map tells "1" from 1). */
+  readonly #scalars = new Map<unknown, number>();
+  readonly #byText = new Map<string, number>();
+  /** Per component name, the value each section key held last, with its number. */
+  readonly #last = new Map<string, Map<string, { value: unknown; id: number }>>();
+
+  /**
+   * The numbers of a component's section values (`keys` in order): equal numbers for values with the same JSON text
+   * (a map's keys in the same order); undefined when JSON cannot carry a value exactly (undefined, NaN, Infinity,
+   * -0, a class instance, a hole in a list, a key `__proto__`). Values must not change once interned: merging never
+   * changes a value it made.
+   */
+  section(component: string, section: PlainMap, keys: readonly string[]): number[] | undefined {
+    let last = this.#last.get(component);
+    if (last === undefined) {
+      last = new Map();
+      this.#last.set(component, last);
+    }
+    const ids: number[] = [];
+    for (const key of keys) {
+      const value = section[key];
+      const slot = last.get(key);
+      if (slot !== undefined && slot.value === value) {
+        ids.push(slot.id);
+        continue;
+      }
+      const id = typeof value === 'object' && value !== null ? this.#object(value) : this.#scalar(value);
+      if (id === NOT_JSON) return undefined;
+      if (slot === undefined) last.set(key, { value, id });
+      else {
+        slot.value = value;
+        slot.id = id;
+      }
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** The value first interned under a number. */
+  value(id: number): unknown {
+    return this.#values[id];
+  }
+
+  /** The JSON text of the values under a number. */
+  text(id: number): string {
+    let text = this.#texts[id];
+    if (text === undefined) {
+      text = JSON.stringify(this.#values[id]);
+      this.#texts[id] = text;
+    }
+    return text;
+  }
+
+  #scalar(value: unknown): number {
+    let id = this.#scalars.get(value);
+    if (id === undefined) {
+      if (!isJsonScalar(value)) return NOT_JSON;
+      id = this.#add(value, undefined);
+      this.#scalars.set(value, id);
+    }
+    return id;
+  }
+
+  #object(value: object): number {
+    if (!isJson(value)) return NOT_JSON;
+    const text = JSON.stringify(value);
+    let id = this.#byText.get(text);
+    if (id === undefined) {
+      id = this.#add(value, text);
+      this.#byText.set(text, id);
+    }
+    return id;
+  }
+
+  #add(value: unknown, text: string | undefined): number {
+    this.#values.push(value);
+    this.#texts.push(text);
+    return this.#values.length - 1;
+  }
+}
+
+function isJsonScalar(value: unknown): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  return typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0);
+}
+
+/** Whether JSON carries a value exactly: plain maps, lists without holes, and scalars JSON carries exactly. */
+function isJson(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return isJsonScalar(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !isJson(value[i])) return false;
+    return true;
+  }
+  if (!isPlainMap(value)) return false;
+  for (const key of Object.keys(value)) if (key === '__proto__' || !isJson(value[key])) return false;
+  return true;
+}
