@@ -37,7 +37,7 @@ export class JsonInterner {
     for (const key of keys) {
       const value = section[key];
       const slot = last.get(key);
-      if (slot !== undefined && slot.value === value) {
+      if (slot !== undefined && sameJson(slot.value, value)) {
         ids.push(slot.id);
         continue;
       }
@@ -69,6 +69,7 @@ export class JsonInterner {
   }
 
   #scalar(value: unknown): number {
+    if (Object.is(value, -0)) return NOT_JSON; // the Map would find the 0
     let id = this.#scalars.get(value);
     if (id === undefined) {
       if (!isJsonScalar(value)) return NOT_JSON;
@@ -94,6 +95,29 @@ export class JsonInterner {
     this.#texts.push(text);
     return this.#values.length - 1;
   }
+}
+
+/**
+ * Whether `value` has the JSON text of `known` (a value interned, so JSON carries it exactly), found without making
+ * either text: merging builds some sections afresh for every instance (a backend, component_info, metadata), alike in
+ * every stack. A -0 is never taken for a 0.
+ */
+function sameJson(known: unknown, value: unknown): boolean {
+  if (known === value) return typeof known !== 'number' || known !== 0 || Object.is(known, value);
+  if (typeof known !== 'object' || known === null || typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(known)) {
+    if (!Array.isArray(value) || value.length !== known.length) return false;
+    for (let i = 0; i < known.length; i++) if (!(i in value) || !sameJson(known[i], value[i])) return false;
+    return true;
+  }
+  if (!isPlainMap(value)) return false;
+  const keys = Object.keys(known);
+  const valueKeys = Object.keys(value);
+  if (keys.length !== valueKeys.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] !== valueKeys[i] || !sameJson((known as PlainMap)[keys[i]], value[keys[i]])) return false;
+  }
+  return true;
 }
 
 function isJsonScalar(value: unknown): boolean {
