@@ -39,7 +39,7 @@ const notJson = fc.constantFrom<unknown>(
   -0,
   new Box(1),
   new Date(0),
-  [1, , 3], // a hole
+  Object.assign(new Array(3), { 0: 1, 2: 3 }), // a hole
   JSON.parse('{"__proto__": 1}'),
   { a: undefined },
   { a: [-0] },
