@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { describeStacks } from '../../src/services/describe.ts';
 import { openEngine } from '../../src/services/engine.ts';
 import { listStackManifests } from '../../src/stacks/manifests.ts';
-import { resultCounters } from '../../src/stacks/result-cache.ts';
+import { ResultCache, resultCounters } from '../../src/stacks/result-cache.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
 import { withCacheHome } from './fixtures.ts';
 
@@ -59,4 +59,37 @@ test('every Atmos example describes the same with the caches off, cold, warm and
   }
   assert.ok(compared >= 60, `only ${compared} examples`);
   assert.ok(resultCounters.fromCache > fromCacheBefore, 'the warm runs took stacks from the result cache');
+});
+
+test('no Atmos example changes a section value after the result cache kept it (kept values are shared)', {
+  skip: skipWithoutShared,
+}, async () => {
+  const examples = join(sharedDir, 'conformance', 'atmos', 'examples');
+  const kept: { section: Record<string, unknown>; text: string }[] = [];
+  let checked = 0;
+  const set = ResultCache.prototype.set;
+  ResultCache.prototype.set = function (this: ResultCache, ...args: Parameters<ResultCache['set']>) {
+    for (const { raw } of args[1].candidates) kept.push({ section: raw.section, text: JSON.stringify(raw.section) });
+    return set.apply(this, args);
+  };
+  try {
+    for (const name of readdirSync(examples).sort()) {
+      const source = join(examples, name);
+      if (!statSync(source).isDirectory() || !existsSync(join(source, 'atmos.yaml'))) continue;
+      await withCacheHome(async () => {
+        kept.length = 0;
+        await described(source, true);
+        // Values as kept: the section maps themselves may gain keys (the engine completes them), their values not.
+        for (const { section, text } of kept) {
+          const before = JSON.parse(text) as Record<string, unknown>;
+          for (const key of Object.keys(before))
+            assert.equal(JSON.stringify(section[key]), JSON.stringify(before[key]), `${name}: ${key}`);
+        }
+        checked += kept.length;
+      });
+    }
+  } finally {
+    ResultCache.prototype.set = set;
+  }
+  assert.ok(checked > 100, `only ${checked} components kept`);
 });
