@@ -19,7 +19,7 @@ export class JsonInterner {
   readonly #scalars = new Map<unknown, number>();
   readonly #byText = new Map<string, number>();
   /** Per component name, the value each section key held last, with its number. */
-  readonly #last = new Map<string, Map<string, { value: unknown; id: number }>>();
+  readonly #last = new Map<string, Map<string, Slot>>();
 
   /**
    * The numbers of a component's section values (`keys` in order): equal numbers for values with the same JSON text
@@ -37,20 +37,27 @@ export class JsonInterner {
     for (const key of keys) {
       const value = section[key];
       const slot = last.get(key);
-      if (slot !== undefined && sameJson(slot.value, value)) {
+      if (slot !== undefined && (slot.value === value || slot.misses < 2) && sameJson(slot.value, value)) {
         ids.push(slot.id);
         continue;
       }
       const id = typeof value === 'object' && value !== null ? this.#object(value) : this.#scalar(value);
       if (id === NOT_JSON) return undefined;
-      if (slot === undefined) last.set(key, { value, id });
+      if (slot === undefined) last.set(key, { value, id, misses: 0 });
       else {
+        // A section that differs in every stack (vars) is not compared again until it is alike once more.
+        slot.misses = id === slot.id ? 0 : slot.misses + 1;
         slot.value = value;
         slot.id = id;
       }
       ids.push(id);
     }
     return ids;
+  }
+
+  /** How many numbers there are (they run from 0). */
+  get size(): number {
+    return this.#values.length;
   }
 
   /** The value first interned under a number. */
@@ -118,6 +125,13 @@ function sameJson(known: unknown, value: unknown): boolean {
     if (keys[i] !== valueKeys[i] || !sameJson((known as PlainMap)[keys[i]], value[keys[i]])) return false;
   }
   return true;
+}
+
+interface Slot {
+  value: unknown;
+  id: number;
+  /** How many values in a row were not alike to the one before. */
+  misses: number;
 }
 
 function isJsonScalar(value: unknown): boolean {

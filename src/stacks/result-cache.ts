@@ -355,8 +355,8 @@ class ValueTable {
   readonly valueTexts: string[] = [];
   readonly shapes: string[][] = [];
   readonly files: [string, string][] = [];
-  /** Table indexes by interned number. */
-  readonly #byNumber = new Map<number, number>();
+  /** Table indexes by interned number (-1: none yet). */
+  readonly #byNumber: number[] = [];
   /** The values of the tables extended, found by identity (objects) or by value (strings, numbers...). */
   readonly #oldObjects = new WeakMap<object, number>();
   readonly #oldScalars = new Map<unknown, number>();
@@ -413,17 +413,17 @@ class ValueTable {
 
   /** The table index of an interned value: the extended tables' own when it is one of theirs, else a new one. */
   #index(id: number): number {
-    let index = this.#byNumber.get(id);
+    const byNumber = this.#byNumber;
+    while (byNumber.length <= id) byNumber.push(-1);
+    if (byNumber[id] >= 0) return byNumber[id];
+    const value = this.interner.value(id);
+    let index = typeof value === 'object' && value !== null ? this.#oldObjects.get(value) : this.#oldScalars.get(value);
     if (index === undefined) {
-      const value = this.interner.value(id);
-      index = typeof value === 'object' && value !== null ? this.#oldObjects.get(value) : this.#oldScalars.get(value);
-      if (index === undefined) {
-        index = this.#valueBase + this.values.length;
-        this.values.push(value);
-        this.valueTexts.push(this.interner.text(id));
-      }
-      this.#byNumber.set(id, index);
+      index = this.#valueBase + this.values.length;
+      this.values.push(value);
+      this.valueTexts.push(this.interner.text(id));
     }
+    byNumber[id] = index;
     return index;
   }
 }
