@@ -51,10 +51,25 @@ const notJson = fc.constantFrom<unknown>(
  * recur (rebuilt alike), and near misses differ deep inside (a 0 where the pool has -0, one more key).
  */
 const sections = fc
-  .array(fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom<unknown>(0, { a: 0 }, { a: [0] }, [], {})), {
-    minLength: 1,
-    maxLength: 6,
-  })
+  .array(
+    fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constantFrom<unknown>(
+        0,
+        { a: 0 },
+        { a: [0] },
+        [],
+        {},
+        { '': [] },
+        { 'a\u0000': 1, b: 2 },
+        { a: 1, '\u0000b': 2 },
+      ),
+    ),
+    {
+      minLength: 1,
+      maxLength: 6,
+    },
+  )
   .chain((pool) =>
     fc.array(
       fc.record({
