@@ -242,7 +242,7 @@ const sectionValues = fc.array(json, { minLength: 1, maxLength: 5 }).chain((pool
       fc.constantFrom(...pool).map((v) => structuredClone(v)),
       fc.constantFrom(...pool).map((v) => ({ v, n: 1 })),
     ),
-    { minLength: 1, maxLength: 4 },
+    { minLength: 0, maxLength: 4 },
   ),
 );
 
