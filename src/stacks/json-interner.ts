@@ -18,41 +18,43 @@ export class JsonInterner {
   /** Strings, finite numbers, booleans and null, by themselves (a Map tells "1" from 1). */
   readonly #scalars = new Map<unknown, number>();
   readonly #byText = new Map<string, number>();
-  /** Per component name, the value each section key held last, with its number. */
-  readonly #last = new Map<string, Map<string, Slot>>();
+  /** Per component name, its section's keys and the value each held last, with its number. */
+  readonly #last = new Map<string, { keys: string[]; slots: Slot[] }>();
 
   /**
-   * The numbers of a component's section values (`keys` in order): equal numbers for values with the same JSON text
-   * (a map's keys in the same order); undefined when JSON cannot carry a value exactly (undefined, NaN, Infinity,
-   * -0, a class instance, a hole in a list, a key `__proto__`). Values must not change once interned: merging never
-   * changes a value it made.
+   * A component's section as numbers: its keys in order (the very array the component's section had the last time,
+   * when the keys are the same) and each value's number, equal numbers for values with the same JSON text (a map's
+   * keys in the same order); undefined when JSON cannot carry a value exactly (undefined, NaN, Infinity, -0, a class
+   * instance, a hole in a list, a key `__proto__`). Values must not change once interned: merging never changes a
+   * value it made.
    */
-  section(component: string, section: PlainMap, keys: readonly string[]): number[] | undefined {
+  section(component: string, section: PlainMap): InternedSection | undefined {
+    const keys = Object.keys(section);
     let last = this.#last.get(component);
-    if (last === undefined) {
-      last = new Map();
+    if (last === undefined || !sameKeys(last.keys, keys)) {
+      last = { keys, slots: [] };
       this.#last.set(component, last);
     }
-    const ids: number[] = [];
-    for (const key of keys) {
-      const value = section[key];
-      const slot = last.get(key);
+    const ids = new Int32Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const value = section[keys[i]];
+      const slot = last.slots[i];
       if (slot !== undefined && (slot.value === value || slot.misses < 2) && sameJson(slot.value, value)) {
-        ids.push(slot.id);
+        ids[i] = slot.id;
         continue;
       }
       const id = typeof value === 'object' && value !== null ? this.#object(value) : this.#scalar(value);
       if (id === NOT_JSON) return undefined;
-      if (slot === undefined) last.set(key, { value, id, misses: 0 });
+      if (slot === undefined) last.slots[i] = { value, id, misses: 0 };
       else {
         // A section that differs in every stack (vars) is not compared again until it is alike once more.
         slot.misses = id === slot.id ? 0 : slot.misses + 1;
         slot.value = value;
         slot.id = id;
       }
-      ids.push(id);
+      ids[i] = id;
     }
-    return ids;
+    return { keys: last.keys, ids };
   }
 
   /** How many numbers there are (they run from 0). */
@@ -124,6 +126,18 @@ function sameJson(known: unknown, value: unknown): boolean {
   for (let i = 0; i < keys.length; i++) {
     if (keys[i] !== valueKeys[i] || !sameJson((known as PlainMap)[keys[i]], value[keys[i]])) return false;
   }
+  return true;
+}
+
+/** A section's keys in order and the number of each value. */
+export interface InternedSection {
+  keys: string[];
+  ids: Int32Array;
+}
+
+function sameKeys(known: string[], keys: string[]): boolean {
+  if (known.length !== keys.length) return false;
+  for (let i = 0; i < keys.length; i++) if (known[i] !== keys[i]) return false;
   return true;
 }
 

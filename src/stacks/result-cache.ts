@@ -15,7 +15,7 @@ import { strataCacheDir } from '../util/cache-dir.ts';
 import { writeCacheFileSync } from '../util/fs.ts';
 import { VERSION } from '../util/version.ts';
 import type { RawComponent } from './components.ts';
-import { JsonInterner } from './json-interner.ts';
+import { type InternedSection, JsonInterner } from './json-interner.ts';
 import type { MergedFile } from './manifests.ts';
 import { keepUnder, sha256 } from './parse-cache.ts';
 
@@ -279,20 +279,13 @@ interface UsedEntry {
   sections?: InternedSection[];
 }
 
-/** A section's keys in order and the interned number of each value. */
-interface InternedSection {
-  keys: string[];
-  ids: number[];
-}
-
 /** The entry's sections interned; undefined when JSON cannot carry a value. */
 function internSections(entry: ResultEntry, interner: JsonInterner): InternedSection[] | undefined {
   const sections: InternedSection[] = [];
   for (const { raw } of entry.candidates) {
-    const keys = Object.keys(raw.section);
-    const ids = interner.section(raw.name, raw.section, keys);
-    if (ids === undefined) return undefined;
-    sections.push({ keys, ids });
+    const section = interner.section(raw.name, raw.section);
+    if (section === undefined) return undefined;
+    sections.push(section);
   }
   return sections;
 }
@@ -410,7 +403,8 @@ class ValueTable {
   /** The index of a section's key list in the shape table (most sections have the keys of the one before). */
   #shape(keys: string[]): number {
     const last = this.#lastShape;
-    if (last && last.keys.length === keys.length && last.keys.every((key, i) => key === keys[i])) return last.shape;
+    if (last && (last.keys === keys || (last.keys.length === keys.length && last.keys.every((k, i) => k === keys[i]))))
+      return last.shape;
     const shapeKey = keys.join('\u0000');
     let shape = this.#shapeIds.get(shapeKey);
     if (shape === undefined) {
