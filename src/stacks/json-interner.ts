@@ -1,11 +1,11 @@
 /**
  * Gives equal JSON values one number, for the result cache's value table (docs/stacks.md, "The result cache"), and
- * checks on the way that JSON carries each value exactly. Merging shares unchanged values, so a component's section
- * value in one stack is most often the very value the same component's section held in the stack before (an empty
- * map, a catalog's settings): that costs one comparison. Strings and numbers are then found by themselves; only
- * another object is checked and turned into JSON text, which finds its equals (a text made once per object, and one
- * the pack needs anyway when the value is new).
- */
+ * checks on the way that JSON carries each value exactly. Merging shares unchanged values, and rebuilds some sections
+ * alike for every instance (a backend, component_info), so a component's section value in one stack is most often
+ * the very value, or a value alike to the one, the same component's section held in the stack before: comparing the
+ * two finds it, without a text or a hash. Strings and numbers are then found by themselves; only another object
+ * (vars, new in every stack) is checked and turned into JSON text, which finds its equals and is the text the pack
+ * needs anyway. */
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 
 /** The number a value JSON cannot carry exactly would get. */
