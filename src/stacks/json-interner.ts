@@ -5,7 +5,8 @@
  * the very value, or a value alike to the one, the same component's section held in the stack before: comparing the
  * two finds it, without a text or a hash. Strings and numbers are then found by themselves; only another object
  * (vars, new in every stack) is checked and turned into JSON text, which finds its equals and is the text the pack
- * needs anyway. */
+ * needs anyway.
+ */
 import { isPlainMap, type PlainMap } from '../data/merge.ts';
 
 /** The number a value JSON cannot carry exactly would get. */
