@@ -15,6 +15,7 @@ import { strataCacheDir } from '../util/cache-dir.ts';
 import { writeCacheFileSync } from '../util/fs.ts';
 import { VERSION } from '../util/version.ts';
 import type { RawComponent } from './components.ts';
+import { type InternedSection, JsonInterner } from './json-interner.ts';
 import type { MergedFile } from './manifests.ts';
 import { keepUnder, sha256 } from './parse-cache.ts';
 
@@ -78,7 +79,8 @@ export class ResultCache {
   /** The entries this run used (with their line as read) or built, to write back. */
   readonly #used = new Map<string, UsedEntry>();
   readonly #hashes = new Map<string, string | undefined>();
-  readonly #plain = new WeakSet<object>();
+  /** Numbers for the section values this run keeps (equal values, equal numbers). */
+  readonly #interner = new JsonInterner();
   /** Manifests taken from the pack and built (and kept) by this run. */
   #hits = 0;
   #built = 0;
@@ -131,16 +133,15 @@ export class ResultCache {
 
   /** Records a manifest's result, when its values are plain JSON (a .nan or a binary is not cached). */
   set(manifest: string, entry: ResultEntry, targets: [string, string][], now: ResultInputs): void {
-    for (const { raw } of entry.candidates) {
-      for (const key of Object.keys(raw.section)) if (!this.#isPlain(raw.section[key])) return;
-    }
+    const sections = internSections(entry, this.#interner);
+    if (sections === undefined) return;
     const hashes: string[] = [];
     for (const file of entry.files) {
       const hash = this.#hash(file.path, now);
       if (hash === undefined) return;
       hashes.push(hash);
     }
-    this.#used.set(manifest, { entry, hashes, targets });
+    this.#used.set(manifest, { entry, hashes, targets, sections });
     this.#built++;
   }
 
@@ -151,46 +152,49 @@ export class ResultCache {
     if (this.#built === 0 || this.#built * 10 < this.#hits + this.#built) return;
     this.#built = 0;
     const old = this.#load();
-    const text = this.#appended(old) ?? this.#full();
+    const bytes = utf8(this.#appended(old) ?? this.#full());
     try {
       mkdirSync(join(this.#file, '..'), { recursive: true });
-      writeCacheFileSync(this.#file, text);
-      keepUnder(join(this.#file, '..'), this.#maxBytes, Buffer.byteLength(text));
+      writeCacheFileSync(this.#file, bytes);
+      keepUnder(join(this.#file, '..'), this.#maxBytes, bytes.length);
     } catch {
       // A cache that cannot be written (read-only home, full disk) only costs speed.
     }
   }
 
-  /** The pack with every entry encoded afresh. */
-  #full(): string {
-    const table = new ValueTable(this.#relative);
-    const lines = [...this.#used].map(([manifest, used]) => `${JSON.stringify(manifest)}\t${encode(used, table)}`);
-    const tables = [`[${table.valueTexts.join(',')}]`, JSON.stringify(table.shapes), JSON.stringify(table.files)];
-    return `${[this.#header, String(table.values.length), ...tables, ...lines].join('\n')}\n`;
+  /** The pack with every entry encoded afresh, as pieces of text. */
+  #full(): string[] {
+    const table = new ValueTable(this.#relative, this.#interner);
+    const lines: string[] = [];
+    for (const [manifest, used] of this.#used) {
+      const line = encode(used, table);
+      if (line !== undefined) lines.push(`${JSON.stringify(manifest)}\t${line}\n`);
+    }
+    const values = jsonList('[', table.valueTexts);
+    const tables = [JSON.stringify(table.shapes), '\n', JSON.stringify(table.files), '\n'];
+    return [`${this.#header}\n${table.values.length}\n`, ...values, '\n', ...tables, ...lines];
   }
 
   /** The pack read, with the new entries' values appended; undefined when it is time for a full write. */
-  #appended(old: LoadedPack): string | undefined {
+  #appended(old: LoadedPack): string[] | undefined {
     if (old.values.length === 0) return undefined;
-    const table = new ValueTable(this.#relative, old);
-    const lines = [...this.#used].map(
-      ([manifest, used]) => `${JSON.stringify(manifest)}\t${used.line ?? encode(used, table)}`,
-    );
+    const table = new ValueTable(this.#relative, this.#interner, old);
+    const lines: string[] = [];
+    for (const [manifest, used] of this.#used) {
+      const line = used.line ?? encode(used, table);
+      if (line !== undefined) lines.push(`${JSON.stringify(manifest)}\t${line}\n`);
+    }
     if (old.values.length + table.values.length > old.compacted * 1.5 + 1000) return undefined;
-    const tables = [
-      appendJson(old.valuesText, table.values, table.valueTexts),
-      appendJson(old.shapesText, table.shapes),
-      appendJson(old.filesText, table.files),
+    return [
+      `${this.#header}\n${old.compacted}\n`,
+      ...appendedList(old.valuesText, table.valueTexts),
+      '\n',
+      ...appendedList(old.shapesText, table.shapes.length > 0 ? [JSON.stringify(table.shapes).slice(1, -1)] : []),
+      '\n',
+      ...appendedList(old.filesText, table.files.length > 0 ? [JSON.stringify(table.files).slice(1, -1)] : []),
+      '\n',
+      ...lines,
     ];
-    return `${[this.#header, String(old.compacted), ...tables, ...lines].join('\n')}\n`;
-  }
-
-  #isPlain(value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return isPlainJson(value);
-    if (this.#plain.has(value)) return true;
-    if (!isPlainJson(value)) return false;
-    this.#plain.add(value);
-    return true;
   }
 
   readonly #relative = (path: string): string => (path.startsWith(this.#base) ? path.slice(this.#base.length) : path);
@@ -271,51 +275,96 @@ interface UsedEntry {
   targets: [string, string][];
   /** The entry's line as read from the pack (its indexes point into the pack's tables). */
   line?: string;
+  /** Each candidate's section as interned when the entry was built (absent for an entry read from the pack). */
+  sections?: InternedSection[];
 }
 
-function encode({ entry, hashes, targets }: UsedEntry, table: ValueTable): string {
+/** The entry's sections interned; undefined when JSON cannot carry a value. */
+function internSections(entry: ResultEntry, interner: JsonInterner): InternedSection[] | undefined {
+  const sections: InternedSection[] = [];
+  for (const { raw } of entry.candidates) {
+    const section = interner.section(raw.name, raw.section);
+    if (section === undefined) return undefined;
+    sections.push(section);
+  }
+  return sections;
+}
+
+/** An entry's line for a pack whose tables `table` extends (undefined when a value is one JSON cannot carry). */
+function encode({ entry, hashes, targets, sections: built }: UsedEntry, table: ValueTable): string | undefined {
+  const sections = built ?? internSections(entry, table.interner);
+  if (sections === undefined) return undefined;
   const ids = new Map<string, number>();
   const files = entry.files.map((file, i): [number, number] => {
     const id = table.file(file.path, hashes[i]);
     ids.set(file.path, id);
     return [id, file.depth];
   });
-  const stored: StoredEntry = {
+  const stored: Omit<StoredEntry, 'candidates'> = {
     files,
     targets: targets.map(([target, file]) => [table.relative(target), ids.get(file) ?? table.file(file, '')]),
     imports: entry.imports,
     fallbackName: entry.fallbackName,
-    candidates: entry.candidates.map((c) => table.encodeCandidate(c)),
   };
-  return JSON.stringify(stored);
+  // The candidates' texts are made by hand: thousands of index lists, joined faster than JSON.stringify walks them.
+  const candidates = entry.candidates.map((c, i) => table.encodeCandidate(c, sections[i]));
+  return `${JSON.stringify(stored).slice(0, -1)},"candidates":[${candidates.join(',')}]}`;
 }
 
-/** A JSON array's text with more items appended (`texts`: their JSON texts, when known). */
-function appendJson(text: string, added: unknown[], texts?: string[]): string {
-  if (added.length === 0) return text;
-  const items = texts ? texts.join(',') : JSON.stringify(added).slice(1, -1);
-  return text === '[]' ? `[${items}]` : `${text.slice(0, -1)},${items}]`;
+/** A JSON list's text with more items (their JSON texts) appended, as pieces. */
+function appendedList(text: string, texts: string[]): string[] {
+  if (texts.length === 0) return [text];
+  return jsonList(text === '[]' ? '[' : `${text.slice(0, -1)},`, texts);
 }
 
-/** Interns section values (by identity first, then by JSON text) and section shapes while a pack is written. */
+/** `start`, then the texts separated by commas, then `]`: as pieces, never joined into one string. */
+function jsonList(start: string, texts: string[]): string[] {
+  const pieces = [start];
+  for (let i = 0; i < texts.length; i++) {
+    if (i > 0) pieces.push(',');
+    pieces.push(texts[i]);
+  }
+  pieces.push(']');
+  return pieces;
+}
+
+/** Pieces of text as one UTF-8 buffer, each piece encoded straight into it (a pack is megabytes). */
+function utf8(pieces: string[]): Buffer {
+  let size = 0;
+  for (const piece of pieces) size += Buffer.byteLength(piece);
+  const bytes = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const piece of pieces) at += bytes.write(piece, at);
+  return bytes;
+}
+
+/**
+ * The tables of a pack being written: each interned value gets a table index on first use, its JSON text made once
+ * by the interner; section shapes (key lists) and files likewise.
+ */
 class ValueTable {
   /** The values and shapes added (their indexes follow those of the tables the table extends). */
   readonly values: unknown[] = [];
-  /** The JSON text of each value added (computed to find equal values): the table is written from them. */
+  /** The JSON text of each value added: the table is written from them. */
   readonly valueTexts: string[] = [];
   readonly shapes: string[][] = [];
   readonly files: [string, string][] = [];
-  readonly #byObject = new WeakMap<object, number>();
-  readonly #byText = new Map<string, number>();
+  /** Table indexes by interned number (-1: none yet). */
+  readonly #byNumber: number[] = [];
+  /** The values of the tables extended, found by identity (objects) or by value (strings, numbers...). */
+  readonly #oldObjects = new WeakMap<object, number>();
+  readonly #oldScalars = new Map<unknown, number>();
   readonly #shapeIds = new Map<string, number>();
+  #lastShape: { keys: string[]; shape: number } | undefined;
   readonly #fileIds = new Map<string, number>();
   readonly #valueBase: number;
   readonly #shapeBase: number;
   readonly #fileBase: number;
 
-  /** A table extending the tables of a pack read (its objects are found again by identity). */
+  /** A table extending the tables of a pack read (its values are found again by identity). */
   constructor(
     readonly relative: (path: string) => string,
+    readonly interner: JsonInterner,
     { values, shapes, files }: Pick<LoadedPack, 'values' | 'shapes' | 'files'> = { values: [], shapes: [], files: [] },
   ) {
     this.#valueBase = values.length;
@@ -324,7 +373,8 @@ class ValueTable {
     for (let id = 0; id < files.length; id++) this.#fileIds.set(`${files[id][0]}\u0000${files[id][1]}`, id);
     for (let id = 0; id < values.length; id++) {
       const value = values[id];
-      if (typeof value === 'object' && value !== null && !this.#byObject.has(value)) this.#byObject.set(value, id);
+      const old = typeof value === 'object' && value !== null ? this.#oldObjects : this.#oldScalars;
+      if (!old.has(value as object)) old.set(value as object, id);
     }
     for (let id = 0; id < shapes.length; id++) this.#shapeIds.set(shapes[id].join('\u0000'), id);
   }
@@ -342,8 +392,19 @@ class ValueTable {
     return id;
   }
 
-  encodeCandidate({ raw, stack }: CachedCandidate): unknown[] {
-    const keys = Object.keys(raw.section);
+  /** A candidate's JSON text: [kind, name, folder, baseComponent, abstract, enabled, locked, stack, shape, ...]. */
+  encodeCandidate({ raw, stack }: CachedCandidate, { keys, ids }: InternedSection): string {
+    const head = [raw.kind, raw.name, raw.folder, raw.baseComponent, raw.abstract, raw.enabled, raw.locked, stack];
+    const tail = [this.#shape(keys)];
+    for (const id of ids) tail.push(this.#index(id));
+    return `${JSON.stringify(head).slice(0, -1)},${tail.join(',')}]`;
+  }
+
+  /** The index of a section's key list in the shape table (most sections have the keys of the one before). */
+  #shape(keys: string[]): number {
+    const last = this.#lastShape;
+    if (last && (last.keys === keys || (last.keys.length === keys.length && last.keys.every((k, i) => k === keys[i]))))
+      return last.shape;
     const shapeKey = keys.join('\u0000');
     let shape = this.#shapeIds.get(shapeKey);
     if (shape === undefined) {
@@ -351,28 +412,24 @@ class ValueTable {
       this.shapes.push(keys);
       this.#shapeIds.set(shapeKey, shape);
     }
-    const out: unknown[] = [raw.kind, raw.name, raw.folder, raw.baseComponent, raw.abstract, raw.enabled, raw.locked];
-    out.push(stack, shape);
-    for (const key of keys) out.push(this.#id(raw.section[key]));
-    return out;
+    this.#lastShape = { keys, shape };
+    return shape;
   }
 
-  #id(value: unknown): number {
-    const object = typeof value === 'object' && value !== null;
-    if (object) {
-      const known = this.#byObject.get(value);
-      if (known !== undefined) return known;
-    }
-    const text = JSON.stringify(value);
-    let id = this.#byText.get(text);
-    if (id === undefined) {
-      id = this.#valueBase + this.values.length;
+  /** The table index of an interned value: the extended tables' own when it is one of theirs, else a new one. */
+  #index(id: number): number {
+    const byNumber = this.#byNumber;
+    while (byNumber.length <= id) byNumber.push(-1);
+    if (byNumber[id] >= 0) return byNumber[id];
+    const value = this.interner.value(id);
+    let index = typeof value === 'object' && value !== null ? this.#oldObjects.get(value) : this.#oldScalars.get(value);
+    if (index === undefined) {
+      index = this.#valueBase + this.values.length;
       this.values.push(value);
-      this.valueTexts.push(text);
-      this.#byText.set(text, id);
+      this.valueTexts.push(this.interner.text(id));
     }
-    if (object) this.#byObject.set(value, id);
-    return id;
+    byNumber[id] = index;
+    return index;
   }
 }
 
@@ -398,14 +455,4 @@ function decodeCandidate(stored: unknown[], values: unknown[], shapes: string[][
 
 function isEmptyPlainMap(value: unknown): boolean {
   return isPlainMap(value) && Object.keys(value).length === 0;
-}
-
-/** Whether JSON carries a value exactly: plain maps, lists, strings, booleans, null and finite numbers (not -0). */
-function isPlainJson(value: unknown): boolean {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
-  if (Array.isArray(value)) return value.every(isPlainJson);
-  if (!isPlainMap(value)) return false;
-  for (const key of Object.keys(value)) if (key === '__proto__' || !isPlainJson(value[key])) return false;
-  return true;
 }

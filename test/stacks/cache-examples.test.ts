@@ -7,10 +7,11 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { generateRepo } from '../../bench/generate.ts';
 import { describeStacks } from '../../src/services/describe.ts';
 import { openEngine } from '../../src/services/engine.ts';
 import { listStackManifests } from '../../src/stacks/manifests.ts';
-import { resultCounters } from '../../src/stacks/result-cache.ts';
+import { ResultCache, resultCounters } from '../../src/stacks/result-cache.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
 import { withCacheHome } from './fixtures.ts';
 
@@ -59,4 +60,46 @@ test('every Atmos example describes the same with the caches off, cold, warm and
   }
   assert.ok(compared >= 60, `only ${compared} examples`);
   assert.ok(resultCounters.fromCache > fromCacheBefore, 'the warm runs took stacks from the result cache');
+});
+
+/**
+ * Describes a repository with the caches cold and gives how many components the result cache kept, asserting that
+ * none of their section values changed after it kept them (the cache finds values by identity and shares them).
+ */
+async function keptUnchanged(dir: string, label: string): Promise<number> {
+  const kept: { section: Record<string, unknown>; text: string }[] = [];
+  const set = ResultCache.prototype.set;
+  ResultCache.prototype.set = function (this: ResultCache, ...args: Parameters<ResultCache['set']>) {
+    for (const { raw } of args[1].candidates) kept.push({ section: raw.section, text: JSON.stringify(raw.section) });
+    return set.apply(this, args);
+  };
+  try {
+    await withCacheHome(() => described(dir, true));
+  } finally {
+    ResultCache.prototype.set = set;
+  }
+  // Values as kept: the section maps themselves may gain keys (the engine completes them), their values not.
+  for (const { section, text } of kept) {
+    const before = JSON.parse(text) as Record<string, unknown>;
+    for (const key of Object.keys(before))
+      assert.equal(JSON.stringify(section[key]), JSON.stringify(before[key]), `${label}: ${key}`);
+  }
+  return kept.length;
+}
+
+test('no section value changes after the result cache kept it: every Atmos example, a generated repository', {
+  skip: skipWithoutShared,
+}, async () => {
+  const examples = join(sharedDir, 'conformance', 'atmos', 'examples');
+  for (const name of readdirSync(examples).sort()) {
+    const source = join(examples, name);
+    if (statSync(source).isDirectory() && existsSync(join(source, 'atmos.yaml'))) await keptUnchanged(source, name);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'strata-cache-generated-'));
+  try {
+    generateRepo({ dir, tenants: 2, regions: 2, stages: 2, components: 8 });
+    assert.ok((await keptUnchanged(dir, 'generated')) >= 8 * 8, 'the generated stacks were kept');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { describeStacks } from '../../src/services/describe.ts';
 import { ResultCache, resultCounters } from '../../src/stacks/result-cache.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -223,5 +224,69 @@ test('the result cache keeps no result JSON cannot carry exactly, and keeps its 
     const size = statSync(join(dir, readdirSync(dir)[0])).size;
     for (const base of ['/b', '/c']) write(base, size * 1.5);
     assert.equal(readdirSync(dir).length, 1, 'only the newest pack fits');
+  });
+});
+
+/** A component as the engine builds it, with the given section. */
+function candidate(name: string, section: Record<string, unknown>, stack: string) {
+  const raw = { kind: 'terraform', name, section, folder: name, inheritance: [], baseComponent: name };
+  return { raw: { ...raw, abstract: false, enabled: true, locked: false }, stack };
+}
+
+/** Section values drawn from a pool: one object shared by several sections, fresh copies, values alike but one. */
+const json = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown); // no -0
+const sectionValues = fc.array(json, { minLength: 1, maxLength: 5 }).chain((pool) =>
+  fc.array(
+    fc.oneof(
+      fc.constantFrom(...pool),
+      fc.constantFrom(...pool).map((v) => structuredClone(v)),
+      fc.constantFrom(...pool).map((v) => ({ v, n: 1 })),
+    ),
+    { minLength: 0, maxLength: 4 },
+  ),
+);
+
+test('the result cache reads back every section as kept, written in full or appended to a pack', async () => {
+  const now = { text: () => '', resolve: () => undefined };
+  const manifests = fc.array(fc.array(sectionValues, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 });
+  await withCacheHome(async (home) => {
+    let run = 0;
+    fc.assert(
+      fc.property(manifests, manifests, (first, second) => {
+        const dir = join(home, `p${run++}`);
+        const entries = (list: unknown[][][], prefix: string) =>
+          list.map((components, m) => ({
+            path: `/s/${prefix}${m}.yaml`,
+            entry: {
+              files: [],
+              imports: [],
+              fallbackName: `${prefix}${m}`,
+              candidates: components.map((values, c) =>
+                candidate(`c${c}`, Object.fromEntries(values.map((v, k) => [`k${k}`, v])), `${prefix}${m}`),
+              ),
+            },
+          }));
+        const written = entries(first, 'a');
+        const cache = new ResultCache('/s', {}, { dir });
+        for (const { path, entry } of written) cache.set(path, entry, [], now);
+        cache.flush();
+        // A second run takes the first run's entries and builds more: they are appended to the pack.
+        const added = entries(second, 'b');
+        const next = new ResultCache('/s', {}, { dir });
+        for (const { path } of written) assert.ok(next.get(path, now));
+        for (const { path, entry } of added) next.set(path, entry, [], now);
+        next.flush();
+        const reader = new ResultCache('/s', {}, { dir });
+        for (const { path, entry } of [...written, ...added]) {
+          const read = reader.get(path, now);
+          assert.ok(read, path);
+          assert.equal(
+            JSON.stringify(read.candidates.map((c) => [c.stack, c.raw.section])),
+            JSON.stringify(entry.candidates.map((c) => [c.stack, c.raw.section])),
+          );
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });
