@@ -2,14 +2,13 @@
  * A persistent, content-addressed cache of parsed stack manifests (docs/stacks.md, "The parse cache"). An entry is
  * the parsed YAML of one file's text, keyed by the SHA-256 of that text; a pack per stacks folder holds the entries
  * runs used, under `$XDG_CACHE_HOME/strata/manifests/` (default `~/.cache/strata/manifests/`), its lines sorted by
- * hash so that a run looks up the few entries it needs without decoding the rest. A run that parsed something new
- * writes the pack again with what it used added; entries no run used in the last 20 writes are dropped (the old
- * versions of edited files), so runs that use different parts of a repository (describe affected, one component, all
- * stacks) do not push each other's entries out. A pack written by
- * another strata version or with other parser limits is ignored. Packs are replaced atomically (concurrent runs each
- * write a whole, valid pack) and the folder is kept under 64 MB by removing the least recently written packs. Text
- * that fails to parse is never cached, so errors keep their line and column. `--no-cache` or `STRATA_NO_CACHE=1`
- * turns it off.
+ * hash so that a run looks up the few entries it needs without decoding the rest. A run that parsed at least a tenth
+ * of what it read anew writes the pack again with what it used added; entries no run used in the last 20 writes are
+ * dropped (the old versions of edited files), so runs that use different parts of a repository (describe affected,
+ * one component, all stacks) do not push each other's entries out. A pack written by another strata version or with
+ * other parser limits is ignored. Packs are replaced atomically (concurrent runs each write a whole, valid pack) and
+ * the folder is kept under 64 MB by removing the least recently written packs. Text that fails to parse is never
+ * cached, so errors keep their line and column. `--no-cache` or `STRATA_NO_CACHE=1` turns it off.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -38,7 +37,9 @@ export class ParseCache {
   readonly #maxBytes: number;
   #stored: SortedPack | undefined;
   readonly #used = new Map<string, string>();
-  #added = false;
+  /** Entries this run took from the pack, and parses it added, since the pack was last written. */
+  #hits = 0;
+  #added = 0;
 
   constructor(
     stacksBase: string,
@@ -68,6 +69,7 @@ export class ParseCache {
       return undefined; // a line damaged on disk is a miss
     }
     this.#used.set(hash, line);
+    this.#hits++;
     parseCounters.fromCache++;
     return decode(parsed, file, line[0] === '1');
   }
@@ -78,17 +80,19 @@ export class ParseCache {
     const encoded = encode(value, state);
     if (encoded === UNCACHEABLE) return;
     this.#used.set(sha256(text), `${state.special ? 1 : 0}\t${JSON.stringify(encoded)}`);
-    this.#added = true;
+    this.#added++;
   }
 
   /**
-   * When this run parsed anything new: writes the pack again, with the entries this run used marked with the new
-   * generation, the others kept as they were unless no run used them in the last KEPT_GENERATIONS writes. Then keeps
-   * the folder under its size.
+   * When at least a tenth of what this run read was parsed anew: writes the pack again, with the entries this run used
+   * marked with the new generation, the others kept as they were unless no run used them in the last KEPT_GENERATIONS
+   * writes. Then keeps the folder under its size. A run that parsed fewer (one file edited) leaves the pack as it is:
+   * parsing those few again next time costs less than rewriting the pack.
    */
   flush(): void {
-    if (!this.#added) return;
-    this.#added = false;
+    if (this.#added === 0 || this.#added * 10 < this.#hits + this.#added) return;
+    this.#added = 0;
+    this.#hits = 0;
     const stored = this.#load();
     const generation = stored.generation + 1;
     const lines: [string, string | Buffer][] = [];

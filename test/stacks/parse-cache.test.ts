@@ -241,3 +241,29 @@ test('a run that parses something new keeps the entries other runs used; one unu
     assert.deepEqual(open().get('edit: 19\n', 'x'), { run: 19 });
   });
 });
+
+test('a run that parsed under a tenth of what it read leaves the pack as it is (the few are parsed again)', async () => {
+  await withCacheHome(async (home) => {
+    const dir = join(home, 'packs');
+    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
+    const open = () => new ParseCache('/repo/t', limits, { dir });
+    const all = open();
+    for (let i = 0; i < 30; i++) all.set(`file: ${i}\n`, { file: i });
+    all.flush();
+    const file = join(dir, readdirSync(dir)[0]);
+    const before = readFileSync(file);
+    const mostlyHits = open();
+    for (let i = 0; i < 20; i++) assert.ok(mostlyHits.get(`file: ${i}\n`, 'x'));
+    mostlyHits.set('edited: 1\n', { edited: 1 });
+    mostlyHits.flush();
+    assert.ok(readFileSync(file).equals(before), '1 new of 21 read: not written');
+    assert.equal(open().get('edited: 1\n', 'x'), undefined);
+    const tenth = open();
+    for (let i = 0; i < 18; i++) assert.ok(tenth.get(`file: ${i}\n`, 'x'));
+    tenth.set('edited: 1\n', { edited: 1 });
+    tenth.set('edited: 2\n', { edited: 2 });
+    tenth.flush();
+    assert.deepEqual(open().get('edited: 2\n', 'x'), { edited: 2 }, '2 new of 20 read: written');
+    assert.deepEqual(open().get('file: 29\n', 'x'), { file: 29 }, 'what the run did not read is kept');
+  });
+});
