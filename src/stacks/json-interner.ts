@@ -136,7 +136,8 @@ export interface InternedSection {
   ids: Int32Array;
 }
 
-function sameKeys(known: string[], keys: string[]): boolean {
+/** Whether two key lists are the same, in order. */
+export function sameKeys(known: string[], keys: string[]): boolean {
   if (known.length !== keys.length) return false;
   for (let i = 0; i < keys.length; i++) if (known[i] !== keys[i]) return false;
   return true;

@@ -37,6 +37,8 @@ export class ParseCache {
   readonly #maxBytes: number;
   #stored: SortedPack | undefined;
   readonly #used = new Map<string, string>();
+  /** The text get() last missed and its hash: set() follows with the same text once it is parsed. */
+  #missed: { text: string; hash: string } | undefined;
   /** Entries this run took from the pack, and parses it added, since the pack was last written. */
   #hits = 0;
   #added = 0;
@@ -59,9 +61,11 @@ export class ParseCache {
   /** The parsed value of this text, if a run parsed the same text before; `file` is where it is read now. */
   get(text: string, file: string): unknown {
     const hash = sha256(text);
-    const rest = this.#load().get(hash);
-    const line = rest?.slice(rest.indexOf('\t') + 1);
-    if (line === undefined) return undefined;
+    const line = this.#load().get(hash);
+    if (line === undefined) {
+      this.#missed = { text, hash };
+      return undefined;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(line.slice(2));
@@ -79,7 +83,8 @@ export class ParseCache {
     const state = { special: false };
     const encoded = encode(value, state);
     if (encoded === UNCACHEABLE) return;
-    this.#used.set(sha256(text), `${state.special ? 1 : 0}\t${JSON.stringify(encoded)}`);
+    const hash = this.#missed?.text === text ? this.#missed.hash : sha256(text);
+    this.#used.set(hash, `${state.special ? 1 : 0}\t${JSON.stringify(encoded)}`);
     this.#added++;
   }
 
@@ -171,7 +176,7 @@ class SortedPack {
     }
   }
 
-  /** The rest of the line of a hash. */
+  /** The value of a hash's line (what follows its generation). */
   get(hash: string): string | undefined {
     const bytes = this.#bytes;
     const key = Buffer.from(hash, 'latin1');
@@ -184,7 +189,10 @@ class SortedPack {
       const newline = bytes.indexOf(NEWLINE, start);
       const end = newline < 0 ? bytes.length : newline;
       const order = bytes.compare(key, 0, key.length, start, Math.min(start + key.length, end));
-      if (order === 0 && bytes[start + key.length] === TAB) return bytes.toString('utf8', start + key.length + 1, end);
+      if (order === 0 && bytes[start + key.length] === TAB) {
+        const tab = bytes.indexOf(TAB, start + key.length + 1);
+        return tab < 0 || tab > end ? undefined : bytes.toString('utf8', tab + 1, end);
+      }
       if (order < 0) low = end + 1;
       else high = start;
     }

@@ -15,7 +15,7 @@ import { strataCacheDir } from '../util/cache-dir.ts';
 import { writeCacheFileSync } from '../util/fs.ts';
 import { VERSION } from '../util/version.ts';
 import type { RawComponent } from './components.ts';
-import { type InternedSection, JsonInterner } from './json-interner.ts';
+import { type InternedSection, JsonInterner, sameKeys } from './json-interner.ts';
 import type { MergedFile } from './manifests.ts';
 import { keepUnder, sha256 } from './parse-cache.ts';
 
@@ -403,8 +403,7 @@ class ValueTable {
   /** The index of a section's key list in the shape table (most sections have the keys of the one before). */
   #shape(keys: string[]): number {
     const last = this.#lastShape;
-    if (last && (last.keys === keys || (last.keys.length === keys.length && last.keys.every((k, i) => k === keys[i]))))
-      return last.shape;
+    if (last && (last.keys === keys || sameKeys(last.keys, keys))) return last.shape;
     const shapeKey = keys.join('\u0000');
     let shape = this.#shapeIds.get(shapeKey);
     if (shape === undefined) {

@@ -35,6 +35,17 @@ const FILES = {
     'import: [catalog/base]\nvars: {stage: dev}\ncomponents:\n  terraform:\n    app:\n      metadata: {inherits: [base]}\n      vars: {n: 1}\n',
 };
 
+const LIMITS = { maxYamlValues: 1000, maxYamlDepth: 100 };
+
+/** A pack for `base` in `dir` holding `file: 0` ... `file: count-1`, and a way to open it again. */
+function filledPack(dir: string, base: string, count: number): () => ParseCache {
+  const open = () => new ParseCache(base, LIMITS, { dir });
+  const all = open();
+  for (let i = 0; i < count; i++) all.set(`file: ${i}\n`, { file: i });
+  all.flush();
+  return open;
+}
+
 /** Describes the repository with a fresh engine; returns the description and how many files it parsed or took. */
 async function describe(
   repo: { engine(o?: object): Promise<import('../../src/stacks/engine.ts').StackEngine> },
@@ -135,13 +146,12 @@ test('STRATA_NO_CACHE=1, cache: false and --no-cache neither read nor write the 
 test('the cache ignores a pack of another version or other parser limits, and keeps its folder under its size', async () => {
   await withCacheHome(async (home) => {
     const dir = join(home, 'packs');
-    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
     const text = 'a: 1\n';
-    const writer = new ParseCache('/repo/one', limits, { dir });
+    const writer = new ParseCache('/repo/one', LIMITS, { dir });
     writer.set(text, { a: 1 });
     writer.flush();
-    assert.deepEqual(new ParseCache('/repo/one', limits, { dir }).get(text, '/repo/one/x.yaml'), { a: 1 });
-    assert.equal(new ParseCache('/repo/one', { ...limits, maxYamlDepth: 99 }, { dir }).get(text, 'x'), undefined);
+    assert.deepEqual(new ParseCache('/repo/one', LIMITS, { dir }).get(text, '/repo/one/x.yaml'), { a: 1 });
+    assert.equal(new ParseCache('/repo/one', { ...LIMITS, maxYamlDepth: 99 }, { dir }).get(text, 'x'), undefined);
     const pack = join(dir, readdirSync(dir)[0]);
     const [header, ...rest] = readFileSync(pack, 'utf8').split('\n');
     assert.equal(JSON.parse(header.split('\t')[0]).strata, JSON.parse(readFileSync('package.json', 'utf8')).version);
@@ -149,7 +159,7 @@ test('the cache ignores a pack of another version or other parser limits, and ke
     // Three packs of ~1 KB each with a 2.5 KB bound: the least recently written one goes.
     const big = { text: 'x'.repeat(1000) };
     for (const [index, base] of ['/repo/a', '/repo/b', '/repo/c'].entries()) {
-      const cache = new ParseCache(base, limits, { dir, maxBytes: 2500 });
+      const cache = new ParseCache(base, LIMITS, { dir, maxBytes: 2500 });
       cache.set(`${base}\n`, big);
       cache.flush();
       const old = new Date(Date.now() - (10 - index) * 60_000);
@@ -158,23 +168,22 @@ test('the cache ignores a pack of another version or other parser limits, and ke
     }
     const sizes = readdirSync(dir).map((name) => statSync(join(dir, name)).size);
     assert.ok(sizes.reduce((a, b) => a + b, 0) <= 2500, `${sizes}`);
-    assert.ok(new ParseCache('/repo/c', limits, { dir }).get('/repo/c\n', 'x'), 'the newest pack stays');
+    assert.ok(new ParseCache('/repo/c', LIMITS, { dir }).get('/repo/c\n', 'x'), 'the newest pack stays');
   });
 });
 
 test('one process writing many packs keeps the folder under its size after every write', async () => {
   await withCacheHome(async (home) => {
     const dir = join(home, 'packs');
-    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
     const big = { text: 'x'.repeat(1000) };
     const total = () => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
     for (let index = 0; index < 12; index++) {
       const base = `/repo/many-${index}`;
-      const cache = new ParseCache(base, limits, { dir, maxBytes: 3500 });
+      const cache = new ParseCache(base, LIMITS, { dir, maxBytes: 3500 });
       cache.set(`${base}\n`, big);
       cache.flush();
       assert.ok(total() <= 3500, `after write ${index}: ${total()} bytes`);
-      assert.ok(new ParseCache(base, limits, { dir }).get(`${base}\n`, 'x'), 'the newest pack stays');
+      assert.ok(new ParseCache(base, LIMITS, { dir }).get(`${base}\n`, 'x'), 'the newest pack stays');
     }
     assert.ok(readdirSync(dir).length < 12, 'older packs went');
   });
@@ -183,7 +192,6 @@ test('one process writing many packs keeps the folder under its size after every
 test('a pack finds every entry it holds and none it does not, also when cut short (property, 100 runs)', async () => {
   await withCacheHome(async (home) => {
     const dir = join(home, 'packs');
-    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
     let run = 0;
     fc.assert(
       fc.property(
@@ -192,17 +200,17 @@ test('a pack finds every entry it holds and none it does not, also when cut shor
         fc.nat(),
         (stored, asked, cut) => {
           const base = `/repo/p${run++}`;
-          const writer = new ParseCache(base, limits, { dir });
+          const writer = new ParseCache(base, LIMITS, { dir });
           for (const [i, text] of stored.entries()) writer.set(text, { text, i });
           writer.flush();
-          const reader = new ParseCache(base, limits, { dir });
+          const reader = new ParseCache(base, LIMITS, { dir });
           for (const [i, text] of stored.entries()) assert.deepEqual(reader.get(text, 'x'), { text, i });
           for (const text of asked) if (!stored.includes(text)) assert.equal(reader.get(text, 'x'), undefined);
           // A pack cut anywhere (a crash while another program wrote it) answers each text right or not at all.
           const file = join(dir, `${sha256(base).slice(0, 24)}.pack`);
           const bytes = readFileSync(file);
           writeFileSync(file, bytes.subarray(0, cut % bytes.length));
-          const damaged = new ParseCache(base, limits, { dir });
+          const damaged = new ParseCache(base, LIMITS, { dir });
           for (const [i, text] of stored.entries()) {
             const found = damaged.get(text, 'x');
             if (found !== undefined) assert.deepEqual(found, { text, i });
@@ -216,12 +224,7 @@ test('a pack finds every entry it holds and none it does not, also when cut shor
 
 test('a run that parses something new keeps the entries other runs used; one unused in 20 writes goes', async () => {
   await withCacheHome(async (home) => {
-    const dir = join(home, 'packs');
-    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
-    const open = () => new ParseCache('/repo/k', limits, { dir });
-    const all = open();
-    for (let i = 0; i < 50; i++) all.set(`file: ${i}\n`, { file: i });
-    all.flush();
+    const open = filledPack(join(home, 'packs'), '/repo/k', 50);
     // A run that uses one entry and parses one new text (describe affected) leaves the other 49 in the pack.
     const partial = open();
     assert.deepEqual(partial.get('file: 0\n', 'x'), { file: 0 });
@@ -245,11 +248,7 @@ test('a run that parses something new keeps the entries other runs used; one unu
 test('a run that parsed under a tenth of what it read leaves the pack as it is (the few are parsed again)', async () => {
   await withCacheHome(async (home) => {
     const dir = join(home, 'packs');
-    const limits = { maxYamlValues: 1000, maxYamlDepth: 100 };
-    const open = () => new ParseCache('/repo/t', limits, { dir });
-    const all = open();
-    for (let i = 0; i < 30; i++) all.set(`file: ${i}\n`, { file: i });
-    all.flush();
+    const open = filledPack(dir, '/repo/t', 30);
     const file = join(dir, readdirSync(dir)[0]);
     const before = readFileSync(file);
     const mostlyHits = open();
