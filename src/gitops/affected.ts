@@ -26,9 +26,10 @@ import {
   type Summary,
   toPosix,
 } from './affected-evaluate.ts';
-import { ImportIndex, type ManifestReach, readIndex, writeIndex } from './affected-index.ts';
+import { ImportIndex, IndexPack, type ManifestReach } from './affected-index.ts';
 import { type AffectedItem, type FindOptions, findAffected } from './affected-items.ts';
 import { mayNarrow, type NarrowInput, narrowableChanges, narrowedComponents } from './affected-narrow.ts';
+import { ReachCache } from './affected-reach.ts';
 import {
   blobIds,
   type Checkout,
@@ -252,7 +253,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     }
 
     const useCache = options.cache !== false;
-    const indexPath = join(gitDir, 'strata', 'affected-index.json');
+    const cacheDir = join(gitDir, 'strata');
     const key = cacheKey(headSide, prefix);
     const headEngine = new StackEngine(headSide.config, headSide.engineOptions);
     // Engines over parts of the HEAD tree share its parse cache: the pack is read once.
@@ -260,8 +261,11 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       ...headSide,
       engineOptions: { ...headSide.engineOptions, parseCache: headEngine.parseCache },
     };
-    const index = new ImportIndex(headSide, useCache ? readIndex(indexPath, key) : {}, headEngine.reader, known);
-    const reach = full ? [] : index.reach(headTop);
+    const stored = useCache ? IndexPack.open(join(cacheDir, 'affected-index.pack'), key) : IndexPack.none();
+    const index = new ImportIndex(headSide, stored, headEngine.reader, known);
+    // The closures of the last run hold for the working tree only (a temporary checkout's folders are new each run).
+    const kept = useCache && headRoot === root ? new ReachCache(join(cacheDir, 'affected-reach.json'), key) : undefined;
+    const reach = full ? [] : index.reach(headTop, kept);
     const touched = new Set(
       full ? headTop : reach.filter((r) => r.closure.some((f) => changedSet.has(f))).map((r) => r.rel),
     );
@@ -303,7 +307,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     let headEval = await evaluate(headShared, headScope, compare, headEngine, headOnly);
     // Kept whenever this run learnt something: even when every manifest was touched, the next run finds the closures
     // without parsing the files again.
-    if (useCache && Object.keys(index.learnt).length > 0) writeIndex(indexPath, key, index.used);
+    stored.save(known && new Set(known.values()));
     const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
     let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
     let only: ((kind: string, name: string) => boolean) | undefined;

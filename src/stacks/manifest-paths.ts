@@ -101,6 +101,17 @@ export function fileExists(path: string): boolean {
 export class FileLookup {
   readonly #folders = new Map<string, Map<string, boolean | undefined> | undefined>();
   readonly #listed = process.platform !== 'darwin' && process.platform !== 'win32';
+  /** Whether a listed folder held a symbolic link: its target may change while the folder does not. */
+  #sawLink = false;
+
+  /**
+   * The folders the answers came from (false: it could not be listed), so that a caller keeping answers can tell
+   * whether they still hold; undefined when answers came from stats or a symbolic link (nothing to check them by).
+   */
+  folders(): Array<[string, boolean]> | undefined {
+    if (!this.#listed || this.#sawLink) return undefined;
+    return [...this.#folders].map(([dir, entries]) => [dir, entries !== undefined]);
+  }
 
   isFile = (path: string): boolean => {
     if (!this.#listed) return fileExists(path);
@@ -123,7 +134,9 @@ export class FileLookup {
     try {
       entries = new Map();
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        entries.set(entry.name, entry.isSymbolicLink() ? undefined : entry.isFile());
+        const link = entry.isSymbolicLink();
+        this.#sawLink ||= link;
+        entries.set(entry.name, link ? undefined : entry.isFile());
       }
     } catch {
       entries = undefined;

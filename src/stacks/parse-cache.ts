@@ -99,21 +99,11 @@ export class ParseCache {
     this.#added = 0;
     this.#hits = 0;
     const stored = this.#load();
-    const generation = stored.generation + 1;
-    const lines: [string, string | Buffer][] = [];
-    for (const [hash, line] of this.#used) lines.push([hash, `${hash}\t${generation}\t${line}`]);
-    for (const line of stored.lines()) {
-      if (!this.#used.has(line.hash) && line.generation > generation - KEPT_GENERATIONS)
-        lines.push([line.hash, line.bytes]);
-    }
-    lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const parts: Buffer[] = [Buffer.from(`${this.#header}\t${generation}\n`)];
-    for (const [, line] of lines) parts.push(typeof line === 'string' ? Buffer.from(line) : line, NEWLINE_BYTES);
     try {
-      const bytes = Buffer.concat(parts);
+      const bytes = mergedPack(this.#header, stored, this.#used);
       mkdirSync(join(this.#file, '..'), { recursive: true });
       writeCacheFileSync(this.#file, bytes);
-      this.#stored = new SortedPack(bytes, `${this.#header}\t`);
+      this.#stored = new SortedPack(bytes, this.#header);
       keepUnder(join(this.#file, '..'), this.#maxBytes, bytes.length);
     } catch {
       // A cache that cannot be written (read-only home, full disk) only costs speed.
@@ -121,14 +111,7 @@ export class ParseCache {
   }
 
   #load(): SortedPack {
-    if (this.#stored) return this.#stored;
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(this.#file);
-    } catch {
-      bytes = Buffer.alloc(0);
-    }
-    this.#stored = new SortedPack(bytes, `${this.#header}\t`);
+    this.#stored ??= SortedPack.read(this.#file, this.#header);
     return this.#stored;
   }
 }
@@ -139,15 +122,26 @@ export class ParseCache {
  * one component) reads it without splitting or decoding it (that cost 40 ms for a 2.4 MB pack, more than parsing
  * the files the run needed). A pack of another header is empty; a damaged line is at worst a miss.
  */
-class SortedPack {
+export class SortedPack {
   readonly #bytes: Buffer;
   /** Where the entry lines start. */
   readonly #start: number;
   /** How many times the pack was written. */
   readonly generation: number;
 
+  /** The pack in a file (empty when there is none or it was written with another header). */
+  static read(file: string, header: string): SortedPack {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch {
+      bytes = Buffer.alloc(0);
+    }
+    return new SortedPack(bytes, header);
+  }
+
   constructor(bytes: Buffer, header: string) {
-    const prefix = Buffer.from(header);
+    const prefix = Buffer.from(`${header}\t`);
     const firstNewline = bytes.indexOf(NEWLINE);
     const valid = firstNewline > prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
     this.#bytes = valid ? bytes : Buffer.alloc(0);
@@ -161,12 +155,13 @@ class SortedPack {
     for (let start = this.#start; start < bytes.length; ) {
       const newline = bytes.indexOf(NEWLINE, start);
       const end = newline < 0 ? bytes.length : newline;
-      const tab = bytes.indexOf(TAB, start + HASH_LENGTH + 1);
-      if (bytes[start + HASH_LENGTH] === TAB && tab > 0 && tab < end) {
-        const generation = Number(bytes.toString('latin1', start + HASH_LENGTH + 1, tab));
+      const keyEnd = bytes.indexOf(TAB, start);
+      const tab = keyEnd < 0 ? -1 : bytes.indexOf(TAB, keyEnd + 1);
+      if (keyEnd > start && tab > 0 && tab < end) {
+        const generation = Number(bytes.toString('latin1', keyEnd + 1, tab));
         if (Number.isInteger(generation)) {
           yield {
-            hash: bytes.toString('latin1', start, start + HASH_LENGTH),
+            hash: bytes.toString('latin1', start, keyEnd),
             generation,
             bytes: bytes.subarray(start, end),
           };
@@ -203,7 +198,30 @@ class SortedPack {
 const NEWLINE = 0x0a;
 const TAB = 0x09;
 const NEWLINE_BYTES = Buffer.from('\n');
-const HASH_LENGTH = 64;
+
+/**
+ * A pack's bytes for its next write: `header<TAB>generation`, then the `used` entries (hash -> value) marked with the
+ * new generation and the stored lines other runs used in the last KEPT_GENERATIONS writes (or that `keep` asks for),
+ * all sorted by hash.
+ */
+export function mergedPack(
+  header: string,
+  stored: SortedPack,
+  used: ReadonlyMap<string, string>,
+  keep?: (hash: string) => boolean,
+): Buffer {
+  const generation = stored.generation + 1;
+  const lines: [string, string | Buffer][] = [];
+  for (const [hash, value] of used) lines.push([hash, `${hash}\t${generation}\t${value}`]);
+  for (const line of stored.lines()) {
+    if (!used.has(line.hash) && (line.generation > generation - KEPT_GENERATIONS || keep?.(line.hash)))
+      lines.push([line.hash, line.bytes]);
+  }
+  lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const parts: Buffer[] = [Buffer.from(`${header}\t${generation}\n`)];
+  for (const [, line] of lines) parts.push(typeof line === 'string' ? Buffer.from(line) : line, NEWLINE_BYTES);
+  return Buffer.concat(parts);
+}
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -4,19 +4,27 @@
  * count the manifests evaluated on each side (through the real code path).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { describeAffected, describeAffectedReport } from '../../src/gitops/affected.ts';
-import { contentFacts, ImportIndex, reachesPath } from '../../src/gitops/affected-index.ts';
+import { contentFacts, ImportIndex, IndexPack, reachesPath } from '../../src/gitops/affected-index.ts';
+import { reachTrust } from '../../src/gitops/affected-reach.ts';
 import { StackEngine } from '../../src/stacks/engine.ts';
 import { findStackManifests } from '../../src/stacks/manifests.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
 import { TempRepo } from './helpers.ts';
 
 const repos: TempRepo[] = [];
+// These repositories are written and read within a second: their folders' times are trusted at once (each test
+// changes a folder tens of milliseconds after the run before looked, well past the clock's tick).
+const margin = reachTrust.racyMarginMs;
+before(() => {
+  reachTrust.racyMarginMs = 0;
+});
 after(() => {
+  reachTrust.racyMarginMs = margin;
   for (const r of repos) r.cleanup();
 });
 
@@ -50,7 +58,8 @@ function repo(): TempRepo {
   return r;
 }
 
-const indexFile = (r: TempRepo) => join(r.dir, '.git', 'strata', 'affected-index.json');
+const indexFile = (r: TempRepo) => join(r.dir, '.git', 'strata', 'affected-index.pack');
+const reachFile = (r: TempRepo) => join(r.dir, '.git', 'strata', 'affected-reach.json');
 
 test('one stack file changed: only that manifest is evaluated, on both sides, cold and warm', async () => {
   const r = repo();
@@ -83,7 +92,7 @@ test('a catalog every stack imports: everything is evaluated; the index kept ser
   assert.deepEqual(again.processed, report.processed);
 });
 
-test('a damaged import index is read as knowing nothing: the same items as without it, no crash', async () => {
+test('a damaged import index or kept closures are misses: the same items as without them, no crash', async () => {
   const r = repo();
   const base = r.head();
   r.write('components/terraform/db/main.tf', 'variable "engine" {\n  type = number\n}\n');
@@ -91,16 +100,77 @@ test('a damaged import index is read as knowing nothing: the same items as witho
   r.commit('db code and qa');
   const expected = await describeAffected({ cwd: r.dir, sha: base, cache: false });
   await describeAffectedReport({ cwd: r.dir, sha: base });
-  const index = JSON.parse(readFileSync(indexFile(r), 'utf8'));
-  const hashes = Object.keys(index.files);
-  assert.ok(hashes.length > 4);
-  // Half the entries lose their folders and bases (cut JSON text), one is not an entry at all.
-  hashes.forEach((hash, i) => {
-    if (i % 2 === 0) index.files[hash][1] = '{"folders": [';
-  });
-  index.files[hashes[1]] = 'nonsense';
-  writeFileSync(indexFile(r), JSON.stringify(index));
+  const [header, ...lines] = readFileSync(indexFile(r), 'utf8').trimEnd().split('\n');
+  assert.ok(lines.length > 4);
+  // Half the entries are cut short, one is not an entry at all; the kept closures point past the file table.
+  const damaged = lines.map((line, i) => (i === 1 ? 'nonsense' : i % 2 === 0 ? line.slice(0, -12) : line));
+  writeFileSync(indexFile(r), `${header}\n${damaged.join('\n')}\n`);
+  const reach = JSON.parse(readFileSync(reachFile(r), 'utf8'));
+  for (const entry of Object.values(reach.manifests) as [number[]][]) entry[0].push(999);
+  writeFileSync(reachFile(r), JSON.stringify(reach));
   assert.deepEqual((await describeAffectedReport({ cwd: r.dir, sha: base })).items, expected);
+  writeFileSync(reachFile(r), '{"format": 1, "key"');
+  assert.deepEqual((await describeAffectedReport({ cwd: r.dir, sha: base })).items, expected);
+});
+
+test('kept closures: a file an optional import finds once it exists is reached, though no importer changed', async () => {
+  const r = repo();
+  r.write(
+    'stacks/deploy/dev.yaml',
+    'import:\n  - catalog/app\n  - ./../defaults/dev\n  - path: catalog/extra\n    skip_if_missing: true\ncomponents:\n  terraform:\n    app:\n      vars:\n        size: small\n',
+  );
+  r.commit('dev may import extra');
+  // The closures are kept by a run over a commit that touches something else.
+  r.write('stacks/defaults/ops.yaml', 'vars:\n  stage: ops\n  region: eu\n');
+  r.commit('ops region');
+  assert.deepEqual(brief((await describeAffectedReport({ cwd: r.dir, ref: 'HEAD~1' })).items), ['app@ops:stack.vars']);
+  assert.ok(existsSync(reachFile(r)), 'the closures are kept');
+  await new Promise((done) => setTimeout(done, 20));
+  r.write('stacks/catalog/extra.yaml', 'components:\n  terraform:\n    app:\n      vars:\n        extra: 1\n');
+  r.commit('extra');
+  r.write('stacks/catalog/extra.yaml', 'components:\n  terraform:\n    app:\n      vars:\n        extra: 2\n');
+  r.commit('extra 2');
+  const report = await describeAffectedReport({ cwd: r.dir, ref: 'HEAD~1' });
+  assert.deepEqual(brief(report.items), ['app@dev:stack.vars']);
+  assert.deepEqual(report.items, await describeAffected({ cwd: r.dir, ref: 'HEAD~1', cache: false }));
+});
+
+test('kept closures: folders changed within two seconds of the run are not trusted, so nothing is kept', async () => {
+  const r = repo();
+  const base = r.head();
+  r.write('stacks/defaults/stage.yaml', 'vars:\n  stage: stage\n  region: eu\n');
+  r.commit('stage region');
+  reachTrust.racyMarginMs = 2000;
+  try {
+    await describeAffectedReport({ cwd: r.dir, sha: base });
+  } finally {
+    reachTrust.racyMarginMs = 0;
+  }
+  assert.ok(existsSync(indexFile(r)), 'the index is kept');
+  assert.ok(!existsSync(reachFile(r)), 'the closures are not: the folders were written a moment ago');
+});
+
+test('kept closures: none from a temporary checkout (a dirty tree) or when a folder holds a symbolic link', async () => {
+  const r = repo();
+  symlinkSync('app.yaml', join(r.dir, 'stacks', 'catalog', 'app-link.yaml'));
+  r.commit('a link in the catalog');
+  const stageRegion = (region: string) => {
+    r.write('stacks/defaults/stage.yaml', `vars:\n  stage: stage\n  region: ${region}\n`);
+    r.commit(`stage in ${region}`);
+  };
+  stageRegion('eu');
+  await describeAffectedReport({ cwd: r.dir, ref: 'HEAD~1' });
+  assert.ok(!existsSync(reachFile(r)), 'the catalog folder holds a link');
+  rmSync(join(r.dir, 'stacks', 'catalog', 'app-link.yaml'));
+  r.commit('no link');
+  await new Promise((done) => setTimeout(done, 20));
+  stageRegion('us');
+  r.write('stacks/defaults/dev.yaml', 'vars:\n  stage: dev\n  uncommitted: true\n');
+  await describeAffectedReport({ cwd: r.dir, ref: 'HEAD~1' });
+  assert.ok(!existsSync(reachFile(r)), 'a dirty tree is read from a temporary checkout');
+  r.git('checkout', '--', 'stacks/defaults/dev.yaml');
+  await describeAffectedReport({ cwd: r.dir, ref: 'HEAD~1' });
+  assert.ok(existsSync(reachFile(r)), 'without the link, the closures are kept');
 });
 
 test('component code and file dependencies reach only the manifests that may use them', async () => {
@@ -157,7 +227,7 @@ test('closures from file imports equal the assembled files (Atmos examples)', { 
       } catch {
         continue;
       }
-      const index = new ImportIndex(side, {}, new StackEngine(config, { cwd: dir }).reader);
+      const index = new ImportIndex(side, IndexPack.none(), new StackEngine(config, { cwd: dir }).reader);
       const [reach] = index.reach([rel]);
       assert.deepEqual([...reach.closure].sort(), [...new Set(expected)].sort(), `${name}: ${m}`);
       compared++;
