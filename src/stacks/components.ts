@@ -94,14 +94,57 @@ export class ComponentBuilder {
    * `validate stacks` reports them. `only`: the components to build (default: all).
    */
   build(only?: (kind: string, name: string) => boolean): RawComponent[] {
+    // A stack whose whole build fails is built whole, so that a narrowed build reports the same error.
+    const some = only && !this.#mayFail() ? only : undefined;
     const out: RawComponent[] = [];
     const components = asMap(this.#doc.components);
     for (const kind of Object.keys(components)) {
       if (!(kind in this.#config.components)) continue;
       const byName = asMap(components[kind]);
-      for (const name of Object.keys(byName)) if (!only || only(kind, name)) out.push(this.component(kind, name));
+      for (const name of Object.keys(byName)) if (!some || some(kind, name)) out.push(this.component(kind, name));
     }
     return out;
+  }
+
+  /**
+   * Whether building every component may fail: a component or section that is not a map, a metadata.inherits that is
+   * not a list or names a component not defined, a loop, or a chain near the depth limit (checked on the links
+   * alone, without merging; a false alarm only costs the whole build).
+   */
+  #mayFail(): boolean {
+    const components = asMap(this.#doc.components);
+    if (MAP_SECTIONS.some((key) => !isMapOrNothing(this.#doc[key]))) return true;
+    for (const kind of Object.keys(components)) {
+      if (!(kind in this.#config.components)) continue;
+      const kindSection = asMap(this.#doc[kind]);
+      if (MAP_SECTIONS.some((key) => !isMapOrNothing(kindSection[key]))) return true;
+      const all = asMap(components[kind]);
+      // The longest chain of links below each component; -1 while it is being walked (a loop).
+      const depth = new Map<string, number>();
+      const chain = (name: string): number => {
+        const known = depth.get(name);
+        if (known !== undefined) return known < 0 ? Number.POSITIVE_INFINITY : known;
+        depth.set(name, -1);
+        const own = all[name];
+        const section = asMap(own);
+        const inherits = asMap(section.metadata).inherits;
+        const broken =
+          (own !== null && own !== undefined && !isPlainMap(own)) ||
+          MAP_SECTIONS.some((key) => !isMapOrNothing(section[key])) ||
+          (inherits !== undefined && !Array.isArray(inherits));
+        let deepest = broken ? Number.POSITIVE_INFINITY : 0;
+        const legacy = asText(section.component);
+        if (legacy && legacy !== name && isPlainMap(all[legacy])) deepest = Math.max(deepest, 1 + chain(legacy));
+        for (const parent of (Array.isArray(inherits) ? inherits : []).map(asText)) {
+          if (!parent || parent === name) continue;
+          deepest = Math.max(deepest, isPlainMap(all[parent]) ? 1 + chain(parent) : Number.POSITIVE_INFINITY);
+        }
+        depth.set(name, deepest);
+        return deepest;
+      };
+      for (const name of Object.keys(all)) if (chain(name) >= this.#maxDepth - 2) return true;
+    }
+    return false;
   }
 
   component(kind: string, name: string): RawComponent {

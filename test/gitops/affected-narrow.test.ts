@@ -229,6 +229,26 @@ test("overrides: a change to a file's overrides is not narrowed, and reaches the
   assert.deepEqual(result.brief, ['app@dev:stack.vars', 'db@dev:stack.vars']);
 });
 
+test('a stack whose components cannot all be built fails the narrowed run as it fails the full one', async () => {
+  // prod holds a loop between two components the change does not touch; the change edits a file prod imports.
+  const { r, files } = fixture({
+    'stacks/mixin.yaml': {},
+    'stacks/deploy/prod.yaml': {
+      import: ['catalog/one', 'mixin'],
+      components: {
+        terraform: { db: { metadata: { inherits: ['net'] } }, net: { metadata: { inherits: ['db'] } } },
+      },
+      vars: { stage: 'prod' },
+    },
+  });
+  const base = r.commit('base');
+  write(r, applyChange(files, { file: 'stacks/mixin.yaml', what: { name: 'app', to: null } }));
+  r.commit('an empty components map');
+  const full = await outcome(r.dir, base, false);
+  assert.match(full.error ?? '', /circular component inheritance/);
+  assert.deepEqual(await outcome(r.dir, base, true), full);
+});
+
 test('templates: a manifest that computes anything is compared in full', async () => {
   const { r, files } = fixture({
     'stacks/deploy/prod.yaml': { import: ['catalog/one'], vars: { stage: 'prod', name: '{{ .vars.stage }}-x' } },
