@@ -12,7 +12,7 @@ import { StrataError } from '../errors.ts';
 import { type PlainImport, plainImports, resolvePlainImport } from '../stacks/imports.ts';
 import { FileLookup } from '../stacks/manifest-paths.ts';
 import type { ManifestReader } from '../stacks/manifests.ts';
-import { mergedPack, SortedPack } from '../stacks/parse-cache.ts';
+import { mergedPack, SortedPack } from '../stacks/sorted-pack.ts';
 import { writeCacheFileSync } from '../util/fs.ts';
 import { type Side, toPosix } from './affected-evaluate.ts';
 import type { KeptReach, ReachCache } from './affected-reach.ts';
@@ -243,12 +243,20 @@ export class IndexPack {
     this.#learnt++;
   }
 
-  /** Writes the index again when this run learnt something; `live`: the object ids of the HEAD tree's files. */
+  /**
+   * Writes the index again when this run learnt something (`live`: the object ids of the HEAD tree's files), and lets
+   * go of the file either way.
+   */
   save(live?: ReadonlySet<string>): void {
-    if (!this.#path || this.#learnt === 0) return;
-    this.#learnt = 0;
-    const bytes = mergedPack(this.#header, this.#pack, this.#used, live && ((id) => live.has(id)));
-    writeCacheFileSync(this.#path, bytes);
+    try {
+      if (!this.#path || this.#learnt === 0) return;
+      this.#learnt = 0;
+      writeCacheFileSync(this.#path, mergedPack(this.#header, this.#pack, this.#used, live && ((id) => live.has(id))));
+    } catch {
+      // An index that cannot be written only costs speed.
+    } finally {
+      this.#pack.close();
+    }
   }
 }
 

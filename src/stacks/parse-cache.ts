@@ -11,7 +11,7 @@
  * cached, so errors keep their line and column. `--no-cache` or `STRATA_NO_CACHE=1` turns it off.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineLimits } from '../data/limits.ts';
 import { isPlainMap } from '../data/merge.ts';
@@ -19,14 +19,12 @@ import { AppendList, IncludeRef, UNSET, YamlFunction } from '../data/yaml.ts';
 import { strataCacheDir } from '../util/cache-dir.ts';
 import { writeCacheFileSync } from '../util/fs.ts';
 import { VERSION } from '../util/version.ts';
+import { mergedPack, SortedPack } from './sorted-pack.ts';
 
 /** How many manifest texts this process parsed, and how many it took from the cache (`--verbose` prints them). */
 export const parseCounters = { parsed: 0, fromCache: 0 };
 
 export const PARSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
-
-/** Writes of a pack an entry survives without being used. */
-const KEPT_GENERATIONS = 20;
 
 /** The key of a special value in an encoded entry: no YAML key of a stack file holds a NUL character. */
 const MARK = '\u0000';
@@ -92,13 +90,17 @@ export class ParseCache {
    * When at least a tenth of what this run read was parsed anew: writes the pack again, with the entries this run used
    * marked with the new generation, the others kept as they were unless no run used them in the last KEPT_GENERATIONS
    * writes. Then keeps the folder under its size. A run that parsed fewer (one file edited) leaves the pack as it is:
-   * parsing those few again next time costs less than rewriting the pack.
+   * parsing those few again next time costs less than rewriting the pack. Either way the pack file is let go of (a
+   * later get() opens it again).
    */
   flush(): void {
-    if (this.#added === 0 || this.#added * 10 < this.#hits + this.#added) return;
+    const stored = this.#load();
+    if (this.#added === 0 || this.#added * 10 < this.#hits + this.#added) {
+      stored.close();
+      return;
+    }
     this.#added = 0;
     this.#hits = 0;
-    const stored = this.#load();
     try {
       const bytes = mergedPack(this.#header, stored, this.#used);
       mkdirSync(join(this.#file, '..'), { recursive: true });
@@ -107,6 +109,8 @@ export class ParseCache {
       keepUnder(join(this.#file, '..'), this.#maxBytes, bytes.length);
     } catch {
       // A cache that cannot be written (read-only home, full disk) only costs speed.
+    } finally {
+      stored.close();
     }
   }
 
@@ -114,113 +118,6 @@ export class ParseCache {
     this.#stored ??= SortedPack.read(this.#file, this.#header);
     return this.#stored;
   }
-}
-
-/**
- * A pack as read: a first line `header<TAB>generation`, then entry lines `hash<TAB>generation<TAB>value` sorted by
- * hash, searched by bisecting the bytes: a run that needs a few entries of a pack of thousands (describe affected,
- * one component) reads it without splitting or decoding it (that cost 40 ms for a 2.4 MB pack, more than parsing
- * the files the run needed). A pack of another header is empty; a damaged line is at worst a miss.
- */
-export class SortedPack {
-  readonly #bytes: Buffer;
-  /** Where the entry lines start. */
-  readonly #start: number;
-  /** How many times the pack was written. */
-  readonly generation: number;
-
-  /** The pack in a file (empty when there is none or it was written with another header). */
-  static read(file: string, header: string): SortedPack {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file);
-    } catch {
-      bytes = Buffer.alloc(0);
-    }
-    return new SortedPack(bytes, header);
-  }
-
-  constructor(bytes: Buffer, header: string) {
-    const prefix = Buffer.from(`${header}\t`);
-    const firstNewline = bytes.indexOf(NEWLINE);
-    const valid = firstNewline > prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
-    this.#bytes = valid ? bytes : Buffer.alloc(0);
-    this.#start = valid ? firstNewline + 1 : 0;
-    this.generation = valid ? Number(bytes.toString('latin1', prefix.length, firstNewline)) || 0 : 0;
-  }
-
-  /** Every well-formed entry line, with its hash and generation. */
-  *lines(): Generator<{ hash: string; generation: number; bytes: Buffer }> {
-    const bytes = this.#bytes;
-    for (let start = this.#start; start < bytes.length; ) {
-      const newline = bytes.indexOf(NEWLINE, start);
-      const end = newline < 0 ? bytes.length : newline;
-      const keyEnd = bytes.indexOf(TAB, start);
-      const tab = keyEnd < 0 ? -1 : bytes.indexOf(TAB, keyEnd + 1);
-      if (keyEnd > start && tab > 0 && tab < end) {
-        const generation = Number(bytes.toString('latin1', keyEnd + 1, tab));
-        if (Number.isInteger(generation)) {
-          yield {
-            hash: bytes.toString('latin1', start, keyEnd),
-            generation,
-            bytes: bytes.subarray(start, end),
-          };
-        }
-      }
-      start = end + 1;
-    }
-  }
-
-  /** The value of a hash's line (what follows its generation). */
-  get(hash: string): string | undefined {
-    const bytes = this.#bytes;
-    const key = Buffer.from(hash, 'latin1');
-    // Lines starting in [low, high) are left to search; `low` is always a line start.
-    let low = this.#start;
-    let high = bytes.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const start = bytes.lastIndexOf(NEWLINE, middle - 1) + 1;
-      const newline = bytes.indexOf(NEWLINE, start);
-      const end = newline < 0 ? bytes.length : newline;
-      const order = bytes.compare(key, 0, key.length, start, Math.min(start + key.length, end));
-      if (order === 0 && bytes[start + key.length] === TAB) {
-        const tab = bytes.indexOf(TAB, start + key.length + 1);
-        return tab < 0 || tab > end ? undefined : bytes.toString('utf8', tab + 1, end);
-      }
-      if (order < 0) low = end + 1;
-      else high = start;
-    }
-    return undefined;
-  }
-}
-
-const NEWLINE = 0x0a;
-const TAB = 0x09;
-const NEWLINE_BYTES = Buffer.from('\n');
-
-/**
- * A pack's bytes for its next write: `header<TAB>generation`, then the `used` entries (hash -> value) marked with the
- * new generation and the stored lines other runs used in the last KEPT_GENERATIONS writes (or that `keep` asks for),
- * all sorted by hash.
- */
-export function mergedPack(
-  header: string,
-  stored: SortedPack,
-  used: ReadonlyMap<string, string>,
-  keep?: (hash: string) => boolean,
-): Buffer {
-  const generation = stored.generation + 1;
-  const lines: [string, string | Buffer][] = [];
-  for (const [hash, value] of used) lines.push([hash, `${hash}\t${generation}\t${value}`]);
-  for (const line of stored.lines()) {
-    if (!used.has(line.hash) && (line.generation > generation - KEPT_GENERATIONS || keep?.(line.hash)))
-      lines.push([line.hash, line.bytes]);
-  }
-  lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const parts: Buffer[] = [Buffer.from(`${header}\t${generation}\n`)];
-  for (const [, line] of lines) parts.push(typeof line === 'string' ? Buffer.from(line) : line, NEWLINE_BYTES);
-  return Buffer.concat(parts);
 }
 
 export function sha256(text: string): string {

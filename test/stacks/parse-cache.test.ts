@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { describeStacks } from '../../src/services/describe.ts';
 import { ParseCache, parseCounters, sha256 } from '../../src/stacks/parse-cache.ts';
+import { SortedPack } from '../../src/stacks/sorted-pack.ts';
 import { runCli } from '../helpers/cli.ts';
 import { withCacheHome, withRepo } from './fixtures.ts';
 
@@ -189,13 +190,20 @@ test('one process writing many packs keeps the folder under its size after every
   });
 });
 
-test('a pack finds every entry it holds and none it does not, also when cut short (property, 100 runs)', async () => {
+test('a pack finds every entry it holds and none it does not, also when cut short or read in pages (property, 100 runs)', async () => {
   await withCacheHome(async (home) => {
     const dir = join(home, 'packs');
     let run = 0;
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.string({ maxLength: 30 }), { minLength: 1, maxLength: 60 }),
+        // Some texts are long enough that their lines span the 16 KB pages a pack file is read in.
+        fc.uniqueArray(
+          fc.oneof(
+            { weight: 9, arbitrary: fc.string({ maxLength: 30 }) },
+            { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 8 }).map((s) => s.repeat(4000)) },
+          ),
+          { minLength: 1, maxLength: 60 },
+        ),
         fc.array(fc.string({ maxLength: 30 }), { maxLength: 10 }),
         fc.nat(),
         (stored, asked, cut) => {
@@ -219,6 +227,31 @@ test('a pack finds every entry it holds and none it does not, also when cut shor
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+test('a pack file read in pages finds lines that end or start at any byte around a page boundary', async () => {
+  await withCacheHome(async (home) => {
+    const file = join(home, 'paged.pack');
+    const page = 16 * 1024;
+    for (let shift = -3; shift <= 3; shift++) {
+      const header = 'h\t7\n';
+      // The first line's newline falls at the page boundary plus `shift`.
+      const first = `aa\t1\t${'x'.repeat(page + shift - header.length - 'aa\t1\t'.length)}`;
+      const lines = [first, 'bb\t1\tsecond', `cc\t1\t${'y'.repeat(page)}`, 'dd\t2\tlast'];
+      writeFileSync(file, `${header}${lines.join('\n')}\n`);
+      const pack = SortedPack.read(file, 'h');
+      assert.equal(pack.get('aa')?.length, first.length - 'aa\t1\t'.length, `shift ${shift}`);
+      assert.equal(pack.get('bb'), 'second', `shift ${shift}`);
+      assert.equal(pack.get('cc'), 'y'.repeat(page), `shift ${shift}`);
+      assert.equal(pack.get('dd'), 'last', `shift ${shift}`);
+      assert.equal(pack.get('ab'), undefined);
+      const { generation, lines: read } = pack.entries();
+      assert.deepEqual([generation, read.map((l) => l.hash)], [7, ['aa', 'bb', 'cc', 'dd']]);
+      pack.close();
+      assert.equal(pack.get('bb'), 'second', 'read again after close');
+      pack.close();
+    }
   });
 });
 
