@@ -3,6 +3,7 @@
  * processYAMLConfigFileWithContext): imports in order, each import merged first, the importing file last;
  * `overrides` scoped to the file that declares them and the files it imports.
  */
+import { statSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
@@ -12,6 +13,7 @@ import { FUNCTION_TAGS, parseYaml, YamlSyntaxError } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
+import { fileStamp } from './file-stamp.ts';
 import { IncludeResolver, withLocation } from './includes.ts';
 import { applyLocals, type FileLocals, mayDeclareLocals } from './locals.ts';
 import {
@@ -134,6 +136,8 @@ export class ManifestReader {
   readonly #includes: IncludeResolver;
   readonly #strategy: ListMergeStrategy;
   readonly #sources = new Map<string, string>();
+  /** Each file's stamp (file-stamp.ts) as of before its text was read, or as of a stat when it was not read. */
+  readonly #stamps = new Map<string, string | undefined>();
   readonly #parsed = new Map<string, PlainMap>();
   readonly #processed = new Map<string, ProcessedFile>();
   readonly #locals = new Map<string, FileLocals>();
@@ -181,8 +185,11 @@ export class ManifestReader {
   source(path: string): string {
     let text = this.#sources.get(path) ?? this.#options.sources?.get(path);
     if (text === undefined) {
+      const at = Date.now();
       try {
-        text = readFileBounded(path, this.limits.maxFileBytes, `stack manifest ${this.display(path)}`);
+        text = readFileBounded(path, this.limits.maxFileBytes, `stack manifest ${this.display(path)}`, (stat) =>
+          this.#stamps.set(path, fileStamp(stat, at)),
+        );
       } catch (error) {
         if (error instanceof LimitError) throw withLocation(error, { file: path });
         throw new StrataError(
@@ -192,6 +199,26 @@ export class ManifestReader {
       this.#sources.set(path, text);
     }
     return text;
+  }
+
+  /**
+   * The file's stamp from before the text `source` returns was read (taken as it was read; a file not read yet is
+   * stat'ed once, without reading it). Undefined for a file missing, unreadable, changed too recently to trust its
+   * stamp, or whose text was given in `sources`.
+   */
+  stamp(path: string): string | undefined {
+    if (this.#options.sources?.has(path)) return undefined;
+    if (!this.#stamps.has(path)) {
+      const at = Date.now();
+      let stamp: string | undefined;
+      try {
+        stamp = fileStamp(statSync(path, { bigint: true, throwIfNoEntry: false }), at);
+      } catch {
+        // unreadable: no stamp, so the file is read (and fails) as before
+      }
+      this.#stamps.set(path, stamp);
+    }
+    return this.#stamps.get(path);
   }
 
   /** Parses a manifest once (by path) unless its text is rendered with a context first. */

@@ -1,0 +1,26 @@
+/**
+ * A file's stamp: what git's index keeps to tell an unchanged file without reading it (size, modification and change
+ * times in nanoseconds, inode), as one string. Any write changes the change time (ctime), which no program can set
+ * back, so a file with the same stamp as when it was read still holds what was read, with one exception git calls
+ * racy: a write within the same clock tick as the stat leaves the stamp as it was. A file changed less than
+ * RACY_MS before the moment of the stat gets no stamp, and is read again next time (by then it is old enough).
+ */
+import type { BigIntStats } from 'node:fs';
+
+/**
+ * Linux stamps files from a clock that ticks every few milliseconds; FAT keeps modification times to 2 s and some
+ * file systems to 1 s. Two seconds cover the coarsest of them; a file this young is simply read again next run.
+ */
+export const RACY_MS = 2000;
+
+/**
+ * The stamp of a regular file as `stat` shows it, `statAt` being `Date.now()` taken BEFORE the stat (an earlier
+ * moment only makes the rule stricter). Undefined when the stamp cannot be trusted: not a regular file, changed
+ * within RACY_MS of the stat, or changed "in the future" (the clock went back).
+ */
+export function fileStamp(stat: BigIntStats | undefined, statAt: number): string | undefined {
+  if (stat === undefined || !stat.isFile()) return undefined;
+  const trustedBefore = BigInt(statAt - RACY_MS) * 1_000_000n;
+  if (stat.mtimeNs >= trustedBefore || stat.ctimeNs >= trustedBefore) return undefined;
+  return `${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.ino}`;
+}
