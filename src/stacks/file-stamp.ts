@@ -5,7 +5,7 @@
  * racy: a write within the same clock tick as the stat leaves the stamp as it was. A file changed less than
  * RACY_MS before the moment of the stat gets no stamp, and is read again next time (by then it is old enough).
  */
-import type { BigIntStats } from 'node:fs';
+import { type BigIntStats, statSync } from 'node:fs';
 
 /**
  * Linux stamps files from a clock that ticks every few milliseconds; FAT keeps modification times to 2 s and some
@@ -23,4 +23,14 @@ export function fileStamp(stat: BigIntStats | undefined, statAt: number): string
   const trustedBefore = BigInt(statAt - RACY_MS) * 1_000_000n;
   if (stat.mtimeNs >= trustedBefore || stat.ctimeNs >= trustedBefore) return undefined;
   return `${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.ino}`;
+}
+
+/** A file's stamp from a stat of its path now (undefined: missing, unreadable, or not to be trusted). */
+export function statStamp(path: string): string | undefined {
+  const at = Date.now();
+  try {
+    return fileStamp(statSync(path, { bigint: true, throwIfNoEntry: false }), at);
+  } catch {
+    return undefined; // a file that cannot be stat'ed is read (and fails) as before
+  }
 }

@@ -3,7 +3,6 @@
  * processYAMLConfigFileWithContext): imports in order, each import merged first, the importing file last;
  * `overrides` scoped to the file that declares them and the files it imports.
  */
-import { statSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
@@ -13,7 +12,7 @@ import { FUNCTION_TAGS, parseYaml, YamlSyntaxError } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
-import { fileStamp } from './file-stamp.ts';
+import { fileStamp, statStamp } from './file-stamp.ts';
 import { IncludeResolver, withLocation } from './includes.ts';
 import { applyLocals, type FileLocals, mayDeclareLocals } from './locals.ts';
 import {
@@ -136,7 +135,7 @@ export class ManifestReader {
   readonly #includes: IncludeResolver;
   readonly #strategy: ListMergeStrategy;
   readonly #sources = new Map<string, string>();
-  /** Each file's stamp (file-stamp.ts) as of before its text was read, or as of a stat when it was not read. */
+  /** Each file's stamp (file-stamp.ts), taken before its text was read. */
   readonly #stamps = new Map<string, string | undefined>();
   readonly #parsed = new Map<string, PlainMap>();
   readonly #processed = new Map<string, ProcessedFile>();
@@ -201,23 +200,10 @@ export class ManifestReader {
     return text;
   }
 
-  /**
-   * The file's stamp from before the text `source` returns was read (taken as it was read; a file not read yet is
-   * stat'ed once, without reading it). Undefined for a file missing, unreadable, changed too recently to trust its
-   * stamp, or whose text was given in `sources`.
-   */
+  /** The file's stamp (file-stamp.ts) from before `source` read it, or from one stat if it was not read yet. */
   stamp(path: string): string | undefined {
     if (this.#options.sources?.has(path)) return undefined;
-    if (!this.#stamps.has(path)) {
-      const at = Date.now();
-      let stamp: string | undefined;
-      try {
-        stamp = fileStamp(statSync(path, { bigint: true, throwIfNoEntry: false }), at);
-      } catch {
-        // unreadable: no stamp, so the file is read (and fails) as before
-      }
-      this.#stamps.set(path, stamp);
-    }
+    if (!this.#stamps.has(path)) this.#stamps.set(path, statStamp(path));
     return this.#stamps.get(path);
   }
 
