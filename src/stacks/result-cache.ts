@@ -85,6 +85,8 @@ export class ResultCache {
   readonly #checked = new Map<string, FileState>();
   /** Each file's state from its text as read (a built entry records these). */
   readonly #read = new Map<string, FileState>();
+  /** The pack's file table entries checked so far, by index. */
+  readonly #entries: CheckedEntry[] = [];
   /** Numbers for the section values this run keeps (equal values, equal numbers). */
   readonly #interner = new JsonInterner();
   /** Manifests taken from the pack and built (and kept) by this run. */
@@ -123,11 +125,10 @@ export class ResultCache {
     const files: MergedFile[] = [];
     const states: FileState[] = [];
     for (const [id, depth] of stored.files) {
-      const [path, hash, stamp] = pack.files[id];
-      const state = this.#check(this.#absolute(path), hash, stamp || undefined, now);
-      if (state.hash !== hash) return undefined;
-      files.push({ path: this.#absolute(path), depth });
-      states.push(state);
+      const file = this.#checkEntry(id, pack, now);
+      if (!file.unchanged) return undefined;
+      files.push({ path: file.path, depth });
+      states.push(file.state);
     }
     const targets: [string, string][] = [];
     for (const [target, id] of stored.targets) {
@@ -214,6 +215,19 @@ export class ResultCache {
 
   #absolute(path: string): string {
     return isAbsolute(path) ? path : this.#base + path;
+  }
+
+  /** A file table entry checked (once per run: hundreds of manifests name the same catalogs). */
+  #checkEntry(id: number, pack: LoadedPack, now: ResultInputs): CheckedEntry {
+    let checked = this.#entries[id];
+    if (checked === undefined) {
+      const [relative, hash, stamp] = pack.files[id];
+      const path = this.#absolute(relative);
+      const state = this.#check(path, hash, stamp || undefined, now);
+      checked = { path, state, unchanged: state.hash === hash };
+      this.#entries[id] = checked;
+    }
+    return checked;
   }
 
   /**
@@ -306,6 +320,13 @@ type StoredFile = [string, string, string];
 interface FileState {
   hash: string | undefined;
   stamp: string | undefined;
+}
+
+/** A file table entry as this run checked it: its absolute path, state, and whether it still has the hash recorded. */
+interface CheckedEntry {
+  path: string;
+  state: FileState;
+  unchanged: boolean;
 }
 
 interface UsedEntry {
