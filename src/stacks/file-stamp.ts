@@ -1,15 +1,16 @@
 /**
  * A file's stamp: what git's index keeps to tell an unchanged file without reading it (size, modification and change
- * times in nanoseconds, inode), as one string. Any write changes the change time (ctime), which no program can set
- * back, so a file with the same stamp as when it was read still holds what was read, with one exception git calls
- * racy: a write within the same clock tick as the stat leaves the stamp as it was. A file changed less than
- * RACY_MS before the moment of the stat gets no stamp, and is read again next time (by then it is old enough).
+ * times in nanoseconds, inode), as one string. Any write sets the change time (ctime) to the current time, which
+ * `utimes` cannot set back, so a file with the same stamp as when it was read still holds what was read, with one
+ * exception git calls racy: a write within the same clock tick as the stat leaves the stamp as it was. A file changed
+ * less than RACY_MS before the moment of the stat gets no stamp, and is read again next time.
  */
 import { type BigIntStats, statSync } from 'node:fs';
 
 /**
- * Linux stamps files from a clock that ticks every few milliseconds; FAT keeps modification times to 2 s and some
- * file systems to 1 s. Two seconds cover the coarsest of them; a file this young is simply read again next run.
+ * Linux stamps files from a clock that ticks every 1-10 ms; FAT keeps modification times to 2 s and some file systems
+ * to 1 s. Two seconds cover the coarsest of them (and a network file server's clock up to a second behind ours); the
+ * cost is only that a file this young is read again on the next run.
  */
 export const RACY_MS = 2000;
 
