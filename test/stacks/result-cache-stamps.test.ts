@@ -135,7 +135,7 @@ test('file stamps: a file touched with the same content is read and hashed again
   });
 });
 
-test('file stamps: a file changed just before it was read gets no stamp and is read again next run', async (t) => {
+test('file stamps: a file changed just before it was read gets no stamp, is read again, and stamped at the next full write', async (t) => {
   await withCacheHome(async () => {
     await withRepo(FILES, async (repo) => {
       // The clock half a second after the files were written (however slow the machine): within RACY_MS.
@@ -155,6 +155,17 @@ test('file stamps: a file changed just before it was read gets no stamp and is r
       const later = await run(repo);
       assert.equal(later.fromCache, 2);
       assert.equal(later.reads.length, 4);
+      // A run that writes the pack in full (a stack rebuilt with over a thousand new section values) records the
+      // stamps taken as it read them again: the run after reads nothing.
+      const many = Array.from({ length: 600 }, (_, i) => `    c${i}: {vars: {i: ${i}}, settings: {i: ${i}}}\n`).join(
+        '',
+      );
+      repo.write('stacks/deploy/dev.yaml', `${FILES['stacks/deploy/dev.yaml']}${many}`);
+      assert.equal((await run(repo)).fromCache, 1);
+      const after = await run(repo);
+      assert.equal(after.fromCache, 2);
+      assert.deepEqual(after.reads, []);
+      assert.equal(after.described, await fresh(repo));
     });
   });
 });
