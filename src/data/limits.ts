@@ -3,7 +3,7 @@
  * controller reload, so a hostile or careless stack must end in a clear error, never in a hang or gigabytes of RAM.
  * The numbers come from atmos.yaml / strata.yaml `limits:`; every one has a safe default.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { StrataError } from '../errors.ts';
 
 export interface EngineLimits {
@@ -100,25 +100,33 @@ export class LimitError extends StrataError {}
 
 /**
  * Reads a file as UTF-8, refusing it past `maxBytes` without reading more than one byte beyond the limit: a device
- * (`/dev/zero`), a FIFO or a huge file never ends up in memory. `what` names the file in the error.
+ * (`/dev/zero`), a FIFO or a huge file never ends up in memory. `what` names the file in the error. `onStat` is
+ * given the stat of the file opened, taken before anything is read (the result cache's file stamps).
  */
-export function readFileBounded(path: string, maxBytes: number, what: string): string {
+export function readFileBounded(
+  path: string,
+  maxBytes: number,
+  what: string,
+  onStat?: (stat: BigIntStats) => void,
+): string {
   // O_NONBLOCK: opening a FIFO waits for a writer otherwise, so a named pipe in the repository would hang strata.
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const stat = fstatSync(fd);
+    const stat = fstatSync(fd, { bigint: true });
+    onStat?.(stat);
+    const size = Number(stat.size);
     if (stat.isFIFO() || stat.isSocket()) {
       throw new LimitError(`${what} is a named pipe or socket, not a file`, {
         hint: 'strata reads only regular files (and bounded reads of devices): replace it with a file',
       });
     }
-    if (stat.isFile() && stat.size > maxBytes) throw tooBig(what, `${stat.size} bytes, over`, maxBytes);
+    if (stat.isFile() && size > maxBytes) throw tooBig(what, `${size} bytes, over`, maxBytes);
     const chunks: Buffer[] = [];
     let total = 0;
     // A regular file is read in one go (its size is known; a short read is its end, which saves a read per file of
     // a repository of thousands); devices and pipes in chunks up to the limit.
     const regular = stat.isFile();
-    const chunk = regular ? stat.size + 1 : 64 * 1024;
+    const chunk = regular ? size + 1 : 64 * 1024;
     for (;;) {
       const buffer = Buffer.allocUnsafe(Math.min(chunk, maxBytes + 1 - total));
       const read = readSync(fd, buffer, 0, buffer.length, null);

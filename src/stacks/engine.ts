@@ -209,7 +209,7 @@ export class StackEngine {
     return this.#manifests;
   }
 
-  /** What a result cache entry must still match: the files as they read now, the imports as they resolve now. */
+  /** What a result cache entry must still match: the files as they are now, the imports as they resolve now. */
   readonly #resultInputs: ResultInputs = {
     text: (path) => {
       try {
@@ -218,6 +218,7 @@ export class StackEngine {
         return undefined;
       }
     },
+    stamp: (path) => this.#reader.stamp(path),
     resolve: (target) => this.#reader.resolveTarget(target),
   };
 

@@ -12,6 +12,7 @@ import { FUNCTION_TAGS, parseYaml, YamlSyntaxError } from '../data/yaml.ts';
 import { StrataError } from '../errors.ts';
 import { type FuncMap, hasTemplate, renderTemplate } from '../template/index.ts';
 import { closestNames } from '../util/suggest.ts';
+import { fileStamp, statStamp } from './file-stamp.ts';
 import { IncludeResolver, withLocation } from './includes.ts';
 import { applyLocals, type FileLocals, mayDeclareLocals } from './locals.ts';
 import {
@@ -134,6 +135,8 @@ export class ManifestReader {
   readonly #includes: IncludeResolver;
   readonly #strategy: ListMergeStrategy;
   readonly #sources = new Map<string, string>();
+  /** Each file's stamp (file-stamp.ts), taken before its text was read. */
+  readonly #stamps = new Map<string, string | undefined>();
   readonly #parsed = new Map<string, PlainMap>();
   readonly #processed = new Map<string, ProcessedFile>();
   readonly #locals = new Map<string, FileLocals>();
@@ -181,8 +184,11 @@ export class ManifestReader {
   source(path: string): string {
     let text = this.#sources.get(path) ?? this.#options.sources?.get(path);
     if (text === undefined) {
+      const at = Date.now();
       try {
-        text = readFileBounded(path, this.limits.maxFileBytes, `stack manifest ${this.display(path)}`);
+        text = readFileBounded(path, this.limits.maxFileBytes, `stack manifest ${this.display(path)}`, (stat) =>
+          this.#stamps.set(path, fileStamp(stat, at)),
+        );
       } catch (error) {
         if (error instanceof LimitError) throw withLocation(error, { file: path });
         throw new StrataError(
@@ -192,6 +198,13 @@ export class ManifestReader {
       this.#sources.set(path, text);
     }
     return text;
+  }
+
+  /** The file's stamp (file-stamp.ts) from before `source` read it, or from one stat if it was not read yet. */
+  stamp(path: string): string | undefined {
+    if (this.#options.sources?.has(path)) return undefined;
+    if (!this.#stamps.has(path)) this.#stamps.set(path, statStamp(path));
+    return this.#stamps.get(path);
   }
 
   /** Parses a manifest once (by path) unless its text is rendered with a context first. */

@@ -1,7 +1,8 @@
 /**
  * A persistent cache of each top-level manifest's components, built and named (docs/stacks.md, "The result cache"),
  * so that a run with one stack file changed builds only the stacks whose files changed. An entry is used only when
- * every file it was built from still has the same SHA-256, every import path still resolves to the same file, and
+ * every file it was built from still has the same SHA-256 (a file whose stamp, file-stamp.ts, is the one recorded
+ * with its hash is not read again), every import path still resolves to the same file, and
  * the run has the same strata version, configuration (atmos.yaml with its environment overrides) and engine options.
  * Only pure manifests are cached (manifests.ts, AssembledManifest.pure): no template delimiter, YAML function,
  * `!include` or marker in any file, no glob or missing optional import, no stacks.name_template; a result whose
@@ -41,14 +42,16 @@ export interface ResultEntry {
 export interface ResultInputs {
   /** The text of a file now (undefined when it cannot be read). */
   text(path: string): string | undefined;
+  /** The file's stamp (file-stamp.ts) taken before `text` read it, or now if it was not read (memoised). */
+  stamp(path: string): string | undefined;
   /** The file an import path resolves to now. */
   resolve(target: string): string | undefined;
 }
 
 /**
  * A manifest's line: what it must still match, and its result with every section value as a table index. Files are
- * indexes into the pack's file table ([path, SHA-256] pairs, paths relative to the stacks folder): the hundreds of
- * manifests that import the same catalogs name each file once.
+ * indexes into the pack's file table ([path, SHA-256, stamp or ''] lists, paths relative to the stacks folder): the
+ * hundreds of manifests that import the same catalogs name each file once.
  */
 interface StoredEntry {
   /** [file index, import depth] for each file the manifest was built from. */
@@ -78,7 +81,12 @@ export class ResultCache {
   #loaded: LoadedPack | undefined;
   /** The entries this run used (with their line as read) or built, to write back. */
   readonly #used = new Map<string, UsedEntry>();
-  readonly #hashes = new Map<string, string | undefined>();
+  /** Each file as this run found it when validating: its stamp, and its recorded hash when the stamp matched. */
+  readonly #checked = new Map<string, FileState>();
+  /** Each file's state from its text as read (a built entry records these). */
+  readonly #read = new Map<string, FileState>();
+  /** The pack's file table entries checked so far, by index. */
+  readonly #entries: CheckedEntry[] = [];
   /** Numbers for the section values this run keeps (equal values, equal numbers). */
   readonly #interner = new JsonInterner();
   /** Manifests taken from the pack and built (and kept) by this run. */
@@ -90,7 +98,7 @@ export class ResultCache {
     const dir = options.dir ?? strataCacheDir('results');
     this.#file = join(dir, `${sha256(stacksBase).slice(0, 24)}.pack`);
     this.#base = stacksBase.endsWith(sep) ? stacksBase : stacksBase + sep;
-    this.#header = JSON.stringify({ format: 2, strata: VERSION, inputs: sha256(JSON.stringify(inputs)) });
+    this.#header = JSON.stringify({ format: 3, strata: VERSION, inputs: sha256(JSON.stringify(inputs)) });
     this.#maxBytes = options.maxBytes ?? RESULT_CACHE_MAX_BYTES;
   }
 
@@ -99,23 +107,32 @@ export class ResultCache {
     const pack = this.#load();
     const line = pack.lines.get(manifest);
     if (line === undefined) return undefined;
-    let stored: StoredEntry;
+    let used: UsedEntry | undefined;
     try {
-      stored = JSON.parse(line) as StoredEntry;
+      used = this.#validated(JSON.parse(line) as StoredEntry, pack, now);
     } catch {
-      return undefined; // a line damaged on disk is a miss
+      return undefined; // a line (or file table) damaged on disk is a miss
     }
+    if (used === undefined) return undefined;
+    this.#used.set(manifest, { ...used, line });
+    resultCounters.fromCache++;
+    this.#hits++;
+    return used.entry;
+  }
+
+  /** A stored entry decoded, when every file and import it was built from is unchanged. */
+  #validated(stored: StoredEntry, pack: LoadedPack, now: ResultInputs): UsedEntry | undefined {
     const files: MergedFile[] = [];
-    const hashes: string[] = [];
+    const states: FileState[] = [];
     for (const [id, depth] of stored.files) {
-      const [path, hash] = pack.files[id] ?? [];
-      if (path === undefined || this.#hash(this.#absolute(path), now) !== hash) return undefined;
-      files.push({ path: this.#absolute(path), depth });
-      hashes.push(hash);
+      const file = this.#checkEntry(id, pack, now);
+      if (!file.unchanged) return undefined;
+      files.push({ path: file.path, depth });
+      states.push(file.state);
     }
     const targets: [string, string][] = [];
     for (const [target, id] of stored.targets) {
-      const file = this.#absolute(pack.files[id]?.[0] ?? '');
+      const file = this.#absolute(pack.files[id][0]);
       if (now.resolve(this.#absolute(target)) !== file) return undefined;
       targets.push([this.#absolute(target), file]);
     }
@@ -125,23 +142,20 @@ export class ResultCache {
       fallbackName: stored.fallbackName,
       candidates: stored.candidates.map((c) => decodeCandidate(c, pack.values, pack.shapes)),
     };
-    this.#used.set(manifest, { entry, hashes, targets, line });
-    resultCounters.fromCache++;
-    this.#hits++;
-    return entry;
+    return { entry, states, targets };
   }
 
   /** Records a manifest's result, when its values are plain JSON (a .nan or a binary is not cached). */
   set(manifest: string, entry: ResultEntry, targets: [string, string][], now: ResultInputs): void {
     const sections = internSections(entry, this.#interner);
     if (sections === undefined) return;
-    const hashes: string[] = [];
+    const states: FileState[] = [];
     for (const file of entry.files) {
-      const hash = this.#hash(file.path, now);
-      if (hash === undefined) return;
-      hashes.push(hash);
+      const state = this.#fromText(file.path, now);
+      if (state.hash === undefined) return;
+      states.push(state);
     }
-    this.#used.set(manifest, { entry, hashes, targets, sections });
+    this.#used.set(manifest, { entry, states, targets, sections });
     this.#built++;
   }
 
@@ -203,12 +217,42 @@ export class ResultCache {
     return isAbsolute(path) ? path : this.#base + path;
   }
 
-  #hash(path: string, now: ResultInputs): string | undefined {
-    if (!this.#hashes.has(path)) {
-      const text = now.text(path);
-      this.#hashes.set(path, text === undefined ? undefined : sha256(text));
+  /** A file table entry checked (once per run: hundreds of manifests name the same catalogs). */
+  #checkEntry(id: number, pack: LoadedPack, now: ResultInputs): CheckedEntry {
+    let checked = this.#entries[id];
+    if (checked === undefined) {
+      const [relative, hash, stamp] = pack.files[id];
+      const path = this.#absolute(relative);
+      const state = this.#check(path, hash, stamp || undefined, now);
+      checked = { path, state, unchanged: state.hash === hash };
+      this.#entries[id] = checked;
     }
-    return this.#hashes.get(path);
+    return checked;
+  }
+
+  /**
+   * A file as validation finds it (once per run): a file whose stamp is still the one recorded with `hash` holds
+   * what it held then, unread; any other is read and hashed.
+   */
+  #check(path: string, hash: string, stamp: string | undefined, now: ResultInputs): FileState {
+    let state = this.#checked.get(path) ?? this.#read.get(path);
+    if (state === undefined) {
+      const current = now.stamp(path);
+      state = current !== undefined && current === stamp ? { hash, stamp } : this.#fromText(path, now);
+      this.#checked.set(path, state);
+    }
+    return state;
+  }
+
+  /** A file's hash from its text as read, with the stamp taken before that read. */
+  #fromText(path: string, now: ResultInputs): FileState {
+    let state = this.#read.get(path);
+    if (state === undefined) {
+      const text = now.text(path);
+      state = { hash: text === undefined ? undefined : sha256(text), stamp: now.stamp(path) };
+      this.#read.set(path, state);
+    }
+    return state;
   }
 
   #load(): LoadedPack {
@@ -237,7 +281,7 @@ export class ResultCache {
       const loaded: LoadedPack = {
         values,
         shapes: JSON.parse(lines[3]) as string[][],
-        files: JSON.parse(lines[4]) as [string, string][],
+        files: storedFiles(JSON.parse(lines[4])),
         lines: new Map(),
         compacted: Number(lines[1]) || 0,
         valuesText: lines[2],
@@ -259,8 +303,8 @@ export class ResultCache {
 interface LoadedPack {
   values: unknown[];
   shapes: string[][];
-  /** [path, SHA-256] pairs. */
-  files: [string, string][];
+  /** [path, SHA-256, stamp or ''] lists. */
+  files: StoredFile[];
   lines: Map<string, string>;
   /** The size of the value table when the pack was last written in full. */
   compacted: number;
@@ -269,9 +313,26 @@ interface LoadedPack {
   filesText: string;
 }
 
+/** A file table entry: [path, SHA-256, stamp or '']. */
+type StoredFile = [string, string, string];
+
+/** A file as this run found it: its hash (undefined: it cannot be read) and its stamp if one can be trusted. */
+interface FileState {
+  hash: string | undefined;
+  stamp: string | undefined;
+}
+
+/** A file table entry as this run checked it: its absolute path, state, and whether it still has the hash recorded. */
+interface CheckedEntry {
+  path: string;
+  state: FileState;
+  unchanged: boolean;
+}
+
 interface UsedEntry {
   entry: ResultEntry;
-  hashes: string[];
+  /** Each file's state, in the order of entry.files. */
+  states: FileState[];
   targets: [string, string][];
   /** The entry's line as read from the pack (its indexes point into the pack's tables). */
   line?: string;
@@ -291,18 +352,18 @@ function internSections(entry: ResultEntry, interner: JsonInterner): InternedSec
 }
 
 /** An entry's line for a pack whose tables `table` extends (undefined when a value is one JSON cannot carry). */
-function encode({ entry, hashes, targets, sections: built }: UsedEntry, table: ValueTable): string | undefined {
+function encode({ entry, states, targets, sections: built }: UsedEntry, table: ValueTable): string | undefined {
   const sections = built ?? internSections(entry, table.interner);
   if (sections === undefined) return undefined;
   const ids = new Map<string, number>();
   const files = entry.files.map((file, i): [number, number] => {
-    const id = table.file(file.path, hashes[i]);
+    const id = table.file(file.path, states[i]);
     ids.set(file.path, id);
     return [id, file.depth];
   });
   const stored: Omit<StoredEntry, 'candidates'> = {
     files,
-    targets: targets.map(([target, file]) => [table.relative(target), ids.get(file) ?? table.file(file, '')]),
+    targets: targets.map(([target, file]) => [table.relative(target), ids.get(file) ?? table.file(file, NO_STATE)]),
     imports: entry.imports,
     fallbackName: entry.fallbackName,
   };
@@ -348,7 +409,7 @@ class ValueTable {
   /** The JSON text of each value added: the table is written from them. */
   readonly valueTexts: string[] = [];
   readonly shapes: string[][] = [];
-  readonly files: [string, string][] = [];
+  readonly files: StoredFile[] = [];
   /** Table indexes by interned number (-1: none yet). */
   readonly #byNumber: number[] = [];
   /** The values of the tables extended, found by identity (objects) or by value (strings, numbers...). */
@@ -370,7 +431,7 @@ class ValueTable {
     this.#valueBase = values.length;
     this.#shapeBase = shapes.length;
     this.#fileBase = files.length;
-    for (let id = 0; id < files.length; id++) this.#fileIds.set(`${files[id][0]}\u0000${files[id][1]}`, id);
+    for (let id = 0; id < files.length; id++) this.#fileIds.set(files[id].join('\u0000'), id);
     for (let id = 0; id < values.length; id++) {
       const value = values[id];
       const old = typeof value === 'object' && value !== null ? this.#oldObjects : this.#oldScalars;
@@ -379,10 +440,10 @@ class ValueTable {
     for (let id = 0; id < shapes.length; id++) this.#shapeIds.set(shapes[id].join('\u0000'), id);
   }
 
-  /** The index of a file (absolute path) with its hash in the file table. */
-  file(path: string, hash: string): number {
-    const stored: [string, string] = [this.relative(path), hash];
-    const key = `${stored[0]}\u0000${hash}`;
+  /** The index of a file (absolute path) with its hash and stamp in the file table. */
+  file(path: string, { hash, stamp }: FileState): number {
+    const stored: StoredFile = [this.relative(path), hash ?? '', stamp ?? ''];
+    const key = stored.join('\u0000');
     let id = this.#fileIds.get(key);
     if (id === undefined) {
       id = this.#fileBase + this.files.length;
@@ -450,6 +511,15 @@ function decodeCandidate(stored: unknown[], values: unknown[], shapes: string[][
   const inheritance = section.inheritance as string[];
   const raw: RawComponent = { kind, name, section, folder, inheritance, baseComponent, abstract, enabled, locked };
   return { raw, stack };
+}
+
+const NO_STATE: FileState = { hash: '', stamp: undefined };
+
+/** The file table as read, each entry [path, SHA-256, stamp or '']; anything else throws (a damaged pack). */
+function storedFiles(table: unknown): StoredFile[] {
+  const valid = (file: unknown) => Array.isArray(file) && file.length === 3 && file.every((s) => typeof s === 'string');
+  if (!Array.isArray(table) || !table.every(valid)) throw new Error('damaged file table');
+  return table as StoredFile[];
 }
 
 function isEmptyPlainMap(value: unknown): boolean {

@@ -214,7 +214,7 @@ test('the result cache keeps no result JSON cannot carry exactly, and keeps its 
     });
     const dir = join(home, 'small');
     const entry = { files: [], imports: [], fallbackName: 'x', candidates: [] };
-    const now = { text: () => '', resolve: () => undefined };
+    const now = { text: () => '', stamp: () => undefined, resolve: () => undefined };
     const write = (base: string, maxBytes: number) => {
       const cache = new ResultCache(base, {}, { dir, maxBytes });
       cache.set(`${base}/m.yaml`, entry, [], now);
@@ -247,7 +247,7 @@ const sectionValues = fc.array(json, { minLength: 1, maxLength: 5 }).chain((pool
 );
 
 test('the result cache reads back every section as kept, written in full or appended to a pack', async () => {
-  const now = { text: () => '', resolve: () => undefined };
+  const now = { text: () => '', stamp: () => undefined, resolve: () => undefined };
   const manifests = fc.array(fc.array(sectionValues, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 });
   await withCacheHome(async (home) => {
     let run = 0;
