@@ -2,27 +2,23 @@
  * The import closures of the last run, kept beside the import index (`.git/strata/affected-reach.json`): a warm
  * `describe affected` takes a manifest's closure as it was when every file in it still has the same object id and no
  * folder its imports were resolved in has changed, instead of following the imports of every manifest again (50 ms
- * at 1,000 stacks). Adding, removing or renaming an entry changes a folder's modification and change times; a file's
- * content is checked by its id. A folder whose times are within two seconds of the run that looked into it is not
- * kept (git's racy-clean rule: a change in the same clock tick as the look would leave the times equal), nor is
- * anything when a folder held a symbolic link (its target may change while the folder does not).
+ * at 1,000 stacks). Adding, removing or renaming an entry changes a folder's times, kept as its stamp
+ * (stacks/file-stamp.ts); a file's content is checked by its id. Nothing is kept when a folder changed within
+ * RACY_MS of the start of the run that looked into it (git's racy-clean rule: a change in the same clock tick as the
+ * look would leave the stamp equal), or when a folder held a symbolic link (its target may change while the folder
+ * does not).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isPlainMap } from '../data/merge.ts';
+import { fileStamp } from '../stacks/file-stamp.ts';
 import { writeCacheFileSync } from '../util/fs.ts';
 
 const REACH_FORMAT = 1;
 
-/**
- * How close to the run a folder's times may be and still be trusted next time (file times are coarse); tests that
- * write a repository and look at it within the same second set it to 0.
- */
-export const reachTrust = { racyMarginMs: 2000 };
-
 interface ReachFile {
   format: number;
   key: string;
-  /** Each folder the imports were resolved in: `inode:mtimeNs:ctimeNs`, or null when it did not exist. */
+  /** Each folder the imports were resolved in: its stamp, or null when it did not exist. */
   folders: [string, string | null][];
   /** [repository-relative path, object id] of each file in a closure. */
   files: [string, string][];
@@ -36,17 +32,24 @@ export interface KeptReach {
   fileDeps: string[] | null;
 }
 
-/** A folder's identity and times; null when it does not exist. */
-function folderSignature(dir: string): string | null {
-  const stat = statSync(dir, { bigint: true, throwIfNoEntry: false });
-  return stat ? `${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}` : null;
+/**
+ * A folder's stamp (`statAt`: Date.now() taken before the folders were looked into); null when there is none,
+ * undefined when it cannot be trusted (changed since statAt - RACY_MS, or not a folder).
+ */
+function folderStamp(dir: string, statAt: number): string | null | undefined {
+  try {
+    const stat = statSync(dir, { bigint: true, throwIfNoEntry: false });
+    return stat === undefined ? null : fileStamp(stat, statAt, 'folder');
+  } catch {
+    return undefined; // ENOTDIR, EACCES: nothing to trust
+  }
 }
 
 export class ReachCache {
   readonly #path: string | undefined;
   readonly #key: string;
-  /** Folders changed after this (epoch nanoseconds) are not trusted next time. */
-  readonly #trustedBefore: bigint;
+  /** When this run started to look (Date.now()): folders changed since, or just before, are not kept. */
+  readonly #startedAt = Date.now();
   #stored: ReachFile | undefined | null = null;
   /** Per stored file index: whether its id is still the same (decided on first use). */
   readonly #sameFile: (boolean | undefined)[] = [];
@@ -57,8 +60,6 @@ export class ReachCache {
   constructor(path: string | undefined, key: string) {
     this.#path = path;
     this.#key = key;
-    const margin = BigInt(reachTrust.racyMarginMs) * 1_000_000n;
-    this.#trustedBefore = BigInt(Date.now()) * 1_000_000n - margin;
   }
 
   /** The closure kept for a manifest, if its files are unchanged (`idOf`: a file's object id now). */
@@ -95,16 +96,13 @@ export class ReachCache {
    */
   save(folders: Array<[string, boolean]> | undefined, idOf: (rel: string) => string): void {
     if (!this.#path || this.#followed === 0) return;
-    const signatures = new Map(this.#load()?.folders ?? []);
+    const stamps = new Map(this.#load()?.folders ?? []);
     if (!folders) return;
     for (const [dir] of folders) {
-      if (signatures.has(dir)) continue;
-      const signature = folderSignature(dir);
-      if (signature !== null) {
-        const [, mtime, ctime] = signature.split(':').map(BigInt);
-        if (mtime >= this.#trustedBefore || ctime >= this.#trustedBefore) return;
-      }
-      signatures.set(dir, signature);
+      if (stamps.has(dir)) continue;
+      const stamp = folderStamp(dir, this.#startedAt);
+      if (stamp === undefined) return;
+      stamps.set(dir, stamp);
     }
     const files: [string, string][] = [];
     const indexOf = new Map<string, number>();
@@ -122,7 +120,7 @@ export class ReachCache {
         fileDeps,
       ];
     }
-    const data: ReachFile = { format: REACH_FORMAT, key: this.#key, folders: [...signatures], files, manifests };
+    const data: ReachFile = { format: REACH_FORMAT, key: this.#key, folders: [...stamps], files, manifests };
     try {
       writeCacheFileSync(this.#path, JSON.stringify(data));
     } catch {
@@ -149,8 +147,9 @@ export class ReachCache {
       Array.isArray(data.files) &&
       isPlainMap(data.manifests);
     if (!wellFormed) return undefined;
+    const now = Date.now();
     for (const folder of data.folders) {
-      if (!Array.isArray(folder) || folderSignature(String(folder[0])) !== folder[1]) return undefined;
+      if (!Array.isArray(folder) || folderStamp(String(folder[0]), now) !== folder[1]) return undefined;
     }
     this.#stored = data;
     return data;

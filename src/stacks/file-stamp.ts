@@ -15,12 +15,13 @@ import { type BigIntStats, statSync } from 'node:fs';
 export const RACY_MS = 2000;
 
 /**
- * The stamp of a regular file as `stat` shows it, `statAt` being `Date.now()` taken BEFORE the stat (an earlier
- * moment only makes the rule stricter). Undefined when the stamp cannot be trusted: not a regular file, changed
- * within RACY_MS of the stat, or changed "in the future" (the clock went back).
+ * The stamp of a regular file (or a folder: adding, removing or renaming an entry sets its times) as `stat` shows it,
+ * `statAt` being `Date.now()` taken BEFORE the stat (an earlier moment only makes the rule stricter). Undefined when
+ * the stamp cannot be trusted: not of that kind, changed within RACY_MS of the stat, or changed "in the future" (the
+ * clock went back).
  */
-export function fileStamp(stat: BigIntStats | undefined, statAt: number): string | undefined {
-  if (stat === undefined || !stat.isFile()) return undefined;
+export function fileStamp(stat: BigIntStats | undefined, statAt: number, kind: 'file' | 'folder' = 'file'): string | undefined {
+  if (stat === undefined || !(kind === 'file' ? stat.isFile() : stat.isDirectory())) return undefined;
   const trustedBefore = BigInt(statAt - RACY_MS) * 1_000_000n;
   if (stat.mtimeNs >= trustedBefore || stat.ctimeNs >= trustedBefore) return undefined;
   return `${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.ino}`;

@@ -6,25 +6,22 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, afterEach, beforeEach, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { describeAffected, describeAffectedReport } from '../../src/gitops/affected.ts';
 import { contentFacts, ImportIndex, IndexPack, reachesPath } from '../../src/gitops/affected-index.ts';
-import { reachTrust } from '../../src/gitops/affected-reach.ts';
 import { StackEngine } from '../../src/stacks/engine.ts';
 import { findStackManifests } from '../../src/stacks/manifests.ts';
 import { sharedDir, skipWithoutShared } from '../helpers/shared.ts';
-import { TempRepo } from './helpers.ts';
+import { clockAhead, realClock, TempRepo } from './helpers.ts';
 
 const repos: TempRepo[] = [];
-// These repositories are written and read within a second: their folders' times are trusted at once (each test
-// changes a folder tens of milliseconds after the run before looked, well past the clock's tick).
-const margin = reachTrust.racyMarginMs;
-before(() => {
-  reachTrust.racyMarginMs = 0;
-});
+// These repositories are written and read within a second: each test runs with the clock a few seconds ahead, so
+// that the folders it wrote are trusted (each test changes a folder tens of milliseconds after the run before looked,
+// well past the file system clock's tick).
+beforeEach(() => clockAhead());
+afterEach(realClock);
 after(() => {
-  reachTrust.racyMarginMs = margin;
   for (const r of repos) r.cleanup();
 });
 
@@ -140,12 +137,8 @@ test('kept closures: folders changed within two seconds of the run are not trust
   const base = r.head();
   r.write('stacks/defaults/stage.yaml', 'vars:\n  stage: stage\n  region: eu\n');
   r.commit('stage region');
-  reachTrust.racyMarginMs = 2000;
-  try {
-    await describeAffectedReport({ cwd: r.dir, sha: base });
-  } finally {
-    reachTrust.racyMarginMs = 0;
-  }
+  realClock();
+  await describeAffectedReport({ cwd: r.dir, sha: base });
   assert.ok(existsSync(indexFile(r)), 'the index is kept');
   assert.ok(!existsSync(reachFile(r)), 'the closures are not: the folders were written a moment ago');
 });

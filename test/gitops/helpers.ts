@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { mock } from 'node:test';
 
 /** A real git repository in a temp folder, with a fixed identity and dates so runs are reproducible. */
 export class TempRepo {
@@ -48,4 +49,18 @@ export class TempRepo {
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Date.now() a few seconds ahead (node:test's mock timers; Date only): the files and folders a test has just written
+ * are old enough for their stamps to be trusted (stacks/file-stamp.ts, RACY_MS). Frozen: call it again for later runs.
+ */
+export function clockAhead(ms = 5000): void {
+  mock.timers.reset();
+  mock.timers.enable({ apis: ['Date'], now: Date.now() + ms });
+}
+
+/** The real clock again. */
+export function realClock(): void {
+  mock.timers.reset();
 }
