@@ -20,7 +20,11 @@ export const RACY_MS = 2000;
  * the stamp cannot be trusted: not of that kind, changed within RACY_MS of the stat, or changed "in the future" (the
  * clock went back).
  */
-export function fileStamp(stat: BigIntStats | undefined, statAt: number, kind: 'file' | 'folder' = 'file'): string | undefined {
+export function fileStamp(
+  stat: BigIntStats | undefined,
+  statAt: number,
+  kind: 'file' | 'folder' = 'file',
+): string | undefined {
   if (stat === undefined || !(kind === 'file' ? stat.isFile() : stat.isDirectory())) return undefined;
   const trustedBefore = BigInt(statAt - RACY_MS) * 1_000_000n;
   if (stat.mtimeNs >= trustedBefore || stat.ctimeNs >= trustedBefore) return undefined;
