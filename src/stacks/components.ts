@@ -21,6 +21,13 @@ const LAYERED_SECTIONS = [
 const OVERRIDABLE = new Set(['vars', 'settings', 'env', 'providers', 'hooks', 'generate', 'command']);
 /** Sections that must be maps wherever they are written. */
 const MAP_SECTIONS = [...LAYERED_SECTIONS, 'metadata', 'backend', 'remote_state_backend', 'overrides'] as const;
+const MAP_SECTION_NAMES: ReadonlySet<string> = new Set(MAP_SECTIONS);
+
+/** Whether each of MAP_SECTIONS a map holds is a map (or null): its own keys only, most maps hold a few. */
+function sectionsAreMaps(map: PlainMap): boolean {
+  for (const key of Object.keys(map)) if (MAP_SECTION_NAMES.has(key) && !isMapOrNothing(map[key])) return false;
+  return true;
+}
 const isMapOrNothing = (value: unknown): boolean =>
   value === undefined || value === null || isPlainMap(value) || value instanceof YamlFunction;
 /** Metadata keys never inherited from a base (Atmos: the inheritance meta-properties themselves). */
@@ -113,31 +120,31 @@ export class ComponentBuilder {
    */
   #mayFail(): boolean {
     const components = asMap(this.#doc.components);
-    if (MAP_SECTIONS.some((key) => !isMapOrNothing(this.#doc[key]))) return true;
+    if (!sectionsAreMaps(this.#doc)) return true;
     for (const kind of Object.keys(components)) {
       if (!(kind in this.#config.components)) continue;
-      const kindSection = asMap(this.#doc[kind]);
-      if (MAP_SECTIONS.some((key) => !isMapOrNothing(kindSection[key]))) return true;
+      if (!sectionsAreMaps(asMap(this.#doc[kind]))) return true;
       const all = asMap(components[kind]);
       // The longest chain of links below each component; -1 while it is being walked (a loop).
       const depth = new Map<string, number>();
       const chain = (name: string): number => {
         const known = depth.get(name);
         if (known !== undefined) return known < 0 ? Number.POSITIVE_INFINITY : known;
-        depth.set(name, -1);
         const own = all[name];
+        if (own !== null && own !== undefined && !isPlainMap(own)) return Number.POSITIVE_INFINITY;
         const section = asMap(own);
         const inherits = asMap(section.metadata).inherits;
-        const broken =
-          (own !== null && own !== undefined && !isPlainMap(own)) ||
-          MAP_SECTIONS.some((key) => !isMapOrNothing(section[key])) ||
-          (inherits !== undefined && !Array.isArray(inherits));
-        let deepest = broken ? Number.POSITIVE_INFINITY : 0;
+        if (!sectionsAreMaps(section) || (inherits !== undefined && !Array.isArray(inherits)))
+          return Number.POSITIVE_INFINITY;
         const legacy = asText(section.component);
-        if (legacy && legacy !== name && isPlainMap(all[legacy])) deepest = Math.max(deepest, 1 + chain(legacy));
-        for (const parent of (Array.isArray(inherits) ? inherits : []).map(asText)) {
-          if (!parent || parent === name) continue;
-          deepest = Math.max(deepest, isPlainMap(all[parent]) ? 1 + chain(parent) : Number.POSITIVE_INFINITY);
+        if (!legacy && (inherits === undefined || inherits.length === 0)) return 0;
+        depth.set(name, -1);
+        let deepest = 0;
+        if (legacy && legacy !== name && isPlainMap(all[legacy])) deepest = 1 + chain(legacy);
+        for (const parent of (inherits ?? []) as unknown[]) {
+          const base = asText(parent);
+          if (!base || base === name) continue;
+          deepest = Math.max(deepest, isPlainMap(all[base]) ? 1 + chain(base) : Number.POSITIVE_INFINITY);
         }
         depth.set(name, deepest);
         return deepest;

@@ -3,6 +3,7 @@
  * processYAMLConfigFileWithContext): imports in order, each import merged first, the importing file last;
  * `overrides` scoped to the file that declares them and the files it imports.
  */
+import type { BigIntStats } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { StrataConfig } from '../config/types.ts';
@@ -137,6 +138,8 @@ export class ManifestReader {
   readonly #sources = new Map<string, string>();
   /** Each file's stamp (file-stamp.ts), taken before its text was read. */
   readonly #stamps = new Map<string, string | undefined>();
+  /** The stat taken before each file was read, made into a stamp only if asked for (most runs never ask). */
+  readonly #readStats = new Map<string, { stat: BigIntStats; at: number }>();
   readonly #parsed = new Map<string, PlainMap>();
   readonly #processed = new Map<string, ProcessedFile>();
   readonly #locals = new Map<string, FileLocals>();
@@ -187,7 +190,7 @@ export class ManifestReader {
       const at = Date.now();
       try {
         text = readFileBounded(path, this.limits.maxFileBytes, `stack manifest ${this.display(path)}`, (stat) =>
-          this.#stamps.set(path, fileStamp(stat, at)),
+          this.#readStats.set(path, { stat, at }),
         );
       } catch (error) {
         if (error instanceof LimitError) throw withLocation(error, { file: path });
@@ -203,7 +206,10 @@ export class ManifestReader {
   /** The file's stamp (file-stamp.ts) from before `source` read it, or from one stat if it was not read yet. */
   stamp(path: string): string | undefined {
     if (this.#options.sources?.has(path)) return undefined;
-    if (!this.#stamps.has(path)) this.#stamps.set(path, statStamp(path));
+    if (!this.#stamps.has(path)) {
+      const read = this.#readStats.get(path);
+      this.#stamps.set(path, read ? fileStamp(read.stat, read.at) : statStamp(path));
+    }
     return this.#stamps.get(path);
   }
 

@@ -42,6 +42,9 @@ class MemoryBytes implements PackBytes {
 
 const PAGE_BYTES = 16 * 1024;
 
+/** Look-ups of a pack file answered from pages before it is read whole. */
+const PAGED_LOOKUPS = 32;
+
 /** Descriptors of packs dropped without close() (a run that failed half-way) are closed when they are collected. */
 const openDescriptors = new FinalizationRegistry<number>((fd) => {
   try {
@@ -136,6 +139,7 @@ export class SortedPack {
   #start = 0;
   /** How many times the pack was written. */
   #generation = 0;
+  #lookups = 0;
 
   /** The pack in a file (empty when there is none or it was written with another header). */
   static read(file: string, header: string): SortedPack {
@@ -171,10 +175,10 @@ export class SortedPack {
     return this.#bytes;
   }
 
-  /** Lets go of the file; a later look opens it again. */
+  /** Lets go of the file (a later look opens it again); a pack already read whole stays as it was read. */
   close(): void {
-    if (this.#file === undefined) return;
-    this.#bytes?.close();
+    if (!(this.#bytes instanceof FileBytes)) return;
+    this.#bytes.close();
     this.#bytes = undefined;
   }
 
@@ -201,7 +205,13 @@ export class SortedPack {
 
   /** The value of a hash's line (what follows its generation). */
   get(hash: string): string | undefined {
-    const bytes = this.#open();
+    let bytes = this.#open();
+    // Past a few dozen look-ups a run needs much of the pack: bisecting it in memory is then cheaper than in pages.
+    if (++this.#lookups === PAGED_LOOKUPS && bytes instanceof FileBytes) {
+      this.#bytes = new MemoryBytes(bytes.slice(0, bytes.length));
+      bytes.close();
+      bytes = this.#bytes;
+    }
     const key = Buffer.from(hash, 'latin1');
     // Lines starting in [low, high) are left to search; `low` is always a line start.
     let low = this.#start;
