@@ -230,7 +230,7 @@ test('a pack finds every entry it holds and none it does not, also when cut shor
   });
 });
 
-test('a pack file read in pages finds lines that end or start at any byte around a page boundary', async () => {
+test('a pack file read in pages, then whole, finds lines that end or start at any byte around a page boundary', async () => {
   await withCacheHome(async (home) => {
     const file = join(home, 'paged.pack');
     const page = 16 * 1024;
@@ -246,6 +246,10 @@ test('a pack file read in pages finds lines that end or start at any byte around
       assert.equal(pack.get('cc'), 'y'.repeat(page), `shift ${shift}`);
       assert.equal(pack.get('dd'), 'last', `shift ${shift}`);
       assert.equal(pack.get('ab'), undefined);
+      // Past a few hundred look-ups the pack is read whole: the same answers.
+      for (let i = 0; i < 300; i++) assert.equal(pack.get(`zz${i}`), undefined);
+      assert.equal(pack.get('cc'), 'y'.repeat(page), `shift ${shift}, read whole`);
+      assert.equal(pack.get('aa')?.length, first.length - 'aa\t1\t'.length, `shift ${shift}, read whole`);
       const { generation, lines: read } = pack.entries();
       assert.deepEqual([generation, read.map((l) => l.hash)], [7, ['aa', 'bb', 'cc', 'dd']]);
       pack.close();
