@@ -244,13 +244,14 @@ export class IndexPack {
   }
 
   /**
-   * Writes the index again when this run learnt something (`live`: the object ids of the HEAD tree's files), and lets
-   * go of the file either way.
+   * Writes the index again when this run learnt something (`known`: the HEAD tree's files and their object ids, whose
+   * entries are kept), and lets go of the file either way.
    */
-  save(live?: ReadonlySet<string>): void {
+  save(known?: ReadonlyMap<string, string>): void {
     try {
       if (!this.#path || this.#learnt === 0) return;
       this.#learnt = 0;
+      const live = known && new Set(known.values());
       writeCacheFileSync(this.#path, mergedPack(this.#header, this.#pack, this.#used, live && ((id) => live.has(id))));
     } catch {
       // An index that cannot be written only costs speed.
@@ -392,29 +393,13 @@ export class ImportIndex {
     const rel = this.#rel;
     const reached = manifests.map((m): ManifestReach => {
       const hit = kept?.get(m, this.#idOf);
-      if (hit) return this.#keptReach(m, hit);
+      if (hit) return this.#reachOf(m, hit);
       const path = join(root, m);
       const files = this.#closure(path, new Set());
       if (files) {
-        // Folders and file dependencies are gathered when asked for: most runs ask for few manifests'.
-        let content: ContentFacts | undefined;
-        const gather = () => (content ??= this.#gather(files));
-        const closure = files.map(rel);
-        if (kept) kept.set(m, { closure, fileDeps: gather().fileDeps });
-        return {
-          rel: m,
-          closure,
-          assembled: false,
-          dependsOn: (changed: string[]) => files.some((f) => this.#fileDependsOn(f, changed)),
-          get folders() {
-            const folders = gather().folders;
-            return folders && new Set(folders);
-          },
-          get fileDeps() {
-            const fileDeps = gather().fileDeps;
-            return fileDeps && new Set(fileDeps);
-          },
-        };
+        const followed = { closure: files.map(rel), fileDeps: this.#gather(files).fileDeps };
+        kept?.set(m, followed);
+        return this.#reachOf(m, followed);
       }
       // A glob, a template or a context somewhere: the reader assembles it and the merged data says the rest.
       this.assembled++;
@@ -433,8 +418,8 @@ export class ImportIndex {
     return reached;
   }
 
-  /** A manifest's reach from the closure the last run kept: its folders are gathered from the index when asked for. */
-  #keptReach(rel: string, { closure, fileDeps }: KeptReach): ManifestReach {
+  /** A manifest's reach from its closure (kept or followed): its folders are gathered from the index when asked for. */
+  #reachOf(rel: string, { closure, fileDeps }: KeptReach): ManifestReach {
     let found: string[] | null | undefined;
     const gatherFolders = () => {
       if (found === undefined) found = this.#gather(closure.map((f) => join(this.#side.root, f))).folders;
@@ -450,24 +435,6 @@ export class ImportIndex {
       },
       fileDeps: fileDeps && new Set(fileDeps),
     };
-  }
-
-  readonly #dependsOn = new Map<string, boolean>();
-  #dependsOnFor: string[] | undefined;
-
-  /** Whether a file's file dependencies (unknown ones count) reach one of the changed paths (memoised per list). */
-  #fileDependsOn(path: string, changed: string[]): boolean {
-    if (this.#dependsOnFor !== changed) {
-      this.#dependsOn.clear();
-      this.#dependsOnFor = changed;
-    }
-    let found = this.#dependsOn.get(path);
-    if (found === undefined) {
-      const deps = this.#factsOf(path).fileDeps;
-      found = !deps || reachesPath(deps, changed);
-      this.#dependsOn.set(path, found);
-    }
-    return found;
   }
 
   /** The folders and file dependencies of some files together (null when one file's are unknown). */

@@ -95,9 +95,8 @@ export class ReachCache {
    * (undefined: they cannot be checked, so nothing is kept).
    */
   save(folders: Array<[string, boolean]> | undefined, idOf: (rel: string) => string): void {
-    if (!this.#path || this.#followed === 0) return;
+    if (!this.#path || this.#followed === 0 || !folders) return;
     const stamps = new Map(this.#load()?.folders ?? []);
-    if (!folders) return;
     for (const [dir] of folders) {
       if (stamps.has(dir)) continue;
       const stamp = folderStamp(dir, this.#startedAt);

@@ -307,7 +307,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     let headEval = await evaluate(headShared, headScope, compare, headEngine, headOnly);
     // Kept whenever this run learnt something: even when every manifest was touched, the next run finds the closures
     // without parsing the files again.
-    stored.save(known && new Set(known.values()));
+    stored.save(known);
     const closureOf = new Map(reach.map((r) => [r.rel, r.closure]));
     let baseEval: Evaluated = { manifests: new Map(), sections: new Map() };
     let only: ((kind: string, name: string) => boolean) | undefined;

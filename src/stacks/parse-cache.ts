@@ -94,11 +94,11 @@ export class ParseCache {
    * later get() opens it again).
    */
   flush(): void {
-    const stored = this.#load();
     if (this.#added === 0 || this.#added * 10 < this.#hits + this.#added) {
-      stored.close();
+      this.#stored?.close();
       return;
     }
+    const stored = this.#load();
     this.#added = 0;
     this.#hits = 0;
     try {

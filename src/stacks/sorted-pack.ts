@@ -188,6 +188,15 @@ export class SortedPack {
     return this.#bytes;
   }
 
+  /** The pack in memory, read in one go from the file it was opened on (the same snapshot as its pages). */
+  #whole(): PackBytes {
+    const bytes = this.#open();
+    if (!(bytes instanceof FileBytes)) return bytes;
+    this.#bytes = new MemoryBytes(bytes.readAll());
+    bytes.close();
+    return this.#bytes;
+  }
+
   /** Lets go of the file (a later look opens it again); a pack already read whole stays as it was read. */
   close(): void {
     if (!(this.#bytes instanceof FileBytes)) return;
@@ -197,7 +206,7 @@ export class SortedPack {
 
   /** How many times the pack was written, and every well-formed entry line with its hash and generation. */
   entries(): { generation: number; lines: Array<{ hash: string; generation: number; bytes: Buffer }> } {
-    const all = this.#open();
+    const all = this.#whole();
     const bytes = all.slice(this.#start, all.length);
     const lines: Array<{ hash: string; generation: number; bytes: Buffer }> = [];
     for (let start = 0; start < bytes.length; ) {
@@ -218,13 +227,8 @@ export class SortedPack {
 
   /** The value of a hash's line (what follows its generation). */
   get(hash: string): string | undefined {
-    let bytes = this.#open();
-    // Past a few dozen look-ups a run needs much of the pack: bisecting it in memory is then cheaper than in pages.
-    if (++this.#lookups === PAGED_LOOKUPS && bytes instanceof FileBytes) {
-      this.#bytes = new MemoryBytes(bytes.readAll());
-      bytes.close();
-      bytes = this.#bytes;
-    }
+    // Past a few hundred look-ups a run needs much of the pack: bisecting it in memory is then cheaper than in pages.
+    const bytes = ++this.#lookups >= PAGED_LOOKUPS ? this.#whole() : this.#open();
     const key = Buffer.from(hash, 'latin1');
     // Lines starting in [low, high) are left to search; `low` is always a line start.
     let low = this.#start;
