@@ -12,10 +12,15 @@ export class TempRepo {
     this.git('init', '-q', '-b', 'main');
   }
   git(...args: string[]): string {
+    return this.gitInput('', ...args);
+  }
+  /** A git command reading `input` on its standard input. */
+  gitInput(input: string, ...args: string[]): string {
     return execFileSync('git', args, {
       cwd: this.dir,
       encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: {
         ...process.env,
         GIT_AUTHOR_NAME: 't',
