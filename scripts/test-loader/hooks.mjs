@@ -15,7 +15,7 @@ export async function load(url, context, nextLoad) {
       shortCircuit: true,
     };
   }
-  if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
+  if (!url.startsWith('file:') || !/\.m?ts$/.test(url)) return nextLoad(url, context);
   const path = fileURLToPath(url);
   let source = readCached(path);
   if (source === undefined) {

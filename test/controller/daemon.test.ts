@@ -6,7 +6,7 @@ import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
-import { repoRoot } from '../helpers/shared.ts';
+import { repoRoot, TS_CHILD_ARGS } from '../helpers/shared.ts';
 import { type Daemon, get, git, insecure, startDaemon as startIn, tempDir, write } from './helpers.ts';
 
 const siteToken = `site-${randomBytes(16).toString('hex')}`;
@@ -66,7 +66,7 @@ function load(options: Record<string, unknown>): Promise<{
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(repoRoot, 'test', 'controller', 'load-client.ts'), JSON.stringify(options)],
+      [...TS_CHILD_ARGS, join(repoRoot, 'test', 'controller', 'load-client.ts'), JSON.stringify(options)],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';

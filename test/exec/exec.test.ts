@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { formatCommand, run, shellQuote, ToolNotFoundError } from '../../src/exec/index.ts';
 import { Masker } from '../../src/util/mask.ts';
-import { repoRoot } from '../helpers/shared.ts';
+import { repoRoot, TS_CHILD_ARGS } from '../helpers/shared.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'strata-exec-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -31,7 +31,7 @@ function startDriver(
   copies = 1,
   mode = 'stream',
 ): { child: ChildProcess; output: () => string; ready: Promise<void>; done: Promise<number> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', driver, script, String(copies), mode], { cwd: repoRoot });
+  const child = spawn(process.execPath, [...TS_CHILD_ARGS, driver, script, String(copies), mode], { cwd: repoRoot });
   let out = '';
   let readyCount = 0;
   let resolveReady: () => void;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { withSecretFile } from '../../src/secrets/tempfile.ts';
-import { repoRoot } from '../helpers/shared.ts';
+import { repoRoot, TS_CHILD_ARGS } from '../helpers/shared.ts';
 import { tempDir } from './helpers.ts';
 
 test('the file is 0600 in a 0700 folder, and both are gone afterwards', async () => {
@@ -67,7 +67,7 @@ describe('interrupted processes', () => {
 
   function runChild(mode: 'wait' | 'exit', signal?: NodeJS.Signals) {
     return new Promise<{ path: string; code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, mode], {
+      const child = spawn(process.execPath, [...TS_CHILD_ARGS, script, mode], {
         cwd: repoRoot,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

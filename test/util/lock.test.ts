@@ -5,6 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { acquireFileLock, LockedError } from '../../src/util/lock.ts';
+import { TS_CHILD_ARGS } from '../helpers/shared.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-lock-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,7 +15,7 @@ const lockPath = () => join(dir, `run-${++count}.lock`);
 /** Another process holding the lock at `path`; resolves once it holds it. */
 async function holder(path: string, command: string): Promise<ChildProcessWithoutNullStreams> {
   const worker = join(import.meta.dirname, 'lock-worker.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', worker, path, command]);
+  const child = spawn(process.execPath, [...TS_CHILD_ARGS, worker, path, command]);
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (data) => {
       if (String(data).includes('held')) resolve();
