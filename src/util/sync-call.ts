@@ -4,7 +4,11 @@
  * synchronous. The caller blocks on `Atomics.wait` until the worker answers; the worker loads each package once and
  * stays for the process (unreferenced, so it never keeps the process alive).
  */
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+
+/** Loaded when first needed: most runs never start a worker, and loading the module costs ~6 ms of start-up. */
+const threads = () => process.getBuiltinModule('node:worker_threads');
+
 import { StrataError } from '../errors.ts';
 
 /** The worker: imports the module by URL and runs one named export per request. */
@@ -32,7 +36,7 @@ let worker: Worker | undefined;
 
 function theWorker(): Worker {
   if (!worker) {
-    worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker = new (threads().Worker)(WORKER_SOURCE, { eval: true });
     worker.unref();
   }
   return worker;
@@ -47,13 +51,13 @@ const TIMEOUT_MS = 60_000;
  */
 export function callSync<T>(url: string, name: string, args: unknown[]): T {
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const { port1, port2 } = new MessageChannel();
+  const { port1, port2 } = new (threads().MessageChannel)();
   try {
     theWorker().postMessage({ url, name, args, port: port2, flag }, [port2 as MessagePort]);
     if (Atomics.wait(flag, 0, 0, TIMEOUT_MS) === 'timed-out') {
       throw new StrataError(`${name} in ${url} did not answer within ${TIMEOUT_MS / 1000}s`);
     }
-    const message = receiveMessageOnPort(port1)?.message as { value?: T; error?: string } | undefined;
+    const message = threads().receiveMessageOnPort(port1)?.message as { value?: T; error?: string } | undefined;
     if (!message) throw new StrataError(`${name} in ${url} gave no answer`);
     if (message.error !== undefined) throw new Error(message.error);
     return message.value as T;

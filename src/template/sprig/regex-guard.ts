@@ -8,7 +8,11 @@
  * back-reference unless the input is at most 20 characters, and input length ^ (unbounded quantifiers + 1) at most
  * 10^7 steps (polynomial backtracking).
  */
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+
+/** Loaded when first needed: most runs never start a worker, and loading the module costs ~6 ms of start-up. */
+const threads = () => process.getBuiltinModule('node:worker_threads');
+
 import { activeBudget } from '../budget.ts';
 
 export interface RegexMatch {
@@ -128,9 +132,9 @@ let current: RegexWorker | undefined;
 
 function regexWorker(): RegexWorker {
   if (current) return current;
-  const worker = new Worker(WORKER_SOURCE, { eval: true });
+  const worker = new (threads().Worker)(WORKER_SOURCE, { eval: true });
   worker.unref();
-  const { port1, port2 } = new MessageChannel();
+  const { port1, port2 } = new (threads().MessageChannel)();
   port1.unref();
   const signal = new Int32Array(new SharedArrayBuffer(4));
   worker.postMessage({ port: port2, signal }, [port2]);
@@ -148,7 +152,7 @@ function matchInWorker(re: RegExp, input: string, limit: number): RegexMatch[] {
     void worker.terminate();
     throw budget.timeout();
   }
-  const reply = receiveMessageOnPort(port)?.message as { matches?: RegexMatch[]; error?: string } | undefined;
+  const reply = threads().receiveMessageOnPort(port)?.message as { matches?: RegexMatch[]; error?: string } | undefined;
   if (!reply?.matches) throw new Error(reply?.error ?? 'the regular expression worker gave no answer');
   return reply.matches;
 }
