@@ -2,14 +2,14 @@
 // the real terraform / ansible-playbook, and real signals.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
 import { repoRoot, sharedDir, skipWithoutShared } from '../helpers/shared.ts';
 import { cliEnv, makeRepo } from './fixture.ts';
-import { SLOW_TF } from './helpers.ts';
+import { HOLD_TF, SLOW_TF } from './helpers.ts';
 
 const repo = makeRepo(
   'cli',
@@ -22,6 +22,7 @@ const repo = makeRepo(
         'app-locked': { metadata: { component: 'app', locked: true }, vars: { name: 'locked' } },
         'app-base': { metadata: { component: 'app', type: 'abstract' }, vars: { name: 'base' } },
         slow: { vars: { sleep: 0 } },
+        held: { vars: { name: 'held' } },
         broken: {},
       },
       ansible: {
@@ -31,9 +32,11 @@ const repo = makeRepo(
   },
   {
     'components/terraform/slow/main.tf': SLOW_TF,
+    'components/terraform/held/main.tf': HOLD_TF,
     'components/terraform/broken/main.tf': 'resource "terraform_data" "x" {\n  input = var.undeclared\n}\n',
     'components/ansible/pause/site.yml':
-      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: wait\n      ansible.builtin.command: sleep 30\n',
+      // Waits (at most 30 s) for the file `release` names: the test lets it go once strata was interrupted.
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: wait\n      ansible.builtin.shell: >-\n        i=0; while [ ! -f {{ release }} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n',
   },
 );
 after(() => repo.cleanup());
@@ -141,18 +144,28 @@ async function waitFor(predicate: () => boolean, what: string, timeoutMs = 20_00
 }
 
 test('two concurrent deploys of one stack+component: the second fails with a lock error, state intact', async () => {
-  // Long enough for a second strata to start (loading strata takes seconds on a busy 2-core runner).
-  const first = start(['terraform', 'deploy', 'slow', '-s', 'dev', '--', '-var=sleep=15']);
-  await waitFor(() => first.text().includes('Provisioning with'), 'the first apply to hold the lock');
-  const second = cli(['terraform', 'deploy', 'slow', '-s', 'dev', '--skip-init']);
-  assert.equal(second.code, 1);
-  assert.match(second.stderr + second.stdout, /Error acquiring the state lock/);
-  assert.match(second.stderr, /the state of 'slow' in stack 'dev' is locked by another run/);
+  // The first apply holds the lock until the test writes the release file (a second strata may take seconds to
+  // start on a busy 2-core runner; nothing here depends on how long).
+  const signals = mkdtempSync(join(tmpdir(), 'strata-cli-hold-'));
+  const hold = ['--', `-var=signal_dir=${signals}`];
+  const first = start(['terraform', 'deploy', 'held', '-s', 'dev', ...hold]);
+  try {
+    await waitFor(() => first.text().includes('Provisioning with'), 'the first apply to hold the lock');
+    const second = cli(['terraform', 'deploy', 'held', '-s', 'dev', '--skip-init', ...hold]);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr + second.stdout, /Error acquiring the state lock/);
+    assert.match(second.stderr, /the state of 'held' in stack 'dev' is locked by another run/);
+    assert.equal(first.child.exitCode, null, 'the first apply still held the lock when the second was refused');
+  } finally {
+    writeFileSync(join(signals, 'release'), '');
+  }
   assert.equal(await first.exit, 0, first.text());
+  rmSync(signals, { recursive: true, force: true });
   const state = JSON.parse(
-    readFileSync(join(repo.path, 'components/terraform/slow/terraform.tfstate.d/dev/terraform.tfstate'), 'utf8'),
+    readFileSync(join(repo.path, 'components/terraform/held/terraform.tfstate.d/dev/terraform.tfstate'), 'utf8'),
   );
   assert.equal(state.resources.length, 1);
+  assert.equal(state.outputs.name.value, 'held');
 });
 
 test('Ctrl-C during apply: strata waits for terraform, which saves state and releases the lock', async () => {
@@ -174,7 +187,8 @@ test('Ctrl-C during ansible-playbook: the extra vars file is removed', {
 }, async () => {
   const temp = mkdtempSync(join(tmpdir(), 'strata-cli-tmp-'));
   try {
-    const run = start(['ansible', 'playbook', 'pause', '-s', 'dev', '--', '-c', 'local'], {
+    const release = join(temp, 'release');
+    const run = start(['ansible', 'playbook', 'pause', '-s', 'dev', '--', '-c', 'local', '-e', `release=${release}`], {
       TMPDIR: temp,
       STRATA_SECRET_TMPDIR: temp,
       ANSIBLE_LOCALHOST_WARNING: 'False',
@@ -184,6 +198,8 @@ test('Ctrl-C during ansible-playbook: the extra vars file is removed', {
     await waitFor(() => run.text().includes('TASK [wait]'), 'the play to start', 30_000);
     assert.equal(readdirSync(temp).filter((n) => n.startsWith('strata-ansible-')).length, 1);
     run.child.kill('SIGINT');
+    // Whether or not the task's shell saw the interrupt, it has nothing left to wait for.
+    writeFileSync(release, '');
     assert.notEqual(await run.exit, 0);
     assert.deepEqual(
       readdirSync(temp).filter((n) => n.startsWith('strata-ansible-')),

@@ -184,6 +184,28 @@ output "name" {
 }
 `;
 
+/**
+ * A resource replaced on every apply whose provisioner waits until `${signal_dir}/release` exists (at most 60 s):
+ * holds the state lock until the test lets go, with no fixed sleep.
+ */
+export const HOLD_TF = `variable "name" {
+  type = string
+}
+variable "signal_dir" {
+  type = string
+}
+resource "terraform_data" "held" {
+  triggers_replace = [timestamp()]
+  input            = var.name
+  provisioner "local-exec" {
+    command = "i=0; while [ ! -f '\${var.signal_dir}/release' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"
+  }
+}
+output "name" {
+  value = terraform_data.held.output
+}
+`;
+
 /** Packer 1.6-compatible template: null builder, shell-local, manifest post-processor (all offline). */
 export const PACKER_TEMPLATE = `
 variable "image_name" {

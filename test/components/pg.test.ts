@@ -1,12 +1,14 @@
 // Terraform's pg backend against a throwaway PostgreSQL started here (one server for the whole file).
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { readTerraformOutput } from '../../src/components/terraform/outputs.ts';
 import { runTerraform } from '../../src/components/terraform/runner.ts';
 import type { ComponentInstance } from '../../src/data/instance.ts';
 import { type Postgres, postgresUnavailable, startPostgres } from '../helpers/postgres.ts';
-import { makeConfig, makeInstance, SLOW_TF, tempDir, writeTree } from './helpers.ts';
+import { HOLD_TF, makeConfig, makeInstance, tempDir, writeTree } from './helpers.ts';
 
 const skip = postgresUnavailable();
 const dir = tempDir('pg');
@@ -14,10 +16,12 @@ const config = makeConfig(dir.path, { terraform: { auto_generate_backend_file: t
 const quiet = { color: false, interactive: false, onLine: () => {} };
 let server: Postgres | undefined;
 let connection = '';
+/** A signal folder already released: an apply given it does not wait. */
+const released = join(dir.path, 'released');
 
 before(async () => {
   if (skip) return;
-  writeTree(dir.path, { 'components/terraform/slow/main.tf': SLOW_TF });
+  writeTree(dir.path, { 'components/terraform/slow/main.tf': HOLD_TF, 'released/release': '' });
   server = await startPostgres();
   await server.createDatabase('tfstate');
   connection = server.connectionString('tfstate');
@@ -31,7 +35,7 @@ function slow(stack: string, vars: Record<string, unknown> = {}): ComponentInsta
   return makeInstance(config, {
     name: 'slow',
     stack,
-    vars: { name: `slow-${stack}`, ...vars },
+    vars: { name: `slow-${stack}`, signal_dir: released, ...vars },
     backend_type: 'pg',
     backend: { conn_str: connection, schema_name: 'strata_state' },
   });
@@ -71,7 +75,14 @@ test('pg backend: one row per workspace; !terraform.state reads PostgreSQL witho
   );
 });
 
-/** Starts a slow deploy and resolves once its provisioner runs, i.e. while it holds the state lock. */
+/** A signal folder of its own: an apply given it holds the state lock until `release()`. */
+function holdFolder(name: string): { signal_dir: string; release: () => void } {
+  const signal_dir = join(dir.path, name);
+  mkdirSync(signal_dir);
+  return { signal_dir, release: () => writeFileSync(join(signal_dir, 'release'), '') };
+}
+
+/** Starts a held deploy and resolves once its provisioner runs, i.e. while it holds the state lock. */
 function slowDeploy(instance: ComponentInstance, args: string[] = []) {
   let signalStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => {
@@ -93,15 +104,20 @@ function slowDeploy(instance: ComponentInstance, args: string[] = []) {
 test('two concurrent applies of one stack+component: the second fails with a clear lock error, state intact', {
   skip,
 }, async () => {
-  const first = slowDeploy(slow('dev', { sleep: 5, name: 'first' }));
-  await first.started;
+  const hold = holdFolder('hold-dev');
+  const first = slowDeploy(slow('dev', { signal_dir: hold.signal_dir, name: 'first' }));
   const lines: string[] = [];
-  const second = await runTerraform(config, slow('dev', { name: 'second' }), {
-    verb: 'deploy',
-    ...quiet,
-    onLine: (line) => lines.push(line),
-  });
-  assert.equal(second.exitCode, 1);
+  try {
+    await first.started;
+    const second = await runTerraform(config, slow('dev', { name: 'second' }), {
+      verb: 'deploy',
+      ...quiet,
+      onLine: (line) => lines.push(line),
+    });
+    assert.equal(second.exitCode, 1);
+  } finally {
+    hold.release();
+  }
   const text = lines.join('\n');
   assert.match(text, /Error acquiring the state lock/);
   assert.match(text, /the state of 'slow' in stack 'dev' is locked by another run/);
@@ -114,15 +130,28 @@ test('two concurrent applies of one stack+component: the second fails with a cle
 });
 
 test('with -lock-timeout the second apply waits for the lock and then succeeds', { skip }, async () => {
-  const first = slowDeploy(slow('prod', { sleep: 2, name: 'one' }));
-  await first.started;
-  const second = await runTerraform(config, slow('prod', { name: 'two' }), {
-    verb: 'deploy',
-    args: ['-lock-timeout=60s'],
-    ...quiet,
-  });
+  const hold = holdFolder('hold-prod');
+  const first = slowDeploy(slow('prod', { signal_dir: hold.signal_dir, name: 'one' }));
+  const lines: string[] = [];
+  let second: Awaited<ReturnType<typeof runTerraform>>;
+  try {
+    await first.started;
+    // Terraform says it is acquiring the lock only once it has waited for it (400 ms): then let the first go.
+    second = await runTerraform(config, slow('prod', { name: 'two' }), {
+      verb: 'deploy',
+      args: ['-lock-timeout=60s'],
+      ...quiet,
+      onLine: (line) => {
+        lines.push(line);
+        if (line.includes('Acquiring state lock')) hold.release();
+      },
+    });
+  } finally {
+    hold.release();
+  }
   assert.equal((await first.done).exitCode, 0);
-  assert.equal(second.exitCode, 0);
+  assert.equal(second.exitCode, 0, lines.join('\n'));
+  assert.match(lines.join('\n'), /Acquiring state lock/, 'the second apply waited for the lock');
   const engine = engineOf(slow('prod'));
   assert.equal(
     await readTerraformOutput(engine, { component: 'slow', stack: 'prod', expression: 'name' }, 'state'),

@@ -13,7 +13,7 @@ import { FAKE_KEYS, type FakeAws, pathWithoutTerraform, startFakeAws } from '../
 import { runCli } from '../helpers/cli.ts';
 import { repoRoot } from '../helpers/shared.ts';
 import { BACKEND_ATMOS_YAML } from '../journeys/helpers.ts';
-import { SLOW_TF, tempDir, writeTree } from './helpers.ts';
+import { HOLD_TF, SLOW_TF, tempDir, writeTree } from './helpers.ts';
 
 const skip = spawnSync('terraform', ['version']).status === 0 ? false : 'terraform is not installed';
 const dir = tempDir('s3');
@@ -232,24 +232,6 @@ function startCli(cwd: string, args: string[]) {
   );
   return { provisioning, done };
 }
-
-const HOLD_TF = `variable "name" {
-  type = string
-}
-variable "signal_dir" {
-  type = string
-}
-resource "terraform_data" "held" {
-  triggers_replace = [timestamp()]
-  input            = var.name
-  provisioner "local-exec" {
-    command = "i=0; while [ ! -f '\${var.signal_dir}/release' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"
-  }
-}
-output "name" {
-  value = terraform_data.held.output
-}
-`;
 
 test('six concurrent applies on one stack: one holds the DynamoDB lock, five are refused naming the holder', {
   skip,

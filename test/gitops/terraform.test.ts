@@ -103,11 +103,16 @@ test('plan --affected plans in dependency order and saves plans; apply --affecte
   );
   assert.deepEqual(state.resources[0].instances[0].attributes.input, { value: 'two-small', type: 'string' });
 
-  // Plan again, then change the component's code: the saved plan no longer matches and is refused.
+  // Plan again (through the CLI, as JSON), then change the component's code: the saved plan no longer matches and
+  // is refused.
   const base2 = r.head();
   r.write('stacks/dev.yaml', stack('three'));
   r.commit('env three');
-  const again = await planAffected({ cwd: r.dir, sha: base2, write: () => {} });
+  const json = runCli(['plan', '--affected', '--sha', base2, '--format', 'json', '--summary', 'plan2.md'], {
+    cwd: r.dir,
+  });
+  assert.equal(json.code, 0, json.stderr);
+  const again = JSON.parse(json.stdout) as { instances: Array<{ component: string; add: number; destroy: number }> };
   assert.deepEqual(
     again.instances.map((i) => [i.component, i.add, i.destroy]),
     [
@@ -115,7 +120,8 @@ test('plan --affected plans in dependency order and saves plans; apply --affecte
       ['dns', 1, 1],
     ],
   );
-  assert.match(again.summary.markdown, /\[!CAUTION\]/);
+  assert.deepEqual(JSON.parse(json.stdout).totals, { add: 2, change: 0, destroy: 2 });
+  assert.match(readFileSync(join(r.dir, 'plan2.md'), 'utf8'), /\[!CAUTION\]/);
   r.write('components/terraform/web/main.tf', `${MAIN}# edited after the plan\n`);
   const refused = await applyAffected({ cwd: r.dir, sha: base2, write: () => {} });
   assert.equal(refused.exitCode, 1);
@@ -127,11 +133,6 @@ test('plan --affected plans in dependency order and saves plans; apply --affecte
     ],
   );
   assert.match(refused.instances[0].error ?? '', /inputs of web@dev changed since its plan was made/);
-
-  const json = runCli(['plan', '--affected', '--sha', base2, '--format', 'json'], { cwd: r.dir });
-  assert.equal(json.code, 0, json.stderr);
-  const data = JSON.parse(json.stdout);
-  assert.deepEqual(data.totals, { add: 2, change: 0, destroy: 2 });
 });
 
 test('doctor backend proves state locking on the local backend', async () => {
@@ -146,13 +147,13 @@ test('doctor backend proves state locking on the pg backend', { skip: skipWithou
   const r = repo();
   r.write('stacks/dev.yaml', stack('one', `backend_type: pg\n  backend:\n    pg:\n      conn_str: "${pg?.url}"`));
   r.commit('pg backend');
-  const report = await doctorBackend({ cwd: r.dir, component: 'web', stack: 'dev' });
+  // The CLI's JSON is doctorBackend's report: one run proves both.
+  const cli = runCli(['doctor', 'backend', 'web', '-s', 'dev', '--format', 'json'], { cwd: r.dir });
+  assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+  const report = JSON.parse(cli.stdout) as Awaited<ReturnType<typeof doctorBackend>>;
   assert.equal(report.ok, true, JSON.stringify(report, null, 2));
   assert.equal(report.backend_type, 'pg');
   assert.match(report.checks.find((c) => c.step === 'second taker is refused')?.detail ?? '', /locked|Lock/);
-  const cli = runCli(['doctor', 'backend', 'web', '-s', 'dev', '--format', 'json'], { cwd: r.dir });
-  assert.equal(cli.code, 0, cli.stderr);
-  assert.equal(JSON.parse(cli.stdout).ok, true);
 });
 
 test("plan --affected summary: attribute changes of a real plan, terraform's own error for a failed one, the working tree as the range", async () => {
