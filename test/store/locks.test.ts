@@ -62,7 +62,9 @@ function contract(name: string, target: () => string, open: () => Promise<StoreB
       const go = join(tempDir(), 'go');
       const runners = Array.from({ length: 6 }, () => worker(['try', target(), 'vpc@prod', '30000', go]));
       // Every runner has opened the store and waits for the go file: they all try at once.
-      assert.deepEqual(await Promise.all(runners.map((r) => r.firstLine)), Array(6).fill('ready'));
+      // (A runner that dies first rejects its output: the test fails at once instead of waiting forever.)
+      const ready = await Promise.all(runners.map((r) => Promise.race([r.firstLine, r.output])));
+      assert.deepEqual(ready, Array(6).fill('ready'));
       writeFileSync(go, '');
       const results = await Promise.all(runners.map((r) => r.output));
       const winners = results.filter((o) => JSON.parse(o.trim().split('\n').pop() as string).won === true);
