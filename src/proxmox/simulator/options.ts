@@ -31,7 +31,7 @@ export interface SimulatorOptions {
    * 0: the task ends at its second status poll, as every task does at latencyScale 0.
    */
   taskMs?: Partial<Record<TaskType, number>>;
-  /** When a task that polling ends (see taskMs) ends if nobody polls it, unscaled; default 1000 ms. */
+  /** How long a task of no duration (polling ends it, see taskMs) runs if nobody polls it, unscaled; default 1000. */
   unpolledTaskMs?: number;
 }
 

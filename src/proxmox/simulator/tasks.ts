@@ -28,7 +28,7 @@ export const TASK_MS = {
 };
 export type TaskType = keyof typeof TASK_MS;
 
-/** How long a task whose end polling decides (see TaskRunner.poll) runs when nobody polls it, by default. */
+/** How long a task of no duration (polling ends it, see TaskRunner.poll) runs if nobody polls it, by default. */
 export const UNPOLLED_TASK_MS = 1000;
 
 /** How long tasks run: the simulator's options that concern them. */
