@@ -134,6 +134,7 @@ export class PveTransport {
   #agent: Promise<Agent> | undefined;
   readonly #timeoutMs: number;
   readonly #retries: number;
+  readonly #retryBaseMs: number;
 
   constructor(endpoint: PveEndpoint) {
     if (!TOKEN_ID_RE.test(endpoint.tokenId)) {
@@ -156,6 +157,7 @@ export class PveTransport {
     checkFingerprint(endpoint);
     this.#timeoutMs = endpoint.timeoutMs ?? 30_000;
     this.#retries = endpoint.retries ?? 3;
+    this.#retryBaseMs = endpoint.retryBaseMs ?? BACKOFF_BASE_MS;
   }
 
   async close(): Promise<void> {
@@ -172,7 +174,7 @@ export class PveTransport {
     const attempts = method === 'GET' ? this.#retries + 1 : 1;
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(Math.min(BACKOFF_BASE_MS * 2 ** (attempt - 1), BACKOFF_MAX_MS), signal);
+      if (attempt > 0) await sleep(Math.min(this.#retryBaseMs * 2 ** (attempt - 1), BACKOFF_MAX_MS), signal);
       try {
         return await this.#once<T>(method, path, params, signal);
       } catch (error) {

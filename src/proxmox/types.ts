@@ -16,6 +16,8 @@ export interface PveEndpoint {
   timeoutMs?: number;
   /** Retries for idempotent GETs; default 3. */
   retries?: number;
+  /** Wait before the first retry, doubled for each next one (up to 5 s); default 200 ms. */
+  retryBaseMs?: number;
 }
 
 export interface PveTask {

@@ -213,7 +213,9 @@ function createAndKill(dir: string, env: NodeJS.ProcessEnv, trigger: RegExp): Pr
 }
 
 test('kill -9 mid-run, then the same command again: nothing duplicated, nothing orphaned', async () => {
-  const sim = await startSimulator({ latencyScale: 0.05 });
+  // Tasks long enough for the kills to land inside them (clone 150 ms, start 75 ms); the kill points are no boots, so
+  // the guest agent answers 100 ms after a start rather than 400 (each run boots the host, then its children).
+  const sim = await startSimulator({ latencyScale: 0.05, bootDelayMs: 2000 });
   const dir = project(sim);
   try {
     const env = tokenEnv(sim);

@@ -217,13 +217,26 @@ const CALLS: Array<{ name: string; method: string; path: string; status?: number
 
 test('fault injection on each API call the operator makes: clear error, then resume without duplicates', async () => {
   const lab = await startLab({}, { timeout_ms: 2000 });
+  // GETs are still retried (3 times) before the error; a 1 ms first back-off instead of 200 ms keeps each failing
+  // GET from waiting 1.4 s (the back-off itself is asserted in test/proxmox/client.test.ts).
+  const connection = {
+    endpoint: {
+      url: lab.sim.url,
+      tokenId: lab.sim.tokenId,
+      tokenSecret: lab.sim.tokenSecret,
+      fingerprint: lab.sim.fingerprint,
+      retryBaseMs: 1,
+    },
+  };
   try {
     const m = manifest(`schema_version: 2
 name: faults
-settings: { verify_ssh: false, timeouts: { wait_ip: 2, task: 10, verify: 1 } }
+settings: { verify_ssh: false, timeouts: { wait_ip: 2, task: 10, verify: 0.25 } }
 nodes:
   - { name: a, type: vm, preset: small, image: debian-12 }
 `);
+    // verify: 0.25 s: a broken agent ping fails verify when its deadline passes (the agent is up, so a working ping
+    // passes at its first try).
     for (const call of CALLS) {
       lab.sim.clearFaults();
       lab.sim.inject({
@@ -233,7 +246,7 @@ nodes:
         status: call.status ?? 500,
         times: 1_000_000,
       });
-      const broken = await lab.run(call.verb ?? 'create', m);
+      const broken = await lab.run(call.verb ?? 'create', m, { connection });
       assert.equal(broken.success, false, `${call.name}: expected a failure`);
       const text = `${broken.error} ${broken.nodes.map((n) => n.error ?? '').join(' ')}`;
       assert.match(
@@ -242,10 +255,10 @@ nodes:
         `${call.name}: ${text}`,
       );
       lab.sim.clearFaults();
-      const fixed = await lab.run('create', m);
+      const fixed = await lab.run('create', m, { connection });
       assert.equal(fixed.success, true, `${call.name}: resume failed: ${fixed.error}`);
       assert.deepEqual([...lab.vms().entries()], [['faults-a', 1]], `${call.name}: one VM, nothing duplicated`);
-      const gone = await lab.run('destroy', m);
+      const gone = await lab.run('destroy', m, { connection });
       assert.equal(gone.success, true, `${call.name}: ${gone.error}`);
       assert.equal(lab.vms().size, 0, `${call.name}: nothing orphaned`);
     }
@@ -287,7 +300,7 @@ test('nested PVE: a token is created on the inner host; an inner API that never 
 });
 
 test('timeouts: a hung clone hits the client timeout; an agent that never answers hits wait_ip', async () => {
-  const lab = await startLab({ bootDelayMs: 100_000_000, latencyScale: 0.1 }, { timeout_ms: 300 });
+  const lab = await startLab({ bootDelayMs: 100_000_000, latencyScale: 0.01 }, { timeout_ms: 300 });
   try {
     lab.sim.inject({ kind: 'hang', method: 'POST', path: '/clone$', times: 1 });
     const m = manifest(`schema_version: 2
@@ -315,12 +328,7 @@ test('test verb: verify reaches the TCP port; a closed port fails verify and cle
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   try {
-    const ok = manifest(`schema_version: 2
-name: verify
-settings: { verify_ssh: true, verify_port: ${port}, timeouts: { verify: 2 } }
-nodes:
-  - { name: a, type: vm, image: debian-12, ip: 127.0.0.1/8 }
-`);
+    const ok = verifyManifest(port, 2);
     const passed = await lab.run('test', ok);
     assert.equal(passed.success, true, passed.error);
     assert.deepEqual(
@@ -336,7 +344,8 @@ nodes:
     assert.equal(lab.vms().size, 0);
 
     await new Promise((resolve) => server.close(resolve));
-    const failed = await lab.run('test', ok);
+    // The same manifest with a shorter verify deadline: a closed port fails only once the deadline has passed.
+    const failed = await lab.run('test', verifyManifest(port, 0.25));
     assert.equal(failed.success, false);
     assert.equal(failed.phases[1].status, 'failed');
     assert.match(failed.error ?? '', new RegExp(`port ${port} not reachable`));
@@ -353,10 +362,19 @@ nodes:
   }
 });
 
+function verifyManifest(port: number, verify: number) {
+  return manifest(`schema_version: 2
+name: verify
+settings: { verify_ssh: true, verify_port: ${port}, timeouts: { verify: ${verify} } }
+nodes:
+  - { name: a, type: vm, image: debian-12, ip: 127.0.0.1/8 }
+`);
+}
+
 function manifestWith(extra: string, port: number) {
   return manifest(`schema_version: 2
 name: keep
-settings: { verify_ssh: true, verify_port: ${port}, ${extra}, timeouts: { verify: 1 } }
+settings: { verify_ssh: true, verify_port: ${port}, ${extra}, timeouts: { verify: 0.25 } }
 nodes:
   - { name: a, type: vm, image: debian-12, ip: 127.0.0.1/8 }
 `);

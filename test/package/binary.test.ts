@@ -77,7 +77,17 @@ test('binary: --version, list stacks, describe component, validate stacks (HCL w
 });
 
 test('binary: manifest test --simulator creates, verifies and destroys the nested lab, and writes a report', () => {
-  const result = strata(['manifest', 'test', 'nested-pve', '-s', 'pve-prod', '--simulator', '--yes']);
+  const result = strata([
+    'manifest',
+    'test',
+    'nested-pve',
+    '-s',
+    'pve-prod',
+    '--simulator',
+    '--sim-latency',
+    '0',
+    '--yes',
+  ]);
   assert.equal(result.status, 0, result.stdout + result.stderr);
   const reports = readdirSync(join(example, 'reports')).filter((f) => f.endsWith('.passed.md'));
   assert.equal(reports.length, 1, reports.join(', '));

@@ -26,9 +26,10 @@ async function lifecycle(pve: Pve): Promise<Record<string, unknown>> {
 }
 
 test('proxmoxer: clone, configure, resize, start, guest agent, shutdown, delete, and PVE errors', async () => {
-  // A 1.5 s clone: the script's start of the VM being cloned must reach the simulator while the clone runs, even on a
-  // busy machine.
-  const pve = await startPve({ taskMs: { qmclone: 75_000 } });
+  // A clone of no duration ends at its second status poll, not on a timer: the script reads the placeholder and starts
+  // the VM being cloned before it polls the clone, so both reach the simulator while the clone runs, however busy the
+  // machine (unpolled, it would end after a minute).
+  const pve = await startPve({ taskMs: { qmclone: 0 }, unpolledTaskMs: 60_000 });
   try {
     const out = await lifecycle(pve);
     assert.equal(out.version, '8.4.1');

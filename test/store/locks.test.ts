@@ -23,9 +23,15 @@ const tempDir = () => {
 };
 
 function worker(args: string[]): { child: ChildProcess; output: Promise<string>; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'worker.ts'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // The TypeScript loader this test runs under (the test runner's, else tsx), not tsx each time: 14 workers start.
+  const loader = process.execArgv.includes('--import') ? process.execArgv : ['--import', 'tsx'];
+  const child = spawn(
+    process.execPath,
+    [...loader.filter((a) => !a.startsWith('--test')), join(here, 'worker.ts'), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let text = '';
   let err = '';
   let resolveLine: (s: string) => void = () => {};
@@ -55,10 +61,13 @@ function contract(name: string, target: () => string, open: () => Promise<StoreB
     test('concurrent runner processes contend for one lock: exactly one wins', async () => {
       const go = join(tempDir(), 'go');
       const runners = Array.from({ length: 6 }, () => worker(['try', target(), 'vpc@prod', '30000', go]));
-      await sleep(1500);
+      // Every runner has opened the store and waits for the go file: they all try at once.
+      // (A runner that dies first rejects its output: the test fails at once instead of waiting forever.)
+      const ready = await Promise.all(runners.map((r) => Promise.race([r.firstLine, r.output])));
+      assert.deepEqual(ready, Array(6).fill('ready'));
       writeFileSync(go, '');
       const results = await Promise.all(runners.map((r) => r.output));
-      const winners = results.filter((o) => JSON.parse(o.trim()).won === true);
+      const winners = results.filter((o) => JSON.parse(o.trim().split('\n').pop() as string).won === true);
       assert.equal(winners.length, 1, results.join(''));
       const store = await open();
       try {
@@ -90,7 +99,14 @@ function contract(name: string, target: () => string, open: () => Promise<StoreB
         const early = await acquireLock(store, 'db@prod', { operation: 'plan' });
         if (renewed && Date.now() < Date.parse(renewed.expiresAt)) assert.equal(early, undefined, 'not before expiry');
         await early?.release();
-        await sleep(1500);
+        // Until the lease as renewed last has expired (read again after each wait: a renewal sent just before the kill
+        // may land after a look).
+        for (let i = 0; i < 10; i++) {
+          const last = (await store.list()).find((l) => l.id === 'db@prod');
+          const left = last ? Date.parse(last.expiresAt) - Date.now() : -1;
+          if (left < 0) break;
+          await sleep(left + 20);
+        }
         const lease = await acquireLock(store, 'db@prod', { operation: 'plan', ttlMs: 5000 });
         assert.ok(lease, 'taken over after expiry');
         await lease.release();

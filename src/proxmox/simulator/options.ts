@@ -1,7 +1,7 @@
 /** How a simulator is started, and the same options with their defaults filled in and checked. */
 import { StrataError } from '../../errors.ts';
 import type { SimSeed, SimVm } from './state.ts';
-import { TASK_MS, type TaskType } from './tasks.ts';
+import { TASK_MS, type TaskType, UNPOLLED_TASK_MS } from './tasks.ts';
 
 export interface SimulatorOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -26,8 +26,13 @@ export interface SimulatorOptions {
   statusLagMs?: number;
   /** Delay of answers to unauthenticated requests, before scaling; default 3000 (pveproxy delays 401s by 3 s). */
   authFailureDelayMs?: number;
-  /** Task durations by task type, before scaling, in place of the defaults (e.g. a slow clone, as on busy storage). */
+  /**
+   * Task durations by task type, before scaling, in place of the defaults (e.g. a slow clone, as on busy storage).
+   * 0: the task ends at its second status poll, as every task does at latencyScale 0.
+   */
   taskMs?: Partial<Record<TaskType, number>>;
+  /** How long a task of no duration (polling ends it, see taskMs) runs if nobody polls it, unscaled; default 1000. */
+  unpolledTaskMs?: number;
 }
 
 export type ResolvedOptions = Required<Omit<SimulatorOptions, 'seed' | 'nestedSeed' | 'port' | 'taskMs'>> &
@@ -44,6 +49,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     statusLagMs: options.statusLagMs ?? 10_000,
     authFailureDelayMs: options.authFailureDelayMs ?? 3000,
     taskMs: { ...TASK_MS, ...options.taskMs },
+    unpolledTaskMs: options.unpolledTaskMs ?? UNPOLLED_TASK_MS,
   };
   if (!(resolved.latencyScale >= 0)) throw new StrataError('latencyScale must be a number >= 0');
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(resolved.subnet)) {

@@ -52,7 +52,7 @@ export class PveSimulator {
     const context: SimContext = {
       state: this.state,
       options: this.#options,
-      tasks: new TaskRunner(this.state, this.#faults, this.#timers, this.#options.latencyScale, this.#options.taskMs),
+      tasks: new TaskRunner(this.state, this.#faults, this.#timers, this.#options),
       guests: new Guests(this.#options, this.#timers, this.#nested),
       signer: this.#signer,
       flocks: new Map(),

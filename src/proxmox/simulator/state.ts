@@ -198,7 +198,7 @@ export interface SimTask {
   starttime: number;
   endtime?: number;
   log: string[];
-  /** Status polls seen; with latencyScale 0 a task ends at its second poll. */
+  /** Status polls seen; a task of no duration (latencyScale 0) ends at its second poll. */
   polls: number;
 }
 

@@ -28,7 +28,15 @@ export const TASK_MS = {
 };
 export type TaskType = keyof typeof TASK_MS;
 
-const UNPOLLED_TASK_MS = 1000;
+/** How long a task of no duration (polling ends it, see TaskRunner.poll) runs if nobody polls it, by default. */
+export const UNPOLLED_TASK_MS = 1000;
+
+/** How long tasks run: the simulator's options that concern them. */
+export interface TaskTiming {
+  latencyScale: number;
+  taskMs: Record<TaskType, number>;
+  unpolledTaskMs: number;
+}
 
 /** A task body that ends the task with a non-OK exit status. */
 export class TaskFailure extends Error {}
@@ -56,22 +64,16 @@ export class TaskRunner {
   readonly #state: SimState;
   readonly #faults: FaultBook;
   readonly #timers: Timers;
-  readonly #latencyScale: number;
-  readonly #durations: Record<TaskType, number>;
+  readonly #timing: TaskTiming;
+  /** Running tasks of zero duration: their second status poll ends them. */
+  readonly #pollDriven = new Set<string>();
   #pid = 0x1000 + Math.floor(Math.random() * 0xfff);
 
-  constructor(
-    state: SimState,
-    faults: FaultBook,
-    timers: Timers,
-    latencyScale: number,
-    durations: Record<TaskType, number> = TASK_MS,
-  ) {
+  constructor(state: SimState, faults: FaultBook, timers: Timers, timing: TaskTiming) {
     this.#state = state;
     this.#faults = faults;
     this.#timers = timers;
-    this.#latencyScale = latencyScale;
-    this.#durations = durations;
+    this.#timing = timing;
   }
 
   /** Starts a worker task and returns its UPID at once. */
@@ -112,10 +114,11 @@ export class TaskRunner {
       if (!(error instanceof TaskFailure)) throw error;
       this.#early.set(upid, error.message);
     }
-    const duration = this.#durations[type] * (hooks.durationFactor ?? 1) * this.#latencyScale;
-    // At latencyScale 0 polling ends a task (see poll()); a task nobody polls (its polls fail, or the client went
-    // away) still ends on its own, as on PVE, after UNPOLLED_TASK_MS.
-    this.#timers.schedule(duration > 0 ? duration : UNPOLLED_TASK_MS, () => this.finish(task));
+    const duration = this.#timing.taskMs[type] * (hooks.durationFactor ?? 1) * this.#timing.latencyScale;
+    // A task of no duration (latencyScale 0, or its type's taskMs 0) is ended by polling (see poll()); one nobody
+    // polls (its polls fail, or the client went away) still ends on its own, as on PVE, after unpolledTaskMs.
+    if (duration <= 0) this.#pollDriven.add(upid);
+    this.#timers.schedule(duration > 0 ? duration : this.#timing.unpolledTaskMs, () => this.finish(task));
     return upid;
   }
 
@@ -123,6 +126,7 @@ export class TaskRunner {
     if (task.status !== 'running') return;
     const hooks = this.#hooks.get(task.upid);
     this.#hooks.delete(task.upid);
+    this.#pollDriven.delete(task.upid);
     task.status = 'stopped';
     task.endtime = Math.floor(Date.now() / 1000);
     const early = this.#early.get(task.upid);
@@ -145,9 +149,9 @@ export class TaskRunner {
     }
   }
 
-  /** Counts a status poll. latencyScale 0: instant, yet still asynchronous; the first poll sees 'running'. */
+  /** Counts a status poll. A task of no duration is instant, yet still asynchronous: the first poll sees 'running'. */
   poll(task: SimTask): void {
-    if (task.status !== 'running' || this.#latencyScale !== 0) return;
+    if (task.status !== 'running' || !this.#pollDriven.has(task.upid)) return;
     if (task.polls > 0) this.finish(task);
     task.polls++;
   }
