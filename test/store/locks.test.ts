@@ -10,6 +10,7 @@ import { StrataError } from '../../src/errors.ts';
 import { acquireLock, openStore, type StoreBackend, withRunLock } from '../../src/store/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { skipWithoutPostgres, startPostgresDatabase } from '../helpers/postgres.ts';
+import { TS_CHILD_ARGS } from '../helpers/shared.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const temp: string[] = [];
@@ -23,15 +24,9 @@ const tempDir = () => {
 };
 
 function worker(args: string[]): { child: ChildProcess; output: Promise<string>; firstLine: Promise<string> } {
-  // The TypeScript loader this test runs under (the test runner's, else tsx), not tsx each time: 14 workers start.
-  const loader = process.execArgv.includes('--import') ? process.execArgv : ['--import', 'tsx'];
-  const child = spawn(
-    process.execPath,
-    [...loader.filter((a) => !a.startsWith('--test')), join(here, 'worker.ts'), ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...TS_CHILD_ARGS, join(here, 'worker.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   let err = '';
   let resolveLine: (s: string) => void = () => {};
