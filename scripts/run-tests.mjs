@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Node 20's test runner takes no globs: list test/**/*.test.ts ourselves and hand them over.
 // Usage: node scripts/run-tests.mjs [path-substring ...]  (filters the files, e.g. `stacks` or `template`)
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
+import { reaches } from './test-loader/imports.mjs';
 import { readCached, TRANSFORM, writeCached } from './test-loader/transpile.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -64,7 +65,8 @@ if (tmp) {
 await transpileAll();
 const loader = pathToFileURL(join(root, 'scripts', 'test-loader', 'register.mjs')).href;
 const concurrency = process.env.STRATA_TEST_CONCURRENCY ?? '2';
-const result = spawnSync(
+if (files.some((file) => reaches(join(root, file), join(root, 'test', 'helpers', 'installed.ts')))) packInBackground();
+const result = spawn(
   process.execPath,
   [
     '--enable-source-maps',
@@ -77,4 +79,19 @@ const result = spawnSync(
   ],
   { stdio: 'inherit', cwd: root },
 );
-process.exit(result.status ?? 1);
+result.on('exit', (code) => process.exit(code ?? 1));
+
+/**
+ * Packs and installs the package (test/helpers/installed.ts) while the first test files run: the files that need it
+ * come later in the order and would otherwise each hold a runner slot idle while the first of them builds it (about
+ * 20 s). Its output is dropped: a failure is met again, and reported, by the test files that need the package.
+ */
+function packInBackground() {
+  const installed = pathToFileURL(join(root, 'test', 'helpers', 'installed.ts')).href;
+  const code = `await (await import(${JSON.stringify(installed)})).installedStrata();`;
+  const child = spawn(process.execPath, ['--import', loader, '--input-type=module', '-e', code], {
+    cwd: root,
+    stdio: 'ignore',
+  });
+  child.unref();
+}

@@ -5,6 +5,7 @@ import { lstatSync, realpathSync, statfsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { repoRoot } from './helpers/shared.ts';
 
 const underRunner = process.env.STRATA_TEST_CACHE_HOME !== undefined;
 
@@ -29,4 +30,18 @@ test('temporary files go to /dev/shm/strata-tests when it is a RAM file system w
   } catch {}
   if (roomy) assert.equal(tmpdir(), '/dev/shm/strata-tests');
   else assert.notEqual(tmpdir(), '/dev/shm/strata-tests');
+});
+
+test('the runner packs the package in the background exactly when a selected file reaches test/helpers/installed.ts', async () => {
+  const { reaches } = (await import(join(repoRoot, 'scripts', 'test-loader', 'imports.mjs'))) as {
+    reaches: (file: string, target: string) => boolean;
+  };
+  const installed = join(repoRoot, 'test', 'helpers', 'installed.ts');
+  // Directly, and through helpers (journeys/helpers.ts, gitops/ci-scenario.ts).
+  for (const file of ['package/installed', 'journeys/tour', 'journeys/workflow', 'gitops/ci-actions']) {
+    assert.ok(reaches(join(repoRoot, 'test', `${file}.test.ts`), installed), file);
+  }
+  for (const file of ['template/api', 'stacks/merge', 'suite']) {
+    assert.ok(!reaches(join(repoRoot, 'test', `${file}.test.ts`), installed), file);
+  }
 });
