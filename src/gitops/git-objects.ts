@@ -36,7 +36,6 @@ export class ObjectReader {
   readonly #idLength: number;
   #child: ChildProcessWithoutNullStreams | undefined;
   readonly #pending: Pending[] = [];
-  readonly #unsent: string[] = [];
   #buffer: Buffer = Buffer.alloc(0);
   #failure: Error | undefined;
 
@@ -51,11 +50,9 @@ export class ObjectReader {
     if (name.includes('\n')) return Promise.resolve(undefined);
     if (this.#failure) return Promise.reject(this.#failure);
     const child = this.#start();
-    // The names asked for in one turn of the event loop go out in one write (a walk asks for a whole level at once).
-    if (this.#unsent.length === 0) queueMicrotask(() => child.stdin.write(this.#unsent.splice(0).join('')));
-    this.#unsent.push(`${name}\n`);
     return new Promise((done, fail) => {
       this.#pending.push({ name, done, fail });
+      child.stdin.write(`${name}\n`);
     });
   }
 
