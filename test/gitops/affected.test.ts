@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type AffectedItem, describeAffected, describeAffectedReport } from '../../src/gitops/affected.ts';
@@ -179,27 +178,6 @@ test('catalog, module, component folder and settings changes give Atmos reasons'
     ['db@dev'],
   );
   assert.equal(deps.find((i) => i.component === 'db')?.included_in_dependents, true);
-});
-
-test('a run against a commit starts three git processes: rev-parse, status and one cat-file for trees and blobs', async () => {
-  const r = fixtureRepo();
-  const base = r.head();
-  r.write('stacks/deploy/dev.yaml', stackFile('dev').replace('size: small', 'size: large'));
-  r.commit('dev size');
-  // A git on the PATH that logs its arguments, then runs the real one.
-  const bin = join(r.dir, '.git', 'logging-bin');
-  const log = join(r.dir, '.git', 'git.log');
-  const real = execFileSync('bash', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
-  mkdirSync(bin);
-  writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$1" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
-  const path = process.env.PATH;
-  process.env.PATH = `${bin}:${path}`;
-  try {
-    assert.deepEqual(brief(await describeAffected({ cwd: r.dir, sha: base })), ['app@dev:stack.vars']);
-  } finally {
-    process.env.PATH = path;
-  }
-  assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n').sort(), ['cat-file', 'rev-parse', 'status']);
 });
 
 test('deleted components and stacks are reported; abstract and disabled are skipped', async () => {
