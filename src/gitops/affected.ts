@@ -31,20 +31,21 @@ import { type AffectedItem, type FindOptions, findAffected } from './affected-it
 import { mayNarrow, type NarrowInput, narrowableChanges, narrowedComponents } from './affected-narrow.ts';
 import { ReachCache } from './affected-reach.ts';
 import {
+  blobIds,
   type Checkout,
   defaultBranch,
   extractFiles,
   type FileChanges,
+  fileChanges,
   headCommit,
   isDirty,
   mergeBase,
+  readBlobsAsync,
   repoInfo,
   repoInfoAndCommit,
   resolveCommit,
   temporaryWorktree,
-  worktreeChanges,
 } from './git.ts';
-import { ObjectReader } from './git-objects.ts';
 import { ModuleResolver } from './modules.ts';
 
 export { canonicalJson } from './affected-evaluate.ts';
@@ -155,8 +156,6 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
   const prefix = relative(root, cwd);
   if (!head) throw new StrataError(`the repository ${root} has no commits yet`, { hint: 'commit your stacks first' });
   const cleanups: Checkout[] = [];
-  // Trees and blobs of commits come from one git process, started at the first question.
-  const objects = new ObjectReader(root, head);
   try {
     let baseSha = '';
     let baseRoot: string | undefined;
@@ -173,7 +172,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     const idsOf = (side: Side | undefined) => {
       const rel = side && stacksRelOf(side);
       const committed = rel !== undefined && !options.includeUncommitted && !rel.startsWith('../') && !isAbsolute(rel);
-      return committed && options.cache !== false ? objects.blobIds(head, rel) : undefined;
+      return committed && options.cache !== false ? blobIds(root, head, rel) : undefined;
     };
     // The working tree's configuration, so that every git process can start at once; a dirty tree's is opened again
     // from its HEAD checkout (and may not load where that one does).
@@ -191,9 +190,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       options.includeUncommitted ? false : isDirty(root),
       baseRoot
         ? undefined
-        : resolving.then((sha = '') =>
-            options.includeUncommitted ? worktreeChanges(root, sha) : objects.changes(sha, head),
-          ),
+        : resolving.then((sha) => fileChanges(root, sha ?? '', options.includeUncommitted ? undefined : head)),
       idsOf(workingSide),
     ]);
     if (resolved !== undefined) baseSha = resolved;
@@ -213,7 +210,7 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
     // The base versions of the changed stack files, read while the HEAD side is looked at (for narrowing).
     const baseBlobs =
       changes && known && options.narrow !== false && narrowableChanges(changes.all, changes.addedOrDeleted, stacksRel)
-        ? objects.blobs(baseSha, changes.all).catch(() => undefined)
+        ? readBlobsAsync(root, baseSha, changes.all)
         : undefined;
     const changed = changes ? changes.all : diffTrees(baseRoot as string, headRoot);
     const changedSet = new Set(changed);
@@ -394,7 +391,6 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
       narrowed: only !== undefined,
     };
   } finally {
-    objects.close();
     for (const c of cleanups.reverse()) await c.remove();
   }
 }

@@ -3,7 +3,7 @@
  * notes/dependency-choices.md). Refs from users are always verified with `--end-of-options` so they cannot be
  * read as options.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ interface GitResult {
   stderr: string;
 }
 
-export const GIT_ENV = { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+const GIT_ENV = { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
 
 /**
  * One git command's exit code and output (final newline stripped, secrets masked). Git's read-only plumbing ends in
@@ -143,11 +143,11 @@ export interface FileChanges {
   addedOrDeleted: string[];
 }
 
-/** What differs between commit `from` and the working tree (untracked files count as added), from `git diff`. */
-export async function worktreeChanges(root: string, from: string): Promise<FileChanges> {
-  const fields = (await git(root, ['diff', '--name-status', '-z', '--no-renames', '--no-ext-diff', from, '--'])).split(
-    '\0',
-  );
+/** `changedFiles` and its added/deleted subset from one `git diff --name-status`. */
+export async function fileChanges(root: string, from: string, to: string | undefined): Promise<FileChanges> {
+  const args = ['diff', '--name-status', '-z', '--no-renames', '--no-ext-diff', from];
+  if (to) args.push(to);
+  const fields = (await git(root, [...args, '--'])).split('\0');
   const all = new Set<string>();
   const addedOrDeleted = new Set<string>();
   for (let i = 0; i + 1 < fields.length; i += 2) {
@@ -156,11 +156,31 @@ export async function worktreeChanges(root: string, from: string): Promise<FileC
     all.add(path);
     if (status === 'A' || status === 'D') addedOrDeleted.add(path);
   }
-  for (const path of nulList(await git(root, ['ls-files', '--others', '--exclude-standard', '-z']))) {
-    all.add(path);
-    addedOrDeleted.add(path);
+  if (!to) {
+    for (const path of nulList(await git(root, ['ls-files', '--others', '--exclude-standard', '-z']))) {
+      all.add(path);
+      addedOrDeleted.add(path);
+    }
   }
   return { all: [...all].sort(), addedOrDeleted: [...addedOrDeleted].sort() };
+}
+
+/**
+ * Git's object ids of the files under `dir` (repository-relative, '' for all) in `commit`, by repository-relative
+ * path: the content hash of each file without reading it (`git hash-object` gives the same id for the same bytes).
+ */
+export async function blobIds(root: string, commit: string, dir: string): Promise<Map<string, string>> {
+  const args = ['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', commit];
+  const out = await git(root, dir ? [...args, '--', dir] : args);
+  const ids = new Map<string, string>();
+  for (const entry of nulList(out)) {
+    // <mode> SP <type> SP <object> TAB <path>
+    const tab = entry.indexOf('\t');
+    const [mode, type, id] = entry.slice(0, tab).split(' ');
+    // A symbolic link's blob is the link's target path, not the content the engine reads through it.
+    if (type === 'blob' && mode !== '120000') ids.set(entry.slice(tab + 1), id);
+  }
+  return ids;
 }
 
 /** The files asked for in cat-file's batch input: one name per line, so a path holding a newline cannot be. */
@@ -198,6 +218,24 @@ export function readBlobs(root: string, commit: string, paths: string[]): Map<st
     maxBuffer: 1 << 30,
   });
   return parseBatch(out, wanted);
+}
+
+/** readBlobs without waiting: the caller goes on with its own work while git reads (undefined when git fails). */
+export function readBlobsAsync(
+  root: string,
+  commit: string,
+  paths: string[],
+): Promise<Map<string, Buffer> | undefined> {
+  const wanted = batchPaths(paths);
+  return new Promise((done) => {
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: root, env: { ...process.env, ...GIT_ENV } });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('error', () => done(undefined));
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code) => done(code === 0 ? parseBatch(Buffer.concat(chunks), wanted) : undefined));
+    child.stdin.end(wanted.map((p) => `${commit}:${p}\n`).join(''));
+  });
 }
 
 /**

@@ -12,15 +12,10 @@ export class TempRepo {
     this.git('init', '-q', '-b', 'main');
   }
   git(...args: string[]): string {
-    return this.gitInput('', ...args);
-  }
-  /** A git command reading `input` on its standard input. */
-  gitInput(input: string, ...args: string[]): string {
     return execFileSync('git', args, {
       cwd: this.dir,
       encoding: 'utf8',
-      input,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         GIT_AUTHOR_NAME: 't',
