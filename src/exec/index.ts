@@ -3,6 +3,7 @@
  * It streams lines live (masked, with an optional prefix), captures them (masked), never throws for a non-zero
  * exit, and forwards SIGINT/SIGTERM to running children so they can clean up (Terraform releases its state lock).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { StrataError } from '../errors.ts';
@@ -174,12 +175,48 @@ export function interruptSignal(): AbortSignal {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/** execa and its dependencies cost about 0.15 s of CPU to load: only commands that run something pay for it. */
-let execaModule: Promise<typeof import('execa')> | undefined;
+/**
+ * Output kept per stream for the result (execa's default maxBuffer): past it, lines are still shown and handed to
+ * onLine, but no longer kept, so a long-running tool cannot fill strata's memory.
+ */
+const KEPT_CHARS = 100_000_000;
+
+/**
+ * Splits a child's output stream into lines (LF or CRLF; the last line may have no newline), masks each one, shows
+ * or hands it over, and keeps the masked text with its newlines (the final one stripped).
+ *
+ * Written here rather than through execa, which did this before: loading execa and its ~130 modules cost every
+ * command that runs a tool ~0.15 s of CPU (measured on these machines), for a spawn and a line splitter.
+ */
+function followLines(stream: NodeJS.ReadableStream, deliver: (line: string) => string): { kept: () => string } {
+  let rest = '';
+  let kept = '';
+  const take = (line: string, newline: string) => {
+    const masked = deliver(line);
+    if (kept.length < KEPT_CHARS) kept += masked + newline;
+  };
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    let start = 0;
+    for (let end = chunk.indexOf('\n'); end >= 0; end = chunk.indexOf('\n', start)) {
+      const line = rest + chunk.slice(start, end);
+      rest = '';
+      if (line.endsWith('\r')) take(line.slice(0, -1), '\r\n');
+      else take(line, '\n');
+      start = end + 1;
+    }
+    rest += chunk.slice(start);
+  });
+  stream.on('end', () => {
+    if (rest !== '') take(rest, '');
+    rest = '';
+  });
+  return {
+    kept: () => (kept.endsWith('\r\n') ? kept.slice(0, -2) : kept.endsWith('\n') ? kept.slice(0, -1) : kept),
+  };
+}
 
 export async function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
-  execaModule ??= import('execa');
-  const { execa } = await execaModule;
   const masker = options.masker ?? globalMasker;
   const mode = options.stdio ?? 'stream';
   const prefix = options.prefix ?? '';
@@ -194,14 +231,6 @@ export async function run(command: string, args: string[], options: RunOptions =
     return { ...base, exitCode: signalExitCode(signal), signal, durationMs: 0, interrupted: true };
   }
 
-  const emit = (stream: 'stdout' | 'stderr') =>
-    function* (line: unknown) {
-      const masked = masker.mask(String(line));
-      if (options.onLine) options.onLine(masked, stream);
-      else if (mode === 'stream') process[stream].write(`${prefix}${masked}\n`);
-      yield masked;
-    };
-
   const env = { ...process.env };
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
@@ -209,31 +238,50 @@ export async function run(command: string, args: string[], options: RunOptions =
   }
 
   const inherit = mode === 'inherit';
-  const subprocess = execa(command, args, {
-    cwd: options.cwd,
-    env,
-    extendEnv: false,
-    reject: false,
-    shell: options.shell ?? false,
-    // Own process group for piped children: a terminal Ctrl-C reaches only strata, which forwards it exactly once,
-    // and a timeout can stop the whole group (bash -c 'sleep 60' would otherwise leave sleep holding the pipe).
-    detached: !inherit,
-    forceKillAfterDelay: options.forceKillAfterMs ?? 10_000,
-    stripFinalNewline: true,
-    ...(inherit
-      ? { stdio: 'inherit' as const }
-      : {
-          stdin: options.input !== undefined ? ('pipe' as const) : ('ignore' as const),
-          input: options.input,
-          stdout: [emit('stdout')],
-          stderr: [emit('stderr')],
-        }),
-  });
+  let subprocess: ChildProcess;
+  try {
+    subprocess = spawn(command, args, {
+      cwd: options.cwd,
+      env,
+      shell: options.shell ?? false,
+      // Own process group for piped children: a terminal Ctrl-C reaches only strata, which forwards it exactly once,
+      // and a timeout can stop the whole group (bash -c 'sleep 60' would otherwise leave sleep holding the pipe).
+      detached: !inherit,
+      stdio: inherit ? 'inherit' : [options.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    // Arguments node refuses to pass (a NUL byte): the run fails like a command that could not start.
+    release();
+    return { ...base, exitCode: 1, stderr: (error as Error).message, durationMs: 0, interrupted: false };
+  }
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>(
+    (resolve) => {
+      subprocess.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }));
+      subprocess.once('close', (code, signal) => resolve({ code, signal }));
+    },
+  );
+  const output = (name: 'stdout' | 'stderr') => {
+    const stream = subprocess[name];
+    return stream
+      ? followLines(stream, (line) => {
+          const masked = masker.mask(line);
+          if (options.onLine) options.onLine(masked, name);
+          else if (mode === 'stream') process[name].write(`${prefix}${masked}\n`);
+          return masked;
+        })
+      : { kept: () => '' };
+  };
+  const stdout = output('stdout');
+  const stderr = output('stderr');
+  if (options.input !== undefined && subprocess.stdin) {
+    subprocess.stdin.on('error', () => undefined);
+    subprocess.stdin.end(options.input);
+  }
 
   const child: ActiveChild | undefined = subprocess.pid ? { pid: subprocess.pid, group: !inherit } : undefined;
   if (child) active.add(child);
 
-  // Timeouts and aborts stop the whole process group, then escalate: execa's own timeout kills only the leader.
+  // Timeouts and aborts stop the whole process group, then escalate to SIGKILL.
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
   const stop = () => {
@@ -259,8 +307,8 @@ export async function run(command: string, args: string[], options: RunOptions =
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
-    const result = await subprocess;
-    if (result.failed && (result as { code?: string }).code === 'ENOENT' && result.exitCode === undefined) {
+    const { code, signal, error } = await ended;
+    if (error?.code === 'ENOENT') {
       // A missing cwd also reports ENOENT: name the folder rather than blaming the tool.
       if (options.cwd && !(await isDirectory(options.cwd))) {
         throw new StrataError(`working directory ${options.cwd} does not exist`, {
@@ -269,14 +317,13 @@ export async function run(command: string, args: string[], options: RunOptions =
       }
       throw new ToolNotFoundError(command);
     }
-    const signal = result.signal;
-    const exitCode = result.exitCode ?? (signal ? signalExitCode(signal) : 1);
     return {
       ...base,
-      exitCode,
-      signal,
-      stdout: inherit ? '' : String(result.stdout ?? ''),
-      stderr: inherit ? '' : String(result.stderr ?? ''),
+      exitCode: code ?? (signal ? signalExitCode(signal) : 1),
+      signal: signal ?? undefined,
+      stdout: inherit ? '' : stdout.kept(),
+      // A command that could not start (not executable, ...) says why.
+      stderr: inherit ? '' : stderr.kept() || (error ? error.message : ''),
       durationMs: Date.now() - started,
       timedOut,
       interrupted: interrupt.aborted,

@@ -17,18 +17,7 @@ const example = join(repoRoot, 'examples', 'homelab');
 const bundle = join(repoRoot, 'dist', 'strata.mjs');
 
 /** Packages whose loading start-up cannot afford unless the command needs them. */
-const HEAVY = [
-  'age-encryption',
-  '@noble',
-  'ansible-vault',
-  'ajv',
-  'execa',
-  'undici',
-  '@cdktn',
-  'pg',
-  'hono',
-  'aws4fetch',
-];
+const HEAVY = ['age-encryption', '@noble', 'ansible-vault', 'ajv', 'undici', '@cdktn', 'pg', 'hono', 'aws4fetch'];
 
 /**
  * The npm packages a run of the bundle loads, by name: ES modules through a loader hook, CommonJS (also what a

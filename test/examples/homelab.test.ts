@@ -3,7 +3,7 @@
 // scripts/setup.sh (CI does). The structural checks read the files the way Atmos would, without the
 // stack engine: imports in order, the importing file last, global vars under component vars.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   accessSync,
   constants,
@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse as parseHcl } from '@cdktn/hcl2json';
-import { execa } from 'execa';
 import { parseAllDocuments, parse as parseYaml, type ScalarTag } from 'yaml';
 import { type RunningSimulator, type SimSeed, startSimulator } from '../../src/proxmox/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -711,17 +710,20 @@ describe('examples/homelab: against the Proxmox VE simulator', () => {
   }
 
   // Asynchronous on purpose: the simulator answers from this process's event loop.
-  async function runAsync(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  function runAsync(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
     const { STRATA_PVE_TOKEN: _a, PROXMOX_VE_API_TOKEN: _b, PROXMOX_VE_ENDPOINT: _c, ...base } = toolEnv;
-    const result = await execa(command, args, {
-      cwd,
-      env: { ...base, NO_COLOR: '1', ...env },
-      extendEnv: false,
-      reject: false,
-      all: true,
-      timeout: 60_000,
+    const child = spawn(command, args, { cwd, env: { ...base, NO_COLOR: '1', ...env }, timeout: 60_000 });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
     });
-    return { code: result.exitCode ?? 1, out: result.all ?? '' };
+    child.stderr.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
+    return new Promise<{ code: number; out: string }>((resolve) => {
+      child.on('error', (error) => resolve({ code: 1, out: `${out}${error.message}` }));
+      child.on('close', (code) => resolve({ code: code ?? 1, out }));
+    });
   }
 
   test('scripts/pve-template-exists.sh finds the template through the API and fails while it is missing', async () => {

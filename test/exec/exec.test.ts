@@ -84,6 +84,27 @@ test('streams lines with a prefix, captures them, and masks secrets in both', as
   assert.equal(result.interrupted, false);
 });
 
+test('lines: CRLF and LF ends, empty lines, a last line without newline, a character split between writes', async () => {
+  const lines: string[] = [];
+  // "é" is two bytes in UTF-8: the child writes them in two writes, 50 ms apart.
+  const script = "printf 'a\\r\\nb\\n\\n'; printf '\\303'; sleep 0.05; printf '\\251!\\nlast'";
+  const result = await run('bash', ['-c', script], { onLine: (line) => lines.push(line) });
+  assert.deepEqual(lines, ['a', 'b', '', 'é!', 'last']);
+  assert.equal(result.stdout, 'a\r\nb\n\né!\nlast');
+  const ending = await run('bash', ['-c', 'printf "x\\n\\n"'], { stdio: 'capture' });
+  assert.equal(ending.stdout, 'x\n', 'only the final newline is stripped');
+  const empty = await run('true', [], { stdio: 'capture' });
+  assert.deepEqual([empty.stdout, empty.stderr, empty.exitCode], ['', '', 0]);
+});
+
+test('a command that cannot start (not executable) fails with exit 1 and says why', async () => {
+  const script = join(tmp, 'not-executable.sh');
+  writeFileSync(script, 'echo hi\n', { mode: 0o644 });
+  const result = await run(script, [], { stdio: 'capture' });
+  assert.equal(result.exitCode, 1);
+  assert.match(result.stderr, /EACCES/);
+});
+
 test('stream mode prints each line with the prefix; capture mode prints nothing', async () => {
   const d = startDriver('echo one; echo two >&2; echo ready');
   assert.equal(await d.done, 0);
