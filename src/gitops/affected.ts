@@ -157,7 +157,6 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
   if (!head) throw new StrataError(`the repository ${root} has no commits yet`, { hint: 'commit your stacks first' });
   const cleanups: Checkout[] = [];
   try {
-    let baseSha = '';
     let baseRoot: string | undefined;
     if (options.repoPath) {
       baseRoot = resolve(cwd, options.repoPath);
@@ -165,8 +164,9 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
         throw new StrataError(`--repo-path ${options.repoPath} is not a folder`, {
           hint: 'pass a checkout of the base commit',
         });
-      baseSha = (await headCommit(baseRoot).catch(() => undefined)) ?? '';
     }
+    // A --repo-path checkout's commit (when it is a git checkout), asked alongside the other git processes.
+    const repoPathCommit = baseRoot ? headCommit(baseRoot).catch(() => undefined) : undefined;
     // The HEAD tree is the HEAD commit's unless uncommitted files are asked for: git knows its content hashes.
     const stacksRelOf = (side: Side) => toPosix(relative(side.root, side.config.stacks.basePath));
     const idsOf = (side: Side | undefined) => {
@@ -185,15 +185,16 @@ export async function describeAffectedReport(options: AffectedOptions = {}): Pro
           ? resolveCommit(root, baseRef)
           : defaultBranch(root).then((branch) => mergeBase(root, 'HEAD', branch));
     // Independent git processes run side by side: each costs tens of milliseconds to start.
-    const [resolved, dirty, changes, workingIds] = await Promise.all([
+    const [resolved, dirty, changes, workingIds, baseCheckoutCommit] = await Promise.all([
       resolving,
       options.includeUncommitted ? false : isDirty(root),
       baseRoot
         ? undefined
         : resolving.then((sha) => fileChanges(root, sha ?? '', options.includeUncommitted ? undefined : head)),
       idsOf(workingSide),
+      repoPathCommit,
     ]);
-    if (resolved !== undefined) baseSha = resolved;
+    const baseSha = resolved ?? baseCheckoutCommit ?? '';
 
     let headRoot = root;
     if (dirty) {
