@@ -4,7 +4,8 @@
  * Runs the built bundle (dist/strata.mjs, what the package installs) and, when it has been built, the single binary.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,6 +41,24 @@ export function startupCases(options: { binary?: boolean } = {}): StartupCase[] 
     );
   }
   return cases;
+}
+
+/** A workflow of one shell step (`true`): what a command that runs a tool pays for the runner on top of start-up. */
+function oneStepWorkflow(): StartupCase {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-bench-startup-'));
+  mkdirSync(join(dir, 'stacks', 'workflows'), { recursive: true });
+  writeFileSync(join(dir, 'atmos.yaml'), 'stacks:\n  base_path: stacks\nworkflows:\n  base_path: stacks/workflows\n');
+  writeFileSync(
+    join(dir, 'stacks', 'workflows', 'one.yaml'),
+    'workflows:\n  one:\n    steps:\n      - type: shell\n        command: "true"\n',
+  );
+  const bundle = join(root, 'dist', 'strata.mjs');
+  return {
+    name: 'strata workflow (one `true` step)',
+    command: process.execPath,
+    args: [bundle, 'workflow', 'one'],
+    cwd: dir,
+  };
 }
 
 export interface StartupTiming {
@@ -83,7 +102,9 @@ export function measureStartup(cases: StartupCase[], runs = 15): StartupTiming[]
 }
 
 export async function benchStartup(): Promise<Record<string, unknown>> {
-  const timings = measureStartup(startupCases({ binary: true }));
+  const workflow = oneStepWorkflow();
+  const timings = measureStartup([...startupCases({ binary: true }), workflow]);
+  rmSync(workflow.cwd, { recursive: true, force: true });
   console.log('\n| command | min | median | min / node -e 0 | median / node -e 0 |\n|---|---|---|---|---|');
   for (const t of timings) {
     console.log(`| ${t.name} | ${t.min_ms} ms | ${t.median_ms} ms | ${t.min_ratio}x | ${t.median_ratio}x |`);
