@@ -5,11 +5,10 @@
  * stays for the process (unreferenced, so it never keeps the process alive).
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
-
-/** Loaded when first needed: most runs never start a worker, and loading the module costs ~6 ms of start-up. */
-const threads = () => process.getBuiltinModule('node:worker_threads');
-
 import { StrataError } from '../errors.ts';
+
+/** node:worker_threads, loaded when first needed: most runs start no worker, and loading it costs ~6 ms of start-up. */
+export const workerThreads = () => process.getBuiltinModule('node:worker_threads');
 
 /** The worker: imports the module by URL and runs one named export per request. */
 const WORKER_SOURCE = `
@@ -36,7 +35,7 @@ let worker: Worker | undefined;
 
 function theWorker(): Worker {
   if (!worker) {
-    worker = new (threads().Worker)(WORKER_SOURCE, { eval: true });
+    worker = new (workerThreads().Worker)(WORKER_SOURCE, { eval: true });
     worker.unref();
   }
   return worker;
@@ -51,13 +50,13 @@ const TIMEOUT_MS = 60_000;
  */
 export function callSync<T>(url: string, name: string, args: unknown[]): T {
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const { port1, port2 } = new (threads().MessageChannel)();
+  const { port1, port2 } = new (workerThreads().MessageChannel)();
   try {
     theWorker().postMessage({ url, name, args, port: port2, flag }, [port2 as MessagePort]);
     if (Atomics.wait(flag, 0, 0, TIMEOUT_MS) === 'timed-out') {
       throw new StrataError(`${name} in ${url} did not answer within ${TIMEOUT_MS / 1000}s`);
     }
-    const message = threads().receiveMessageOnPort(port1)?.message as { value?: T; error?: string } | undefined;
+    const message = workerThreads().receiveMessageOnPort(port1)?.message as { value?: T; error?: string } | undefined;
     if (!message) throw new StrataError(`${name} in ${url} gave no answer`);
     if (message.error !== undefined) throw new Error(message.error);
     return message.value as T;

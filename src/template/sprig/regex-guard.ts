@@ -9,10 +9,7 @@
  * 10^7 steps (polynomial backtracking).
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
-
-/** Loaded when first needed: most runs never start a worker, and loading the module costs ~6 ms of start-up. */
-const threads = () => process.getBuiltinModule('node:worker_threads');
-
+import { workerThreads } from '../../util/sync-call.ts';
 import { activeBudget } from '../budget.ts';
 
 export interface RegexMatch {
@@ -132,9 +129,9 @@ let current: RegexWorker | undefined;
 
 function regexWorker(): RegexWorker {
   if (current) return current;
-  const worker = new (threads().Worker)(WORKER_SOURCE, { eval: true });
+  const worker = new (workerThreads().Worker)(WORKER_SOURCE, { eval: true });
   worker.unref();
-  const { port1, port2 } = new (threads().MessageChannel)();
+  const { port1, port2 } = new (workerThreads().MessageChannel)();
   port1.unref();
   const signal = new Int32Array(new SharedArrayBuffer(4));
   worker.postMessage({ port: port2, signal }, [port2]);
@@ -152,7 +149,9 @@ function matchInWorker(re: RegExp, input: string, limit: number): RegexMatch[] {
     void worker.terminate();
     throw budget.timeout();
   }
-  const reply = threads().receiveMessageOnPort(port)?.message as { matches?: RegexMatch[]; error?: string } | undefined;
+  const reply = workerThreads().receiveMessageOnPort(port)?.message as
+    | { matches?: RegexMatch[]; error?: string }
+    | undefined;
   if (!reply?.matches) throw new Error(reply?.error ?? 'the regular expression worker gave no answer');
   return reply.matches;
 }
